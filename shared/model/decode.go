@@ -1,0 +1,142 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+	nonstandard "github.com/go-playground/validator/v10/non-standard/validators"
+)
+
+// ErrInvalid is wrapped by every error that rejects a record as invalid, so
+// callers can tell bad data from failures of their own.
+var ErrInvalid = errors.New("invalid record")
+
+// Entity describes one source collection: its name (also its table and lake
+// path), its API path, and how one raw element becomes a canonical record.
+type Entity struct {
+	// Name is the entity's name: "products", "users" or "carts".
+	Name string
+	// Path is the API path that lists the entity, such as "/products".
+	Path string
+
+	newRecord func() any
+}
+
+// Products, Users and Carts are the entities the storefront API serves.
+var (
+	Products = Entity{Name: "products", Path: "/products", newRecord: func() any { return new(Product) }}
+	Users    = Entity{Name: "users", Path: "/users", newRecord: func() any { return new(User) }}
+	Carts    = Entity{Name: "carts", Path: "/carts", newRecord: func() any { return new(Cart) }}
+)
+
+// BatchEntities are the entities IngestBatch snapshots into the lake.
+var BatchEntities = []Entity{Products, Users}
+
+// LookupBatchEntity returns the batch entity with the given name.
+func LookupBatchEntity(name string) (Entity, bool) {
+	for _, e := range BatchEntities {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entity{}, false
+}
+
+// Canonical decodes one raw JSON element of the entity's list, validates it and
+// returns its canonical JSON encoding: the model's fields in declaration order,
+// without unknown source fields (`__v`, `password`). Errors wrap ErrInvalid and
+// name the offending fields, never their values.
+func (e Entity) Canonical(raw []byte) ([]byte, error) {
+	v, err := e.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s record: %w", e.Name, err)
+	}
+	return out, nil
+}
+
+// Decode decodes and validates one raw JSON element into a pointer to the
+// entity's model type (*Product, *User or *Cart).
+func (e Entity) Decode(raw []byte) (any, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("%w: %s element is not a JSON object", ErrInvalid, e.Name)
+	}
+	v := e.newRecord()
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		return nil, fmt.Errorf("%w: decode %s: %s", ErrInvalid, e.Name, describeDecodeError(err))
+	}
+	if err := Validate(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// describeDecodeError names what failed to decode without echoing input bytes.
+func describeDecodeError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("field %q: expected %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	}
+	// Errors from custom decoders (Coordinate) carry no input bytes.
+	return err.Error()
+}
+
+var validate = newValidate()
+
+func newValidate() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	if err := v.RegisterValidation("notblank", nonstandard.NotBlank); err != nil {
+		panic(err) // programming error: the tag name is a constant
+	}
+	return v
+}
+
+// Validate checks a model value against its validate tags. The error wraps
+// ErrInvalid and lists every failing field by its JSON path and rule.
+func Validate(v any) error {
+	err := validate.Struct(v)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	msgs := make([]string, 0, len(verrs))
+	for _, fe := range verrs {
+		rule := fe.Tag()
+		if fe.Param() != "" {
+			rule += "=" + fe.Param()
+		}
+		msgs = append(msgs, fmt.Sprintf("%s fails %s", jsonPath(fe.Namespace()), rule))
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
+}
+
+// jsonPath turns "Product.rating.rate" into "rating.rate".
+func jsonPath(ns string) string {
+	if _, rest, ok := strings.Cut(ns, "."); ok {
+		return rest
+	}
+	return ns
+}
