@@ -1,0 +1,278 @@
+// Package source is a client for FakeStore-compatible storefront REST APIs. It
+// streams the JSON array a list endpoint returns, one raw element at a time, so
+// memory does not grow with the catalogue; it retries network errors, 429 and
+// 5xx with exponential backoff and jitter (honouring Retry-After), rate-limits
+// its own requests, and caps the size of a response.
+package source
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config configures a Client. Zero durations and limits take the defaults noted.
+type Config struct {
+	// BaseURL is the API root, such as https://fakestoreapi.com.
+	BaseURL string
+	// APIKey, when set, is sent in APIKeyHeader on every request.
+	APIKey string
+	// APIKeyHeader names the header carrying APIKey (default "X-API-Key").
+	APIKeyHeader string
+	// Timeout bounds connecting and waiting for response headers (default 30s).
+	// The caller's context bounds the whole call, body included.
+	Timeout time.Duration
+	// MaxRetries is how many times a failed request is retried (default 4;
+	// negative means none).
+	MaxRetries int
+	// BackoffBase and BackoffMax shape the exponential backoff (defaults 500ms, 30s).
+	BackoffBase, BackoffMax time.Duration
+	// RequestsPerSecond is the client-side rate limit (default 5).
+	RequestsPerSecond float64
+	// MaxResponseBytes caps one response body (default 1 GiB).
+	MaxResponseBytes int64
+}
+
+// Sentinel errors callers may branch on.
+var (
+	// ErrTooLarge reports a response body over Config.MaxResponseBytes.
+	ErrTooLarge = errors.New("response exceeds the size limit")
+	// ErrNotArray reports a list endpoint that did not return a JSON array.
+	ErrNotArray = errors.New("response is not a JSON array")
+)
+
+// StatusError is a non-2xx response that was not (or no longer) retried.
+type StatusError struct {
+	URL        string
+	StatusCode int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("GET %s: HTTP %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+}
+
+// Client reads list endpoints of a storefront API.
+type Client struct {
+	cfg     Config
+	base    *url.URL
+	hc      *http.Client
+	limiter *rate.Limiter
+	sleep   func(context.Context, time.Duration) error
+}
+
+// New returns a Client for cfg. A nil transport uses a clone of
+// http.DefaultTransport with cfg.Timeout applied to dialing and headers.
+func New(cfg Config, transport http.RoundTripper) (*Client, error) {
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("source base URL %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	if cfg.APIKeyHeader == "" {
+		cfg.APIKeyHeader = "X-API-Key"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 4
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 500 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.RequestsPerSecond <= 0 {
+		cfg.RequestsPerSecond = 5
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 1 << 30
+	}
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+		t.ResponseHeaderTimeout = cfg.Timeout
+		t.TLSHandshakeTimeout = cfg.Timeout
+		transport = t
+	}
+	return &Client{
+		cfg:     cfg,
+		base:    base,
+		hc:      &http.Client{Transport: transport},
+		limiter: rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1),
+		sleep:   sleepCtx,
+	}, nil
+}
+
+// Each fetches path (for example "/products") and calls fn with every element
+// of the JSON array it returns, in order, as it is decoded. Failures before the
+// body is read are retried; an error while streaming the body, or from fn, ends
+// the call with that error (fn has already seen part of the list, so the caller
+// must discard what it built).
+func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error {
+	u := c.base.JoinPath(path).String()
+	resp, err := c.get(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+
+	dec := json.NewDecoder(bufio.NewReaderSize(&limitedReader{r: resp.Body, left: c.cfg.MaxResponseBytes}, 64<<10))
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("GET %s: %w", u, ErrNotArray)
+	}
+	var raw json.RawMessage
+	for dec.More() {
+		raw = raw[:0]
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+		}
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+	}
+	return nil
+}
+
+// describeStreamError keeps the size-limit sentinel and makes truncation plain.
+func describeStreamError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("response body ended early: %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// get performs a GET with rate limiting and retries, returning a 2xx response.
+func (c *Client) get(ctx context.Context, u string) (*http.Response, error) {
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("GET %s: %w", u, errors.Join(err, lastErr))
+		}
+		resp, retryAfter, err := c.try(ctx, u)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !retryable(err) || attempt >= c.cfg.MaxRetries || c.cfg.MaxRetries < 0 {
+			if attempt > 0 {
+				return nil, fmt.Errorf("after %d attempts: %w", attempt+1, err)
+			}
+			return nil, err
+		}
+		wait := c.backoff(attempt)
+		if retryAfter > wait {
+			wait = min(retryAfter, c.cfg.BackoffMax)
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("GET %s: %w (last error: %w)", u, err, lastErr)
+		}
+	}
+}
+
+// try performs one attempt. A non-2xx response is closed and returned as a
+// *StatusError, with the Retry-After delay when the server sent one.
+func (c *Client) try(ctx context.Context, u string) (*http.Response, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "shoplake-ingest/1")
+	if c.cfg.APIKey != "" {
+		req.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, 0, nil
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), &StatusError{URL: u, StatusCode: resp.StatusCode}
+}
+
+// retryable reports whether err is worth another attempt: network errors and
+// timeouts of the transport, 408, 429 and 5xx.
+func retryable(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode == http.StatusTooManyRequests || se.StatusCode == http.StatusRequestTimeout || se.StatusCode >= 500
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// backoff returns a full-jitter exponential delay for the given attempt.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.cfg.BackoffBase << min(attempt, 20)
+	if ceiling <= 0 || ceiling > c.cfg.BackoffMax {
+		ceiling = c.cfg.BackoffMax
+	}
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// limitedReader fails with ErrTooLarge past its limit instead of truncating.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, fmt.Errorf("%w", ErrTooLarge)
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
