@@ -1,0 +1,296 @@
+// Package ingestbatch is the IngestBatch function: called daily by Cloud
+// Scheduler, it reads products and users from the storefront API, validates
+// every record and writes one NDJSON snapshot per entity and day to the lake,
+// quarantining invalid records under rejects/ with their reasons.
+package ingestbatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// FunctionName is the entry point's name.
+const FunctionName = "IngestBatch"
+
+// Source streams the elements of a storefront list endpoint.
+type Source interface {
+	Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error
+}
+
+// RunRecorder stores a pipeline_runs row.
+type RunRecorder interface {
+	RecordRun(ctx context.Context, run warehouse.Run) error
+}
+
+// Deps are the Function's collaborators.
+type Deps struct {
+	Source Source
+	Lake   *lake.Writer
+	Runs   RunRecorder
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Function ingests batch entities into the lake.
+type Function struct {
+	cfg  Config
+	deps Deps
+}
+
+// New returns a Function. Every dependency is required except Now.
+func New(cfg Config, deps Deps) (*Function, error) {
+	if deps.Source == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
+		return nil, errors.New("ingestbatch: Source, Lake, Runs and Logger are required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Function{cfg: cfg, deps: deps}, nil
+}
+
+// Request is the optional JSON body of a call.
+type Request struct {
+	// Entities to ingest; empty means all batch entities.
+	Entities []string `json:"entities"`
+	// Date is the snapshot date (YYYY-MM-DD) for backfills; empty means today (UTC).
+	Date string `json:"date"`
+}
+
+// EntityResult reports one entity of a run.
+type EntityResult struct {
+	Entity         string `json:"entity"`
+	Fetched        int64  `json:"fetched"`
+	Valid          int64  `json:"valid"`
+	Rejected       int64  `json:"rejected"`
+	Object         string `json:"object,omitempty"`
+	Generation     int64  `json:"generation,omitempty"`
+	Unchanged      bool   `json:"unchanged"`
+	RejectsObject  string `json:"rejects_object,omitempty"`
+	Error          string `json:"error,omitempty"`
+	DurationMillis int64  `json:"duration_ms"`
+}
+
+// Summary is the response of a run.
+type Summary struct {
+	RunID    string         `json:"run_id"`
+	Date     string         `json:"date"`
+	Status   string         `json:"status"`
+	Entities []EntityResult `json:"entities"`
+}
+
+// Error kinds a caller maps to HTTP statuses.
+var (
+	// ErrBadRequest marks a malformed request.
+	ErrBadRequest = errors.New("bad request")
+	// ErrSource marks a failure of the storefront API.
+	ErrSource = errors.New("source failed")
+)
+
+// plan is a validated request.
+type plan struct {
+	entities []model.Entity
+	day      time.Time
+}
+
+func (f *Function) plan(req Request, now time.Time) (plan, error) {
+	var p plan
+	seen := map[string]bool{}
+	for _, name := range req.Entities {
+		e, ok := model.LookupBatchEntity(name)
+		if !ok {
+			return plan{}, fmt.Errorf("%w: unknown entity %q (want products or users)", ErrBadRequest, name)
+		}
+		if !seen[name] {
+			seen[name] = true
+			p.entities = append(p.entities, e)
+		}
+	}
+	if len(p.entities) == 0 {
+		p.entities = model.BatchEntities
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	p.day = today
+	if req.Date != "" {
+		day, err := time.Parse(lake.DateLayout, req.Date)
+		if err != nil {
+			return plan{}, fmt.Errorf("%w: date %q is not YYYY-MM-DD", ErrBadRequest, req.Date)
+		}
+		if day.After(today) {
+			return plan{}, fmt.Errorf("%w: date %s is in the future", ErrBadRequest, req.Date)
+		}
+		p.day = day
+	}
+	return p, nil
+}
+
+// Run ingests the requested entities. It returns a summary even on failure:
+// entities that succeeded are reported alongside the ones that did not, and
+// the error wraps ErrSource when the storefront API was the cause.
+func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
+	started := f.deps.Now()
+	runID := warehouse.NewRunID(started)
+	logger := logging.FromContext(ctx).With(logging.Labels(runID, FunctionName))
+	ctx = logging.WithLogger(ctx, logger)
+
+	p, err := f.plan(req, started)
+	if err != nil {
+		return Summary{RunID: runID, Status: warehouse.StatusRejected}, err
+	}
+	sum := Summary{RunID: runID, Date: p.day.Format(lake.DateLayout), Status: warehouse.StatusSucceeded}
+	stamp := lake.Stamp{Day: p.day, RunID: runID, ExtractedAt: started.UTC()}
+
+	var errs []error
+	for _, e := range p.entities {
+		res, err := f.ingest(ctx, e, stamp)
+		if err != nil {
+			res.Error = err.Error()
+			errs = append(errs, err)
+			logger.ErrorContext(ctx, "ingest failed", "entity", e.Name, "error", err)
+		} else {
+			logger.InfoContext(ctx, "ingested", "entity", e.Name, "fetched", res.Fetched,
+				"valid", res.Valid, "rejected", res.Rejected, "object", res.Object, "unchanged", res.Unchanged)
+		}
+		sum.Entities = append(sum.Entities, res)
+	}
+	err = errors.Join(errs...)
+	if err != nil {
+		sum.Status = warehouse.StatusFailed
+	}
+	f.recordRun(ctx, sum, started, err)
+	return sum, err
+}
+
+// ingest fetches one entity completely, then publishes its snapshot and its
+// rejects. Nothing is published unless the whole list was read.
+func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp) (EntityResult, error) {
+	start := f.deps.Now()
+	res := EntityResult{Entity: e.Name}
+	snap := f.deps.Lake.Begin(ctx, lake.RawObject(e.Name, stamp.Day), stamp)
+	defer snap.Abort()
+	var rejects *lake.Snapshot
+	defer func() {
+		if rejects != nil {
+			rejects.Abort()
+		}
+	}()
+
+	var writeErr error // a lake failure, as opposed to a source failure
+	err := f.deps.Source.Each(ctx, e.Path, func(raw json.RawMessage) error {
+		res.Fetched++
+		rec, err := e.Canonical(raw)
+		if err == nil {
+			res.Valid++
+			writeErr = snap.Add(rec)
+			return writeErr
+		}
+		if !errors.Is(err, model.ErrInvalid) {
+			writeErr = err
+			return err
+		}
+		res.Rejected++
+		if rejects == nil {
+			rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(e.Name, stamp.Day), stamp)
+		}
+		writeErr = rejects.Add(rejectLine(raw, err))
+		return writeErr
+	})
+	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
+	switch {
+	case writeErr != nil:
+		return res, fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
+	case err != nil:
+		return res, fmt.Errorf("%w: %s: %w", ErrSource, e.Name, err)
+	}
+
+	out, err := snap.Commit(ctx)
+	if err != nil {
+		return res, fmt.Errorf("write %s snapshot: %w", e.Name, err)
+	}
+	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
+	if rejects != nil {
+		rout, err := rejects.Commit(ctx)
+		if err != nil {
+			return res, fmt.Errorf("write %s rejects: %w", e.Name, err)
+		}
+		res.RejectsObject = rout.Object
+	}
+	return res, nil
+}
+
+// rejectLine is the quarantined form of an invalid element: the reason and the
+// element itself, with any password-like field removed first.
+func rejectLine(raw json.RawMessage, reason error) []byte {
+	b, err := json.Marshal(struct {
+		Reason string          `json:"reason"`
+		Record json.RawMessage `json:"record"`
+	}{reason.Error(), scrub(raw)})
+	if err != nil { // cannot happen: raw came out of a JSON decoder
+		b, _ = json.Marshal(map[string]string{"reason": reason.Error()})
+	}
+	return b
+}
+
+// scrub removes every object key that looks like a password, at any depth.
+func scrub(raw json.RawMessage) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return json.RawMessage(`null`)
+	}
+	b, err := json.Marshal(scrubValue(v))
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}
+
+func scrubValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if strings.Contains(strings.ToLower(k), "password") {
+				delete(x, k)
+				continue
+			}
+			x[k] = scrubValue(val)
+		}
+	case []any:
+		for i := range x {
+			x[i] = scrubValue(x[i])
+		}
+	}
+	return v
+}
+
+func (f *Function) recordRun(ctx context.Context, sum Summary, started time.Time, runErr error) {
+	run := warehouse.Run{
+		RunID: sum.RunID, Function: FunctionName, StartedAt: started.UTC(), FinishedAt: f.deps.Now().UTC(),
+		Status: sum.Status, Details: warehouse.DetailsJSON(sum),
+	}
+	for _, e := range sum.Entities {
+		run.RecordsIn += e.Fetched
+		run.RecordsOut += e.Valid
+		run.RecordsRejected += e.Rejected
+	}
+	if runErr != nil {
+		run.Error = runErr.Error()
+	}
+	// The snapshots are already in the lake: a failure to record the run is
+	// reported, not allowed to fail the ingest.
+	if err := f.deps.Runs.RecordRun(context.WithoutCancel(ctx), run); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "error", err)
+	}
+}

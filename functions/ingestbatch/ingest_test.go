@@ -1,0 +1,365 @@
+package ingestbatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/iterator"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/storefront"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+type fakeRuns struct {
+	mu   sync.Mutex
+	runs []warehouse.Run
+	err  error
+}
+
+func (f *fakeRuns) RecordRun(_ context.Context, r warehouse.Run) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs = append(f.runs, r)
+	return f.err
+}
+
+type harness struct {
+	fn      *Function
+	gcs     *storage.Client
+	runs    *fakeRuns
+	logs    *bytes.Buffer
+	handler http.Handler
+}
+
+var testNow = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+
+func newHarness(t *testing.T, api http.Handler) *harness {
+	t.Helper()
+	apiSrv := httptest.NewServer(api)
+	t.Cleanup(apiSrv.Close)
+	gcsSrv := fakestorage.NewServer(nil)
+	t.Cleanup(gcsSrv.Stop)
+	gcsSrv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "raw"})
+
+	cfg, err := LoadConfig(config.Map(map[string]string{
+		"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": apiSrv.URL,
+		"SOURCE_RATE_LIMIT": "1000", "SOURCE_MAX_RETRIES": "-1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.New(cfg.Source, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, gcsSrv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{gcs: gcsSrv.Client(), runs: &fakeRuns{}, logs: &bytes.Buffer{}}
+	h.fn, err = New(cfg, Deps{
+		Source: src, Lake: lw, Runs: h.runs,
+		Logger: logging.New(h.logs, slog.LevelDebug),
+		Now:    func() time.Time { return testNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) call(t *testing.T, body string) (int, Summary, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.fn.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)))
+	var sum Summary
+	_ = json.Unmarshal(rec.Body.Bytes(), &sum)
+	return rec.Code, sum, rec.Body.String()
+}
+
+// objects returns every object in the bucket with its body.
+func (h *harness) objects(t *testing.T) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	it := h.gcs.Bucket("raw").Objects(ctx, nil)
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.gcs.Bucket("raw").Object(a.Name).NewReader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		out[a.Name] = string(b)
+	}
+}
+
+func TestIngestFixturesAndRerun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storefront.NewServer(storefront.Fixtures()))
+
+	code, first, body := h.call(t, "")
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	want := []EntityResult{
+		{Entity: "products", Fetched: 20, Valid: 20, Object: "raw/products/dt=2026-11-23/products.jsonl"},
+		{Entity: "users", Fetched: 10, Valid: 10, Object: "raw/users/dt=2026-11-23/users.jsonl"},
+	}
+	ignore := func(rs []EntityResult) []EntityResult {
+		out := append([]EntityResult(nil), rs...)
+		for i := range out {
+			out[i].Generation, out[i].DurationMillis = 0, 0
+		}
+		return out
+	}
+	if diff := cmp.Diff(want, ignore(first.Entities)); diff != "" {
+		t.Errorf("first run (-want +got):\n%s", diff)
+	}
+	objs := h.objects(t)
+	if n := strings.Count(objs[want[0].Object], "\n"); n != 20 {
+		t.Errorf("products object has %d lines, want 20", n)
+	}
+
+	code, second, _ := h.call(t, `{"entities":["users","products"]}`)
+	if code != http.StatusOK {
+		t.Fatalf("second status %d", code)
+	}
+	for _, e := range second.Entities {
+		if !e.Unchanged {
+			t.Errorf("second run rewrote %s", e.Entity)
+		}
+	}
+	for _, e := range first.Entities {
+		for _, e2 := range second.Entities {
+			if e.Entity == e2.Entity && e.Generation != e2.Generation {
+				t.Errorf("%s generation changed %d -> %d", e.Entity, e.Generation, e2.Generation)
+			}
+		}
+	}
+	if diff := cmp.Diff(objs, h.objects(t)); diff != "" {
+		t.Errorf("second run changed the bucket (-before +after):\n%s", diff)
+	}
+	if len(h.runs.runs) != 2 || h.runs.runs[0].Status != warehouse.StatusSucceeded || h.runs.runs[0].RecordsIn != 30 {
+		t.Errorf("pipeline runs = %+v", h.runs.runs)
+	}
+}
+
+func TestIngestQuarantinesInvalidRecords(t *testing.T) {
+	t.Parallel()
+	products := `[` +
+		`{"id":1,"title":"ok","price":1.5,"category":"c"},` +
+		`{"title":"missing id","price":1,"category":"c"},` +
+		`{"id":3,"title":"","price":1,"category":"c"},` +
+		`{"id":4,"title":"negative","price":-2,"category":"c"},` +
+		`"not an object",` +
+		`{"id":6,"title":"ok too","price":0,"category":"c"}]`
+	users := `[{"id":1,"email":"a@b.co","username":"a","password":"hunter2-valid"},` +
+		`{"id":2,"email":"not-an-email","username":"b","password":"hunter2-invalid"}]`
+	h := newHarness(t, storefront.NewServer(storefront.Raw(map[string]string{"products": products, "users": users})))
+
+	code, sum, body := h.call(t, "")
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	got := map[string][3]int64{}
+	for _, e := range sum.Entities {
+		got[e.Entity] = [3]int64{e.Fetched, e.Valid, e.Rejected}
+		if e.Fetched != e.Valid+e.Rejected {
+			t.Errorf("%s: fetched %d != valid %d + rejected %d", e.Entity, e.Fetched, e.Valid, e.Rejected)
+		}
+	}
+	if diff := cmp.Diff(map[string][3]int64{"products": {6, 2, 4}, "users": {2, 1, 1}}, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+
+	objs := h.objects(t)
+	rejects := objs["rejects/products/dt=2026-11-23/products.jsonl"]
+	for _, reason := range []string{"id fails gt=0", "title fails notblank", "price fails gte=0", "products element is not a JSON object"} {
+		if !strings.Contains(rejects, reason) {
+			t.Errorf("product rejects lack reason %q:\n%s", reason, rejects)
+		}
+	}
+	if n := strings.Count(rejects, "\n"); n != 4 {
+		t.Errorf("product rejects have %d lines, want 4", n)
+	}
+	if !strings.Contains(objs["rejects/users/dt=2026-11-23/users.jsonl"], "email fails email") {
+		t.Errorf("user rejects lack the email reason: %v", objs)
+	}
+	assertNoSecret(t, "hunter2", h, body)
+}
+
+// TestNoFixturePasswordIsWrittenAnywhere runs the real FakeStore users, valid
+// and then made invalid, and looks for every fixture password in every object,
+// log line, response and pipeline run.
+func TestNoFixturePasswordIsWrittenAnywhere(t *testing.T) {
+	t.Parallel()
+	var fixtureUsers bytes.Buffer
+	if _, _, err := storefront.Fixtures().WriteEntity(&fixtureUsers, "users"); err != nil {
+		t.Fatal(err)
+	}
+	var users []map[string]any
+	if err := json.Unmarshal(fixtureUsers.Bytes(), &users); err != nil {
+		t.Fatal(err)
+	}
+	var passwords []string
+	for _, u := range users {
+		passwords = append(passwords, u["password"].(string))
+	}
+	// Half the users made invalid, so passwords also meet the rejects path.
+	for i := range users[:5] {
+		users[i]["email"] = "broken"
+	}
+	broken, _ := json.Marshal(users)
+	api := storefront.NewServer(storefront.Raw(map[string]string{"users": string(broken)}))
+
+	h := newHarness(t, api)
+	_, _, body := h.call(t, `{"entities":["users"]}`)
+	h2 := newHarness(t, storefront.NewServer(storefront.Fixtures()))
+	_, _, body2 := h2.call(t, "")
+	for _, pw := range passwords {
+		assertNoSecret(t, pw, h, body)
+		assertNoSecret(t, pw, h2, body2)
+	}
+	if len(h.objects(t)) != 2 {
+		t.Errorf("want a users snapshot and its rejects, got %v", h.objects(t))
+	}
+}
+
+func assertNoSecret(t *testing.T, secret string, h *harness, response string) {
+	t.Helper()
+	for name, body := range h.objects(t) {
+		if strings.Contains(body, secret) || strings.Contains(body, `"password"`) {
+			t.Errorf("object %s contains a password", name)
+		}
+	}
+	if strings.Contains(h.logs.String(), secret) {
+		t.Error("logs contain a password")
+	}
+	if strings.Contains(response, secret) {
+		t.Error("response contains a password")
+	}
+	for _, r := range h.runs.runs {
+		if strings.Contains(r.Details+r.Error, secret) {
+			t.Error("pipeline run contains a password")
+		}
+	}
+}
+
+func TestIngestSourceFailureWritesNothingPartial(t *testing.T) {
+	t.Parallel()
+	fixtures := storefront.NewServer(storefront.Fixtures())
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/users" {
+			// Headers and half a body, then the connection drops.
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`[{"id":1,"email":"a@b.co","username":"a"},{"id":`))
+			panic(http.ErrAbortHandler)
+		}
+		fixtures.ServeHTTP(w, r)
+	})
+	h := newHarness(t, api)
+
+	code, sum, body := h.call(t, "")
+	if code != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502: %s", code, body)
+	}
+	if sum.Status != warehouse.StatusFailed || len(sum.Entities) != 2 {
+		t.Fatalf("summary = %+v", sum)
+	}
+	if p := sum.Entities[0]; p.Error != "" || p.Valid != 20 {
+		t.Errorf("products should have succeeded: %+v", p)
+	}
+	if u := sum.Entities[1]; !strings.Contains(u.Error, "source failed: users") || u.Object != "" {
+		t.Errorf("users should have failed naming the source: %+v", u)
+	}
+	objs := h.objects(t)
+	if _, ok := objs["raw/users/dt=2026-11-23/users.jsonl"]; ok || len(objs) != 1 {
+		t.Errorf("bucket after failure = %v, want only the products snapshot", keys(objs))
+	}
+	if r := h.runs.runs[0]; r.Status != warehouse.StatusFailed || !strings.Contains(r.Error, "users") {
+		t.Errorf("pipeline run = %+v", r)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestIngestBadRequests(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storefront.NewServer(storefront.Fixtures()))
+	cases := []struct{ name, body, want string }{
+		{"not json", `entities=products`, "body must be JSON"},
+		{"unknown field", `{"entity":"products"}`, `unknown field "entity"`},
+		{"unknown entity", `{"entities":["orders"]}`, `unknown entity "orders"`},
+		{"bad date", `{"date":"23/11/2026"}`, `date "23/11/2026" is not YYYY-MM-DD`},
+		{"future date", `{"date":"2030-01-01"}`, "is in the future"},
+		{"trailing data", `{} {}`, "data after the JSON object"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := h.call(t, tc.body)
+			var resp struct{ Error string }
+			_ = json.Unmarshal([]byte(body), &resp)
+			if code != http.StatusBadRequest || !strings.Contains(resp.Error, tc.want) {
+				t.Errorf("got %d %s, want 400 containing %q", code, body, tc.want)
+			}
+		})
+	}
+	if objs := h.objects(t); len(objs) != 0 {
+		t.Errorf("bad requests wrote %v", keys(objs))
+	}
+}
+
+func TestIngestBackfillDate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storefront.NewServer(storefront.Fixtures()))
+	code, sum, _ := h.call(t, `{"entities":["products"],"date":"2026-01-15"}`)
+	if code != http.StatusOK || sum.Date != "2026-01-15" || sum.Entities[0].Object != "raw/products/dt=2026-01-15/products.jsonl" {
+		t.Errorf("got %d %+v", code, sum)
+	}
+}
+
+func TestLoadConfigNamesEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(config.Map(map[string]string{
+		"SOURCE_BASE_URL": "fakestoreapi.com", "SOURCE_TIMEOUT": "soon", "LOG_LEVEL": "loud",
+	}))
+	if err == nil {
+		t.Fatal("LoadConfig succeeded")
+	}
+	for _, want := range []string{"RAW_BUCKET", "PROJECT_ID", "SOURCE_BASE_URL", "SOURCE_TIMEOUT", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+// Package config reads function configuration from environment variables.
+// A Reader collects every missing or malformed variable, each named, and Err
+// returns them joined, so one start-up error lists everything to fix. Tests
+// pass a map instead of touching the process environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lookup returns an environment variable's value and whether it is set.
+type Lookup func(name string) (string, bool)
+
+// Env is the process environment.
+func Env() Lookup { return os.LookupEnv }
+
+// Map returns a Lookup over m, for tests.
+func Map(m map[string]string) Lookup {
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+// Reader reads typed variables and records what is wrong with them.
+type Reader struct {
+	lookup Lookup
+	errs   []error
+}
+
+// NewReader returns a Reader over lookup.
+func NewReader(lookup Lookup) *Reader { return &Reader{lookup: lookup} }
+
+func (r *Reader) get(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// Fail records a problem with a variable, for checks beyond the typed reads.
+func (r *Reader) Fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// Required returns a variable that must be set and non-empty.
+func (r *Reader) Required(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		r.Fail(name, "is required but not set")
+	}
+	return v
+}
+
+// String returns a variable, or def when it is unset or empty.
+func (r *Reader) String(name, def string) string {
+	if v, ok := r.get(name); ok {
+		return v
+	}
+	return def
+}
+
+// Int returns an integer variable within [lo, hi], or def when unset.
+func (r *Reader) Int(name string, def, lo, hi int64) int64 {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		r.Fail(name, "must be a whole number from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+// Float returns a number variable within [lo, hi], or def when unset.
+func (r *Reader) Float(name string, def, lo, hi float64) float64 {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < lo || f > hi {
+		r.Fail(name, "must be a number from %g to %g, got %q", lo, hi, v)
+		return def
+	}
+	return f
+}
+
+// Duration returns a Go duration variable ("30s", "2m") that is positive, or
+// def when unset.
+func (r *Reader) Duration(name string, def time.Duration) time.Duration {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.Fail(name, "must be a positive duration such as 30s or 2m, got %q", v)
+		return def
+	}
+	return d
+}
+
+// OneOf returns a variable that must be one of allowed, or def when unset.
+func (r *Reader) OneOf(name, def string, allowed ...string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.Fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}
+
+// Err returns every recorded problem joined, or nil.
+func (r *Reader) Err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
+}
+
+// Platform is the configuration every function shares.
+type Platform struct {
+	// ProjectID is the Google Cloud project (PROJECT_ID, else GOOGLE_CLOUD_PROJECT).
+	ProjectID string
+	// RawBucket is the lake bucket (RAW_BUCKET).
+	RawBucket string
+	// RawDataset is the raw BigQuery dataset (BQ_RAW_DATASET, default bq_raw).
+	RawDataset string
+	// Location is the BigQuery location (BQ_LOCATION, default US).
+	Location string
+	// LogLevel is the minimum log level (LOG_LEVEL: debug, info, warning, error).
+	LogLevel string
+}
+
+// Platform reads the shared variables.
+func (r *Reader) Platform() Platform {
+	p := Platform{
+		ProjectID:  r.String("PROJECT_ID", r.String("GOOGLE_CLOUD_PROJECT", "")),
+		RawBucket:  r.Required("RAW_BUCKET"),
+		RawDataset: r.String("BQ_RAW_DATASET", "bq_raw"),
+		Location:   r.String("BQ_LOCATION", "US"),
+		LogLevel:   r.OneOf("LOG_LEVEL", "info", "debug", "info", "warning", "error"),
+	}
+	if p.ProjectID == "" {
+		r.Fail("PROJECT_ID", "is required but not set (nor GOOGLE_CLOUD_PROJECT)")
+	}
+	return p
+}

@@ -1,0 +1,76 @@
+package storefront
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/shoplake/shoplake/shared/model"
+)
+
+func TestCatalogsServeValidArrays(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		catalog Catalog
+		want    int
+	}{
+		{"fixtures", Fixtures(), -1},
+		{"synthetic", Synthetic(250), 250},
+	}
+	wantFixture := map[string]int{"products": 20, "users": 10, "carts": 7}
+	for _, tc := range cases {
+		for _, e := range []model.Entity{model.Products, model.Users, model.Carts} {
+			t.Run(tc.name+"/"+e.Name, func(t *testing.T) {
+				t.Parallel()
+				srv := NewServer(tc.catalog)
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, e.Path, nil))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d", rec.Code)
+				}
+				var elems []json.RawMessage
+				if err := json.Unmarshal(rec.Body.Bytes(), &elems); err != nil {
+					t.Fatal(err)
+				}
+				want := tc.want
+				if want < 0 {
+					want = wantFixture[e.Name]
+				}
+				if len(elems) != want || srv.Served() != int64(want) {
+					t.Errorf("got %d elements, served counter %d, want %d", len(elems), srv.Served(), want)
+				}
+				for i, raw := range elems {
+					if _, err := e.Canonical(raw); err != nil {
+						t.Fatalf("element %d invalid: %v", i, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestSyntheticIsDeterministic(t *testing.T) {
+	t.Parallel()
+	var a, b bytes.Buffer
+	if _, _, err := Synthetic(100).WriteEntity(&a, "users"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Synthetic(100).WriteEntity(&b, "users"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("two synthetic catalogs of the same size differ")
+	}
+}
+
+func TestUnknownCollectionIs404(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	NewServer(Fixtures()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/orders", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("status %d, want 404", rec.Code)
+	}
+}

@@ -1,0 +1,80 @@
+// Package warehouse holds the types the functions exchange with a data
+// warehouse: a partition load, the record of a loaded object, and a pipeline
+// run. Adapters live in subpackages: bigquery (deployed) and duckdb (local
+// runner only, never linked into a deployed function).
+package warehouse
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// LoadRequest asks for one lake object to replace one day's partition of a
+// raw table.
+type LoadRequest struct {
+	// Table is the raw table, such as "products".
+	Table string
+	// Day is the partition (dt) the object holds.
+	Day time.Time
+	// Bucket and Object locate the NDJSON object.
+	Bucket, Object string
+	// Generation pins the object generation to load.
+	Generation int64
+}
+
+// URI returns the object's gs:// URI.
+func (r LoadRequest) URI() string { return "gs://" + r.Bucket + "/" + r.Object }
+
+// LoadRecord is one row of bq_raw._load_metadata.
+type LoadRecord struct {
+	ObjectName    string    `bigquery:"object_name"`
+	Generation    int64     `bigquery:"generation"`
+	MD5           string    `bigquery:"md5"`
+	Entity        string    `bigquery:"entity"`
+	PartitionDate string    `bigquery:"partition_date"` // YYYY-MM-DD
+	RowCount      int64     `bigquery:"row_count"`
+	RunID         string    `bigquery:"run_id"`
+	LoadedAt      time.Time `bigquery:"loaded_at"`
+}
+
+// Run statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusRejected  = "rejected"
+)
+
+// Run is one row of bq_raw.pipeline_runs: one function invocation.
+type Run struct {
+	RunID           string    `bigquery:"run_id"`
+	Function        string    `bigquery:"function_name"`
+	StartedAt       time.Time `bigquery:"started_at"`
+	FinishedAt      time.Time `bigquery:"finished_at"`
+	Status          string    `bigquery:"status"`
+	RecordsIn       int64     `bigquery:"records_in"`
+	RecordsOut      int64     `bigquery:"records_out"`
+	RecordsRejected int64     `bigquery:"records_rejected"`
+	Error           string    `bigquery:"error_message"`
+	// Details is a JSON document summarising the run.
+	Details string `bigquery:"details"`
+}
+
+// DetailsJSON encodes v for Run.Details, or returns "" if it cannot.
+func DetailsJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// NewRunID returns a sortable, unique id for a run started at t, such as
+// 20261123T060000Z-9f86d081.
+func NewRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
