@@ -1,0 +1,160 @@
+// Package bigquery is the BigQuery adapter of the warehouse: it loads lake
+// objects into day partitions of raw tables with load jobs (explicit schema,
+// WRITE_TRUNCATE on the partition decorator, so a reload is idempotent), and
+// records loads and pipeline runs in bq_raw.
+package bigquery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/bigquery"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+
+	"github.com/shoplake/shoplake/shared/schema"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// Config configures a Warehouse.
+type Config struct {
+	// ProjectID owns the datasets.
+	ProjectID string
+	// Dataset is the raw dataset, such as bq_raw.
+	Dataset string
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z0-9_-]{1,1000}$`)
+
+// Warehouse is the BigQuery adapter.
+type Warehouse struct {
+	client *bigquery.Client
+	cfg    Config
+}
+
+// New returns a Warehouse using client. The client's Location should be the
+// datasets' location.
+func New(cfg Config, client *bigquery.Client) (*Warehouse, error) {
+	if !identifier.MatchString(cfg.ProjectID) || !identifier.MatchString(cfg.Dataset) {
+		return nil, fmt.Errorf("bigquery warehouse: invalid project %q or dataset %q", cfg.ProjectID, cfg.Dataset)
+	}
+	return &Warehouse{client: client, cfg: cfg}, nil
+}
+
+func (w *Warehouse) table(name string) *bigquery.Table {
+	return w.client.DatasetInProject(w.cfg.ProjectID, w.cfg.Dataset).Table(name)
+}
+
+func tableSchema(name string) (bigquery.Schema, error) {
+	t, ok := schema.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("no schema for table %q", name)
+	}
+	s, err := bigquery.SchemaFromJSON(t.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("parse schema of %s: %w", name, err)
+	}
+	return s, nil
+}
+
+var jobIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+// LoadJobID is the deterministic id of the job loading one object generation:
+// a retried load finds the job of the earlier attempt instead of starting a
+// second one.
+func LoadJobID(req warehouse.LoadRequest) string {
+	return jobIDUnsafe.ReplaceAllString(fmt.Sprintf("shoplake_load_%s_%s_%d", req.Table, req.Day.Format("20060102"), req.Generation), "_")
+}
+
+// LoadPartition replaces the partition req.Day of req.Table with the object's
+// rows and returns how many rows the load wrote.
+func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest) (int64, error) {
+	sch, err := tableSchema(req.Table)
+	if err != nil {
+		return 0, err
+	}
+	ref := bigquery.NewGCSReference(req.URI())
+	ref.SourceFormat = bigquery.JSON
+	ref.Schema = sch
+	ref.MaxBadRecords = 0
+
+	partition := req.Table + "$" + req.Day.Format("20060102")
+	loader := w.table(partition).LoaderFrom(ref)
+	loader.WriteDisposition = bigquery.WriteTruncate
+	loader.CreateDisposition = bigquery.CreateNever
+	loader.JobIDConfig = bigquery.JobIDConfig{JobID: LoadJobID(req)}
+	loader.Labels = map[string]string{"pipeline": "shoplake", "table": strings.TrimPrefix(req.Table, "_")}
+
+	job, err := loader.Run(ctx)
+	if isAlreadyExists(err) {
+		job, err = w.client.JobFromIDLocation(ctx, LoadJobID(req), w.client.Location)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("start load of %s into %s: %w", req.URI(), partition, err)
+	}
+	status, err := job.Wait(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("wait for load job %s: %w", job.ID(), err)
+	}
+	if err := status.Err(); err != nil {
+		return 0, fmt.Errorf("load %s into %s (job %s): %w", req.URI(), partition, job.ID(), err)
+	}
+	stats, ok := status.Statistics.Details.(*bigquery.LoadStatistics)
+	if !ok {
+		return 0, fmt.Errorf("load job %s: no load statistics", job.ID())
+	}
+	return stats.OutputRows, nil
+}
+
+func isAlreadyExists(err error) bool {
+	var gerr *googleapi.Error
+	return errors.As(err, &gerr) && gerr.Code == http.StatusConflict
+}
+
+// Loaded reports whether _load_metadata records a load of object with md5.
+func (w *Warehouse) Loaded(ctx context.Context, object, md5 string) (bool, error) {
+	q := w.client.Query(fmt.Sprintf(
+		"select count(*) from `%s.%s.%s` where object_name = @object and md5 = @md5",
+		w.cfg.ProjectID, w.cfg.Dataset, schema.LoadMetadata))
+	q.Parameters = []bigquery.QueryParameter{{Name: "object", Value: object}, {Name: "md5", Value: md5}}
+	it, err := q.Read(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look up %s in %s: %w", object, schema.LoadMetadata, err)
+	}
+	var row []bigquery.Value
+	if err := it.Next(&row); err != nil && !errors.Is(err, iterator.Done) {
+		return false, fmt.Errorf("read %s lookup: %w", schema.LoadMetadata, err)
+	}
+	if len(row) != 1 {
+		return false, fmt.Errorf("read %s lookup: no count returned", schema.LoadMetadata)
+	}
+	n, _ := row[0].(int64)
+	return n > 0, nil
+}
+
+// RecordLoad appends a _load_metadata row. Its insert id (object and
+// generation) lets BigQuery drop a retried insert.
+func (w *Warehouse) RecordLoad(ctx context.Context, rec warehouse.LoadRecord) error {
+	return w.insert(ctx, schema.LoadMetadata, rec, fmt.Sprintf("%s#%d", rec.ObjectName, rec.Generation))
+}
+
+// RecordRun appends a pipeline_runs row, with the run id as insert id.
+func (w *Warehouse) RecordRun(ctx context.Context, run warehouse.Run) error {
+	return w.insert(ctx, schema.PipelineRuns, run, run.RunID)
+}
+
+func (w *Warehouse) insert(ctx context.Context, table string, row any, insertID string) error {
+	sch, err := tableSchema(table)
+	if err != nil {
+		return err
+	}
+	saver := &bigquery.StructSaver{Struct: row, Schema: sch, InsertID: insertID}
+	if err := w.table(table).Inserter().Put(ctx, saver); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
