@@ -1,0 +1,287 @@
+// Package duckdb is the local warehouse: a DuckDB database file whose schemas
+// are named like the BigQuery datasets (bq_raw, …) and whose raw tables are
+// created from the same schema files. It replaces a day's partition of a raw
+// table in one transaction, mirroring the BigQuery adapter's WRITE_TRUNCATE on
+// a partition decorator.
+//
+// Only the local runner imports this package: it needs cgo, and a test keeps
+// it out of every deployed function.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/shoplake/shoplake/shared/schema"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// ObjectReader opens one generation of a lake object.
+type ObjectReader interface {
+	Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error)
+}
+
+// Config configures a Warehouse.
+type Config struct {
+	// Path is the database file; empty means an in-memory database.
+	Path string
+	// Dataset is the raw schema's name, such as bq_raw.
+	Dataset string
+}
+
+// Warehouse is the DuckDB adapter.
+type Warehouse struct {
+	db      *sql.DB
+	objects ObjectReader
+	dataset string
+}
+
+var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// Open opens (creating if needed) the database and its raw tables.
+func Open(ctx context.Context, cfg Config, objects ObjectReader) (*Warehouse, error) {
+	if !ident.MatchString(cfg.Dataset) {
+		return nil, fmt.Errorf("duckdb warehouse: invalid dataset name %q", cfg.Dataset)
+	}
+	db, err := sql.Open("duckdb", cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb %s: %w", cfg.Path, err)
+	}
+	w := &Warehouse{db: db, objects: objects, dataset: cfg.Dataset}
+	if err := w.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close releases the database file.
+func (w *Warehouse) Close() error { return w.db.Close() }
+
+// DB returns the database handle, for the local runner's reports and tests.
+func (w *Warehouse) DB() *sql.DB { return w.db }
+
+func (w *Warehouse) migrate(ctx context.Context) error {
+	if _, err := w.db.ExecContext(ctx, "create schema if not exists "+w.dataset); err != nil {
+		return fmt.Errorf("create schema %s: %w", w.dataset, err)
+	}
+	for _, t := range schema.All() {
+		ddl, err := createTable(w.dataset, t)
+		if err != nil {
+			return err
+		}
+		if _, err := w.db.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("create table %s.%s: %w", w.dataset, t.Name, err)
+		}
+	}
+	return nil
+}
+
+// createTable renders CREATE TABLE for a schema table. Every identifier comes
+// from the embedded schema files and is checked against ident.
+func createTable(dataset string, t schema.Table) (string, error) {
+	cols := make([]string, 0, len(t.Fields))
+	for _, f := range t.Fields {
+		typ, err := columnType(f)
+		if err != nil {
+			return "", fmt.Errorf("table %s: %w", t.Name, err)
+		}
+		col := quote(f.Name) + " " + typ
+		if f.Mode == "REQUIRED" {
+			col += " not null"
+		}
+		cols = append(cols, col)
+	}
+	return fmt.Sprintf("create table if not exists %s.%s (\n  %s\n)", dataset, quote(t.Name), strings.Join(cols, ",\n  ")), nil
+}
+
+// columnType maps a BigQuery field to its DuckDB type.
+func columnType(f schema.Field) (string, error) {
+	if !ident.MatchString(f.Name) {
+		return "", fmt.Errorf("column name %q is not a plain identifier", f.Name)
+	}
+	var typ string
+	switch f.Type {
+	case "STRING":
+		typ = "varchar"
+	case "INT64", "INTEGER":
+		typ = "bigint"
+	case "FLOAT64", "FLOAT":
+		typ = "double"
+	case "NUMERIC":
+		typ = "decimal(38, 9)"
+	case "BOOL", "BOOLEAN":
+		typ = "boolean"
+	case "DATE":
+		typ = "date"
+	case "TIMESTAMP":
+		typ = "timestamp" // UTC, as BigQuery TIMESTAMP
+	case "RECORD":
+		parts := make([]string, 0, len(f.Fields))
+		for _, sub := range f.Fields {
+			st, err := columnType(sub)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, quote(sub.Name)+" "+st)
+		}
+		typ = "struct(" + strings.Join(parts, ", ") + ")"
+	default:
+		return "", fmt.Errorf("column %s: unsupported type %s", f.Name, f.Type)
+	}
+	if f.Mode == "REPEATED" {
+		typ += "[]"
+	}
+	return typ, nil
+}
+
+func quote(name string) string { return `"` + name + `"` }
+
+// readJSONColumns renders the columns argument of read_json for a table.
+func readJSONColumns(t schema.Table) (string, error) {
+	parts := make([]string, 0, len(t.Fields))
+	for _, f := range t.Fields {
+		typ, err := columnType(f)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("'%s': '%s'", f.Name, typ))
+	}
+	return "{" + strings.Join(parts, ", ") + "}", nil
+}
+
+// LoadPartition replaces the partition req.Day of req.Table with the rows of
+// the object, in one transaction, and returns how many rows it wrote. Like a
+// BigQuery load into table$YYYYMMDD, it fails if any row's partition column
+// is outside that day.
+func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest) (int64, error) {
+	t, ok := schema.Lookup(req.Table)
+	if !ok {
+		return 0, fmt.Errorf("no schema for table %q", req.Table)
+	}
+	columns, err := readJSONColumns(t)
+	if err != nil {
+		return 0, err
+	}
+	path, err := w.download(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(path)
+
+	table := w.dataset + "." + quote(t.Name)
+	part := quote(t.PartitionField)
+	day := req.Day.Format("2006-01-02")
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin load of %s: %w", req.URI(), err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "delete from "+table+" where "+part+" = ?::date", day); err != nil {
+		return 0, fmt.Errorf("clear %s partition %s: %w", t.Name, day, err)
+	}
+	res, err := tx.ExecContext(ctx, "insert into "+table+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
+	if err != nil {
+		return 0, fmt.Errorf("load %s into %s: %w", req.URI(), t.Name, err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("load %s into %s: %w", req.URI(), t.Name, err)
+	}
+	var inDay int64
+	if err := tx.QueryRowContext(ctx, "select count(*) from "+table+" where "+part+" = ?::date", day).Scan(&inDay); err != nil {
+		return 0, fmt.Errorf("check %s partition %s: %w", t.Name, day, err)
+	}
+	if inDay != rows {
+		return 0, fmt.Errorf("load %s into %s: %d of %d rows are outside partition %s", req.URI(), t.Name, rows-inDay, rows, day)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit load of %s: %w", req.URI(), err)
+	}
+	return rows, nil
+}
+
+// download copies the object generation to a temporary file for read_json.
+func (w *Warehouse) download(ctx context.Context, req warehouse.LoadRequest) (string, error) {
+	r, err := w.objects.Open(ctx, req.Bucket, req.Object, req.Generation)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", req.URI(), err)
+	}
+	defer r.Close()
+	f, err := os.CreateTemp("", "shoplake-load-*.jsonl")
+	if err != nil {
+		return "", fmt.Errorf("stage %s: %w", req.URI(), err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("download %s: %w", req.URI(), err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("stage %s: %w", req.URI(), err)
+	}
+	return f.Name(), nil
+}
+
+// Loaded reports whether _load_metadata records a load of object with md5.
+func (w *Warehouse) Loaded(ctx context.Context, object, md5 string) (bool, error) {
+	var n int64
+	err := w.db.QueryRowContext(ctx, "select count(*) from "+w.dataset+"."+quote(schema.LoadMetadata)+" where object_name = ? and md5 = ?", object, md5).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up %s in %s: %w", object, schema.LoadMetadata, err)
+	}
+	return n > 0, nil
+}
+
+// RecordLoad appends a _load_metadata row unless one exists for the same
+// object generation (the local equivalent of the BigQuery insert id).
+func (w *Warehouse) RecordLoad(ctx context.Context, rec warehouse.LoadRecord) error {
+	_, err := w.db.ExecContext(ctx, "insert into "+w.dataset+"."+quote(schema.LoadMetadata)+
+		" select ?, ?, ?, ?, ?::date, ?, ?, ? where not exists (select 1 from "+w.dataset+"."+quote(schema.LoadMetadata)+" where object_name = ? and generation = ?)",
+		rec.ObjectName, rec.Generation, rec.MD5, rec.Entity, rec.PartitionDate, rec.RowCount, rec.RunID, rec.LoadedAt.UTC(),
+		rec.ObjectName, rec.Generation)
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", schema.LoadMetadata, err)
+	}
+	return nil
+}
+
+// RecordRun appends a pipeline_runs row unless the run id is already there.
+func (w *Warehouse) RecordRun(ctx context.Context, run warehouse.Run) error {
+	_, err := w.db.ExecContext(ctx, "insert into "+w.dataset+"."+quote(schema.PipelineRuns)+
+		" select ?, ?, ?, ?, ?, ?, ?, ?, ?, ? where not exists (select 1 from "+w.dataset+"."+quote(schema.PipelineRuns)+" where run_id = ?)",
+		run.RunID, run.Function, run.StartedAt.UTC(), run.FinishedAt.UTC(), run.Status,
+		run.RecordsIn, run.RecordsOut, run.RecordsRejected, nullable(run.Error), nullable(run.Details), run.RunID)
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", schema.PipelineRuns, err)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CountRows returns the number of rows in a table of the raw schema.
+func (w *Warehouse) CountRows(ctx context.Context, table string) (int64, error) {
+	if _, ok := schema.Lookup(table); !ok {
+		return 0, errors.New("unknown table " + table)
+	}
+	var n int64
+	if err := w.db.QueryRowContext(ctx, "select count(*) from "+w.dataset+"."+quote(table)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,175 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// memObjects serves object bodies from a map keyed by object name.
+type memObjects map[string]string
+
+func (m memObjects) Open(_ context.Context, _, object string, _ int64) (io.ReadCloser, error) {
+	body, ok := m[object]
+	if !ok {
+		return nil, fmt.Errorf("object %s not found", object)
+	}
+	return io.NopCloser(strings.NewReader(body)), nil
+}
+
+func productLines(day string, ids ...int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, `{"id":%d,"title":"p%d","price":10.25,"description":"d","category":"c","image":"","rating":{"rate":4.5,"count":3},"dt":"%s","_extracted_at":"%sT06:00:00.123Z","_run_id":"r"}`+"\n", id, id, day, day)
+	}
+	return b.String()
+}
+
+func open(t *testing.T, objects memObjects) *Warehouse {
+	t.Helper()
+	w, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "w.duckdb"), Dataset: "bq_raw"}, objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func load(t *testing.T, w *Warehouse, object, day string) (int64, error) {
+	t.Helper()
+	d, _ := time.Parse("2006-01-02", day)
+	return w.LoadPartition(context.Background(), warehouse.LoadRequest{Table: "products", Day: d, Bucket: "b", Object: object, Generation: 1})
+}
+
+func count(t *testing.T, w *Warehouse, where string) int64 {
+	t.Helper()
+	var n int64
+	if err := w.DB().QueryRow("select count(*) from bq_raw.products where " + where).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestLoadPartitionReplacesOnlyItsDay(t *testing.T) {
+	t.Parallel()
+	objs := memObjects{
+		"day1":       productLines("2026-11-21", 1, 2, 3),
+		"day2":       productLines("2026-11-22", 1, 2),
+		"day2-again": productLines("2026-11-22", 1, 2, 4, 5),
+	}
+	w := open(t, objs)
+
+	steps := []struct {
+		object, day string
+		wantRows    int64
+		wantTotal   int64
+	}{
+		{"day1", "2026-11-21", 3, 3},
+		{"day2", "2026-11-22", 2, 5},
+		{"day2", "2026-11-22", 2, 5}, // a reload changes nothing
+		{"day2-again", "2026-11-22", 4, 7},
+	}
+	for i, s := range steps {
+		rows, err := load(t, w, s.object, s.day)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if rows != s.wantRows || count(t, w, "true") != s.wantTotal {
+			t.Errorf("step %d: rows %d total %d, want %d and %d", i, rows, count(t, w, "true"), s.wantRows, s.wantTotal)
+		}
+	}
+	var price, rate float64
+	var extracted time.Time
+	if err := w.DB().QueryRow("select price::double, rating.rate, _extracted_at from bq_raw.products where id = 1 and dt = '2026-11-21'").Scan(&price, &rate, &extracted); err != nil {
+		t.Fatal(err)
+	}
+	if price != 10.25 || rate != 4.5 || !extracted.Equal(time.Date(2026, 11, 21, 6, 0, 0, 123e6, time.UTC)) {
+		t.Errorf("typed columns: price %v rate %v extracted %v", price, rate, extracted)
+	}
+}
+
+func TestLoadPartitionFailuresRollBack(t *testing.T) {
+	t.Parallel()
+	objs := memObjects{
+		"good":    productLines("2026-11-22", 1, 2),
+		"outside": productLines("2026-11-22", 7) + productLines("2026-11-23", 8),
+		"broken":  productLines("2026-11-22", 9) + `{"id": "nine", oops` + "\n",
+		"null-id": `{"id":null,"title":"t","price":1,"category":"c","dt":"2026-11-22","_extracted_at":"2026-11-22T00:00:00Z","_run_id":"r"}` + "\n",
+	}
+	w := open(t, objs)
+	if _, err := load(t, w, "good", "2026-11-22"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ object, want string }{
+		{"outside", "1 of 2 rows are outside partition 2026-11-22"},
+		{"broken", "load gs://b/broken into products"},
+		{"null-id", "NOT NULL"},
+		{"missing", "open gs://b/missing"},
+	} {
+		_, err := load(t, w, tc.object, "2026-11-22")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want containing %q", tc.object, err, tc.want)
+		}
+		if n := count(t, w, "true"); n != 2 {
+			t.Errorf("%s: failed load left %d rows, want the 2 from before", tc.object, n)
+		}
+	}
+}
+
+func TestRecordsAreIdempotent(t *testing.T) {
+	t.Parallel()
+	w := open(t, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	rec := warehouse.LoadRecord{ObjectName: "gs://b/o", Generation: 3, MD5: "m", Entity: "products", PartitionDate: "2026-11-22", RowCount: 2, RunID: "r", LoadedAt: at}
+	if ok, err := w.Loaded(ctx, "gs://b/o", "m"); err != nil || ok {
+		t.Fatalf("Loaded before record = %v, %v", ok, err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := w.RecordLoad(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.RecordRun(ctx, warehouse.Run{RunID: "r", Function: "LoadRawObject", StartedAt: at, FinishedAt: at, Status: "succeeded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := w.Loaded(ctx, "gs://b/o", "m"); err != nil || !ok {
+		t.Errorf("Loaded after record = %v, %v", ok, err)
+	}
+	if ok, _ := w.Loaded(ctx, "gs://b/o", "other"); ok {
+		t.Error("Loaded matched a different md5")
+	}
+	for table, want := range map[string]int64{"_load_metadata": 1, "pipeline_runs": 1} {
+		if n, err := w.CountRows(ctx, table); err != nil || n != want {
+			t.Errorf("%s has %d rows (%v), want %d", table, n, err, want)
+		}
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	objs := memObjects{"o": productLines("2026-11-22", 1)}
+	w, err := Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, w, "o", "2026-11-22"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, err = Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if n, _ := w.CountRows(context.Background(), "products"); n != 1 {
+		t.Errorf("after reopen: %d rows", n)
+	}
+}
