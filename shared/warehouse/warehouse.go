@@ -8,8 +8,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 )
+
+// ErrInvalidData marks a load the warehouse refused because of the object's
+// content (bad rows, rows outside the partition). Retrying cannot help.
+var ErrInvalidData = errors.New("object data rejected by the warehouse")
 
 // LoadRequest asks for one lake object to replace one day's partition of a
 // raw table.

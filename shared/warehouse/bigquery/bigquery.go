@@ -101,7 +101,9 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 		return 0, fmt.Errorf("wait for load job %s: %w", job.ID(), err)
 	}
 	if err := status.Err(); err != nil {
-		return 0, fmt.Errorf("load %s into %s (job %s): %w", req.URI(), partition, job.ID(), err)
+		// The job ran and refused the data: a retry of the same generation
+		// reattaches to this failed job, so the failure is permanent.
+		return 0, fmt.Errorf("load %s into %s (job %s): %w: %w", req.URI(), partition, job.ID(), warehouse.ErrInvalidData, err)
 	}
 	stats, ok := status.Statistics.Details.(*bigquery.LoadStatistics)
 	if !ok {

@@ -190,7 +190,7 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	}
 	res, err := tx.ExecContext(ctx, "insert into "+table+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
 	if err != nil {
-		return 0, fmt.Errorf("load %s into %s: %w", req.URI(), t.Name, err)
+		return 0, fmt.Errorf("load %s into %s: %w: %w", req.URI(), t.Name, warehouse.ErrInvalidData, err)
 	}
 	rows, err := res.RowsAffected()
 	if err != nil {
@@ -201,7 +201,7 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 		return 0, fmt.Errorf("check %s partition %s: %w", t.Name, day, err)
 	}
 	if inDay != rows {
-		return 0, fmt.Errorf("load %s into %s: %d of %d rows are outside partition %s", req.URI(), t.Name, rows-inDay, rows, day)
+		return 0, fmt.Errorf("load %s into %s: %w: %d of %d rows are outside partition %s", req.URI(), t.Name, warehouse.ErrInvalidData, rows-inDay, rows, day)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit load of %s: %w", req.URI(), err)
