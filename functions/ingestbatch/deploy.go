@@ -1,0 +1,65 @@
+package ingestbatch
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"cloud.google.com/go/bigquery"
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/storage"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/secrets"
+	"github.com/shoplake/shoplake/shared/source"
+	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
+)
+
+// NewFromEnv builds the Function as deployed: configuration from the process
+// environment, Cloud Storage and BigQuery clients with the runtime's
+// credentials, and the source API key from Secret Manager when configured.
+func NewFromEnv(ctx context.Context) (*Function, error) {
+	cfg, err := LoadConfig(config.Env())
+	if err != nil {
+		return nil, err
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.APIKeySecret != "" {
+		sm, err := secretmanager.NewClient(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("secret manager client: %w", err)
+		}
+		cfg.Source.APIKey, err = secrets.Access(ctx, sm, cfg.APIKeySecret)
+		sm.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	src, err := source.New(cfg.Source, nil)
+	if err != nil {
+		return nil, err
+	}
+	gcs, err := storage.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storage client: %w", err)
+	}
+	lw, err := lake.NewWriter(lake.Config{Bucket: cfg.RawBucket}, gcs)
+	if err != nil {
+		return nil, err
+	}
+	bq, err := bigquery.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("bigquery client: %w", err)
+	}
+	bq.Location = cfg.Location
+	wh, err := bqwarehouse.New(bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset}, bq)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, Deps{Source: src, Lake: lw, Runs: wh, Logger: logging.New(os.Stdout, level)})
+}

@@ -1,0 +1,66 @@
+// Command local runs the whole Shoplake pipeline on one machine: the storefront
+// API, Cloud Storage, the warehouse and the functions all run in this process
+// on embedded stand-ins (see package localrun). It is what `make run` runs.
+//
+//	go run ./functions/local [--dir .local] [--port 8080] [--scale N]
+//
+// SOURCE_BASE_URL points it at an external FakeStore-compatible API instead of
+// the built-in one; SOURCE_API_KEY and the other SOURCE_* variables of
+// IngestBatch apply as they do in the cloud.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/localrun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shoplake: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("shoplake-local", flag.ContinueOnError)
+	fs.SetOutput(out)
+	dir := fs.String("dir", ".local", "directory for the lake, the warehouse, logs and the run summary")
+	port := fs.Int("port", 8080, "port of the functions on 127.0.0.1 (0 picks a free one)")
+	scale := fs.Int64("scale", 0, "serve N deterministic synthetic records per entity instead of the FakeStore snapshot")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if *scale < 0 {
+		return fmt.Errorf("--scale must be zero or more, got %d", *scale)
+	}
+	baseURL, _ := os.LookupEnv("SOURCE_BASE_URL")
+	if baseURL != "" && *scale > 0 {
+		return errors.New("--scale serves synthetic data from the built-in API; it cannot be combined with SOURCE_BASE_URL")
+	}
+	_, err := localrun.Run(ctx, localrun.Options{
+		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale,
+		Env: config.Env(), Out: out,
+	})
+	return err
+}

@@ -1,0 +1,171 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+)
+
+// eventarc stands in for Eventarc's Cloud Storage trigger: it finds object
+// generations it has not delivered yet and posts each to a CloudEvent
+// function in binary content mode, redelivering with backoff on non-2xx.
+// fake-gcs-server's own notifications are unreliable, so it lists the bucket
+// itself and remembers what it delivered in a state file.
+type eventarc struct {
+	bucket    *storage.BucketHandle
+	name      string
+	target    string // URL of the function
+	statePath string
+	client    *http.Client
+	attempts  int
+	backoff   time.Duration
+}
+
+// delivered maps object name to the last generation delivered.
+type delivered map[string]int64
+
+func (e *eventarc) loadState() (delivered, error) {
+	b, err := os.ReadFile(e.statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return delivered{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read eventarc state: %w", err)
+	}
+	d := delivered{}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("eventarc state %s is corrupt (delete it to redeliver everything): %w", e.statePath, err)
+	}
+	return d, nil
+}
+
+func (e *eventarc) saveState(d delivered) error {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := e.statePath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write eventarc state: %w", err)
+	}
+	return os.Rename(tmp, e.statePath)
+}
+
+// Delivery is the outcome of one object's event.
+type Delivery struct {
+	Object     string  `json:"object"`
+	Generation int64   `json:"generation"`
+	Attempts   int     `json:"attempts"`
+	Status     int     `json:"status"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// deliverNew delivers a finalize event for every generation under prefix that
+// was not delivered before, in name order.
+func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, error) {
+	state, err := e.loadState()
+	if err != nil {
+		return nil, err
+	}
+	var pending []*storage.ObjectAttrs
+	it := e.bucket.Objects(ctx, &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list gs://%s/%s: %w", e.name, prefix, err)
+		}
+		if state[a.Name] != a.Generation {
+			pending = append(pending, a)
+		}
+	}
+	var out []Delivery
+	for _, a := range pending {
+		d, err := e.deliver(ctx, a)
+		out = append(out, d)
+		if err != nil {
+			return out, err
+		}
+		state[a.Name] = a.Generation
+		if err := e.saveState(state); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// deliver posts one event, retrying non-2xx answers with exponential backoff.
+func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Delivery, error) {
+	start := time.Now()
+	d := Delivery{Object: a.Name, Generation: a.Generation}
+	body, err := json.Marshal(map[string]any{
+		"kind": "storage#object", "bucket": a.Bucket, "name": a.Name,
+		"id":             fmt.Sprintf("%s/%s/%d", a.Bucket, a.Name, a.Generation),
+		"generation":     strconv.FormatInt(a.Generation, 10),
+		"metageneration": strconv.FormatInt(a.Metageneration, 10),
+		"contentType":    a.ContentType,
+		"size":           strconv.FormatInt(a.Size, 10),
+		"md5Hash":        base64.StdEncoding.EncodeToString(a.MD5),
+		"crc32c":         base64.StdEncoding.EncodeToString(crc32cBytes(a.CRC32C)),
+		"metadata":       a.Metadata,
+		"timeCreated":    a.Created.UTC().Format(time.RFC3339Nano),
+		"updated":        a.Updated.UTC().Format(time.RFC3339Nano),
+		"storageClass":   "STANDARD",
+	})
+	if err != nil {
+		return d, err
+	}
+	wait := e.backoff
+	for d.Attempts = 1; ; d.Attempts++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.target, bytes.NewReader(body))
+		if err != nil {
+			return d, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("ce-specversion", "1.0")
+		req.Header.Set("ce-id", fmt.Sprintf("%s#%d", a.Name, a.Generation)) // the same on every redelivery, as in Eventarc
+		req.Header.Set("ce-source", "//storage.googleapis.com/projects/_/buckets/"+a.Bucket)
+		req.Header.Set("ce-type", "google.cloud.storage.object.v1.finalized")
+		req.Header.Set("ce-subject", "objects/"+a.Name)
+		req.Header.Set("ce-time", a.Updated.UTC().Format(time.RFC3339Nano))
+		resp, err := e.client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			d.Status = resp.StatusCode
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				d.Seconds = time.Since(start).Seconds()
+				return d, nil
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if d.Attempts >= e.attempts {
+			d.Seconds = time.Since(start).Seconds()
+			return d, fmt.Errorf("deliver gs://%s/%s#%d: gave up after %d attempts, last: %w (see the function log)", a.Bucket, a.Name, a.Generation, d.Attempts, err)
+		}
+		select {
+		case <-ctx.Done():
+			return d, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+func crc32cBytes(v uint32) []byte {
+	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+func statePath(dir string) string { return filepath.Join(dir, "eventarc-delivered.json") }

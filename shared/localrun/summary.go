@@ -1,0 +1,136 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
+)
+
+// Summary is what a local run did, printed for people and written as JSON to
+// Dir/last-run.json for scripts.
+type Summary struct {
+	StartedAt      time.Time           `json:"started_at"`
+	Seconds        float64             `json:"seconds"`
+	Source         string              `json:"source"`
+	Dir            string              `json:"dir"`
+	Warehouse      string              `json:"warehouse"`
+	LogFile        string              `json:"log_file"`
+	Ingest         ingestbatch.Summary `json:"ingest"`
+	Deliveries     []Delivery          `json:"deliveries"`
+	Entities       []EntityReport      `json:"entities"`
+	NothingChanged bool                `json:"nothing_changed"`
+	Transforms     string              `json:"transforms"`
+}
+
+// EntityReport is one entity's line of the summary.
+type EntityReport struct {
+	Entity    string `json:"entity"`
+	Fetched   int64  `json:"fetched"`
+	Valid     int64  `json:"valid"`
+	Rejected  int64  `json:"rejected"`
+	Object    string `json:"object"`
+	Unchanged bool   `json:"unchanged"`
+	// LoadedRows is how many rows this run loaded into the raw table.
+	LoadedRows int64 `json:"loaded_rows"`
+	// TableRows is the raw table's row count after the run.
+	TableRows int64   `json:"table_rows"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// collect fills the per-entity report from the ingest summary, the
+// deliveries and the warehouse.
+func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
+	s.Entities = nil
+	for _, e := range s.Ingest.Entities {
+		r := EntityReport{
+			Entity: e.Entity, Fetched: e.Fetched, Valid: e.Valid, Rejected: e.Rejected,
+			Object: e.Object, Unchanged: e.Unchanged, Seconds: float64(e.DurationMillis) / 1000,
+		}
+		for _, d := range s.Deliveries {
+			if d.Object != e.Object {
+				continue
+			}
+			r.Seconds += d.Seconds
+			err := wh.DB().QueryRowContext(ctx,
+				"select coalesce(sum(row_count), 0) from bq_raw._load_metadata where object_name = ? and generation = ?",
+				"gs://"+Bucket+"/"+d.Object, d.Generation).Scan(&r.LoadedRows)
+			if err != nil {
+				return fmt.Errorf("read load of %s: %w", d.Object, err)
+			}
+		}
+		n, err := wh.CountRows(ctx, e.Entity)
+		if err != nil {
+			return err
+		}
+		r.TableRows = n
+		s.Entities = append(s.Entities, r)
+	}
+	s.NothingChanged = len(s.Deliveries) == 0
+	for _, e := range s.Entities {
+		if !e.Unchanged {
+			s.NothingChanged = false
+		}
+	}
+	s.Transforms = "not configured: the dbt transforms are not part of the local stack yet"
+	return nil
+}
+
+func (s *Summary) finish(started time.Time) {
+	s.StartedAt = started.UTC()
+	s.Seconds = time.Since(started).Seconds()
+}
+
+func (s *Summary) path() string { return filepath.Join(s.Dir, "last-run.json") }
+
+func (s *Summary) write() error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.path(), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write run summary: %w", err)
+	}
+	return nil
+}
+
+// Print writes the human-readable summary.
+func (s *Summary) Print(out io.Writer) {
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "entity\tfetched\tvalid\trejected\tloaded rows\ttable rows\tseconds\t")
+	for _, e := range s.Entities {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t\n", e.Entity, e.Fetched, e.Valid, e.Rejected, e.LoadedRows, e.TableRows, e.Seconds)
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+	if s.NothingChanged {
+		fmt.Fprintln(out, "Nothing changed: the source matches the snapshots already in the lake, so no object was rewritten and nothing was loaded.")
+	} else {
+		for _, e := range s.Entities {
+			state := "new snapshot written"
+			if e.Unchanged {
+				state = "unchanged, not rewritten"
+			}
+			fmt.Fprintf(out, "%-9s %s: gs://%s/%s\n", e.Entity, state, Bucket, e.Object)
+		}
+		for _, d := range s.Deliveries {
+			fmt.Fprintf(out, "loaded    %s (generation %d, %d attempt(s))\n", d.Object, d.Generation, d.Attempts)
+		}
+	}
+	for _, e := range s.Entities {
+		if e.Rejected > 0 {
+			fmt.Fprintf(out, "rejected  %d %s record(s): see gs://%s/rejects/%s/ (%s)\n", e.Rejected, e.Entity, Bucket, e.Entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", e.Entity))
+		}
+	}
+	fmt.Fprintf(out, "transforms: %s\n", s.Transforms)
+	fmt.Fprintf(out, "Query the warehouse: duckdb %s \"select count(*) from bq_raw.products\"\n", s.Warehouse)
+	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
+}

@@ -1,0 +1,79 @@
+// Package shoplake is the source root that Cloud Functions deploys: it
+// registers every Shoplake entry point with functions-framework-go, and each
+// deployed function selects its own with FUNCTION_TARGET. Each entry point
+// builds its clients on first use, so one function's cold start never pays for
+// another's, and a failed construction is retried on the next call.
+//
+// The function packages themselves do not register anything: the local runner
+// registers the same handlers with local adapters (DuckDB, in-process
+// emulators), which a second registration under the same name would forbid.
+package shoplake
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/shared/logging"
+)
+
+func init() {
+	ingest := &lazy[*ingestbatch.Function]{build: ingestbatch.NewFromEnv}
+	load := &lazy[*loadrawobject.Function]{build: loadrawobject.NewFromEnv}
+
+	functions.HTTP(ingestbatch.FunctionName, func(w http.ResponseWriter, r *http.Request) {
+		fn, err := ingest.get(r.Context())
+		if err != nil {
+			startupFailed(ingestbatch.FunctionName, err)
+			http.Error(w, "function is misconfigured; see its logs", http.StatusInternalServerError)
+			return
+		}
+		fn.ServeHTTP(w, r)
+	})
+	functions.CloudEvent(loadrawobject.FunctionName, func(ctx context.Context, e cloudevents.Event) error {
+		fn, err := load.get(ctx)
+		if err != nil {
+			startupFailed(loadrawobject.FunctionName, err)
+			return err
+		}
+		return fn.Handle(ctx, e)
+	})
+}
+
+// lazy builds a value on first use. Unlike sync.OnceValues it keeps no error:
+// a failed build (a missing variable, an unreachable API) is reported and
+// tried again on the next call instead of poisoning the instance.
+type lazy[T any] struct {
+	mu    sync.Mutex
+	val   T
+	built bool
+	build func(context.Context) (T, error)
+}
+
+func (l *lazy[T]) get(ctx context.Context) (T, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.built {
+		return l.val, nil
+	}
+	// Clients outlive the request that happened to build them.
+	v, err := l.build(context.WithoutCancel(ctx))
+	if err != nil {
+		return v, err
+	}
+	l.val, l.built = v, true
+	return v, nil
+}
+
+// startupFailed logs a construction failure as a Cloud Logging error entry.
+func startupFailed(function string, err error) {
+	logging.New(os.Stderr, slog.LevelInfo).Error("function start-up failed",
+		"function", function, "error", err)
+}
