@@ -5,7 +5,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -127,8 +126,25 @@ func (r *Reader) Err() error {
 	if len(r.errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
+	return &Error{Problems: r.errs}
 }
+
+// Error lists every configuration problem. It prints on one line, so a
+// start-up failure is one readable log entry or terminal line.
+type Error struct {
+	Problems []error
+}
+
+func (e *Error) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return "invalid configuration: " + strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the individual problems.
+func (e *Error) Unwrap() []error { return e.Problems }
 
 // Platform is the configuration every function shares.
 type Platform struct {

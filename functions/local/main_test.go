@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoplake/shoplake/shared/localrun"
+	"github.com/shoplake/shoplake/shared/storefront"
+)
+
+// TestMain lets the test binary act as the runner: each run is a fresh
+// process, as `make run` is, because functions-framework's registry is
+// process-wide.
+func TestMain(m *testing.M) {
+	if os.Getenv("SHOPLAKE_AS_RUNNER") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runLocal(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"--dir", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1")
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func counts(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]int64{}
+	for _, table := range []string{"products", "users"} {
+		var n int64
+		if err := db.QueryRow("select count(*) from bq_raw." + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+func lastRun(t *testing.T, dir string) localrun.Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "last-run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s localrun.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunFixturesTwice(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+
+	first := runLocal(t, dir, nil, "--port", "0")
+	if first.code != 0 {
+		t.Fatalf("first run exit %d\nstdout:\n%s\nstderr:\n%s", first.code, first.stdout, first.stderr)
+	}
+	if diff := cmp.Diff(map[string]int64{"products": 20, "users": 10}, counts(t, dir)); diff != "" {
+		t.Errorf("after first run (-want +got):\n%s", diff)
+	}
+	s1 := lastRun(t, dir)
+	if len(s1.Deliveries) != 2 || s1.NothingChanged {
+		t.Errorf("first run: deliveries %v, nothing changed %v", s1.Deliveries, s1.NothingChanged)
+	}
+
+	second := runLocal(t, dir, nil, "--port", "0")
+	if second.code != 0 {
+		t.Fatalf("second run exit %d: %s", second.code, second.stderr)
+	}
+	s2 := lastRun(t, dir)
+	if !s2.NothingChanged || len(s2.Deliveries) != 0 || !strings.Contains(second.stdout, "Nothing changed") {
+		t.Errorf("second run should say nothing changed:\n%s", second.stdout)
+	}
+	for i, e := range s2.Ingest.Entities {
+		if !e.Unchanged || e.Generation != s1.Ingest.Entities[i].Generation {
+			t.Errorf("%s rewritten: generation %d -> %d", e.Entity, s1.Ingest.Entities[i].Generation, e.Generation)
+		}
+	}
+	if diff := cmp.Diff(map[string]int64{"products": 20, "users": 10}, counts(t, dir)); diff != "" {
+		t.Errorf("after second run (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
+	t.Parallel()
+	api := httptest.NewServer(storefront.NewServer(storefront.Raw(map[string]string{
+		"products": `[{"id":1,"title":"ok","price":2,"category":"c"},` +
+			`{"title":"no id","price":1,"category":"c"},` +
+			`{"id":3,"title":"","price":1,"category":"c"},` +
+			`{"id":4,"title":"neg","price":-1,"category":"c"},` +
+			`7]`,
+		"users": `[{"id":1,"email":"a@b.co","username":"a","password":"pw-1"},{"id":2,"email":"nope","username":"b","password":"pw-2"}]`,
+	})))
+	defer api.Close()
+	dir := t.TempDir()
+
+	r := runLocal(t, dir, []string{"SOURCE_BASE_URL=" + api.URL}, "--port", "0")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if diff := cmp.Diff(map[string]int64{"products": 1, "users": 1}, counts(t, dir)); diff != "" {
+		t.Errorf("valid rows (-want +got):\n%s", diff)
+	}
+	s := lastRun(t, dir)
+	for _, e := range s.Entities {
+		if e.Fetched != e.Valid+e.Rejected {
+			t.Errorf("%s: %d fetched != %d valid + %d rejected", e.Entity, e.Fetched, e.Valid, e.Rejected)
+		}
+	}
+	if s.Entities[0].Rejected != 4 || s.Entities[1].Rejected != 1 {
+		t.Errorf("rejected = %d products, %d users", s.Entities[0].Rejected, s.Entities[1].Rejected)
+	}
+	day := s.Ingest.Date
+	rejects, err := os.ReadFile(filepath.Join(dir, "gcs", localrun.Bucket, "rejects", "products", "dt="+day, "products.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"id fails gt=0", "title fails notblank", "price fails gte=0", "not a JSON object"} {
+		if !strings.Contains(string(rejects), reason) {
+			t.Errorf("rejects lack %q", reason)
+		}
+	}
+	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", localrun.Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
+	if !strings.Contains(string(userRejects), "email fails email") {
+		t.Errorf("user rejects = %s", userRejects)
+	}
+	// No password anywhere on disk.
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasSuffix(path, ".duckdb") {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, []byte("pw-1")) || bytes.Contains(b, []byte("pw-2")) {
+			t.Errorf("%s contains a source password", path)
+		}
+		return nil
+	})
+}
+
+func TestRunScale(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := runLocal(t, dir, nil, "--port", "0", "--scale", "5000")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff(map[string]int64{"products": 5000, "users": 5000}, counts(t, dir)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestBadConfigurationIsOneClearLine: each mistake ends the run with exit 1
+// and a single stderr line naming the problem, never a stack trace.
+func TestBadConfigurationIsOneClearLine(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	_, busyPort, _ := net.SplitHostPort(busy.Addr().String())
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unreachable source", []string{"SOURCE_BASE_URL=" + downURL}, nil, "is unreachable"},
+		{"malformed source URL", []string{"SOURCE_BASE_URL=fakestore"}, nil, "SOURCE_BASE_URL"},
+		{"port in use", nil, []string{"--port", busyPort}, "port " + busyPort + " is in use"},
+		{"bad log level", []string{"LOG_LEVEL=loud"}, nil, "LOG_LEVEL"},
+		{"bad timeout", []string{"SOURCE_TIMEOUT=soon"}, nil, "SOURCE_TIMEOUT: must be a positive duration"},
+		{"bad flag", nil, []string{"--scale", "many"}, "invalid value \"many\" for flag -scale"},
+		{"scale with external source", []string{"SOURCE_BASE_URL=http://127.0.0.1:1"}, []string{"--scale", "10"}, "cannot be combined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := tc.args
+			if len(args) == 0 {
+				args = []string{"--port", "0"}
+			}
+			r := runLocal(t, t.TempDir(), tc.env, args...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "shoplake: ") || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and one line containing %q", r.code, r.stderr, tc.want)
+			}
+			if strings.Contains(r.stderr+r.stdout, "goroutine ") {
+				t.Error("printed a stack trace")
+			}
+		})
+	}
+}
+

@@ -1,0 +1,121 @@
+package shoplake
+
+import (
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+)
+
+// deployed are the packages Cloud Functions compiles: the root and what it
+// registers.
+var deployed = []string{".", "./functions/ingestbatch", "./functions/loadrawobject"}
+
+// localOnly are import paths no deployed function may link: DuckDB (cgo),
+// emulators and the local runner's stand-ins.
+var localOnly = []string{
+	"github.com/duckdb/",
+	"github.com/fsouza/fake-gcs-server",
+	"cloud.google.com/go/pubsub/v2/pstest",
+	"github.com/shoplake/shoplake/shared/warehouse/duckdb",
+	"github.com/shoplake/shoplake/shared/localrun",
+	"github.com/shoplake/shoplake/shared/storefront",
+}
+
+// forbiddenDeps lists the local-only packages and the non-standard cgo
+// packages that pkg depends on.
+func forbiddenDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}} {{len .CgoFiles}}", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+	}
+	var bad []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		path, std, cgo := f[0], f[1] == "true", f[2] != "0"
+		for _, p := range localOnly {
+			if strings.HasPrefix(path, p) {
+				bad = append(bad, path)
+			}
+		}
+		if cgo && !std {
+			bad = append(bad, path+" (cgo)")
+		}
+	}
+	return bad
+}
+
+func TestDeployedPackagesLinkNothingLocalOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, pkg := range deployed {
+		if bad := forbiddenDeps(t, pkg); len(bad) > 0 {
+			t.Errorf("%s links local-only code: %v", pkg, bad)
+		}
+	}
+	// The check can fail: the local runner does link DuckDB.
+	if bad := forbiddenDeps(t, "./functions/local"); len(bad) == 0 {
+		t.Error("the dependency check found nothing in the local runner, which links DuckDB")
+	}
+}
+
+// TestEntryPointsAreRegisteredAndFailClosed serves the registered entry points
+// with functions-framework as the Go runtime does. With no configuration in
+// the environment, each answers an error (and logs which variables are
+// missing) instead of crashing the instance.
+func TestEntryPointsAreRegisteredAndFailClosed(t *testing.T) {
+	for _, k := range []string{"RAW_BUCKET", "PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "SOURCE_BASE_URL", "FUNCTION_TARGET"} {
+		t.Setenv(k, "")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	host, port, _ := net.SplitHostPort(addr)
+	go funcframework.StartHostPort(host, port)
+	waitFor(t, addr)
+
+	resp, err := http.Post("http://"+addr+"/IngestBatch", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("IngestBatch without configuration: status %d, want 500", resp.StatusCode)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/LoadRawObject", strings.NewReader(`{"bucket":"b","name":"raw/products/dt=2026-11-23/products.jsonl","generation":"1","md5Hash":"m"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-id", "1")
+	req.Header.Set("ce-source", "//storage.googleapis.com/projects/_/buckets/b")
+	req.Header.Set("ce-type", "google.cloud.storage.object.v1.finalized")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 500 {
+		t.Errorf("LoadRawObject without configuration: status %d, want a 5xx so Eventarc retries", resp.StatusCode)
+	}
+}
+
+func waitFor(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s", addr)
+}
