@@ -232,4 +232,3 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		})
 	}
 }
-
