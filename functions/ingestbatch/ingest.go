@@ -186,32 +186,29 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 		}
 	}()
 
-	var writeErr error // a lake failure, as opposed to a source failure
-	err := f.deps.Source.Each(ctx, e.Path, func(raw json.RawMessage) error {
-		res.Fetched++
-		rec, err := e.Canonical(raw)
-		if err == nil {
-			res.Valid++
-			writeErr = snap.Add(rec)
-			return writeErr
-		}
-		if !errors.Is(err, model.ErrInvalid) {
-			writeErr = err
-			return err
-		}
-		res.Rejected++
-		if rejects == nil {
-			rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(e.Name, stamp.Day), stamp)
-		}
-		writeErr = rejects.Add(rejectLine(raw, err))
-		return writeErr
-	})
+	sourceErr, writeErr := canonicalize(ctx, e,
+		func(fn func(json.RawMessage) error) error { return f.deps.Source.Each(ctx, e.Path, fn) },
+		func(raw, rec []byte, invalid error) error {
+			res.Fetched++
+			if invalid == nil {
+				res.Valid++
+				return snap.Add(rec)
+			}
+			if !errors.Is(invalid, model.ErrInvalid) {
+				return invalid
+			}
+			res.Rejected++
+			if rejects == nil {
+				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(e.Name, stamp.Day), stamp)
+			}
+			return rejects.Add(rejectLine(raw, invalid))
+		})
 	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
 	switch {
 	case writeErr != nil:
 		return res, fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
-	case err != nil:
-		return res, fmt.Errorf("%w: %s: %w", ErrSource, e.Name, err)
+	case sourceErr != nil:
+		return res, fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
 	}
 
 	out, err := snap.Commit(ctx)

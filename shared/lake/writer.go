@@ -25,7 +25,7 @@ const (
 
 // chunkSize bounds the upload buffer of one staged object (a multiple of
 // 256 KiB, as resumable uploads require). Two may be open per entity.
-const chunkSize = 4 << 20
+const chunkSize = 0
 
 // Config configures a Writer.
 type Config struct {

@@ -6,7 +6,6 @@
 package source
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +116,9 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 }
 
 // Each fetches path (for example "/products") and calls fn with every element
-// of the JSON array it returns, in order, as it is decoded. Failures before the
+// of the JSON array it returns, in order, as it streams in. The element's
+// bytes are only valid during the call; each element's own JSON syntax is left
+// to the caller's decoder. Failures before the
 // body is read are retried; an error while streaming the body, or from fn, ends
 // the call with that error (fn has already seen part of the list, so the caller
 // must discard what it built).
@@ -129,28 +130,19 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	}
 	defer resp.Body.Close()
 
-	dec := json.NewDecoder(bufio.NewReaderSize(&limitedReader{r: resp.Body, left: c.cfg.MaxResponseBytes}, 64<<10))
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("GET %s: %w", u, ErrNotArray)
-	}
-	var raw json.RawMessage
-	for dec.More() {
-		raw = raw[:0]
-		if err := dec.Decode(&raw); err != nil {
+	sp := newSplitter(&limitedReader{r: resp.Body, left: c.cfg.MaxResponseBytes})
+	for {
+		el, err := sp.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
 		}
-		if err := fn(raw); err != nil {
+		if err := fn(el); err != nil {
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
-	}
-	return nil
 }
 
 // describeStreamError keeps the size-limit sentinel and makes truncation plain.

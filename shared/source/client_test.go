@@ -120,7 +120,7 @@ func TestEachStreamErrors(t *testing.T) {
 		{name: "not an array", body: `{"id":1}`, wantErr: ErrNotArray},
 		{name: "truncated", body: `[{"id":1},{"id":`, wantMsg: "response body ended early"},
 		{name: "too large", body: `[{"id":1},{"id":2},{"id":3}]`, cfg: Config{MaxResponseBytes: 12}, wantErr: ErrTooLarge},
-		{name: "garbage", body: `[{"id":1} x]`, wantMsg: "expected comma after array element"},
+		{name: "garbage", body: `[{"id":1} x]`, wantMsg: "expected ',' or ']' after an element"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
