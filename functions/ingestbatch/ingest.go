@@ -141,7 +141,7 @@ func (f *Function) plan(req Request, now time.Time) (plan, error) {
 func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	started := f.deps.Now()
 	runID := warehouse.NewRunID(started)
-	logger := logging.FromContext(ctx).With(logging.Labels(runID, FunctionName))
+	logger := logging.FromContextOr(ctx, f.deps.Logger).With(logging.Labels(runID, FunctionName))
 	ctx = logging.WithLogger(ctx, logger)
 
 	p, err := f.plan(req, started)

@@ -85,6 +85,14 @@ func FromContext(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// FromContextOr returns the context's logger, or fallback when it has none.
+func FromContextOr(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
 // Labels returns the attribute Cloud Logging shows as the entry's labels.
 func Labels(runID, function string) slog.Attr {
 	return slog.Group(LabelsKey, slog.String("run_id", runID), slog.String("function", function))
