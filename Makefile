@@ -35,9 +35,7 @@ unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./functions/ingestbatch/
-	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime 60s ./shared/model/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 60s ./functions/loadrawobject/
+	./scripts/bench.sh
 
 clean:
 	rm -rf .local $(BIN)

@@ -83,7 +83,9 @@ func int64Field(raw json.RawMessage) (int64, error) {
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 	started := f.deps.Now()
 	runID := warehouse.NewRunID(started)
-	logger := f.deps.Logger.With(logging.Labels(runID, FunctionName), "event_id", e.ID())
+	tp, _ := e.Extensions()["traceparent"].(string)
+	logger := f.deps.Logger.With(logging.Labels(runID, FunctionName), "event_id", e.ID(),
+		logging.Trace(f.cfg.ProjectID, logging.TraceIDFromTraceparent(tp)))
 	ctx = logging.WithLogger(context.WithValue(ctx, runIDKey{}, runID), logger)
 	run := warehouse.Run{RunID: runID, Function: FunctionName, StartedAt: started.UTC()}
 	finish := func(status string, res Result, err error) {
@@ -123,6 +125,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 		return fmt.Errorf("load gs://%s/%s: %w", obj.Bucket, obj.Name, err)
 	case res.Outcome == OutcomeIgnored:
 		logger.InfoContext(ctx, "ignored object", "reason", res.Reason)
+		finish(warehouse.StatusSkipped, res, nil)
 		return nil
 	case res.Outcome == OutcomeSkipped:
 		logger.InfoContext(ctx, "skipped object", "reason", res.Reason)

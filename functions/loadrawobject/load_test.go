@@ -142,6 +142,7 @@ func (h *harness) sendBinary(t *testing.T, typ, data string, at time.Time) int {
 	req.Header.Set("ce-type", typ)
 	req.Header.Set("ce-subject", "objects/x")
 	req.Header.Set("ce-time", at.Format(time.RFC3339))
+	req.Header.Set("ce-traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	return do(t, req)
 }
 
@@ -185,6 +186,9 @@ func TestLoadsInBothContentModesAndSkipsRedelivery(t *testing.T) {
 				if code := send(); !ok(code) {
 					t.Fatalf("delivery %d: status %d\n%s", i+1, code, h.logs)
 				}
+			}
+			if mode == "binary" && !strings.Contains(h.logs.String(), `"logging.googleapis.com/trace":"projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"`) {
+				t.Errorf("log entries do not carry the event's trace:\n%s", h.logs)
 			}
 			if len(h.wh.loads) != 1 || len(h.wh.records) != 1 || len(h.tr.started) != 1 {
 				t.Fatalf("loads %d, records %d, transforms %d; want 1 each", len(h.wh.loads), len(h.wh.records), len(h.tr.started))
@@ -254,7 +258,7 @@ func TestIgnoredObjects(t *testing.T) {
 		if code := h.sendBinary(t, EventType, data, now); !ok(code) {
 			t.Errorf("status %d", code)
 		}
-		if len(h.wh.loads)+len(h.wh.runs) != 0 || !strings.Contains(h.logs.String(), "ignored object") {
+		if len(h.wh.loads) != 0 || len(h.wh.runs) != 1 || h.wh.runs[0].Status != warehouse.StatusSkipped || !strings.Contains(h.logs.String(), "ignored object") {
 			t.Errorf("%s: loads %v runs %v logs %s", data, h.wh.loads, h.wh.runs, h.logs)
 		}
 	}

@@ -116,6 +116,49 @@ func TestRunFixturesTwice(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"products": 20, "users": 10}, counts(t, dir)); diff != "" {
 		t.Errorf("after second run (-want +got):\n%s", diff)
 	}
+	assertNoFixturePassword(t, dir)
+}
+
+// assertNoFixturePassword looks for every FakeStore fixture password in every
+// file the runner wrote and in every row of every warehouse table.
+func assertNoFixturePassword(t *testing.T, dir string) {
+	t.Helper()
+	var users bytes.Buffer
+	if _, _, err := storefront.Fixtures().WriteEntity(&users, "users"); err != nil {
+		t.Fatal(err)
+	}
+	var fixture []struct{ Password string }
+	if err := json.Unmarshal(users.Bytes(), &fixture); err != nil {
+		t.Fatal(err)
+	}
+	var haystack bytes.Buffer
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !strings.HasSuffix(path, ".duckdb") {
+			b, _ := os.ReadFile(path)
+			haystack.Write(b)
+		}
+		return err
+	})
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, table := range []string{"products", "users", "_load_metadata", "pipeline_runs"} {
+		var dump sql.NullString
+		if err := db.QueryRow(`select string_agg(cast(t as varchar), '\n') from bq_raw."` + table + `" t`).Scan(&dump); err != nil {
+			t.Fatal(err)
+		}
+		haystack.WriteString(dump.String)
+	}
+	if !strings.Contains(haystack.String(), "johnd") {
+		t.Fatal("the search saw no user data; it would find nothing")
+	}
+	for _, u := range fixture {
+		if u.Password == "" || strings.Contains(haystack.String(), u.Password) {
+			t.Errorf("a fixture password (%d chars) was written", len(u.Password))
+		}
+	}
 }
 
 func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {

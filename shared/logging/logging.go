@@ -103,11 +103,20 @@ var (
 	traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
 )
 
+// TraceIDFromTraceparent extracts the trace id from a W3C traceparent value,
+// as Eventarc sends it in the CloudEvent extension of the same name.
+func TraceIDFromTraceparent(v string) string {
+	if m := traceparent.FindStringSubmatch(strings.TrimSpace(v)); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // TraceID extracts the trace id from a W3C traceparent or an
 // X-Cloud-Trace-Context header, or returns "".
 func TraceID(h http.Header) string {
-	if m := traceparent.FindStringSubmatch(strings.TrimSpace(h.Get("traceparent"))); m != nil {
-		return m[1]
+	if id := TraceIDFromTraceparent(h.Get("traceparent")); id != "" {
+		return id
 	}
 	if m := cloudTrace.FindStringSubmatch(strings.TrimSpace(h.Get("X-Cloud-Trace-Context"))); m != nil {
 		return strings.ToLower(m[1])
