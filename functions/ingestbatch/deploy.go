@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 
-	"cloud.google.com/go/bigquery"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/storage"
 
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/secrets"
 	"github.com/shoplake/shoplake/shared/source"
 	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
@@ -22,10 +20,6 @@ import (
 // credentials, and the source API key from Secret Manager when configured.
 func NewFromEnv(ctx context.Context) (*Function, error) {
 	cfg, err := LoadConfig(config.Env())
-	if err != nil {
-		return nil, err
-	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -52,14 +46,9 @@ func NewFromEnv(ctx context.Context) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	bq, err := bigquery.NewClient(ctx, cfg.ProjectID)
-	if err != nil {
-		return nil, fmt.Errorf("bigquery client: %w", err)
-	}
-	bq.Location = cfg.Location
-	wh, err := bqwarehouse.New(bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset}, bq)
+	wh, err := bqwarehouse.Open(ctx, bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset, Location: cfg.Location})
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, Deps{Source: src, Lake: lw, Runs: wh, Logger: logging.New(os.Stdout, level)})
+	return New(cfg, Deps{Source: src, Lake: lw, Runs: wh, Logger: cfg.Logger(os.Stdout)})
 }

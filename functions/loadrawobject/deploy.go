@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"os"
 
-	"cloud.google.com/go/bigquery"
 	run "cloud.google.com/go/run/apiv2"
 
 	"github.com/shoplake/shoplake/shared/config"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/transform"
 	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
 )
@@ -21,17 +19,8 @@ func NewFromEnv(ctx context.Context) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		return nil, err
-	}
-	logger := logging.New(os.Stdout, level)
-	bq, err := bigquery.NewClient(ctx, cfg.ProjectID)
-	if err != nil {
-		return nil, fmt.Errorf("bigquery client: %w", err)
-	}
-	bq.Location = cfg.Location
-	wh, err := bqwarehouse.New(bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset}, bq)
+	logger := cfg.Logger(os.Stdout)
+	wh, err := bqwarehouse.Open(ctx, bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset, Location: cfg.Location})
 	if err != nil {
 		return nil, err
 	}

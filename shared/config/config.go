@@ -6,10 +6,14 @@ package config
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shoplake/shoplake/shared/logging"
 )
 
 // Lookup returns an environment variable's value and whether it is set.
@@ -158,6 +162,16 @@ type Platform struct {
 	Location string
 	// LogLevel is the minimum log level (LOG_LEVEL: debug, info, warning, error).
 	LogLevel string
+}
+
+// Logger returns a Cloud Logging JSON logger writing to w at the configured
+// level (validated by Platform, so it cannot be unknown here).
+func (p Platform) Logger(w io.Writer) *slog.Logger {
+	level, err := logging.ParseLevel(p.LogLevel)
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	return logging.New(w, level)
 }
 
 // Platform reads the shared variables.

@@ -217,9 +217,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	stopProgress()
 	sum.Ingest = ingestSum
 	if ingestErr != nil {
-		sum.finish(started)
-		_ = sum.write()
-		return sum, ingestErr
+		return sum.failed(started, ingestErr)
 	}
 
 	// Eventarc: finalize events for every new raw generation.
@@ -233,9 +231,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	stopProgress()
 	sum.Deliveries = deliveries
 	if err != nil {
-		sum.finish(started)
-		_ = sum.write()
-		return sum, err
+		return sum.failed(started, err)
 	}
 	if err := sum.collect(ctx, wh); err != nil {
 		return sum, err

@@ -88,6 +88,14 @@ func (s *Summary) finish(started time.Time) {
 	s.Seconds = time.Since(started).Seconds()
 }
 
+// failed records a run that ended with err: the summary written so far is
+// kept in last-run.json for the operator, and err is returned.
+func (s *Summary) failed(started time.Time, err error) (*Summary, error) {
+	s.finish(started)
+	_ = s.write()
+	return s, err
+}
+
 func (s *Summary) path() string { return filepath.Join(s.Dir, "last-run.json") }
 
 func (s *Summary) write() error {

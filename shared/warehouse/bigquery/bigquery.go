@@ -26,6 +26,8 @@ type Config struct {
 	ProjectID string
 	// Dataset is the raw dataset, such as bq_raw.
 	Dataset string
+	// Location is the datasets' location, such as US (used by Open).
+	Location string
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z0-9_-]{1,1000}$`)
@@ -43,6 +45,17 @@ func New(cfg Config, client *bigquery.Client) (*Warehouse, error) {
 		return nil, fmt.Errorf("bigquery warehouse: invalid project %q or dataset %q", cfg.ProjectID, cfg.Dataset)
 	}
 	return &Warehouse{client: client, cfg: cfg}, nil
+}
+
+// Open creates a BigQuery client with the runtime's credentials and returns a
+// Warehouse using it.
+func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
+	client, err := bigquery.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("bigquery client: %w", err)
+	}
+	client.Location = cfg.Location
+	return New(cfg, client)
 }
 
 func (w *Warehouse) table(name string) *bigquery.Table {
