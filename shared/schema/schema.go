@@ -94,7 +94,9 @@ func All() []Table {
 
 // Table names used by the functions.
 const (
-	LoadMetadata = "_load_metadata"
-	PipelineRuns = "pipeline_runs"
-	RawDataset   = "bq_raw"
+	LoadMetadata       = "_load_metadata"
+	PipelineRuns       = "pipeline_runs"
+	CartEvents         = "cart_events"
+	CartEventsRejected = "cart_events_rejected"
+	RawDataset         = "bq_raw"
 )

@@ -8,7 +8,7 @@ import (
 func TestTablesAreConsistent(t *testing.T) {
 	t.Parallel()
 
-	want := []string{"_load_metadata", "pipeline_runs", "products", "users"}
+	want := []string{"_load_metadata", "cart_events", "cart_events_rejected", "pipeline_runs", "products", "users"}
 	var got []string
 	for _, tb := range All() {
 		got = append(got, tb.Name)

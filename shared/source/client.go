@@ -115,7 +115,7 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 	}, nil
 }
 
-// Each fetches path (for example "/products") and calls fn with every element
+// Each fetches path (for example "/products", or "/carts?startdate=…") and calls fn with every element
 // of the JSON array it returns, in order, as it streams in. The element's
 // bytes are only valid during the call; each element's own JSON syntax is left
 // to the caller's decoder. Failures before the
@@ -123,7 +123,13 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 // the call with that error (fn has already seen part of the list, so the caller
 // must discard what it built).
 func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error {
-	u := c.base.JoinPath(path).String()
+	ref, err := url.Parse(path)
+	if err != nil {
+		return fmt.Errorf("source path %q: %w", path, err)
+	}
+	full := c.base.JoinPath(ref.Path)
+	full.RawQuery = ref.RawQuery
+	u := full.String()
 	resp, err := c.get(ctx, u)
 	if err != nil {
 		return err

@@ -158,16 +158,17 @@ func TestEachRetriesConnectionErrors(t *testing.T) {
 
 func TestEachSendsAPIKeyAndStopsOnCallbackError(t *testing.T) {
 	t.Parallel()
-	var gotKey atomic.Value
+	var gotKey, gotURL atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotKey.Store(r.Header.Get("X-Shop-Key"))
+		gotURL.Store(r.URL.String())
 		_, _ = w.Write([]byte(`[1,2,3]`))
 	}))
 	t.Cleanup(srv.Close)
 	c, _ := newTestClient(t, srv.URL, Config{APIKey: "k-123", APIKeyHeader: "X-Shop-Key"})
 	stop := errors.New("stop")
 	n := 0
-	err := c.Each(context.Background(), "/products", func(json.RawMessage) error {
+	err := c.Each(context.Background(), "/carts?startdate=2020-01-01&enddate=2020-02-01", func(json.RawMessage) error {
 		n++
 		if n == 2 {
 			return stop
@@ -176,6 +177,9 @@ func TestEachSendsAPIKeyAndStopsOnCallbackError(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n != 2 {
 		t.Errorf("Each = %v after %d elements, want the callback's error after 2", err, n)
+	}
+	if gotURL.Load() != "/carts?startdate=2020-01-01&enddate=2020-02-01" {
+		t.Errorf("requested %v", gotURL.Load())
 	}
 	if gotKey.Load() != "k-123" {
 		t.Errorf("API key header = %q", gotKey.Load())

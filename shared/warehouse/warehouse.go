@@ -10,11 +10,18 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/shoplake/shoplake/shared/model"
 )
 
 // ErrInvalidData marks a load the warehouse refused because of the object's
 // content (bad rows, rows outside the partition). Retrying cannot help.
 var ErrInvalidData = errors.New("object data rejected by the warehouse")
+
+// ErrRowNotAttempted marks a row of a streaming insert that was valid but not
+// written because another row of the same request failed; inserting it again
+// is safe.
+var ErrRowNotAttempted = errors.New("row not attempted")
 
 // LoadRequest asks for one lake object to replace one day's partition of a
 // raw table.
@@ -82,4 +89,22 @@ func NewRunID(t time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// CartEventRow is one row of bq_raw.cart_events: a stored delivery of an event.
+type CartEventRow struct {
+	model.CartEvent
+	MessageID  string    `json:"message_id"`
+	IngestedAt time.Time `json:"ingested_at"`
+}
+
+// RejectedEvent is one row of bq_raw.cart_events_rejected.
+type RejectedEvent struct {
+	MessageID    string    `json:"message_id"`
+	EventID      string    `json:"event_id,omitempty"`
+	Reason       string    `json:"reason"`
+	Payload      string    `json:"payload"`
+	Attributes   string    `json:"attributes"`
+	Subscription string    `json:"subscription"`
+	ReceivedAt   time.Time `json:"received_at"`
 }

@@ -173,3 +173,111 @@ func (w *Warehouse) insert(ctx context.Context, table string, row any, insertID 
 	}
 	return nil
 }
+
+// cartEventSaver maps a cart event row onto the cart_events schema, with the
+// event id as insert id so BigQuery drops retried inserts of the same event.
+type cartEventSaver struct{ row *warehouse.CartEventRow }
+
+func (s cartEventSaver) Save() (map[string]bigquery.Value, string, error) {
+	r := s.row
+	lines := make([]bigquery.Value, len(r.Products))
+	for i, l := range r.Products {
+		lines[i] = map[string]bigquery.Value{"product_id": l.ProductID, "quantity": l.Quantity}
+	}
+	row := map[string]bigquery.Value{
+		"event_id": r.EventID, "event_type": r.EventType, "cart_id": r.CartID,
+		"products": lines, "fingerprint": r.Fingerprint,
+		"extracted_at": r.ExtractedAt, "published_at": r.PublishedAt,
+		"message_id": r.MessageID, "ingested_at": r.IngestedAt,
+		"user_id": nil, "cart_date": nil,
+	}
+	if r.EventType == "cart.upserted" {
+		row["user_id"] = r.UserID
+	}
+	if r.CartDate != nil {
+		row["cart_date"] = *r.CartDate
+	}
+	return row, r.EventID, nil
+}
+
+// InsertCartEvents streams rows into cart_events with insertAll. The second
+// result is a request-level failure (retry everything); otherwise the first
+// holds one entry per row: nil when stored, ErrInvalidData when BigQuery
+// refused the row, ErrRowNotAttempted when it was dropped because of another
+// row, or another error.
+func (w *Warehouse) InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
+	savers := make([]bigquery.ValueSaver, len(rows))
+	for i := range rows {
+		savers[i] = cartEventSaver{&rows[i]}
+	}
+	perRow := make([]error, len(rows))
+	err := w.table(schema.CartEvents).Inserter().Put(ctx, savers)
+	if err == nil {
+		return perRow, nil
+	}
+	var multi bigquery.PutMultiError
+	if !errors.As(err, &multi) {
+		return nil, fmt.Errorf("insert into %s: %w", schema.CartEvents, err)
+	}
+	for _, re := range multi {
+		if re.RowIndex < 0 || re.RowIndex >= len(rows) {
+			return nil, fmt.Errorf("insert into %s: error for unknown row %d: %v", schema.CartEvents, re.RowIndex, re.Errors)
+		}
+		perRow[re.RowIndex] = classifyRowError(re)
+	}
+	return perRow, nil
+}
+
+// classifyRowError maps BigQuery's per-row reasons onto warehouse errors.
+func classifyRowError(re bigquery.RowInsertionError) error {
+	reasons := make([]string, 0, len(re.Errors))
+	invalid, stopped := false, true
+	for _, e := range re.Errors {
+		var be *bigquery.Error
+		reason := ""
+		if errors.As(e, &be) {
+			reason = be.Reason
+		}
+		reasons = append(reasons, e.Error())
+		invalid = invalid || reason == "invalid"
+		stopped = stopped && reason == "stopped"
+	}
+	detail := strings.Join(reasons, "; ")
+	switch {
+	case invalid:
+		return fmt.Errorf("%w: %s", warehouse.ErrInvalidData, detail)
+	case stopped && len(re.Errors) > 0:
+		return fmt.Errorf("%w: %s", warehouse.ErrRowNotAttempted, detail)
+	default:
+		return fmt.Errorf("row %s: %s", re.InsertID, detail)
+	}
+}
+
+// rejectedSaver maps a rejected message onto cart_events_rejected.
+type rejectedSaver struct{ r *warehouse.RejectedEvent }
+
+func (s rejectedSaver) Save() (map[string]bigquery.Value, string, error) {
+	r := s.r
+	row := map[string]bigquery.Value{
+		"message_id": r.MessageID, "reason": r.Reason, "payload": r.Payload,
+		"attributes": r.Attributes, "subscription": r.Subscription, "received_at": r.ReceivedAt,
+		"event_id": nil,
+	}
+	if r.EventID != "" {
+		row["event_id"] = r.EventID
+	}
+	return row, "rejected:" + r.MessageID, nil
+}
+
+// InsertRejectedEvents streams rows into cart_events_rejected, with the
+// message id as insert id.
+func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.RejectedEvent) error {
+	savers := make([]bigquery.ValueSaver, len(rows))
+	for i := range rows {
+		savers[i] = rejectedSaver{&rows[i]}
+	}
+	if err := w.table(schema.CartEventsRejected).Inserter().Put(ctx, savers); err != nil {
+		return fmt.Errorf("insert into %s: %w", schema.CartEventsRejected, err)
+	}
+	return nil
+}

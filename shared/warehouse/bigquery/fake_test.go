@@ -27,6 +27,9 @@ type fakeBQ struct {
 	count string
 	// failInsert makes insertAll answer with this status.
 	failInsert int
+	// rowErrors makes insertAll report these reasons for these row indexes
+	// (and "stopped" for every other row, as BigQuery does).
+	rowErrors map[int]string
 }
 
 type fakeRequest struct {
@@ -110,6 +113,19 @@ func (f *fakeBQ) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.HasSuffix(path, "/insertAll"):
 		if f.failInsert != 0 {
 			reply(f.failInsert, map[string]any{"error": map[string]any{"code": f.failInsert, "message": "backend error"}})
+			return
+		}
+		if len(f.rowErrors) > 0 {
+			rows, _ := body["rows"].([]any)
+			var errs []any
+			for i := range rows {
+				reason, ok := f.rowErrors[i]
+				if !ok {
+					reason = "stopped"
+				}
+				errs = append(errs, map[string]any{"index": i, "errors": []any{map[string]any{"reason": reason, "message": reason + " row"}}})
+			}
+			reply(http.StatusOK, map[string]any{"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": errs})
 			return
 		}
 		reply(http.StatusOK, map[string]any{"kind": "bigquery#tableDataInsertAllResponse"})

@@ -11,6 +11,7 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,10 +168,6 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	if !ok {
 		return 0, fmt.Errorf("no schema for table %q", req.Table)
 	}
-	columns, err := readJSONColumns(t)
-	if err != nil {
-		return 0, err
-	}
 	path, err := w.download(ctx, req)
 	if err != nil {
 		return 0, err
@@ -188,13 +185,9 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	if _, err := tx.ExecContext(ctx, "delete from "+table+" where "+part+" = ?::date", day); err != nil {
 		return 0, fmt.Errorf("clear %s partition %s: %w", t.Name, day, err)
 	}
-	res, err := tx.ExecContext(ctx, "insert into "+table+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
+	rows, err := insertJSON(ctx, tx, w.dataset, t, path)
 	if err != nil {
 		return 0, fmt.Errorf("load %s into %s: %w: %w", req.URI(), t.Name, warehouse.ErrInvalidData, err)
-	}
-	rows, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("load %s into %s: %w", req.URI(), t.Name, err)
 	}
 	var inDay int64
 	if err := tx.QueryRowContext(ctx, "select count(*) from "+table+" where "+part+" = ?::date", day).Scan(&inDay); err != nil {
@@ -207,6 +200,79 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 		return 0, fmt.Errorf("commit load of %s: %w", req.URI(), err)
 	}
 	return rows, nil
+}
+
+// insertJSON appends the NDJSON file at path to table t, typed by t's schema,
+// and returns how many rows it inserted.
+func insertJSON(ctx context.Context, tx *sql.Tx, dataset string, t schema.Table, path string) (int64, error) {
+	columns, err := readJSONColumns(t)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, "insert into "+dataset+"."+quote(t.Name)+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// appendRows inserts rows, JSON-encoded, into a raw table in one transaction.
+func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) error {
+	t, ok := schema.Lookup(table)
+	if !ok {
+		return fmt.Errorf("no schema for table %q", table)
+	}
+	f, err := os.CreateTemp("", "shoplake-insert-*.jsonl")
+	if err != nil {
+		return fmt.Errorf("stage rows for %s: %w", table, err)
+	}
+	defer os.Remove(f.Name())
+	enc := json.NewEncoder(f)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return fmt.Errorf("encode row for %s: %w", table, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("stage rows for %s: %w", table, err)
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	defer tx.Rollback()
+	if _, err := insertJSON(ctx, tx, w.dataset, t, f.Name()); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+// InsertCartEvents appends cart event rows in one transaction. Like the
+// BigQuery raw table, it keeps duplicates; stg_cart_events removes them. It
+// fails as a whole (rows are validated before they get here), so the
+// per-row result is always nil when err is nil.
+func (w *Warehouse) InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
+	vals := make([]any, len(rows))
+	for i := range rows {
+		vals[i] = rows[i]
+	}
+	if err := w.appendRows(ctx, schema.CartEvents, vals); err != nil {
+		return nil, err
+	}
+	return make([]error, len(rows)), nil
+}
+
+// InsertRejectedEvents appends rows to cart_events_rejected.
+func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.RejectedEvent) error {
+	vals := make([]any, len(rows))
+	for i := range rows {
+		vals[i] = rows[i]
+	}
+	return w.appendRows(ctx, schema.CartEventsRejected, vals)
 }
 
 // download copies the object generation to a temporary file for read_json.

@@ -1,0 +1,147 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Cart event types.
+const (
+	EventCartUpserted = "cart.upserted"
+	EventCartDeleted  = "cart.deleted"
+)
+
+// CartEventSchemaVersion is the schema_version attribute of the events this
+// version publishes and accepts.
+const CartEventSchemaVersion = "1"
+
+// CartEvent is the Pub/Sub message body PollCarts publishes for a new,
+// changed or deleted cart.
+type CartEvent struct {
+	EventID     string          `json:"event_id" validate:"len=64,hexadecimal"`
+	EventType   string          `json:"event_type" validate:"oneof=cart.upserted cart.deleted"`
+	CartID      int64           `json:"cart_id" validate:"gt=0"`
+	UserID      int64           `json:"user_id" validate:"required_if=EventType cart.upserted,gte=0"`
+	CartDate    *time.Time      `json:"cart_date" validate:"required_if=EventType cart.upserted"`
+	Products    []CartEventLine `json:"products" validate:"max=10000,dive"`
+	Fingerprint string          `json:"fingerprint" validate:"len=16,hexadecimal"`
+	ExtractedAt time.Time       `json:"extracted_at" validate:"required"`
+	PublishedAt time.Time       `json:"published_at" validate:"required"`
+}
+
+// CartEventLine is one product line of a cart event.
+type CartEventLine struct {
+	ProductID int64 `json:"product_id" validate:"gt=0"`
+	Quantity  int64 `json:"quantity" validate:"gt=0"`
+}
+
+// Fingerprint is the 64-bit hash of a cart's canonical content.
+type Fingerprint uint64
+
+// String is the fingerprint as 16 hex digits.
+func (f Fingerprint) String() string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(f))
+	return hex.EncodeToString(b[:])
+}
+
+// CartFingerprint hashes a cart's canonical JSON: its fields in a fixed
+// order and its product lines sorted by product id then quantity, so a cart
+// whose lines come back in another order has the same fingerprint. buf is
+// scratch space the caller may reuse; the returned slice replaces it.
+func CartFingerprint(c *Cart, buf []byte) (Fingerprint, []byte) {
+	lines := c.Products
+	if !slices.IsSortedFunc(lines, compareLines) {
+		lines = slices.Clone(lines)
+		slices.SortFunc(lines, compareLines)
+	}
+	b := append(buf[:0], `{"id":`...)
+	b = strconv.AppendInt(b, c.ID, 10)
+	b = append(b, `,"userId":`...)
+	b = strconv.AppendInt(b, c.UserID, 10)
+	b = append(b, `,"date":`...)
+	b = strconv.AppendQuote(b, c.Date)
+	b = append(b, `,"products":[`...)
+	for i, l := range lines {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"productId":`...)
+		b = strconv.AppendInt(b, l.ProductID, 10)
+		b = append(b, `,"quantity":`...)
+		b = strconv.AppendInt(b, l.Quantity, 10)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	sum := sha256.Sum256(b)
+	return Fingerprint(binary.BigEndian.Uint64(sum[:8])), b
+}
+
+func compareLines(a, b CartLine) int {
+	if a.ProductID != b.ProductID {
+		return int(min(max(a.ProductID-b.ProductID, -1), 1))
+	}
+	return int(min(max(a.Quantity-b.Quantity, -1), 1))
+}
+
+// TombstoneFingerprint is the fingerprint of the deletion of a cart whose last
+// known fingerprint was last: deterministic, so a retried poll publishes the
+// same tombstone.
+func TombstoneFingerprint(last Fingerprint) Fingerprint {
+	var b [15]byte
+	copy(b[:], "deleted")
+	binary.BigEndian.PutUint64(b[7:], uint64(last))
+	sum := sha256.Sum256(b[:])
+	return Fingerprint(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// CartEventID is hex(sha256(cart_id ‖ fingerprint)): the same cart content
+// always yields the same id, so duplicates from any cause share it.
+func CartEventID(cartID int64, fp Fingerprint) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(cartID))
+	binary.BigEndian.PutUint64(b[8:], uint64(fp))
+	sum := sha256.Sum256(b[:])
+	return hex.EncodeToString(sum[:])
+}
+
+// CartDay is the cart's date as days since the Unix epoch (0 when unparsable;
+// validation rejects such carts).
+func CartDay(c *Cart) int32 {
+	t, err := time.Parse(cartDateLayout, c.Date)
+	if err != nil {
+		return 0
+	}
+	return int32(t.Unix() / 86400)
+}
+
+const cartDateLayout = "2006-01-02T15:04:05.000Z"
+
+// NewUpsertEvent builds the cart.upserted event of a valid cart.
+func NewUpsertEvent(c *Cart, fp Fingerprint, extractedAt, publishedAt time.Time) CartEvent {
+	date, _ := time.Parse(cartDateLayout, c.Date)
+	lines := make([]CartEventLine, len(c.Products))
+	for i, l := range c.Products {
+		lines[i] = CartEventLine{ProductID: l.ProductID, Quantity: l.Quantity}
+	}
+	return CartEvent{
+		EventID: CartEventID(c.ID, fp), EventType: EventCartUpserted,
+		CartID: c.ID, UserID: c.UserID, CartDate: &date, Products: lines,
+		Fingerprint: fp.String(), ExtractedAt: extractedAt.UTC(), PublishedAt: publishedAt.UTC(),
+	}
+}
+
+// NewDeleteEvent builds the cart.deleted tombstone of a cart whose last
+// fingerprint was last.
+func NewDeleteEvent(cartID int64, last Fingerprint, extractedAt, publishedAt time.Time) CartEvent {
+	fp := TombstoneFingerprint(last)
+	return CartEvent{
+		EventID: CartEventID(cartID, fp), EventType: EventCartDeleted, CartID: cartID,
+		Products: []CartEventLine{}, Fingerprint: fp.String(),
+		ExtractedAt: extractedAt.UTC(), PublishedAt: publishedAt.UTC(),
+	}
+}

@@ -1,0 +1,163 @@
+// Package state keeps PollCarts' memory of the carts it has published: one
+// entry per cart (id, fingerprint of its content, date), stored as a single
+// object in the raw bucket and committed with an ifGenerationMatch
+// precondition, so of two overlapping polls only one can commit.
+//
+// The encoding is binary and compact, about 10 bytes a cart (a JSON map of
+// the same data is about 40), because the whole state is read and written on
+// every poll, every minute, at up to millions of carts:
+//
+//	"SLCS1\n" | uvarint count | count × (uvarint id delta, 8-byte fingerprint, varint day)
+//
+// Entries are sorted by cart id; ids are stored as deltas from the previous id.
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+
+	"github.com/shoplake/shoplake/shared/model"
+)
+
+// Entry is what the poller remembers of one cart.
+type Entry struct {
+	CartID      int64
+	Fingerprint model.Fingerprint
+	// Day is the cart's date in days since the Unix epoch.
+	Day int32
+}
+
+const magic = "SLCS1\n"
+
+// ErrCorrupt reports a state object that cannot be decoded.
+var ErrCorrupt = errors.New("corrupt cart state")
+
+// Encode serialises entries, which must be sorted by CartID with no repeats.
+func Encode(entries []Entry) []byte {
+	b := make([]byte, 0, len(magic)+binary.MaxVarintLen64+len(entries)*12)
+	b = append(b, magic...)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	var prev int64
+	for _, e := range entries {
+		b = binary.AppendUvarint(b, uint64(e.CartID-prev))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Fingerprint))
+		b = binary.AppendVarint(b, int64(e.Day))
+		prev = e.CartID
+	}
+	return b
+}
+
+// Decode parses an encoded state.
+func Decode(b []byte) ([]Entry, error) {
+	if !bytes.HasPrefix(b, []byte(magic)) {
+		return nil, fmt.Errorf("%w: bad header", ErrCorrupt)
+	}
+	b = b[len(magic):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) { // each entry takes at least 10 bytes
+		return nil, fmt.Errorf("%w: bad entry count", ErrCorrupt)
+	}
+	b = b[k:]
+	entries := make([]Entry, 0, n)
+	var id int64
+	for i := uint64(0); i < n; i++ {
+		delta, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+8 || (i > 0 && delta == 0) || delta > 1<<62 {
+			return nil, fmt.Errorf("%w: entry %d", ErrCorrupt, i)
+		}
+		id += int64(delta)
+		fp := model.Fingerprint(binary.BigEndian.Uint64(b[k:]))
+		b = b[k+8:]
+		day, k := binary.Varint(b)
+		if k <= 0 || day < -1<<31 || day >= 1<<31 {
+			return nil, fmt.Errorf("%w: entry %d day", ErrCorrupt, i)
+		}
+		b = b[k:]
+		entries = append(entries, Entry{CartID: id, Fingerprint: fp, Day: int32(day)})
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
+	}
+	return entries, nil
+}
+
+// Sort orders entries by cart id.
+func Sort(entries []Entry) {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].CartID < entries[j].CartID })
+}
+
+// ErrConflict reports that another poll committed the state first.
+var ErrConflict = errors.New("cart state was committed by another poll")
+
+// Store reads and commits the state object.
+type Store struct {
+	obj  *storage.ObjectHandle
+	name string
+}
+
+// NewStore returns a Store for the object name in bucket.
+func NewStore(bucket *storage.BucketHandle, name string) *Store {
+	return &Store{obj: bucket.Object(name), name: name}
+}
+
+// Load returns the committed entries and the object's generation; a state
+// that does not exist yet is empty with generation 0.
+func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
+	r, err := s.obj.NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", s.name, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", s.name, err)
+	}
+	entries, err := Decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode %s (generation %d): %w", s.name, r.Attrs.Generation, err)
+	}
+	return entries, r.Attrs.Generation, nil
+}
+
+// Commit writes entries if the object is still at generation (0: if it still
+// does not exist). It returns the new generation, or ErrConflict when another
+// poll committed in between.
+func (s *Store) Commit(ctx context.Context, entries []Entry, generation int64) (int64, error) {
+	cond := storage.Conditions{GenerationMatch: generation}
+	if generation == 0 {
+		cond = storage.Conditions{DoesNotExist: true}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := s.obj.If(cond).NewWriter(ctx)
+	w.ContentType = "application/octet-stream"
+	w.ChunkSize = 0 // one request: the state is written whole or not at all
+	w.Metadata = map[string]string{"carts": fmt.Sprint(len(entries)), "format": "SLCS1"}
+	if _, err := w.Write(Encode(entries)); err != nil {
+		_ = w.Close()
+		return 0, s.commitErr(err)
+	}
+	if err := w.Close(); err != nil {
+		return 0, s.commitErr(err)
+	}
+	return w.Attrs().Generation, nil
+}
+
+func (s *Store) commitErr(err error) error {
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) && gerr.Code == 412 {
+		return fmt.Errorf("commit %s: %w", s.name, ErrConflict)
+	}
+	return fmt.Errorf("commit %s: %w", s.name, err)
+}
