@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/storage"
 
 	"github.com/shoplake/shoplake/shared/config"
@@ -24,13 +23,7 @@ func NewFromEnv(ctx context.Context) (*Function, error) {
 		return nil, err
 	}
 	if cfg.APIKeySecret != "" {
-		sm, err := secretmanager.NewClient(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("secret manager client: %w", err)
-		}
-		cfg.Source.APIKey, err = secrets.Access(ctx, sm, cfg.APIKeySecret)
-		sm.Close()
-		if err != nil {
+		if cfg.Source.APIKey, err = secrets.Fetch(ctx, cfg.APIKeySecret); err != nil {
 			return nil, err
 		}
 	}

@@ -5,13 +5,11 @@
 package ingestbatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/shoplake/shoplake/shared/lake"
@@ -201,7 +199,7 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 			if rejects == nil {
 				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(e.Name, stamp.Day), stamp)
 			}
-			return rejects.Add(rejectLine(raw, invalid))
+			return rejects.Add(lake.RejectLine(raw, invalid))
 		})
 	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
 	switch {
@@ -224,52 +222,6 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 		res.RejectsObject = rout.Object
 	}
 	return res, nil
-}
-
-// rejectLine is the quarantined form of an invalid element: the reason and the
-// element itself, with any password-like field removed first.
-func rejectLine(raw json.RawMessage, reason error) []byte {
-	b, err := json.Marshal(struct {
-		Reason string          `json:"reason"`
-		Record json.RawMessage `json:"record"`
-	}{reason.Error(), scrub(raw)})
-	if err != nil { // cannot happen: raw came out of a JSON decoder
-		b, _ = json.Marshal(map[string]string{"reason": reason.Error()})
-	}
-	return b
-}
-
-// scrub removes every object key that looks like a password, at any depth.
-func scrub(raw json.RawMessage) json.RawMessage {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage(`null`)
-	}
-	b, err := json.Marshal(scrubValue(v))
-	if err != nil {
-		return json.RawMessage(`null`)
-	}
-	return b
-}
-
-func scrubValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if strings.Contains(strings.ToLower(k), "password") {
-				delete(x, k)
-				continue
-			}
-			x[k] = scrubValue(val)
-		}
-	case []any:
-		for i := range x {
-			x[i] = scrubValue(x[i])
-		}
-	}
-	return v
 }
 
 func (f *Function) recordRun(ctx context.Context, sum Summary, started time.Time, runErr error) {

@@ -20,6 +20,17 @@ type accessor interface {
 
 var _ accessor = (*secretmanager.Client)(nil)
 
+// Fetch reads one secret version with a client of its own, closed before it
+// returns: for values read once per instance at start-up.
+func Fetch(ctx context.Context, name string) (string, error) {
+	client, err := secretmanager.NewClient(ctx)
+	if err != nil {
+		return "", fmt.Errorf("secret manager client: %w", err)
+	}
+	defer client.Close()
+	return Access(ctx, client, name)
+}
+
 // Access returns the payload of the secret version name
 // (projects/<p>/secrets/<s>/versions/<v>), with surrounding white space removed.
 func Access(ctx context.Context, client accessor, name string) (string, error) {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/shoplake/shoplake/shared/config"
 )
 
 // Config configures a Client. Zero durations and limits take the defaults noted.
@@ -42,6 +44,34 @@ type Config struct {
 	RequestsPerSecond float64
 	// MaxResponseBytes caps one response body (default 1 GiB).
 	MaxResponseBytes int64
+}
+
+// ReadConfig reads the SOURCE_* variables shared by every function that calls
+// the storefront. It returns the Secret Manager version named by
+// SOURCE_API_KEY_SECRET, if any, for the caller to resolve at start-up.
+func ReadConfig(r *config.Reader) (cfg Config, apiKeySecret string) {
+	cfg = Config{
+		BaseURL:           r.Required("SOURCE_BASE_URL"),
+		APIKey:            r.String("SOURCE_API_KEY", ""),
+		APIKeyHeader:      r.String("SOURCE_API_KEY_HEADER", "X-API-Key"),
+		Timeout:           r.Duration("SOURCE_TIMEOUT", 0),
+		MaxRetries:        int(r.Int("SOURCE_MAX_RETRIES", 4, -1, 20)),
+		RequestsPerSecond: r.Float("SOURCE_RATE_LIMIT", 5, 0.01, 10000),
+		MaxResponseBytes:  r.Int("SOURCE_MAX_RESPONSE_BYTES", 1<<30, 1<<10, 1<<40),
+	}
+	apiKeySecret = r.String("SOURCE_API_KEY_SECRET", "")
+	if apiKeySecret != "" && !strings.HasPrefix(apiKeySecret, "projects/") {
+		r.Fail("SOURCE_API_KEY_SECRET", "must be a resource name projects/<p>/secrets/<s>/versions/<v>")
+	}
+	if apiKeySecret != "" && cfg.APIKey != "" {
+		r.Fail("SOURCE_API_KEY", "set either SOURCE_API_KEY (local) or SOURCE_API_KEY_SECRET, not both")
+	}
+	if cfg.BaseURL != "" {
+		if _, err := New(cfg, nil); err != nil {
+			r.Fail("SOURCE_BASE_URL", "%v", err)
+		}
+	}
+	return cfg, apiKeySecret
 }
 
 // Sentinel errors callers may branch on.
