@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/respond"
 )
 
 // maxBody caps the request body; a real request is a few dozen bytes.
@@ -20,26 +21,26 @@ const maxBody = 64 << 10
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := logging.WithLogger(r.Context(), f.deps.Logger.With(logging.Trace(f.cfg.ProjectID, logging.TraceID(r.Header))))
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST"})
+		respond.JSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST"})
 		return
 	}
 	req, err := decodeRequest(r.Body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		respond.JSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	sum, err := f.Run(ctx, req)
 	status := http.StatusOK
 	switch {
 	case errors.Is(err, ErrBadRequest):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		respond.JSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	case errors.Is(err, ErrSource):
 		status = http.StatusBadGateway
 	case err != nil:
 		status = http.StatusInternalServerError
 	}
-	writeJSON(w, status, sum)
+	respond.JSON(w, status, sum)
 }
 
 // decodeRequest reads an optional JSON Request, rejecting unknown fields,
@@ -65,10 +66,4 @@ func decodeRequest(body io.Reader) (Request, error) {
 		return req, errors.New("body has data after the JSON object")
 	}
 	return req, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,0 +1,39 @@
+package pollcarts
+
+import (
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/source"
+)
+
+// Config is PollCarts' configuration.
+type Config struct {
+	config.Platform
+	// Source configures the storefront client (SOURCE_* variables).
+	Source source.Config
+	// APIKeySecret is a Secret Manager version holding the API key, optional.
+	APIKeySecret string
+	// Topic is the cart events topic, an id or projects/<p>/topics/<t>
+	// (CART_EVENTS_TOPIC).
+	Topic string
+	// StateObject is the state's object name in the raw bucket
+	// (CART_STATE_OBJECT, default state/cart-poller.state).
+	StateObject string
+	// WindowDays, when positive, asks the source only for carts dated in the
+	// last WindowDays days (FakeStore's startdate/enddate parameters); carts
+	// outside the window are neither re-read nor considered deleted
+	// (CARTS_WINDOW_DAYS, default 0: every cart, every poll).
+	WindowDays int
+}
+
+// LoadConfig reads the configuration from lookup and reports every problem.
+func LoadConfig(lookup config.Lookup) (Config, error) {
+	r := config.NewReader(lookup)
+	cfg := Config{
+		Platform:    r.Platform(),
+		Topic:       r.Required("CART_EVENTS_TOPIC"),
+		StateObject: r.String("CART_STATE_OBJECT", "state/cart-poller.state"),
+		WindowDays:  int(r.Int("CARTS_WINDOW_DAYS", 0, 0, 36500)),
+	}
+	cfg.Source, cfg.APIKeySecret = source.ReadConfig(r)
+	return cfg, r.Err()
+}

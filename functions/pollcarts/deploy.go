@@ -1,0 +1,58 @@
+package pollcarts
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/events"
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/secrets"
+	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/state"
+	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
+)
+
+// NewFromEnv builds the Function as deployed: configuration from the process
+// environment, Cloud Storage for the state and rejects, a Pub/Sub publisher,
+// BigQuery for pipeline runs, and the API key from Secret Manager when set.
+func NewFromEnv(ctx context.Context) (*Function, error) {
+	cfg, err := LoadConfig(config.Env())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.APIKeySecret != "" {
+		if cfg.Source.APIKey, err = secrets.Fetch(ctx, cfg.APIKeySecret); err != nil {
+			return nil, err
+		}
+	}
+	src, err := source.New(cfg.Source, nil)
+	if err != nil {
+		return nil, err
+	}
+	gcs, err := storage.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storage client: %w", err)
+	}
+	lw, err := lake.NewWriter(lake.Config{Bucket: cfg.RawBucket}, gcs)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub client: %w", err)
+	}
+	wh, err := bqwarehouse.Open(ctx, bqwarehouse.Config{ProjectID: cfg.ProjectID, Dataset: cfg.RawDataset, Location: cfg.Location})
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, Deps{
+		Source: src, State: state.NewStore(gcs.Bucket(cfg.RawBucket), cfg.StateObject),
+		Publisher: events.NewPublisher(ps, cfg.Topic), Lake: lw, Runs: wh,
+		Logger: cfg.Logger(os.Stdout),
+	})
+}

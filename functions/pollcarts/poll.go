@@ -1,0 +1,319 @@
+// Package pollcarts is the PollCarts function: called every minute by Cloud
+// Scheduler, it reads every cart from the storefront, compares each cart's
+// fingerprint with the state it committed last time, publishes one
+// cart.upserted event per new or changed cart and one cart.deleted tombstone
+// per cart that disappeared, waits for every publish, and only then commits
+// the new state with a generation precondition.
+//
+// Every event id is derived from the cart and its content, so whatever
+// repeats a publish (a crash before the commit, two overlapping polls, a
+// retried request) repeats the same ids, which the warehouse deduplicates.
+package pollcarts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/events"
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/state"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// FunctionName is the entry point's name.
+const FunctionName = "PollCarts"
+
+// Source streams the elements of a storefront list endpoint.
+type Source interface {
+	Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error
+}
+
+// StateStore loads and commits the poller's state.
+type StateStore interface {
+	Load(ctx context.Context) ([]state.Entry, int64, error)
+	Commit(ctx context.Context, entries []state.Entry, generation int64) (int64, error)
+}
+
+// Publisher publishes cart events.
+type Publisher interface {
+	Publish(ctx context.Context, ev model.CartEvent) events.Result
+}
+
+// RunRecorder stores a pipeline_runs row.
+type RunRecorder interface {
+	RecordRun(ctx context.Context, run warehouse.Run) error
+}
+
+// Deps are the Function's collaborators.
+type Deps struct {
+	Source    Source
+	State     StateStore
+	Publisher Publisher
+	// Lake receives the carts that fail validation, under rejects/carts/.
+	Lake   *lake.Writer
+	Runs   RunRecorder
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Function polls carts.
+type Function struct {
+	cfg  Config
+	deps Deps
+}
+
+// New returns a Function. Every dependency is required except Now.
+func New(cfg Config, deps Deps) (*Function, error) {
+	if deps.Source == nil || deps.State == nil || deps.Publisher == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
+		return nil, errors.New("pollcarts: Source, State, Publisher, Lake, Runs and Logger are required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Function{cfg: cfg, deps: deps}, nil
+}
+
+// Summary is the response of a poll.
+type Summary struct {
+	RunID     string `json:"run_id"`
+	Status    string `json:"status"`
+	Fetched   int64  `json:"fetched"`
+	Valid     int64  `json:"valid"`
+	Rejected  int64  `json:"rejected"`
+	New       int64  `json:"new"`
+	Changed   int64  `json:"changed"`
+	Unchanged int64  `json:"unchanged"`
+	Deleted   int64  `json:"deleted"`
+	Published int64  `json:"published"`
+	// StateCommitted is false when the poll failed or another poll committed
+	// first (Status "superseded"; its events repeat this poll's ids).
+	StateCommitted  bool   `json:"state_committed"`
+	StateGeneration int64  `json:"state_generation,omitempty"`
+	CartsInState    int    `json:"carts_in_state"`
+	Error           string `json:"error,omitempty"`
+}
+
+// StatusSuperseded is the status of a poll whose state commit lost a race.
+const StatusSuperseded = "superseded"
+
+// Error kinds a caller maps to HTTP statuses.
+var (
+	// ErrSource marks a failure of the storefront API.
+	ErrSource = errors.New("source failed")
+	// ErrPublish marks a failure to publish an event.
+	ErrPublish = errors.New("publish failed")
+)
+
+// drainEvery bounds how many publish results are held before waiting on them.
+const drainEvery = 10000
+
+// poll is one run's working state.
+type poll struct {
+	f        *Function
+	sum      Summary
+	started  time.Time
+	pending  []events.Result
+	firstErr error
+}
+
+// publish queues ev and, every drainEvery events, waits for the results.
+func (p *poll) publish(ctx context.Context, ev model.CartEvent) error {
+	p.pending = append(p.pending, p.f.deps.Publisher.Publish(ctx, ev))
+	if len(p.pending) >= drainEvery {
+		return p.drain(ctx)
+	}
+	return nil
+}
+
+// drain waits for every queued result and returns the first failure.
+func (p *poll) drain(ctx context.Context) error {
+	for _, r := range p.pending {
+		if _, err := r.Get(ctx); err != nil {
+			if p.firstErr == nil {
+				p.firstErr = fmt.Errorf("%w: %w", ErrPublish, err)
+			}
+			continue
+		}
+		p.sum.Published++
+	}
+	p.pending = p.pending[:0]
+	return p.firstErr
+}
+
+// Run performs one poll.
+func (f *Function) Run(ctx context.Context) (Summary, error) {
+	p := &poll{f: f, started: f.deps.Now()}
+	p.sum = Summary{RunID: warehouse.NewRunID(p.started), Status: warehouse.StatusSucceeded}
+	logger := logging.FromContextOr(ctx, f.deps.Logger).With(logging.Labels(p.sum.RunID, FunctionName))
+	ctx = logging.WithLogger(ctx, logger)
+
+	err := p.run(ctx)
+	if err != nil {
+		p.sum.Status, p.sum.Error = warehouse.StatusFailed, err.Error()
+		logger.ErrorContext(ctx, "poll failed", "error", err, "published", p.sum.Published)
+	} else {
+		logger.InfoContext(ctx, "polled carts", "new", p.sum.New, "changed", p.sum.Changed, "deleted", p.sum.Deleted,
+			"unchanged", p.sum.Unchanged, "published", p.sum.Published, "state_committed", p.sum.StateCommitted)
+	}
+	f.recordRun(ctx, p, err)
+	return p.sum, err
+}
+
+func (p *poll) run(ctx context.Context) error {
+	f := p.f
+	prev, gen, err := f.deps.State.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load cart state: %w", err)
+	}
+	path, windowStart := "/carts", int32(-1<<31)
+	if f.cfg.WindowDays > 0 {
+		today := p.started.UTC().Truncate(24 * time.Hour)
+		from := today.AddDate(0, 0, -f.cfg.WindowDays)
+		path = fmt.Sprintf("/carts?startdate=%s&enddate=%s", from.Format(lake.DateLayout), today.AddDate(0, 0, 1).Format(lake.DateLayout))
+		windowStart = int32(from.Unix() / 86400)
+	}
+	day := p.started.UTC().Truncate(24 * time.Hour)
+	stamp := lake.Stamp{Day: day, RunID: p.sum.RunID, ExtractedAt: p.started.UTC()}
+	var rejects *lake.Snapshot
+	defer func() {
+		if rejects != nil {
+			rejects.Abort()
+		}
+	}()
+
+	seen := make([]bool, len(prev))
+	next := make([]state.Entry, 0, len(prev))
+	var buf []byte
+	var publishErr error
+	srcErr := f.deps.Source.Each(ctx, path, func(raw json.RawMessage) error {
+		p.sum.Fetched++
+		v, err := model.Carts.Decode(raw)
+		if err != nil {
+			p.sum.Rejected++
+			// A cart that is still there but unreadable is not deleted: keep
+			// what we knew of it.
+			if i, ok := find(prev, cartID(raw)); ok && !seen[i] {
+				seen[i] = true
+				next = append(next, prev[i])
+			}
+			if rejects == nil {
+				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(model.Carts.Name, day), stamp)
+			}
+			return rejects.Add(lake.RejectLine(raw, err))
+		}
+		c := v.(*model.Cart)
+		p.sum.Valid++
+		var fp model.Fingerprint
+		fp, buf = model.CartFingerprint(c, buf)
+		entry := state.Entry{CartID: c.ID, Fingerprint: fp, Day: model.CartDay(c)}
+		i, known := find(prev, c.ID)
+		switch {
+		case known && seen[i]:
+			return nil // the source listed this cart twice; the first one counts
+		case known && prev[i].Fingerprint == fp:
+			p.sum.Unchanged++
+		case known:
+			p.sum.Changed++
+		default:
+			p.sum.New++
+		}
+		if known {
+			seen[i] = true
+		}
+		next = append(next, entry)
+		if known && prev[i].Fingerprint == fp {
+			return nil
+		}
+		if err := p.publish(ctx, model.NewUpsertEvent(c, fp, p.started, f.deps.Now())); err != nil {
+			publishErr = err
+			return err
+		}
+		return nil
+	})
+	switch {
+	case publishErr != nil:
+		_ = p.drain(ctx)
+		return publishErr
+	case srcErr != nil:
+		// What was published stays published; the next poll repeats those
+		// events with the same ids.
+		_ = p.drain(ctx)
+		return fmt.Errorf("%w: carts: %w", ErrSource, srcErr)
+	}
+
+	for i, e := range prev {
+		if seen[i] {
+			continue
+		}
+		if e.Day < windowStart {
+			next = append(next, e) // outside the window: not re-read, not deleted
+			continue
+		}
+		p.sum.Deleted++
+		if err := p.publish(ctx, model.NewDeleteEvent(e.CartID, e.Fingerprint, p.started, f.deps.Now())); err != nil {
+			_ = p.drain(ctx)
+			return err
+		}
+	}
+	if err := p.drain(ctx); err != nil {
+		return err // nothing committed: the next poll publishes again
+	}
+	if rejects != nil {
+		if _, err := rejects.Commit(ctx); err != nil {
+			return fmt.Errorf("write rejected carts: %w", err)
+		}
+	}
+
+	state.Sort(next)
+	p.sum.CartsInState = len(next)
+	newGen, err := f.deps.State.Commit(ctx, next, gen)
+	if errors.Is(err, state.ErrConflict) {
+		p.sum.Status = StatusSuperseded
+		logging.FromContext(ctx).WarnContext(ctx, "another poll committed the cart state first; this poll's events repeat its ids", "generation", gen)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("commit cart state: %w", err)
+	}
+	p.sum.StateCommitted, p.sum.StateGeneration = true, newGen
+	return nil
+}
+
+// find returns the index of cartID in entries, sorted by id.
+func find(entries []state.Entry, cartID int64) (int, bool) {
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].CartID >= cartID })
+	return i, cartID > 0 && i < len(entries) && entries[i].CartID == cartID
+}
+
+// cartID reads the id of an element that failed validation, or 0.
+func cartID(raw json.RawMessage) int64 {
+	var v struct {
+		ID int64 `json:"id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return 0
+	}
+	return v.ID
+}
+
+func (f *Function) recordRun(ctx context.Context, p *poll, runErr error) {
+	run := warehouse.Run{
+		RunID: p.sum.RunID, Function: FunctionName, StartedAt: p.started.UTC(), FinishedAt: f.deps.Now().UTC(),
+		Status: p.sum.Status, RecordsIn: p.sum.Fetched, RecordsOut: p.sum.Published, RecordsRejected: p.sum.Rejected,
+		Details: warehouse.DetailsJSON(p.sum),
+	}
+	if runErr != nil {
+		run.Error = runErr.Error()
+	}
+	if err := f.deps.Runs.RecordRun(context.WithoutCancel(ctx), run); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "error", err)
+	}
+}

@@ -1,0 +1,361 @@
+package pollcarts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/events"
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/state"
+	"github.com/shoplake/shoplake/shared/storefront"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// recorder is a Publisher that keeps every event; failAfter, when positive,
+// makes publishes fail once that many succeeded.
+type recorder struct {
+	mu        sync.Mutex
+	events    []model.CartEvent
+	failAfter int
+}
+
+type result struct{ err error }
+
+func (r result) Get(context.Context) (string, error) { return "id", r.err }
+
+func (r *recorder) Publish(_ context.Context, ev model.CartEvent) events.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failAfter > 0 && len(r.events) >= r.failAfter {
+		return result{errors.New("pubsub unavailable")}
+	}
+	r.events = append(r.events, ev)
+	return result{}
+}
+
+func (r *recorder) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		out = append(out, e.EventID)
+	}
+	return out
+}
+
+type nopRuns struct{}
+
+func (nopRuns) RecordRun(context.Context, warehouse.Run) error { return nil }
+
+// env is a storefront, a bucket and a publisher shared by the pollers of a test.
+type env struct {
+	api    *catalog
+	gcs    *fakestorage.Server
+	pub    *recorder
+	logs   *bytes.Buffer
+	apiURL string
+}
+
+// catalog serves carts JSON that a test can change between polls.
+type catalog struct {
+	mu    sync.Mutex
+	carts string
+}
+
+func (c *catalog) set(s string) { c.mu.Lock(); c.carts = s; c.mu.Unlock() }
+
+func (c *catalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	body := c.carts
+	c.mu.Unlock()
+	storefront.NewServer(storefront.Raw(map[string]string{"carts": body})).ServeHTTP(w, r)
+}
+
+func fixtureCarts(t *testing.T) []map[string]any {
+	t.Helper()
+	var b bytes.Buffer
+	if _, _, err := storefront.Fixtures().WriteEntity(&b, "carts"); err != nil {
+		t.Fatal(err)
+	}
+	var carts []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &carts); err != nil {
+		t.Fatal(err)
+	}
+	return carts
+}
+
+func encode(t *testing.T, carts []map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(carts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func newEnv(t *testing.T, carts string) *env {
+	t.Helper()
+	e := &env{api: &catalog{carts: carts}, pub: &recorder{}, logs: &bytes.Buffer{}}
+	srv := httptest.NewServer(e.api)
+	t.Cleanup(srv.Close)
+	e.apiURL = srv.URL
+	e.gcs = fakestorage.NewServer(nil)
+	t.Cleanup(e.gcs.Stop)
+	e.gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "raw"})
+	return e
+}
+
+var pollNow = time.Date(2020, 3, 10, 12, 0, 0, 0, time.UTC)
+
+func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *Function {
+	t.Helper()
+	vars := map[string]string{"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": e.apiURL,
+		"CART_EVENTS_TOPIC": "cart-events", "SOURCE_RATE_LIMIT": "1000", "SOURCE_MAX_RETRIES": "-1"}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := LoadConfig(config.Map(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.New(cfg.Source, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, e.gcs.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store == nil {
+		store = e.store()
+	}
+	f, err := New(cfg, Deps{Source: src, State: store, Publisher: e.pub, Lake: lw, Runs: nopRuns{},
+		Logger: logging.New(e.logs, slog.LevelDebug), Now: func() time.Time { return pollNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (e *env) store() *state.Store {
+	return state.NewStore(e.gcs.Client().Bucket("raw"), "state/cart-poller.state")
+}
+
+func run(t *testing.T, f *Function) Summary {
+	t.Helper()
+	sum, err := f.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return sum
+}
+
+func counts(s Summary) [5]int64 { return [5]int64{s.New, s.Changed, s.Unchanged, s.Deleted, s.Published} }
+
+func TestPollPublishesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	e := newEnv(t, encode(t, carts))
+	f := e.poller(t, nil, nil)
+
+	if got := counts(run(t, f)); got != [5]int64{7, 0, 0, 0, 7} {
+		t.Fatalf("first poll new/changed/unchanged/deleted/published = %v", got)
+	}
+	if got := counts(run(t, f)); got != [5]int64{0, 0, 7, 0, 0} {
+		t.Fatalf("second poll = %v, want nothing published", got)
+	}
+
+	// Reordering a cart's lines is not a change; a new quantity is.
+	lines := carts[0]["products"].([]any)
+	slices.Reverse(lines)
+	e.api.set(encode(t, carts))
+	if got := counts(run(t, f)); got != [5]int64{0, 0, 7, 0, 0} {
+		t.Fatalf("after reordering lines = %v, want no change", got)
+	}
+	carts[1]["products"].([]any)[0].(map[string]any)["quantity"] = 99
+	e.api.set(encode(t, carts))
+	if got := counts(run(t, f)); got != [5]int64{0, 1, 6, 0, 1} {
+		t.Fatalf("after changing one cart = %v, want exactly 1 published", got)
+	}
+
+	removed := int64(carts[6]["id"].(float64))
+	e.api.set(encode(t, carts[:6]))
+	sum := run(t, f)
+	if got := counts(sum); got != [5]int64{0, 0, 6, 1, 1} || sum.CartsInState != 6 {
+		t.Fatalf("after removing one cart = %v (state %d), want exactly 1 tombstone", got, sum.CartsInState)
+	}
+	last := e.pub.events[len(e.pub.events)-1]
+	if last.EventType != model.EventCartDeleted || last.CartID != removed {
+		t.Errorf("last event = %+v, want the tombstone of cart %d", last, removed)
+	}
+	for _, ev := range e.pub.events {
+		if err := model.Validate(&ev); err != nil {
+			t.Errorf("published an invalid event: %v", err)
+		}
+	}
+}
+
+func TestPublishFailureCommitsNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encode(t, fixtureCarts(t)))
+	e.pub.failAfter = 3
+	f := e.poller(t, nil, nil)
+	sum, err := f.Run(context.Background())
+	if !errors.Is(err, ErrPublish) || sum.StateCommitted {
+		t.Fatalf("Run = %+v, %v; want a publish failure and no commit", sum, err)
+	}
+	if _, gen, _ := e.store().Load(context.Background()); gen != 0 {
+		t.Errorf("state committed at generation %d", gen)
+	}
+	e.pub.failAfter = 0
+	if got := counts(run(t, f)); got[4] != 7 {
+		t.Errorf("retry published %d, want all 7 again", got[4])
+	}
+	if n := len(distinct(e.pub.ids())); n != 7 {
+		t.Errorf("%d distinct event ids across both polls, want 7", n)
+	}
+}
+
+// crashingStore fails its first Commit, as if the poller died after
+// publishing and before committing.
+type crashingStore struct {
+	*state.Store
+	crashed bool
+}
+
+func (s *crashingStore) Commit(ctx context.Context, entries []state.Entry, gen int64) (int64, error) {
+	if !s.crashed {
+		s.crashed = true
+		return 0, errors.New("instance terminated")
+	}
+	return s.Store.Commit(ctx, entries, gen)
+}
+
+func TestCrashBetweenPublishAndCommitRepeatsTheSameIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encode(t, fixtureCarts(t)))
+	f := e.poller(t, &crashingStore{Store: e.store()}, nil)
+	if _, err := f.Run(context.Background()); err == nil {
+		t.Fatal("the crashed poll reported success")
+	}
+	first := e.pub.ids()
+	run(t, f)
+	second := e.pub.ids()[len(first):]
+	if !slices.Equal(sorted(first), sorted(second)) {
+		t.Errorf("the retry published other ids:\n%v\n%v", first, second)
+	}
+	if got := counts(run(t, f)); got[4] != 0 {
+		t.Errorf("third poll published %d", got[4])
+	}
+}
+
+// barrierStore lets two pollers load the same generation before either commits.
+type barrierStore struct {
+	*state.Store
+	loaded *sync.WaitGroup
+}
+
+func (s barrierStore) Load(ctx context.Context) ([]state.Entry, int64, error) {
+	entries, gen, err := s.Store.Load(ctx)
+	s.loaded.Done()
+	s.loaded.Wait()
+	return entries, gen, err
+}
+
+func TestRacingPollersCommitOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encode(t, fixtureCarts(t)))
+	var loaded sync.WaitGroup
+	loaded.Add(2)
+	a := e.poller(t, barrierStore{e.store(), &loaded}, nil)
+	b := e.poller(t, barrierStore{e.store(), &loaded}, nil)
+	var wg sync.WaitGroup
+	sums := make([]Summary, 2)
+	for i, f := range []*Function{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], _ = f.Run(context.Background())
+		}()
+	}
+	wg.Wait()
+	committed := 0
+	for _, s := range sums {
+		if s.StateCommitted {
+			committed++
+		} else if s.Status != StatusSuperseded {
+			t.Errorf("loser status = %q, want %q", s.Status, StatusSuperseded)
+		}
+	}
+	if committed != 1 {
+		t.Errorf("%d pollers committed, want exactly 1: %+v", committed, sums)
+	}
+	if n, d := len(e.pub.ids()), len(distinct(e.pub.ids())); n != 14 || d != 7 {
+		t.Errorf("published %d events with %d distinct ids, want 14 and 7", n, d)
+	}
+	if !strings.Contains(e.logs.String(), "another poll committed the cart state first") {
+		t.Error("the loser did not log why")
+	}
+}
+
+func TestInvalidCartsAreQuarantinedNotDeleted(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	e := newEnv(t, encode(t, carts))
+	f := e.poller(t, nil, nil)
+	run(t, f)
+	carts[2]["products"].([]any)[0].(map[string]any)["quantity"] = -1
+	e.api.set(encode(t, carts))
+	sum := run(t, f)
+	if sum.Rejected != 1 || sum.Deleted != 0 || sum.Published != 0 || sum.CartsInState != 7 {
+		t.Errorf("summary = %+v, want 1 rejected and nothing deleted or published", sum)
+	}
+	obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
+	if err != nil || !strings.Contains(string(obj.Content), "products[0].quantity fails gt=0") {
+		t.Errorf("rejects object: %v %s", err, obj.Content)
+	}
+}
+
+func TestWindowLeavesOlderCartsAlone(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	e := newEnv(t, encode(t, carts))
+	run(t, e.poller(t, nil, nil)) // a full poll first
+	// The windowed poll only sees carts of the last 10 days (2020-03-01..),
+	// as the API's startdate would return; older carts must not be deleted.
+	var recent []map[string]any
+	for _, c := range carts {
+		if c["date"].(string) >= "2020-03-01" {
+			recent = append(recent, c)
+		}
+	}
+	e.api.set(encode(t, recent))
+	sum := run(t, e.poller(t, nil, map[string]string{"CARTS_WINDOW_DAYS": "10"}))
+	if sum.Deleted != 0 || sum.CartsInState != 7 || sum.Unchanged != int64(len(recent)) {
+		t.Errorf("windowed poll = %+v", sum)
+	}
+}
+
+func distinct(ids []string) []string { return slices.Compact(sorted(ids)) }
+
+func sorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
