@@ -21,12 +21,16 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/pollcarts"
+	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/logging"
 )
 
 func init() {
 	ingest := &lazy[*ingestbatch.Function]{build: ingestbatch.NewFromEnv}
 	load := &lazy[*loadrawobject.Function]{build: loadrawobject.NewFromEnv}
+	poll := &lazy[*pollcarts.Function]{build: pollcarts.NewFromEnv}
+	stream := &lazy[*streamcartevents.Function]{build: streamcartevents.NewFromEnv}
 
 	functions.HTTP(ingestbatch.FunctionName, func(w http.ResponseWriter, r *http.Request) {
 		fn, err := ingest.get(r.Context())
@@ -41,6 +45,23 @@ func init() {
 		fn, err := load.get(ctx)
 		if err != nil {
 			startupFailed(loadrawobject.FunctionName, err)
+			return err
+		}
+		return fn.Handle(ctx, e)
+	})
+	functions.HTTP(pollcarts.FunctionName, func(w http.ResponseWriter, r *http.Request) {
+		fn, err := poll.get(r.Context())
+		if err != nil {
+			startupFailed(pollcarts.FunctionName, err)
+			http.Error(w, "function is misconfigured; see its logs", http.StatusInternalServerError)
+			return
+		}
+		fn.ServeHTTP(w, r)
+	})
+	functions.CloudEvent(streamcartevents.FunctionName, func(ctx context.Context, e cloudevents.Event) error {
+		fn, err := stream.get(ctx)
+		if err != nil {
+			startupFailed(streamcartevents.FunctionName, err)
 			return err
 		}
 		return fn.Handle(ctx, e)

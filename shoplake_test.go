@@ -13,7 +13,7 @@ import (
 
 // deployed are the packages Cloud Functions compiles: the root and what it
 // registers.
-var deployed = []string{".", "./functions/ingestbatch", "./functions/loadrawobject"}
+var deployed = []string{".", "./functions/ingestbatch", "./functions/loadrawobject", "./functions/pollcarts", "./functions/streamcartevents"}
 
 // localOnly are import paths no deployed function may link: DuckDB (cgo),
 // emulators and the local runner's stand-ins.
@@ -70,7 +70,7 @@ func TestDeployedPackagesLinkNothingLocalOnly(t *testing.T) {
 // the environment, each answers an error (and logs which variables are
 // missing) instead of crashing the instance.
 func TestEntryPointsAreRegisteredAndFailClosed(t *testing.T) {
-	for _, k := range []string{"RAW_BUCKET", "PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "SOURCE_BASE_URL", "FUNCTION_TARGET"} {
+	for _, k := range []string{"RAW_BUCKET", "PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "SOURCE_BASE_URL", "FUNCTION_TARGET", "CART_EVENTS_TOPIC"} {
 		t.Setenv(k, "")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,28 +83,34 @@ func TestEntryPointsAreRegisteredAndFailClosed(t *testing.T) {
 	go funcframework.StartHostPort(host, port)
 	waitFor(t, addr)
 
-	resp, err := http.Post("http://"+addr+"/IngestBatch", "application/json", strings.NewReader(`{}`))
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"IngestBatch", "PollCarts"} {
+		resp, err := http.Post("http://"+addr+"/"+name, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("%s without configuration: status %d, want 500", name, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Errorf("IngestBatch without configuration: status %d, want 500", resp.StatusCode)
-	}
-
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/LoadRawObject", strings.NewReader(`{"bucket":"b","name":"raw/products/dt=2026-11-23/products.jsonl","generation":"1","md5Hash":"m"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ce-specversion", "1.0")
-	req.Header.Set("ce-id", "1")
-	req.Header.Set("ce-source", "//storage.googleapis.com/projects/_/buckets/b")
-	req.Header.Set("ce-type", "google.cloud.storage.object.v1.finalized")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 500 {
-		t.Errorf("LoadRawObject without configuration: status %d, want a 5xx so Eventarc retries", resp.StatusCode)
+	for name, ceType := range map[string]string{
+		"LoadRawObject":    "google.cloud.storage.object.v1.finalized",
+		"StreamCartEvents": "google.cloud.pubsub.topic.v1.messagePublished",
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/"+name, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("ce-specversion", "1.0")
+		req.Header.Set("ce-id", "1")
+		req.Header.Set("ce-source", "//test")
+		req.Header.Set("ce-type", ceType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 500 {
+			t.Errorf("%s without configuration: status %d, want a 5xx so Eventarc retries", name, resp.StatusCode)
+		}
 	}
 }
 

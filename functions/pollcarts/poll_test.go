@@ -166,7 +166,9 @@ func run(t *testing.T, f *Function) Summary {
 	return sum
 }
 
-func counts(s Summary) [5]int64 { return [5]int64{s.New, s.Changed, s.Unchanged, s.Deleted, s.Published} }
+func counts(s Summary) [5]int64 {
+	return [5]int64{s.New, s.Changed, s.Unchanged, s.Deleted, s.Published}
+}
 
 func TestPollPublishesOnlyWhatChanged(t *testing.T) {
 	t.Parallel()

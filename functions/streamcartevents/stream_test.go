@@ -1,0 +1,361 @@
+package streamcartevents
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/events"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// fakeWarehouse stores rows in memory. failInserts makes that many insert
+// requests fail; refuse and notAttempted mark rows by cart id.
+type fakeWarehouse struct {
+	mu           sync.Mutex
+	rows         []warehouse.CartEventRow
+	rejected     []warehouse.RejectedEvent
+	inserts      int
+	failInserts  int
+	refuse       map[int64]bool
+	notAttempted map[int64]int
+}
+
+func (w *fakeWarehouse) InsertCartEvents(_ context.Context, rows []warehouse.CartEventRow) ([]error, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inserts++
+	if w.failInserts > 0 {
+		w.failInserts--
+		return nil, errors.New("backend unavailable")
+	}
+	out := make([]error, len(rows))
+	for i, r := range rows {
+		switch {
+		case w.refuse[r.CartID]:
+			out[i] = fmt.Errorf("%w: no such field", warehouse.ErrInvalidData)
+		case w.notAttempted[r.CartID] > 0:
+			w.notAttempted[r.CartID]--
+			out[i] = warehouse.ErrRowNotAttempted
+		default:
+			w.rows = append(w.rows, r)
+		}
+	}
+	return out, nil
+}
+
+func (w *fakeWarehouse) InsertRejectedEvents(_ context.Context, rows []warehouse.RejectedEvent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rejected = append(w.rejected, rows...)
+	return nil
+}
+
+func (w *fakeWarehouse) stored(eventID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range w.rows {
+		if r.EventID == eventID {
+			n++
+		}
+	}
+	return n
+}
+
+type harness struct {
+	wh   *fakeWarehouse
+	fn   *Function
+	logs *bytes.Buffer
+	url  string
+}
+
+func newHarness(t *testing.T, vars map[string]string) *harness {
+	t.Helper()
+	env := map[string]string{"PROJECT_ID": "proj", "RAW_BUCKET": "raw"}
+	for k, v := range vars {
+		env[k] = v
+	}
+	cfg, err := LoadConfig(config.Map(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{wh: &fakeWarehouse{refuse: map[int64]bool{}, notAttempted: map[int64]int{}}, logs: &bytes.Buffer{}}
+	h.fn, err = New(cfg, Deps{Warehouse: h.wh, Logger: logging.New(h.logs, slog.LevelDebug)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cloudevents.NewHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err := cloudevents.NewHTTPReceiveHandler(context.Background(), p, h.fn.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	return h
+}
+
+var at = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+
+func cartEvent(cartID int64) model.CartEvent {
+	c := &model.Cart{ID: cartID, UserID: 1, Date: "2020-03-02T00:00:00.000Z", Products: []model.CartLine{{ProductID: 1, Quantity: 2}}}
+	fp, _ := model.CartFingerprint(c, nil)
+	return model.NewUpsertEvent(c, fp, at, at)
+}
+
+// envelope is the messagePublished data Eventarc delivers for a message.
+func envelope(t testing.TB, data []byte, attrs map[string]string, messageID string) []byte {
+	t.Helper()
+	b, err := json.Marshal(events.MessagePublishedData{
+		Message:      events.PushMessage{Data: data, Attributes: attrs, MessageID: messageID, PublishTime: at},
+		Subscription: "projects/proj/subscriptions/cart-events-stream",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func eventEnvelope(t testing.TB, ev model.CartEvent, messageID string) []byte {
+	t.Helper()
+	msg, err := events.NewMessage(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return envelope(t, msg.Data, msg.Attributes, messageID)
+}
+
+// deliver posts a messagePublished CloudEvent in binary mode.
+func (h *harness) deliver(t testing.TB, ceType string, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-id", "ce-1")
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/proj/topics/cart-events")
+	req.Header.Set("ce-type", ceType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func ok(code int) bool { return code >= 200 && code < 300 }
+
+func TestEveryMessageDeliveredThreeTimesIsOneEventAfterDedup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	want := map[string]bool{}
+	for id := int64(1); id <= 7; id++ {
+		ev := cartEvent(id)
+		want[ev.EventID] = true
+		for d := 0; d < 3; d++ {
+			if code := h.deliver(t, events.MessagePublishedType, eventEnvelope(t, ev, fmt.Sprint("m", id))); !ok(code) {
+				t.Fatalf("delivery %d of cart %d: status %d", d, id, code)
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range h.wh.rows {
+		got[r.EventID] = true
+	}
+	if len(h.wh.rows) != 21 || len(got) != 7 {
+		t.Errorf("raw rows %d with %d distinct ids; want 21 and 7", len(h.wh.rows), len(got))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("event %s lost", id)
+		}
+	}
+}
+
+func TestPoisonMessagesAreRejectedAndAcknowledged(t *testing.T) {
+	t.Parallel()
+	good := cartEvent(1)
+	msg, _ := events.NewMessage(good)
+	attrs := func(mod func(map[string]string)) map[string]string {
+		a := map[string]string{}
+		for k, v := range msg.Attributes {
+			a[k] = v
+		}
+		mod(a)
+		return a
+	}
+	withBody := func(mod func(map[string]any)) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(msg.Data, &m)
+		mod(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	cases := []struct {
+		name, ceType string
+		body         []byte
+		want         string
+	}{
+		{"invalid JSON", events.MessagePublishedType, envelope(t, []byte(`{"event_id":`), msg.Attributes, "m1"), "body is not a cart event"},
+		{"missing fields", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { delete(m, "cart_id"); delete(m, "fingerprint") }), msg.Attributes, "m2"), "cart_id fails gt=0"},
+		{"negative quantity", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { m["products"] = []any{map[string]any{"product_id": 1, "quantity": -3}} }), msg.Attributes, "m3"), "products[0].quantity fails gt=0"},
+		{"unknown schema version", events.MessagePublishedType, envelope(t, msg.Data, attrs(func(a map[string]string) { a["schema_version"] = "2" }), "m4"), `unknown schema_version "2"`},
+		{"attribute mismatch", events.MessagePublishedType, envelope(t, msg.Data, attrs(func(a map[string]string) { a["event_id"] = strings.Repeat("0", 64) }), "m5"), "does not match the body"},
+		{"unknown field", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { m["coupon"] = "X" }), msg.Attributes, "m6"), `unknown field "coupon"`},
+		{"binary data", events.MessagePublishedType, envelope(t, []byte{0xff, 0xfe, 0}, msg.Attributes, "m7"), "body is not a cart event"},
+		{"not an envelope", events.MessagePublishedType, []byte(`[1,2,3]`), "not a Pub/Sub push envelope"},
+		{"no message id", events.MessagePublishedType, []byte(`{"message":{"data":"e30="}}`), "no message id"},
+		{"wrong event type", "google.cloud.storage.object.v1.finalized", eventEnvelope(t, good, "m8"), "event type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, nil)
+			if code := h.deliver(t, tc.ceType, tc.body); !ok(code) {
+				t.Fatalf("status %d: poison must be acknowledged", code)
+			}
+			if len(h.wh.rows) != 0 {
+				t.Errorf("poison stored as an event: %+v", h.wh.rows)
+			}
+			if len(h.wh.rejected) != 1 || !strings.Contains(h.wh.rejected[0].Reason, tc.want) || h.wh.rejected[0].MessageID == "" {
+				t.Fatalf("rejected = %+v, want one row with reason containing %q", h.wh.rejected, tc.want)
+			}
+		})
+	}
+}
+
+func TestTransientWarehouseFailureIsRedeliveredUntilStored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.wh.failInserts = 2
+	ev := cartEvent(3)
+	var codes []int
+	for i := 0; i < 5; i++ {
+		code := h.deliver(t, events.MessagePublishedType, eventEnvelope(t, ev, "m1"))
+		codes = append(codes, code)
+		if ok(code) {
+			break
+		}
+	}
+	if len(codes) != 3 || !ok(codes[2]) {
+		t.Fatalf("statuses %v: want two failures then success", codes)
+	}
+	if h.wh.stored(ev.EventID) != 1 || len(h.wh.rejected) != 0 {
+		t.Errorf("stored %d times, rejected %v", h.wh.stored(ev.EventID), h.wh.rejected)
+	}
+}
+
+func TestRowsAreHandledOneByOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"INSERT_BATCH_DELAY": "50ms"})
+	h.wh.refuse[2] = true    // the warehouse refuses this row: quarantined
+	h.wh.notAttempted[3] = 1 // dropped once because of another row: re-inserted
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = h.deliver(t, events.MessagePublishedType, eventEnvelope(t, cartEvent(int64(i+1)), fmt.Sprint("m", i)))
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if !ok(c) {
+			t.Errorf("cart %d: status %d", i+1, c)
+		}
+	}
+	if len(h.wh.rows) != 3 || len(h.wh.rejected) != 1 || !strings.Contains(h.wh.rejected[0].Reason, "no such field") {
+		t.Errorf("rows %d, rejected %+v", len(h.wh.rows), h.wh.rejected)
+	}
+}
+
+func TestConcurrentDeliveriesShareInserts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"INSERT_BATCH_DELAY": "20ms"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 1; i <= 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := cartEvent(int64(i))
+			env := eventEnvelope(t, ev, fmt.Sprint("m", i))
+			e := cloudevents.NewEvent()
+			e.SetID(fmt.Sprint("ce", i))
+			e.SetSource("test")
+			e.SetType(events.MessagePublishedType)
+			_ = e.SetData("application/json", json.RawMessage(env))
+			if err := h.fn.Handle(context.Background(), e); err != nil {
+				errs <- err
+				return
+			}
+			// Handle returns only once its own row is stored.
+			if h.wh.stored(ev.EventID) != 1 {
+				errs <- fmt.Errorf("cart %d returned before its row was stored", i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(h.wh.rows) != 100 || h.wh.inserts > 10 {
+		t.Errorf("%d rows in %d inserts; want 100 rows in a few inserts", len(h.wh.rows), h.wh.inserts)
+	}
+}
+
+// FuzzHandle: any payload is either stored or quarantined, never lost,
+// never a panic, and never an error while the warehouse is healthy.
+func FuzzHandle(f *testing.F) {
+	f.Add(eventEnvelope(f, cartEvent(1), "m1"))
+	f.Add([]byte(`{"message":{"data":"bm90IGpzb24=","messageId":"x","attributes":{"schema_version":"1"}}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte{0xff})
+	cfg, err := LoadConfig(config.Map(map[string]string{"PROJECT_ID": "p", "RAW_BUCKET": "b", "INSERT_BATCH_DELAY": "1ms"}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	wh := &fakeWarehouse{}
+	fn, err := New(cfg, Deps{Warehouse: wh, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := cloudevents.NewEvent()
+		e.SetID("fuzz")
+		e.SetSource("fuzz")
+		e.SetType(events.MessagePublishedType)
+		e.DataEncoded = data
+		wh.mu.Lock()
+		before := len(wh.rows) + len(wh.rejected)
+		wh.mu.Unlock()
+		if err := fn.Handle(context.Background(), e); err != nil {
+			t.Fatalf("Handle returned %v for a healthy warehouse", err)
+		}
+		wh.mu.Lock()
+		after := len(wh.rows) + len(wh.rejected)
+		wh.mu.Unlock()
+		if after != before+1 {
+			t.Fatalf("payload was neither stored nor quarantined exactly once (%d -> %d)", before, after)
+		}
+	})
+}
