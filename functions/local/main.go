@@ -2,11 +2,12 @@
 // API, Cloud Storage, the warehouse and the functions all run in this process
 // on embedded stand-ins (see package localrun). It is what `make run` runs.
 //
-//	go run ./functions/local [--dir .local] [--port 8080] [--scale N]
+//	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]
 //
 // SOURCE_BASE_URL points it at an external FakeStore-compatible API instead of
-// the built-in one; SOURCE_API_KEY and the other SOURCE_* variables of
-// IngestBatch apply as they do in the cloud.
+// the built-in one; SOURCE_API_KEY and the other SOURCE_* variables apply as
+// they do in the cloud. PUBSUB_EMULATOR_HOST uses a running gcloud Pub/Sub
+// emulator instead of the in-process one.
 package main
 
 import (
@@ -42,6 +43,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", ".local", "directory for the lake, the warehouse, logs and the run summary")
 	port := fs.Int("port", 8080, "port of the functions on 127.0.0.1 (0 picks a free one)")
 	scale := fs.Int64("scale", 0, "serve N deterministic synthetic records per entity instead of the FakeStore snapshot")
+	pollEvery := fs.Duration("poll-every", 0, "keep polling carts at this interval (e.g. 1m) until Ctrl-C; with --scale, carts change between polls")
+	polls := fs.Int("polls", 0, "with --poll-every, stop after this many polls (0: until Ctrl-C)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -54,12 +57,15 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if *scale < 0 {
 		return fmt.Errorf("--scale must be zero or more, got %d", *scale)
 	}
+	if *pollEvery < 0 || *polls < 0 {
+		return errors.New("--poll-every and --polls must not be negative")
+	}
 	baseURL, _ := os.LookupEnv("SOURCE_BASE_URL")
 	if baseURL != "" && *scale > 0 {
 		return errors.New("--scale serves synthetic data from the built-in API; it cannot be combined with SOURCE_BASE_URL")
 	}
 	_, err := localrun.Run(ctx, localrun.Options{
-		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale,
+		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls,
 		Env: config.Env(), Out: out,
 	})
 	return err

@@ -170,6 +170,7 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 			`{"id":4,"title":"neg","price":-1,"category":"c"},` +
 			`7]`,
 		"users": `[{"id":1,"email":"a@b.co","username":"a","password":"pw-1"},{"id":2,"email":"nope","username":"b","password":"pw-2"}]`,
+		"carts": `[]`,
 	})))
 	defer api.Close()
 	dir := t.TempDir()

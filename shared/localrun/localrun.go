@@ -1,9 +1,11 @@
-// Package localrun runs the whole Shoplake batch pipeline on one machine with
-// no cloud account: a FakeStore-compatible server (the real snapshot, or
+// Package localrun runs the whole Shoplake pipeline on one machine with no
+// cloud account: a FakeStore-compatible server (the real snapshot, or
 // synthetic data at any scale), fake-gcs-server in-process and persisted on
-// disk, DuckDB as the warehouse, and the functions themselves served over
-// HTTP by functions-framework-go. It plays Cloud Scheduler (calling
-// IngestBatch) and Eventarc (delivering finalize events to LoadRawObject).
+// disk, Pub/Sub in-process (pstest) or the gcloud emulator, DuckDB as the
+// warehouse, and the functions themselves served over HTTP by
+// functions-framework-go. It plays Cloud Scheduler (calling IngestBatch and
+// PollCarts) and Eventarc (delivering storage events to LoadRawObject and
+// Pub/Sub messages to StreamCartEvents).
 //
 // Run registers the functions with functions-framework's process-wide
 // registry, so it may be called once per process.
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -32,10 +35,14 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/pollcarts"
+	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/state"
 	"github.com/shoplake/shoplake/shared/storefront"
 	"github.com/shoplake/shoplake/shared/transform"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
@@ -43,9 +50,10 @@ import (
 
 // Local names of the cloud resources.
 const (
-	ProjectID  = "shoplake-local"
-	Bucket     = "shoplake-raw"
-	RawDataset = "bq_raw"
+	ProjectID   = "shoplake-local"
+	Bucket      = "shoplake-raw"
+	RawDataset  = "bq_raw"
+	StateObject = "state/cart-poller.state"
 )
 
 // Options configure a local run.
@@ -61,13 +69,37 @@ type Options struct {
 	// Scale, when positive, makes the built-in API serve that many
 	// deterministic synthetic records per entity instead of the snapshot.
 	Scale int64
-	// Env supplies optional SOURCE_* and LOG_LEVEL overrides.
+	// PollEvery, when positive, keeps polling carts at this interval after
+	// the first poll (until Polls polls, or until ctx ends); with Scale, the
+	// synthetic carts change between polls.
+	PollEvery time.Duration
+	// Polls bounds the number of polls when PollEvery is set (0: no bound).
+	Polls int
+	// Env supplies optional SOURCE_*, LOG_LEVEL and PUBSUB_EMULATOR_HOST
+	// settings.
 	Env config.Lookup
 	// Out receives the human-readable progress and summary.
 	Out io.Writer
 }
 
-// Run runs the pipeline once and returns its summary, also written as JSON to
+// stack is the running set of stand-ins and functions.
+type stack struct {
+	opts    Options
+	base    string // URL of the functions
+	api     *storefront.Server
+	gcs     *storage.Client
+	wh      *duckdb.Warehouse
+	ps      *localPubSub
+	closers []func()
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// Run runs the pipeline and returns its summary, also written as JSON to
 // Dir/last-run.json.
 func Run(ctx context.Context, opts Options) (*Summary, error) {
 	started := time.Now()
@@ -77,171 +109,300 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Env == nil {
 		opts.Env = config.Map(nil)
 	}
-	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", opts.Dir, err)
+	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log")}
+	st, err := start(ctx, opts, sum)
+	if st != nil {
+		defer st.close()
 	}
-	addr, err := reservePort(opts.Port)
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(opts.Dir, "logs", "functions.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open function log: %w", err)
-	}
-	defer logFile.Close()
-	level, err := logging.ParseLevel(envOr(opts.Env, "LOG_LEVEL", "info"))
-	if err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
-	}
-	logger := logging.New(logFile, level)
-
-	// Storefront API.
-	sum := &Summary{Dir: opts.Dir, LogFile: logPath}
-	var api *storefront.Server
-	baseURL := opts.SourceBaseURL
-	if baseURL == "" {
-		catalog, desc := storefront.Fixtures(), "built-in FakeStore snapshot (20 products, 10 users)"
-		if opts.Scale > 0 {
-			catalog, desc = storefront.Synthetic(opts.Scale), fmt.Sprintf("built-in synthetic catalogue (%d records per entity)", opts.Scale)
-		}
-		api = storefront.NewServer(catalog)
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("start storefront API: %w", err)
-		}
-		srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(l)
-		defer srv.Close()
-		baseURL = "http://" + l.Addr().String()
-		sum.Source = desc
-	} else {
-		if err := preflight(ctx, baseURL); err != nil {
-			return nil, err
-		}
-		sum.Source = "external API " + baseURL
-	}
-	fmt.Fprintf(opts.Out, "source:    %s\n", sum.Source)
-
-	// Cloud Storage stand-in, reached by the real client through its
-	// emulator setting, as in tests of production code.
-	// Downloads are routed by Host header, so the fake must know the address
-	// it is reached at: give it a port up front and name it as its public host.
-	gcsAddr, err := reservePort(0)
-	if err != nil {
-		return nil, err
-	}
-	_, gcsPort, _ := net.SplitHostPort(gcsAddr)
-	gcsPortNum, _ := strconv.Atoi(gcsPort)
-	gcsSrv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		StorageRoot: filepath.Join(opts.Dir, "gcs"), Scheme: "http", Host: "127.0.0.1",
-		Port: uint16(gcsPortNum), PublicHost: gcsAddr, Writer: io.Discard,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start fake-gcs-server on %s: %w", filepath.Join(opts.Dir, "gcs"), err)
-	}
-	defer gcsSrv.Stop()
-	os.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(gcsSrv.URL(), "http://"))
-	gcs, err := storage.NewClient(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("storage client: %w", err)
-	}
-	defer gcs.Close()
-	if err := gcs.Bucket(Bucket).Create(ctx, ProjectID, nil); err != nil && !isConflict(err) {
-		return nil, fmt.Errorf("create bucket %s: %w", Bucket, err)
-	}
-	fmt.Fprintf(opts.Out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
-
-	// Warehouse.
-	dbPath := filepath.Join(opts.Dir, "warehouse.duckdb")
-	wh, err := duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, gcsObjects{gcs})
-	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
-		}
-		return nil, err
-	}
-	defer wh.Close()
-	sum.Warehouse = dbPath
-	fmt.Fprintf(opts.Out, "warehouse: DuckDB %s\n", dbPath)
-
-	// The functions, configured as they are in the cloud.
-	env := map[string]string{
-		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
-		"SOURCE_BASE_URL": baseURL,
-	}
-	for _, k := range []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_MAX_RETRIES", "SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "LOG_LEVEL"} {
-		if v, ok := opts.Env(k); ok {
-			env[k] = v
-		}
-	}
-	ingestCfg, err := ingestbatch.LoadConfig(config.Map(env))
-	if err != nil {
-		return nil, err
-	}
-	src, err := source.New(ingestCfg.Source, nil)
-	if err != nil {
-		return nil, err
-	}
-	lw, err := lake.NewWriter(lake.Config{Bucket: Bucket}, gcs)
-	if err != nil {
-		return nil, err
-	}
-	ingest, err := ingestbatch.New(ingestCfg, ingestbatch.Deps{Source: src, Lake: lw, Runs: wh, Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	loadCfg, err := loadrawobject.LoadConfig(config.Map(env))
-	if err != nil {
-		return nil, err
-	}
-	load, err := loadrawobject.New(loadCfg, loadrawobject.Deps{
-		Warehouse: wh, Logger: logger,
-		Transform: transform.NotConfigured{Logger: logger, Hint: "the local dbt transforms are not built yet"},
-	})
-	if err != nil {
-		return nil, err
-	}
-	functions.HTTP(ingestbatch.FunctionName, ingest.ServeHTTP)
-	functions.CloudEvent(loadrawobject.FunctionName, load.Handle)
-	base, err := serve(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(opts.Out, "functions: %s/{%s,%s} (functions-framework-go; logs in %s)\n\n", base, ingestbatch.FunctionName, loadrawobject.FunctionName, logPath)
+	out := opts.Out
 
 	// Cloud Scheduler: the daily batch.
-	fmt.Fprintf(opts.Out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
-	stopProgress := progress(opts.Out, "ingesting", api)
-	ingestSum, ingestErr := callIngest(ctx, base+"/"+ingestbatch.FunctionName)
-	stopProgress()
-	sum.Ingest = ingestSum
-	if ingestErr != nil {
-		return sum.failed(started, ingestErr)
+	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
+	stop := progress(out, "ingesting", st.api)
+	err = callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, &sum.Ingest)
+	stop()
+	if err != nil {
+		return sum.failed(started, err)
 	}
 
 	// Eventarc: finalize events for every new raw generation.
 	ea := &eventarc{
-		bucket: gcs.Bucket(Bucket), name: Bucket, target: base + "/" + loadrawobject.FunctionName,
+		bucket: st.gcs.Bucket(Bucket), name: Bucket, target: st.base + "/" + loadrawobject.FunctionName,
 		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond,
 	}
-	fmt.Fprintf(opts.Out, "Eventarc → %s\n", loadrawobject.FunctionName)
-	stopProgress = progress(opts.Out, "loading", nil)
-	deliveries, err := ea.deliverNew(ctx, lake.RawPrefix)
-	stopProgress()
-	sum.Deliveries = deliveries
+	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
+	stop = progress(out, "loading", nil)
+	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
+	stop()
 	if err != nil {
 		return sum.failed(started, err)
 	}
-	if err := sum.collect(ctx, wh); err != nil {
+
+	// Cloud Scheduler: the cart poller, then Eventarc (Pub/Sub) until the
+	// subscription is drained; again every PollEvery if asked.
+	push := newPusher(st.ps, st.base+"/"+streamcartevents.FunctionName)
+	for n := 1; ; n++ {
+		report, err := st.pollAndStream(ctx, push)
+		sum.Polls = append(sum.Polls, report)
+		if err != nil {
+			return sum.failed(started, err)
+		}
+		if opts.PollEvery <= 0 || (opts.Polls > 0 && n >= opts.Polls) {
+			break
+		}
+		fmt.Fprintf(out, "  next poll in %s (Ctrl-C to stop)\n", opts.PollEvery)
+		select {
+		case <-ctx.Done():
+		case <-time.After(opts.PollEvery):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+
+	if err := sum.collect(context.WithoutCancel(ctx), st.wh); err != nil {
 		return sum, err
 	}
 	sum.finish(started)
 	if err := sum.write(); err != nil {
 		return sum, err
 	}
-	sum.Print(opts.Out)
+	sum.Print(out)
 	return sum, nil
+}
+
+// pollAndStream calls PollCarts and delivers what it published.
+func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, error) {
+	out := s.opts.Out
+	start := time.Now()
+	var r PollReport
+	fmt.Fprintf(out, "Cloud Scheduler → %s\n", pollcarts.FunctionName)
+	if err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, &r.Poll); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged; published %d events\n",
+		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Published)
+	fmt.Fprintf(out, "Eventarc (Pub/Sub) → %s\n", streamcartevents.FunctionName)
+	idle := 500 * time.Millisecond
+	if s.ps.Emulator != "" {
+		idle = 2 * time.Second // the gcloud emulator answers pulls more slowly
+	}
+	before := push.snapshot()
+	stats, err := push.drain(ctx, idle)
+	r.Push = PushStats{
+		Delivered: stats.Delivered - before.Delivered, Acked: stats.Acked - before.Acked,
+		Nacked: stats.Nacked - before.Nacked, DeadLettered: stats.DeadLettered - before.DeadLettered,
+	}
+	r.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d\n",
+		r.Push.Delivered, r.Push.Acked, r.Push.Nacked, r.Push.DeadLettered)
+	return r, err
+}
+
+// start brings up the stand-ins and serves the functions.
+func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
+	st := &stack{opts: opts}
+	out := opts.Out
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o755); err != nil {
+		return st, fmt.Errorf("create %s: %w", opts.Dir, err)
+	}
+	addr, err := reservePort(opts.Port)
+	if err != nil {
+		return st, err
+	}
+	logFile, err := os.OpenFile(sum.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return st, fmt.Errorf("open function log: %w", err)
+	}
+	st.closers = append(st.closers, func() { logFile.Close() })
+	level, err := logging.ParseLevel(envOr(opts.Env, "LOG_LEVEL", "info"))
+	if err != nil {
+		return st, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	logger := logging.New(logFile, level)
+
+	baseURL, err := st.startSource(ctx, sum)
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "source:    %s\n", sum.Source)
+	if err := st.startStorage(ctx); err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
+
+	dbPath := filepath.Join(opts.Dir, "warehouse.duckdb")
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, gcsObjects{st.gcs})
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
+		}
+		return st, err
+	}
+	st.closers = append(st.closers, func() { st.wh.Close() })
+	sum.Warehouse = dbPath
+	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
+
+	emulator := envOr(opts.Env, "PUBSUB_EMULATOR_HOST", "")
+	st.ps, err = startPubSub(ctx, emulator)
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, st.ps.close)
+	if emulator != "" {
+		fmt.Fprintf(out, "pubsub:    gcloud emulator at %s\n", emulator)
+	} else {
+		fmt.Fprintf(out, "pubsub:    pstest in-process\n")
+	}
+
+	if err := st.register(ctx, baseURL, logger); err != nil {
+		return st, err
+	}
+	st.base, err = serve(ctx, addr)
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "functions: %s/{%s,%s,%s,%s} (functions-framework-go; logs in %s)\n\n", st.base,
+		ingestbatch.FunctionName, loadrawobject.FunctionName, pollcarts.FunctionName, streamcartevents.FunctionName, sum.LogFile)
+	return st, nil
+}
+
+// startSource serves the built-in API, or checks the external one.
+func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) {
+	opts := st.opts
+	if opts.SourceBaseURL != "" {
+		if err := preflight(ctx, opts.SourceBaseURL); err != nil {
+			return "", err
+		}
+		sum.Source = "external API " + opts.SourceBaseURL
+		return opts.SourceBaseURL, nil
+	}
+	catalog, desc := storefront.Fixtures(), "built-in FakeStore snapshot (20 products, 10 users, 7 carts)"
+	if opts.Scale > 0 {
+		catalog, desc = storefront.Synthetic(opts.Scale), fmt.Sprintf("built-in synthetic catalogue (%d records per entity)", opts.Scale)
+		if opts.PollEvery > 0 {
+			catalog, desc = storefront.SyntheticChanging(opts.Scale), desc+", carts changing between polls"
+		}
+	}
+	st.api = storefront.NewServer(catalog)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("start storefront API: %w", err)
+	}
+	srv := &http.Server{Handler: st.api, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	st.closers = append(st.closers, func() { srv.Close() })
+	sum.Source = desc
+	return "http://" + l.Addr().String(), nil
+}
+
+// startStorage starts fake-gcs-server on disk and a client reaching it
+// through STORAGE_EMULATOR_HOST, as tests of production code do.
+func (st *stack) startStorage(ctx context.Context) error {
+	// Downloads are routed by Host header, so the fake must know the address
+	// it is reached at: give it a port up front and name it as its public host.
+	gcsAddr, err := reservePort(0)
+	if err != nil {
+		return err
+	}
+	_, gcsPort, _ := net.SplitHostPort(gcsAddr)
+	port, _ := strconv.Atoi(gcsPort)
+	root := filepath.Join(st.opts.Dir, "gcs")
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		StorageRoot: root, Scheme: "http", Host: "127.0.0.1",
+		Port: uint16(port), PublicHost: gcsAddr, Writer: io.Discard,
+	})
+	if err != nil {
+		return fmt.Errorf("start fake-gcs-server on %s: %w", root, err)
+	}
+	st.closers = append(st.closers, srv.Stop)
+	os.Setenv("STORAGE_EMULATOR_HOST", gcsAddr)
+	st.gcs, err = storage.NewClient(ctx)
+	if err != nil {
+		return fmt.Errorf("storage client: %w", err)
+	}
+	st.closers = append(st.closers, func() { st.gcs.Close() })
+	if err := st.gcs.Bucket(Bucket).Create(ctx, ProjectID, nil); err != nil && !isConflict(err) {
+		return fmt.Errorf("create bucket %s: %w", Bucket, err)
+	}
+	return nil
+}
+
+// register builds the four functions with local adapters, configured as
+// they are in the cloud, and registers them with functions-framework.
+func (st *stack) register(ctx context.Context, baseURL string, logger *slog.Logger) error {
+	env := map[string]string{
+		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
+		"SOURCE_BASE_URL": baseURL, "CART_EVENTS_TOPIC": Topic, "CART_STATE_OBJECT": StateObject,
+	}
+	for _, k := range []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_MAX_RETRIES",
+		"SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "LOG_LEVEL", "CARTS_WINDOW_DAYS", "INSERT_BATCH_ROWS", "INSERT_BATCH_DELAY"} {
+		if v, ok := st.opts.Env(k); ok {
+			env[k] = v
+		}
+	}
+	lookup := config.Map(env)
+	lw, err := lake.NewWriter(lake.Config{Bucket: Bucket}, st.gcs)
+	if err != nil {
+		return err
+	}
+
+	ingestCfg, err := ingestbatch.LoadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	src, err := source.New(ingestCfg.Source, nil)
+	if err != nil {
+		return err
+	}
+	ingest, err := ingestbatch.New(ingestCfg, ingestbatch.Deps{Source: src, Lake: lw, Runs: st.wh, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	loadCfg, err := loadrawobject.LoadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	load, err := loadrawobject.New(loadCfg, loadrawobject.Deps{
+		Warehouse: st.wh, Logger: logger,
+		Transform: transform.NotConfigured{Logger: logger, Hint: "the local dbt transforms are not built yet"},
+	})
+	if err != nil {
+		return err
+	}
+
+	pollCfg, err := pollcarts.LoadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	pub := events.NewPublisher(st.ps.client, pollCfg.Topic)
+	st.closers = append(st.closers, pub.Stop)
+	poll, err := pollcarts.New(pollCfg, pollcarts.Deps{
+		Source: src, State: state.NewStore(st.gcs.Bucket(Bucket), pollCfg.StateObject),
+		Publisher: pub, Lake: lw, Runs: st.wh, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	streamCfg, err := streamcartevents.LoadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	stream, err := streamcartevents.New(streamCfg, streamcartevents.Deps{Warehouse: st.wh, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	functions.HTTP(ingestbatch.FunctionName, ingest.ServeHTTP)
+	functions.CloudEvent(loadrawobject.FunctionName, load.Handle)
+	functions.HTTP(pollcarts.FunctionName, poll.ServeHTTP)
+	functions.CloudEvent(streamcartevents.FunctionName, stream.Handle)
+	return nil
 }
 
 // reservePort checks that 127.0.0.1:port can be listened on (0 finds a free
@@ -267,7 +428,6 @@ func serve(ctx context.Context, addr string) (string, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	errc := make(chan error, 1)
 	go func() { errc <- funcframework.StartHostPort(host, port) }()
-	base := "http://" + addr
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -279,7 +439,7 @@ func serve(ctx context.Context, addr string) (string, error) {
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
-			return base, nil
+			return "http://" + addr, nil
 		}
 	}
 	return "", fmt.Errorf("functions did not start listening on %s within 10s", addr)
@@ -304,31 +464,48 @@ func preflight(ctx context.Context, baseURL string) error {
 	return nil
 }
 
-// callIngest calls IngestBatch as Cloud Scheduler does.
-func callIngest(ctx context.Context, url string) (ingestbatch.Summary, error) {
-	var sum ingestbatch.Summary
+// callFunction calls an HTTP function as Cloud Scheduler does and decodes
+// its JSON summary into v; a non-200 answer is an error naming what failed.
+func callFunction(ctx context.Context, url string, v any) error {
+	name := url[strings.LastIndexByte(url, '/')+1:]
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{}`))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Google-Cloud-Scheduler")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return sum, fmt.Errorf("call %s: %w", ingestbatch.FunctionName, err)
+		return fmt.Errorf("call %s: %w", name, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err := json.Unmarshal(body, &sum); err != nil || resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(body))
-		for _, e := range sum.Entities {
+	decodeErr := json.Unmarshal(body, v)
+	if resp.StatusCode != http.StatusOK || decodeErr != nil {
+		return fmt.Errorf("%s answered HTTP %d: %s", name, resp.StatusCode, errorDetail(body))
+	}
+	return nil
+}
+
+// errorDetail picks the most specific error out of a function's response.
+func errorDetail(body []byte) string {
+	var v struct {
+		Error    string `json:"error"`
+		Entities []struct {
+			Entity, Error string
+		} `json:"entities"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		for _, e := range v.Entities {
 			if e.Error != "" {
-				msg = e.Entity + ": " + e.Error
+				return e.Entity + ": " + e.Error
 			}
 		}
-		return sum, fmt.Errorf("%s answered HTTP %d: %s", ingestbatch.FunctionName, resp.StatusCode, msg)
+		if v.Error != "" {
+			return v.Error
+		}
 	}
-	return sum, nil
+	return strings.TrimSpace(string(body))
 }
 
 // progress prints a line every two seconds until stopped.

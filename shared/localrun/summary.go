@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
@@ -26,8 +27,24 @@ type Summary struct {
 	Ingest         ingestbatch.Summary `json:"ingest"`
 	Deliveries     []Delivery          `json:"deliveries"`
 	Entities       []EntityReport      `json:"entities"`
+	Polls          []PollReport        `json:"polls"`
+	Streaming      StreamReport        `json:"streaming"`
 	NothingChanged bool                `json:"nothing_changed"`
 	Transforms     string              `json:"transforms"`
+}
+
+// PollReport is one poll of carts and the delivery of its events.
+type PollReport struct {
+	Poll    pollcarts.Summary `json:"poll"`
+	Push    PushStats         `json:"push"`
+	Seconds float64           `json:"seconds"`
+}
+
+// StreamReport is the state of the streaming tables after the run.
+type StreamReport struct {
+	CartEventRows  int64 `json:"cart_event_rows"`
+	DistinctEvents int64 `json:"distinct_events"`
+	RejectedEvents int64 `json:"rejected_events"`
 }
 
 // EntityReport is one entity's line of the summary.
@@ -73,9 +90,22 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 		r.TableRows = n
 		s.Entities = append(s.Entities, r)
 	}
+	err := wh.DB().QueryRowContext(ctx, "select count(*), count(distinct event_id) from bq_raw.cart_events").
+		Scan(&s.Streaming.CartEventRows, &s.Streaming.DistinctEvents)
+	if err != nil {
+		return fmt.Errorf("count cart events: %w", err)
+	}
+	if s.Streaming.RejectedEvents, err = wh.CountRows(ctx, "cart_events_rejected"); err != nil {
+		return err
+	}
 	s.NothingChanged = len(s.Deliveries) == 0
 	for _, e := range s.Entities {
 		if !e.Unchanged {
+			s.NothingChanged = false
+		}
+	}
+	for _, p := range s.Polls {
+		if p.Poll.Published > 0 || p.Push.Delivered > 0 {
 			s.NothingChanged = false
 		}
 	}
@@ -119,8 +149,10 @@ func (s *Summary) Print(out io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(out)
+	fmt.Fprintf(out, "cart_events: %d rows, %d distinct events; cart_events_rejected: %d rows\n",
+		s.Streaming.CartEventRows, s.Streaming.DistinctEvents, s.Streaming.RejectedEvents)
 	if s.NothingChanged {
-		fmt.Fprintln(out, "Nothing changed: the source matches the snapshots already in the lake, so no object was rewritten and nothing was loaded.")
+		fmt.Fprintln(out, "Nothing changed: the source matches the snapshots already in the lake and the carts already published, so no object was rewritten, nothing was loaded and no event was published.")
 	} else {
 		for _, e := range s.Entities {
 			state := "new snapshot written"

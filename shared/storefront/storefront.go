@@ -99,13 +99,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Synthetic returns a catalog of n deterministic products, n users and n carts.
 // Element i is the same on every call, so reruns see unchanged data.
-func Synthetic(n int64) Catalog { return synthetic{n: n} }
+func Synthetic(n int64) Catalog { return &synthetic{n: n} }
 
-type synthetic struct{ n int64 }
+// SyntheticChanging is Synthetic whose carts change between reads: on the
+// k-th read of /carts (k ≥ 1), the carts whose id is k modulo 100 get new
+// quantities, and those changed on the read before get their old ones back,
+// so each poll after the first sees about 2% of the carts changed.
+func SyntheticChanging(n int64) Catalog { return &synthetic{n: n, changing: true} }
+
+type synthetic struct {
+	n        int64
+	changing bool
+	reads    atomic.Int64
+}
 
 var categories = []string{"electronics", "jewelery", "men's clothing", "women's clothing"}
 
-func (s synthetic) WriteEntity(w io.Writer, entity string) (int64, bool, error) {
+func (s *synthetic) WriteEntity(w io.Writer, entity string) (int64, bool, error) {
 	var write func(buf []byte, i int64) []byte
 	switch entity {
 	case "products":
@@ -113,7 +123,11 @@ func (s synthetic) WriteEntity(w io.Writer, entity string) (int64, bool, error) 
 	case "users":
 		write = syntheticUser
 	case "carts":
-		write = s.syntheticCart
+		round := int64(0)
+		if s.changing {
+			round = s.reads.Add(1) - 1
+		}
+		write = func(b []byte, i int64) []byte { return s.syntheticCart(b, i, round) }
 	default:
 		return 0, false, nil
 	}
@@ -186,7 +200,11 @@ func syntheticUser(b []byte, i int64) []byte {
 	return append(b, `","__v":0}`...)
 }
 
-func (s synthetic) syntheticCart(b []byte, i int64) []byte {
+func (s *synthetic) syntheticCart(b []byte, i, round int64) []byte {
+	bump := int64(0)
+	if round > 0 && i%100 == round%100 {
+		bump = 1 + round
+	}
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, i, 10)
 	b = append(b, `,"userId":`...)
@@ -204,7 +222,7 @@ func (s synthetic) syntheticCart(b []byte, i int64) []byte {
 		b = append(b, `{"productId":`...)
 		b = strconv.AppendInt(b, 1+(i*31+l*17)%s.n, 10)
 		b = append(b, `,"quantity":`...)
-		b = strconv.AppendInt(b, 1+(i+l)%5, 10)
+		b = strconv.AppendInt(b, 1+(i+l+bump)%5, 10)
 		b = append(b, '}')
 	}
 	return append(b, `],"__v":0}`...)

@@ -74,3 +74,29 @@ func TestUnknownCollectionIs404(t *testing.T) {
 		t.Errorf("status %d, want 404", rec.Code)
 	}
 }
+
+func TestSyntheticChangingChangesAFewCartsPerRead(t *testing.T) {
+	t.Parallel()
+	c := SyntheticChanging(1000)
+	read := func() []json.RawMessage {
+		var b bytes.Buffer
+		if _, _, err := c.WriteEntity(&b, "carts"); err != nil {
+			t.Fatal(err)
+		}
+		var out []json.RawMessage
+		if err := json.Unmarshal(b.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first, second := read(), read()
+	changed := 0
+	for i := range first {
+		if !bytes.Equal(first[i], second[i]) {
+			changed++
+		}
+	}
+	if changed == 0 || changed > 20 {
+		t.Errorf("%d of 1000 carts changed between reads, want about 1%%", changed)
+	}
+}
