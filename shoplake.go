@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
@@ -32,40 +31,27 @@ func init() {
 	poll := &lazy[*pollcarts.Function]{build: pollcarts.NewFromEnv}
 	stream := &lazy[*streamcartevents.Function]{build: streamcartevents.NewFromEnv}
 
-	functions.HTTP(ingestbatch.FunctionName, func(w http.ResponseWriter, r *http.Request) {
-		fn, err := ingest.get(r.Context())
+	functions.HTTP(ingestbatch.FunctionName, serve(ingestbatch.FunctionName, ingest))
+	// The event functions are registered as HTTP functions that decode the
+	// CloudEvent themselves: see package cehttp.
+	functions.HTTP(loadrawobject.FunctionName, serve(loadrawobject.FunctionName, load))
+	functions.HTTP(pollcarts.FunctionName, serve(pollcarts.FunctionName, poll))
+	functions.HTTP(streamcartevents.FunctionName, serve(streamcartevents.FunctionName, stream))
+}
+
+// serve returns the handler of an entry point whose function is built on
+// first use. A build failure answers 500 (so Scheduler and Eventarc retry)
+// and logs which configuration is wrong.
+func serve[T http.Handler](name string, fn *lazy[T]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, err := fn.get(r.Context())
 		if err != nil {
-			startupFailed(ingestbatch.FunctionName, err)
+			startupFailed(name, err)
 			http.Error(w, "function is misconfigured; see its logs", http.StatusInternalServerError)
 			return
 		}
-		fn.ServeHTTP(w, r)
-	})
-	functions.CloudEvent(loadrawobject.FunctionName, func(ctx context.Context, e cloudevents.Event) error {
-		fn, err := load.get(ctx)
-		if err != nil {
-			startupFailed(loadrawobject.FunctionName, err)
-			return err
-		}
-		return fn.Handle(ctx, e)
-	})
-	functions.HTTP(pollcarts.FunctionName, func(w http.ResponseWriter, r *http.Request) {
-		fn, err := poll.get(r.Context())
-		if err != nil {
-			startupFailed(pollcarts.FunctionName, err)
-			http.Error(w, "function is misconfigured; see its logs", http.StatusInternalServerError)
-			return
-		}
-		fn.ServeHTTP(w, r)
-	})
-	functions.CloudEvent(streamcartevents.FunctionName, func(ctx context.Context, e cloudevents.Event) error {
-		fn, err := stream.get(ctx)
-		if err != nil {
-			startupFailed(streamcartevents.FunctionName, err)
-			return err
-		}
-		return fn.Handle(ctx, e)
-	})
+		h.ServeHTTP(w, r)
+	}
 }
 
 // lazy builds a value on first use. Unlike sync.OnceValues it keeps no error:

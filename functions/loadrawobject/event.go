@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/shoplake/shoplake/shared/cehttp"
 
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse"
@@ -74,6 +77,13 @@ func int64Field(raw json.RawMessage) (int64, error) {
 	var n int64
 	err := json.Unmarshal(raw, &n)
 	return n, err
+}
+
+// ServeHTTP serves Handle to Eventarc deliveries (binary or structured
+// CloudEvents); see package cehttp for why it is not registered as a
+// functions-framework CloudEvent function.
+func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cehttp.Handler(f.Handle)(w, r)
 }
 
 // Handle is the CloudEvent entry point: decode, load, map the outcome. Poison

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse"
@@ -111,17 +109,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same CloudEvents receive handler functions-framework wraps around
-	// a CloudEvent function.
-	p, err := cloudevents.NewHTTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler, err := cloudevents.NewHTTPReceiveHandler(context.Background(), p, fn.Handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(fn)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

@@ -11,7 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
@@ -99,6 +102,9 @@ func TestRunFixturesTwice(t *testing.T) {
 	if len(s1.Deliveries) != 2 || s1.NothingChanged {
 		t.Errorf("first run: deliveries %v, nothing changed %v", s1.Deliveries, s1.NothingChanged)
 	}
+	if p := s1.Polls[0]; p.Poll.Published != 7 || p.Push.Acked != 7 || s1.Streaming.CartEventRows != 7 {
+		t.Errorf("first run streamed %+v, %+v; want 7 published, 7 acked, 7 rows", p, s1.Streaming)
+	}
 
 	second := runLocal(t, dir, nil, "--port", "0")
 	if second.code != 0 {
@@ -115,6 +121,9 @@ func TestRunFixturesTwice(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int64{"products": 20, "users": 10}, counts(t, dir)); diff != "" {
 		t.Errorf("after second run (-want +got):\n%s", diff)
+	}
+	if p := s2.Polls[0]; p.Poll.Published != 0 || p.Push.Delivered != 0 || s2.Streaming.CartEventRows != 7 {
+		t.Errorf("second run streamed %+v, %+v; want nothing published and still 7 rows", p, s2.Streaming)
 	}
 	assertNoFixturePassword(t, dir)
 }
@@ -274,5 +283,163 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 				t.Error("printed a stack trace")
 			}
 		})
+	}
+}
+
+// mutableAPI serves the FakeStore snapshot with carts a test can change.
+type mutableAPI struct {
+	mu    sync.Mutex
+	carts []map[string]any
+}
+
+func newMutableAPI(t *testing.T) (*mutableAPI, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if _, _, err := storefront.Fixtures().WriteEntity(&b, "carts"); err != nil {
+		t.Fatal(err)
+	}
+	m := &mutableAPI{}
+	if err := json.Unmarshal(b.Bytes(), &m.carts); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	return m, srv.URL
+}
+
+func (m *mutableAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/carts" {
+		storefront.NewServer(storefront.Fixtures()).ServeHTTP(w, r)
+		return
+	}
+	m.mu.Lock()
+	b, _ := json.Marshal(m.carts)
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (m *mutableAPI) update(fn func(carts []map[string]any) []map[string]any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.carts = fn(m.carts)
+}
+
+// streamingSequence runs the pipeline against a source whose carts change:
+// 7 events, then none, then exactly 1 for a changed cart, then exactly 1
+// tombstone for a removed cart; cart_events keeps one row per delivery.
+func streamingSequence(t *testing.T, extraEnv ...string) {
+	t.Helper()
+	api, url := newMutableAPI(t)
+	dir := t.TempDir()
+	env := append([]string{"SOURCE_BASE_URL=" + url}, extraEnv...)
+	step := func(name string, wantPublished, wantRows, wantDistinct int64, wantType string) {
+		t.Helper()
+		r := runLocal(t, dir, env, "--port", "0")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", name, r.code, r.stdout, r.stderr)
+		}
+		s := lastRun(t, dir)
+		p := s.Polls[0]
+		if p.Poll.Published != wantPublished || p.Push.Acked != wantPublished || s.Streaming.CartEventRows != wantRows || s.Streaming.DistinctEvents != wantDistinct {
+			t.Errorf("%s: published %d, acked %d, rows %d, distinct %d; want %d, %d, %d, %d",
+				name, p.Poll.Published, p.Push.Acked, s.Streaming.CartEventRows, s.Streaming.DistinctEvents,
+				wantPublished, wantPublished, wantRows, wantDistinct)
+		}
+		if wantType != "" {
+			db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var last string
+			if err := db.QueryRow("select event_type from bq_raw.cart_events order by ingested_at desc limit 1").Scan(&last); err != nil || last != wantType {
+				t.Errorf("%s: newest event is %q (%v), want %q", name, last, err, wantType)
+			}
+		}
+	}
+	step("first run", 7, 7, 7, "")
+	step("unchanged source", 0, 7, 7, "")
+	api.update(func(c []map[string]any) []map[string]any {
+		c[0]["products"].([]any)[0].(map[string]any)["quantity"] = 42
+		return c
+	})
+	step("one cart changed", 1, 8, 8, "cart.upserted")
+	api.update(func(c []map[string]any) []map[string]any { return c[1:] })
+	step("one cart removed", 1, 9, 9, "cart.deleted")
+	step("unchanged again", 0, 9, 9, "")
+}
+
+func TestRunStreamsOnlyChangesAndTombstones(t *testing.T) {
+	t.Parallel()
+	streamingSequence(t)
+}
+
+// TestRunWithGcloudEmulator runs the same sequence with PUBSUB_EMULATOR_HOST
+// pointing at the gcloud Pub/Sub emulator. It skips only when gcloud is not
+// installed.
+func TestRunWithGcloudEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the gcloud emulator")
+	}
+	gcloud, err := exec.LookPath("gcloud")
+	if err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(gcloud, "beta", "emulators", "pubsub", "start", "--host-port="+addr, "--project=shoplake-local", "--quiet")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the emulator is a tree of processes
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator did not start within 90s:\n%s", logs.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	streamingSequence(t, "PUBSUB_EMULATOR_HOST="+addr)
+}
+
+func TestRunKeepsPollingChangingCarts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := runLocal(t, dir, nil, "--port", "0", "--scale", "1000", "--poll-every", "50ms", "--polls", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	s := lastRun(t, dir)
+	if len(s.Polls) != 3 || s.Polls[0].Poll.Published != 1000 {
+		t.Fatalf("polls = %+v", s.Polls)
+	}
+	for i, p := range s.Polls[1:] {
+		if p.Poll.Changed == 0 || p.Poll.Changed > 30 || p.Push.Acked != p.Poll.Published {
+			t.Errorf("poll %d: %+v, want a few changed carts, all delivered", i+2, p)
+		}
+	}
+	var want int64
+	for _, p := range s.Polls {
+		want += p.Poll.Published
+	}
+	if s.Streaming.CartEventRows != want {
+		t.Errorf("cart_events has %d rows, %d events were published", s.Streaming.CartEventRows, want)
 	}
 }

@@ -16,10 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/shoplake/shoplake/shared/cehttp"
 
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -60,6 +63,13 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	}
 	return &Function{cfg: cfg, deps: deps,
 		batch: newBatcher(deps.Warehouse.InsertCartEvents, cfg.BatchRows, cfg.BatchDelay, cfg.InsertTimeout)}, nil
+}
+
+// ServeHTTP serves Handle to Eventarc deliveries (binary or structured
+// CloudEvents); see package cehttp for why it is not registered as a
+// functions-framework CloudEvent function.
+func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cehttp.Handler(f.Handle)(w, r)
 }
 
 // Handle is the CloudEvent entry point.

@@ -99,15 +99,7 @@ func newHarness(t *testing.T, vars map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cloudevents.NewHTTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler, err := cloudevents.NewHTTPReceiveHandler(context.Background(), p, h.fn.Handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(h.fn)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

@@ -399,9 +399,9 @@ func (st *stack) register(ctx context.Context, baseURL string, logger *slog.Logg
 	}
 
 	functions.HTTP(ingestbatch.FunctionName, ingest.ServeHTTP)
-	functions.CloudEvent(loadrawobject.FunctionName, load.Handle)
+	functions.HTTP(loadrawobject.FunctionName, load.ServeHTTP) // see package cehttp
 	functions.HTTP(pollcarts.FunctionName, poll.ServeHTTP)
-	functions.CloudEvent(streamcartevents.FunctionName, stream.Handle)
+	functions.HTTP(streamcartevents.FunctionName, stream.ServeHTTP)
 	return nil
 }
 

@@ -1,0 +1,42 @@
+// Package cehttp serves CloudEvent functions over plain HTTP handlers.
+//
+// functions-framework-go wraps a function registered with
+// functions.CloudEvent in the CloudEvents SDK's NewHTTPReceiveHandler, which
+// pairs concurrent requests through one shared unbuffered channel; under
+// concurrent deliveries (with a client cancellation now and then) the pairing
+// shifts and a request is answered only when the next one arrives, so the
+// last of a burst hangs until its client gives up (cloudevents/sdk-go issues
+// 1224 and 1332, open at the time of writing). Shoplake's event functions run
+// with per-instance concurrency, so they are registered with functions.HTTP
+// and decode each request themselves with Handler, which keeps one request in
+// one goroutine.
+package cehttp
+
+import (
+	"context"
+	"net/http"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+)
+
+// Handler adapts a CloudEvent function to an http.Handler. It accepts the
+// binary and structured content modes; an undecodable request is a 400, a
+// function error a 500 (so Eventarc redelivers), success a 204.
+func Handler(fn func(context.Context, cloudevents.Event) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "CloudEvents are delivered with POST", http.StatusMethodNotAllowed)
+			return
+		}
+		e, err := cloudevents.NewEventFromHTTPRequest(r)
+		if err != nil {
+			http.Error(w, "not a CloudEvent: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := fn(r.Context(), *e); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
