@@ -189,9 +189,7 @@ func (p *poll) run(ctx context.Context) error {
 		}
 	}()
 
-	seen := make([]bool, len(prev))
-	next := make([]state.Entry, 0, len(prev))
-	var buf []byte
+	d := newDiffer(prev)
 	var publishErr error
 	srcErr := f.deps.Source.Each(ctx, path, func(raw json.RawMessage) error {
 		p.sum.Fetched++
@@ -200,10 +198,7 @@ func (p *poll) run(ctx context.Context) error {
 			p.sum.Rejected++
 			// A cart that is still there but unreadable is not deleted: keep
 			// what we knew of it.
-			if i, ok := find(prev, cartID(raw)); ok && !seen[i] {
-				seen[i] = true
-				next = append(next, prev[i])
-			}
+			d.keep(cartID(raw))
 			if rejects == nil {
 				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(model.Carts.Name, day), stamp)
 			}
@@ -211,26 +206,17 @@ func (p *poll) run(ctx context.Context) error {
 		}
 		c := v.(*model.Cart)
 		p.sum.Valid++
-		var fp model.Fingerprint
-		fp, buf = model.CartFingerprint(c, buf)
-		entry := state.Entry{CartID: c.ID, Fingerprint: fp, Day: model.CartDay(c)}
-		i, known := find(prev, c.ID)
-		switch {
-		case known && seen[i]:
-			return nil // the source listed this cart twice; the first one counts
-		case known && prev[i].Fingerprint == fp:
-			p.sum.Unchanged++
-		case known:
-			p.sum.Changed++
-		default:
-			p.sum.New++
-		}
-		if known {
-			seen[i] = true
-		}
-		next = append(next, entry)
-		if known && prev[i].Fingerprint == fp {
+		change, fp := d.observe(c)
+		switch change {
+		case changeNone, changeDuplicate:
+			if change == changeNone {
+				p.sum.Unchanged++
+			}
 			return nil
+		case changeNew:
+			p.sum.New++
+		case changeUpdated:
+			p.sum.Changed++
 		}
 		if err := p.publish(ctx, model.NewUpsertEvent(c, fp, p.started, f.deps.Now())); err != nil {
 			publishErr = err
@@ -249,12 +235,9 @@ func (p *poll) run(ctx context.Context) error {
 		return fmt.Errorf("%w: carts: %w", ErrSource, srcErr)
 	}
 
-	for i, e := range prev {
-		if seen[i] {
-			continue
-		}
+	for _, e := range d.unseen() {
 		if e.Day < windowStart {
-			next = append(next, e) // outside the window: not re-read, not deleted
+			d.next = append(d.next, e) // outside the window: not re-read, not deleted
 			continue
 		}
 		p.sum.Deleted++
@@ -272,9 +255,9 @@ func (p *poll) run(ctx context.Context) error {
 		}
 	}
 
-	state.Sort(next)
-	p.sum.CartsInState = len(next)
-	newGen, err := f.deps.State.Commit(ctx, next, gen)
+	d.next = state.SortUnique(d.next)
+	p.sum.CartsInState = len(d.next)
+	newGen, err := f.deps.State.Commit(ctx, d.next, gen)
 	if errors.Is(err, state.ErrConflict) {
 		p.sum.Status = StatusSuperseded
 		logging.FromContext(ctx).WarnContext(ctx, "another poll committed the cart state first; this poll's events repeat its ids", "generation", gen)
@@ -285,6 +268,68 @@ func (p *poll) run(ctx context.Context) error {
 	}
 	p.sum.StateCommitted, p.sum.StateGeneration = true, newGen
 	return nil
+}
+
+// change is how a polled cart compares with the state.
+type change int
+
+const (
+	changeNone      change = iota // same fingerprint as last time
+	changeNew                     // not in the state
+	changeUpdated                 // in the state with another fingerprint
+	changeDuplicate               // listed twice by the source; the first counts
+)
+
+// differ compares the carts of one poll with the committed state and builds
+// the next state.
+type differ struct {
+	prev []state.Entry // committed state, sorted by cart id
+	seen []bool        // prev[i] was listed by the source this poll
+	next []state.Entry // the state to commit
+	buf  []byte        // scratch for fingerprints
+}
+
+func newDiffer(prev []state.Entry) *differ {
+	return &differ{prev: prev, seen: make([]bool, len(prev)), next: make([]state.Entry, 0, len(prev))}
+}
+
+// observe fingerprints a valid cart, records it in the next state and says
+// how it changed.
+func (d *differ) observe(c *model.Cart) (change, model.Fingerprint) {
+	var fp model.Fingerprint
+	fp, d.buf = model.CartFingerprint(c, d.buf)
+	i, known := find(d.prev, c.ID)
+	if known && d.seen[i] {
+		return changeDuplicate, fp
+	}
+	d.next = append(d.next, state.Entry{CartID: c.ID, Fingerprint: fp, Day: model.CartDay(c)})
+	if !known {
+		return changeNew, fp
+	}
+	d.seen[i] = true
+	if d.prev[i].Fingerprint == fp {
+		return changeNone, fp
+	}
+	return changeUpdated, fp
+}
+
+// keep carries a cart that could not be read this poll over unchanged.
+func (d *differ) keep(cartID int64) {
+	if i, ok := find(d.prev, cartID); ok && !d.seen[i] {
+		d.seen[i] = true
+		d.next = append(d.next, d.prev[i])
+	}
+}
+
+// unseen returns the state's carts the source did not list this poll.
+func (d *differ) unseen() []state.Entry {
+	var out []state.Entry
+	for i, e := range d.prev {
+		if !d.seen[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // find returns the index of cartID in entries, sorted by id.

@@ -361,3 +361,16 @@ func sorted(ids []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestSourceListingACartTwiceKeepsTheStateValid(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	e := newEnv(t, encode(t, append(carts, carts[3])))
+	f := e.poller(t, nil, nil)
+	if got := run(t, f); got.CartsInState != 7 || !got.StateCommitted {
+		t.Fatalf("first poll = %+v", got)
+	}
+	if got := run(t, f); got.Published != 0 || got.CartsInState != 7 {
+		t.Errorf("second poll = %+v, want the state read back and nothing published", got)
+	}
+}

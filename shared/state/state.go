@@ -14,12 +14,13 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -89,9 +90,11 @@ func Decode(b []byte) ([]Entry, error) {
 	return entries, nil
 }
 
-// Sort orders entries by cart id.
-func Sort(entries []Entry) {
-	sort.Slice(entries, func(i, j int) bool { return entries[i].CartID < entries[j].CartID })
+// SortUnique orders entries by cart id and drops repeated ids, keeping the
+// first of each, as Encode requires.
+func SortUnique(entries []Entry) []Entry {
+	slices.SortStableFunc(entries, func(a, b Entry) int { return cmp.Compare(a.CartID, b.CartID) })
+	return slices.CompactFunc(entries, func(a, b Entry) bool { return a.CartID == b.CartID })
 }
 
 // ErrConflict reports that another poll committed the state first.

@@ -110,3 +110,15 @@ func TestStoreCommitsWithGenerationPreconditions(t *testing.T) {
 		t.Errorf("generation %d, want %d", gen, gen2)
 	}
 }
+
+func TestSortUniqueKeepsFirstOfRepeatedIDs(t *testing.T) {
+	t.Parallel()
+	got := SortUnique([]Entry{{CartID: 3, Day: 1}, {CartID: 1}, {CartID: 3, Day: 2}, {CartID: 2}})
+	want := []Entry{{CartID: 1}, {CartID: 2}, {CartID: 3, Day: 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := Decode(Encode(got)); err != nil {
+		t.Error(err)
+	}
+}
