@@ -24,8 +24,9 @@ type batcher struct {
 }
 
 type pendingRow struct {
-	row  warehouse.CartEventRow
-	done chan error
+	row    warehouse.CartEventRow
+	done   chan error
+	queued time.Time
 }
 
 // maxAttempts bounds how often one flush re-inserts rows that BigQuery did
@@ -44,7 +45,7 @@ func newBatcher(insert insertFunc, maxRows int, maxDelay, timeout time.Duration)
 // retrying. If ctx ends first the row may still be stored, which is harmless:
 // its event id deduplicates it.
 func (b *batcher) Insert(ctx context.Context, row warehouse.CartEventRow) error {
-	p := &pendingRow{row: row, done: make(chan error, 1)}
+	p := &pendingRow{row: row, done: make(chan error, 1), queued: time.Now()}
 	select {
 	case b.reqs <- p:
 	case <-ctx.Done():
@@ -58,20 +59,35 @@ func (b *batcher) Insert(ctx context.Context, row warehouse.CartEventRow) error 
 	}
 }
 
+// loop collects batches: a batch closes when it is full or maxDelay after its
+// first row was queued. Rows that queued up while the previous batch was
+// being inserted have waited already, so they go out at once.
 func (b *batcher) loop() {
 	for first := range b.reqs {
 		batch := []*pendingRow{first}
-		timer := time.NewTimer(b.maxDelay)
+		deadline := first.queued.Add(b.maxDelay)
 	collect:
 		for len(batch) < b.maxRows {
+			select { // take whatever is already queued
+			case p := <-b.reqs:
+				batch = append(batch, p)
+				continue
+			default:
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			timer := time.NewTimer(wait)
 			select {
 			case p := <-b.reqs:
 				batch = append(batch, p)
 			case <-timer.C:
+				timer.Stop()
 				break collect
 			}
+			timer.Stop()
 		}
-		timer.Stop()
 		b.flush(batch)
 	}
 }

@@ -197,8 +197,12 @@ func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, er
 		Nacked: stats.Nacked - before.Nacked, DeadLettered: stats.DeadLettered - before.DeadLettered,
 	}
 	r.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d\n",
+	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
 		r.Push.Delivered, r.Push.Acked, r.Push.Nacked, r.Push.DeadLettered)
+	if r.Poll.Published > 0 {
+		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s", r.Seconds, float64(r.Poll.Published)/r.Seconds)
+	}
+	fmt.Fprintln(out)
 	return r, err
 }
 

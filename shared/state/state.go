@@ -3,8 +3,8 @@
 // object in the raw bucket and committed with an ifGenerationMatch
 // precondition, so of two overlapping polls only one can commit.
 //
-// The encoding is binary and compact, about 10 bytes a cart (a JSON map of
-// the same data is about 40), because the whole state is read and written on
+// The encoding is binary and compact, about 12 bytes a cart (11.4 MiB at a
+// million carts; a JSON map of the same data is about 40 bytes a cart), because the whole state is read and written on
 // every poll, every minute, at up to millions of carts:
 //
 //	"SLCS1\n" | uvarint count | count × (uvarint id delta, 8-byte fingerprint, varint day)
