@@ -11,7 +11,6 @@ import (
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
-	"github.com/shoplake/shoplake/shared/secrets"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
 	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
@@ -25,12 +24,7 @@ func NewFromEnv(ctx context.Context) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.APIKeySecret != "" {
-		if cfg.Source.APIKey, err = secrets.Fetch(ctx, cfg.APIKeySecret); err != nil {
-			return nil, err
-		}
-	}
-	src, err := source.New(cfg.Source, nil)
+	src, err := source.Open(ctx, cfg.Source, cfg.APIKeySecret)
 	if err != nil {
 		return nil, err
 	}

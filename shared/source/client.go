@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/secrets"
 )
 
 // Config configures a Client. Zero durations and limits take the defaults noted.
@@ -72,6 +73,19 @@ func ReadConfig(r *config.Reader) (cfg Config, apiKeySecret string) {
 		}
 	}
 	return cfg, apiKeySecret
+}
+
+// Open returns a Client for cfg as deployed: when apiKeySecret names a
+// Secret Manager version, the API key is read from it once, here.
+func Open(ctx context.Context, cfg Config, apiKeySecret string) (*Client, error) {
+	if apiKeySecret != "" {
+		key, err := secrets.Fetch(ctx, apiKeySecret)
+		if err != nil {
+			return nil, err
+		}
+		cfg.APIKey = key
+	}
+	return New(cfg, nil)
 }
 
 // Sentinel errors callers may branch on.
