@@ -190,7 +190,7 @@ func (p *poll) run(ctx context.Context) error {
 	}()
 
 	d := newDiffer(prev)
-	var publishErr error
+	var publishErr, writeErr error // failures that are not the source's
 	srcErr := f.deps.Source.Each(ctx, path, func(raw json.RawMessage) error {
 		p.sum.Fetched++
 		v, err := model.Carts.Decode(raw)
@@ -202,7 +202,8 @@ func (p *poll) run(ctx context.Context) error {
 			if rejects == nil {
 				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(model.Carts.Name, day), stamp)
 			}
-			return rejects.Add(lake.RejectLine(raw, err))
+			writeErr = rejects.Add(lake.RejectLine(raw, err))
+			return writeErr
 		}
 		c := v.(*model.Cart)
 		p.sum.Valid++
@@ -228,6 +229,9 @@ func (p *poll) run(ctx context.Context) error {
 	case publishErr != nil:
 		_ = p.drain(ctx)
 		return publishErr
+	case writeErr != nil:
+		_ = p.drain(ctx)
+		return fmt.Errorf("write rejected carts: %w", writeErr)
 	case srcErr != nil:
 		// What was published stays published; the next poll repeats those
 		// events with the same ids.
