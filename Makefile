@@ -5,9 +5,11 @@ GO       ?= go
 ARGS     ?=
 BIN      := bin
 GOFLAGS  ?= -buildvcs=false
+PYTHON   ?= python3
+VENV     := .venv
 export GOFLAGS
 
-.PHONY: run test vet fmt-check unit bench fuzz clean help
+.PHONY: run test vet fmt-check unit bench clean help venv
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
@@ -22,7 +24,15 @@ $(BIN)/shoplake-local: FORCE
 run: $(BIN)/shoplake-local
 	@./$(BIN)/shoplake-local $(ARGS)
 
-test: fmt-check vet unit
+# The project's Python tools, from the pinned requirements file.
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: fmt-check vet venv unit
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.local/*')); \
@@ -32,12 +42,12 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 -timeout 20m ./...
+	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -count=1 -timeout 20m ./...
 
 bench:
 	./scripts/bench.sh
 
 clean:
-	rm -rf .local $(BIN)
+	rm -rf .local $(BIN) $(VENV)
 
 FORCE:
