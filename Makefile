@@ -21,8 +21,8 @@ $(BIN)/shoplake-local: FORCE
 	@mkdir -p $(BIN)
 	@$(GO) build -o $@ ./functions/local
 
-run: $(BIN)/shoplake-local
-	@./$(BIN)/shoplake-local $(ARGS)
+run: $(BIN)/shoplake-local venv
+	@./$(BIN)/shoplake-local --dbt $(VENV)/bin/dbt $(ARGS)
 
 # The project's Python tools, from the pinned requirements file.
 $(VENV)/.installed: requirements.txt
@@ -42,7 +42,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -count=1 -timeout 20m ./...
+	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python SHOPLAKE_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 -timeout 20m ./...
 
 bench:
 	./scripts/bench.sh

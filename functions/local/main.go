@@ -45,6 +45,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	scale := fs.Int64("scale", 0, "serve N deterministic synthetic records per entity instead of the FakeStore snapshot")
 	pollEvery := fs.Duration("poll-every", 0, "keep polling carts at this interval (e.g. 1m) until Ctrl-C; with --scale, carts change between polls")
 	polls := fs.Int("polls", 0, "with --poll-every, stop after this many polls (0: until Ctrl-C)")
+	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
+	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -66,6 +68,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, err := localrun.Run(ctx, localrun.Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls,
+		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,
 	})
 	return err

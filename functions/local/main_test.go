@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,11 +88,19 @@ func lastRun(t *testing.T, dir string) localrun.Summary {
 	return s
 }
 
+// dbtArgs passes the project's dbt to the runner when make test provides it.
+func dbtArgs() []string {
+	if dbt := os.Getenv("SHOPLAKE_DBT"); dbt != "" {
+		return []string{"--dbt", dbt, "--dbt-project", "../../dbt"}
+	}
+	return nil
+}
+
 func TestRunFixturesTwice(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 
-	first := runLocal(t, dir, nil, "--port", "0")
+	first := runLocal(t, dir, nil, append([]string{"--port", "0"}, dbtArgs()...)...)
 	if first.code != 0 {
 		t.Fatalf("first run exit %d\nstdout:\n%s\nstderr:\n%s", first.code, first.stdout, first.stderr)
 	}
@@ -106,7 +115,13 @@ func TestRunFixturesTwice(t *testing.T) {
 		t.Errorf("first run streamed %+v, %+v; want 7 published, 7 acked, 7 rows", p, s1.Streaming)
 	}
 
-	second := runLocal(t, dir, nil, "--port", "0")
+	var martsBefore map[string]string
+	if os.Getenv("SHOPLAKE_DBT") != "" {
+		assertMartsMatchTheFixtures(t, dir)
+		martsBefore = martDigests(t, dir)
+	}
+
+	second := runLocal(t, dir, nil, append([]string{"--port", "0"}, dbtArgs()...)...)
 	if second.code != 0 {
 		t.Fatalf("second run exit %d: %s", second.code, second.stderr)
 	}
@@ -126,6 +141,128 @@ func TestRunFixturesTwice(t *testing.T) {
 		t.Errorf("second run streamed %+v, %+v; want nothing published and still 7 rows", p, s2.Streaming)
 	}
 	assertNoFixturePassword(t, dir)
+	if martsBefore != nil {
+		if diff := cmp.Diff(martsBefore, martDigests(t, dir)); diff != "" {
+			t.Errorf("a second run changed the marts (-before +after):\n%s", diff)
+		}
+		assertDuplicateEventsChangeNothing(t, dir, martsBefore)
+	}
+}
+
+// assertMartsMatchTheFixtures checks the marts against figures computed here,
+// independently, from the FakeStore fixtures: one order per cart, one item
+// per cart line, and revenue = Σ quantity × price.
+func assertMartsMatchTheFixtures(t *testing.T, dir string) {
+	t.Helper()
+	var products []struct {
+		ID    int64
+		Price float64
+	}
+	var carts []struct {
+		ID       int64
+		Products []struct{ ProductID, Quantity int64 }
+	}
+	for entity, v := range map[string]any{"products": &products, "carts": &carts} {
+		var b bytes.Buffer
+		if _, _, err := storefront.Fixtures().WriteEntity(&b, entity); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b.Bytes(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	price := map[int64]float64{}
+	for _, p := range products {
+		price[p.ID] = p.Price
+	}
+	lines, byCart := 0, map[int64]float64{}
+	var total float64
+	for _, c := range carts {
+		for _, l := range c.Products {
+			lines++
+			byCart[c.ID] += float64(l.Quantity) * price[l.ProductID]
+			total += float64(l.Quantity) * price[l.ProductID]
+		}
+	}
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]int64{"dim_products": 20, "dim_users": 10, "fact_orders": 7, "fact_order_items": int64(lines)}
+	for table, n := range want {
+		var got int64
+		if err := db.QueryRow("select count(*) from bq_analytics." + table).Scan(&got); err != nil || got != n {
+			t.Errorf("%s has %d rows (%v), want %d", table, got, err, n)
+		}
+	}
+	rows, err := db.Query("select cart_id, revenue::double from bq_analytics.fact_orders where not is_deleted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var sum float64
+	for rows.Next() {
+		var id int64
+		var rev float64
+		if err := rows.Scan(&id, &rev); err != nil {
+			t.Fatal(err)
+		}
+		sum += rev
+		if d := rev - byCart[id]; d > 0.005 || d < -0.005 {
+			t.Errorf("cart %d revenue %.2f, computed by hand %.2f", id, rev, byCart[id])
+		}
+	}
+	if d := sum - total; d > 0.005 || d < -0.005 || fmt.Sprintf("%.2f", total) != "4691.27" {
+		t.Errorf("revenue %.2f, by hand %.2f (the fixtures' README says 4691.27)", sum, total)
+	}
+	var undated int64
+	if err := db.QueryRow("select count(*) from bq_analytics.fact_orders o left join bq_analytics.dim_date d on o.order_date = d.date_day where d.date_day is null").Scan(&undated); err != nil || undated != 0 {
+		t.Errorf("%d orders have no dim_date row (%v)", undated, err)
+	}
+}
+
+// martDigests returns a digest of every mart's content.
+func martDigests(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]string{}
+	for _, m := range localrun.Marts {
+		var d sql.NullString
+		q := "select md5(string_agg(r, '|' order by r)) from (select cast(t as varchar) as r from bq_analytics." + m + " t)"
+		if err := db.QueryRow(q).Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		out[m] = d.String
+	}
+	return out
+}
+
+// assertDuplicateEventsChangeNothing stores a second delivery of every event
+// in raw, rebuilds the marts, and expects them unchanged.
+func assertDuplicateEventsChangeNothing(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("insert into bq_raw.cart_events select * replace (message_id || '-redelivered' as message_id) from bq_raw.cart_events"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cmd := exec.Command(os.Getenv("SHOPLAKE_DBT"), "build", "--target", "local", "--project-dir", "../../dbt", "--profiles-dir", "../../dbt",
+		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
+	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+filepath.Join(dir, "warehouse.duckdb"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dbt build: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(before, martDigests(t, dir)); diff != "" {
+		t.Errorf("raw duplicates changed the marts (-before +after):\n%s", diff)
+	}
 }
 
 // assertNoFixturePassword looks for every FakeStore fixture password in every

@@ -75,6 +75,11 @@ type Options struct {
 	PollEvery time.Duration
 	// Polls bounds the number of polls when PollEvery is set (0: no bound).
 	Polls int
+	// DBT is the dbt executable and DBTProject the dbt project directory; the
+	// runner runs `dbt build --target local` once after the loads and
+	// streams settle. Without DBT the transforms are reported as not
+	// configured.
+	DBT, DBTProject string
 	// Env supplies optional SOURCE_*, LOG_LEVEL and PUBSUB_EMULATOR_HOST
 	// settings.
 	Env config.Lookup
@@ -84,13 +89,24 @@ type Options struct {
 
 // stack is the running set of stand-ins and functions.
 type stack struct {
-	opts    Options
-	base    string // URL of the functions
-	api     *storefront.Server
-	gcs     *storage.Client
-	wh      *duckdb.Warehouse
-	ps      *localPubSub
-	closers []func()
+	opts      Options
+	base      string // URL of the functions
+	api       *storefront.Server
+	gcs       *storage.Client
+	wh        *duckdb.Warehouse
+	whClosed  bool
+	ps        *localPubSub
+	transform *transform.Deferred
+	closers   []func()
+}
+
+// releaseWarehouse closes the warehouse file so that another process (dbt)
+// can open it; the functions must not run after it.
+func (s *stack) releaseWarehouse() {
+	if s.wh != nil && !s.whClosed {
+		s.whClosed = true
+		s.wh.Close()
+	}
 }
 
 func (s *stack) close() {
@@ -163,8 +179,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 
-	if err := sum.collect(context.WithoutCancel(ctx), st.wh); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := sum.collect(ctx, st.wh); err != nil {
 		return sum, err
+	}
+	if err := st.transforms(ctx, sum); err != nil {
+		return sum.failed(started, err)
 	}
 	sum.finish(started)
 	if err := sum.write(); err != nil {
@@ -204,6 +224,34 @@ func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, er
 	}
 	fmt.Fprintln(out)
 	return r, err
+}
+
+// transforms runs dbt once, after every load and stream has settled, when
+// anything changed or a mart is missing; the warehouse is released first.
+func (s *stack) transforms(ctx context.Context, sum *Summary) error {
+	requested := s.transform.Take()
+	dbt, err := findDBT(s.opts.DBT)
+	if err != nil {
+		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
+		return nil
+	}
+	changed := len(requested) > 0
+	for _, p := range sum.Polls {
+		changed = changed || p.Push.Acked > 0
+	}
+	if !changed && martsExist(ctx, s.wh.DB()) {
+		s.releaseWarehouse()
+		sum.DBT = DBTReport{Status: "skipped", Reason: "no new data since the marts were built"}
+	} else {
+		s.releaseWarehouse()
+		fmt.Fprintf(s.opts.Out, "dbt build (local target) …\n")
+		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+		if err != nil {
+			return err
+		}
+	}
+	sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse)
+	return err
 }
 
 // start brings up the stand-ins and serves the functions.
@@ -246,7 +294,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 		}
 		return st, err
 	}
-	st.closers = append(st.closers, func() { st.wh.Close() })
+	st.closers = append(st.closers, st.releaseWarehouse)
 	sum.Warehouse = dbPath
 	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
 
@@ -371,10 +419,8 @@ func (st *stack) register(ctx context.Context, baseURL string, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	load, err := loadrawobject.New(loadCfg, loadrawobject.Deps{
-		Warehouse: st.wh, Logger: logger,
-		Transform: transform.NotConfigured{Logger: logger, Hint: "the local dbt transforms are not built yet"},
-	})
+	st.transform = &transform.Deferred{Logger: logger}
+	load, err := loadrawobject.New(loadCfg, loadrawobject.Deps{Warehouse: st.wh, Logger: logger, Transform: st.transform})
 	if err != nil {
 		return err
 	}

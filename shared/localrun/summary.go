@@ -30,7 +30,7 @@ type Summary struct {
 	Polls          []PollReport        `json:"polls"`
 	Streaming      StreamReport        `json:"streaming"`
 	NothingChanged bool                `json:"nothing_changed"`
-	Transforms     string              `json:"transforms"`
+	DBT            DBTReport           `json:"dbt"`
 }
 
 // PollReport is one poll of carts and the delivery of its events.
@@ -109,7 +109,6 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 			s.NothingChanged = false
 		}
 	}
-	s.Transforms = "not configured: the dbt transforms are not part of the local stack yet"
 	return nil
 }
 
@@ -170,7 +169,19 @@ func (s *Summary) Print(out io.Writer) {
 			fmt.Fprintf(out, "rejected  %d %s record(s): see gs://%s/rejects/%s/ (%s)\n", e.Rejected, e.Entity, Bucket, e.Entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", e.Entity))
 		}
 	}
-	fmt.Fprintf(out, "transforms: %s\n", s.Transforms)
+	switch d := s.DBT; d.Status {
+	case "built":
+		fmt.Fprintf(out, "dbt build (local): %s in %.1fs (log %s)\n", d.Result, d.Seconds, d.LogFile)
+	default:
+		fmt.Fprintf(out, "dbt: %s: %s\n", d.Status, d.Reason)
+	}
+	if len(s.DBT.MartRows) > 0 {
+		fmt.Fprintf(out, "marts (bq_analytics):")
+		for _, m := range Marts {
+			fmt.Fprintf(out, " %s %d,", m, s.DBT.MartRows[m])
+		}
+		fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
+	}
 	fmt.Fprintf(out, "Query the warehouse: duckdb %s \"select count(*) from bq_raw.products\"\n", s.Warehouse)
 	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
 }

@@ -1,0 +1,34 @@
+-- A calendar covering every order date (and today).
+with
+
+bounds as (
+
+    select
+        cast(min(cart_date) as date) as first_day,
+        greatest(cast(max(cart_date) as date), current_date) as last_day
+    from {{ ref('int_carts_latest') }}
+
+),
+
+days as (
+
+    {{ date_series('(select first_day from bounds)', '(select last_day from bounds)') }}
+
+),
+
+final as (
+
+    select
+        date_day,
+        extract(year from date_day) * 10000 + extract(month from date_day) * 100 + extract(day from date_day) as date_key,
+        extract(year from date_day) as year_number,
+        extract(quarter from date_day) as quarter_number,
+        extract(month from date_day) as month_number,
+        extract(day from date_day) as day_of_month,
+        {{ iso_day_of_week('date_day') }} as iso_day_of_week,
+        {{ iso_day_of_week('date_day') }} in (6, 7) as is_weekend
+    from days
+
+)
+
+select * from final

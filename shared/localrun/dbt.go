@@ -1,0 +1,121 @@
+package localrun
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Marts are the tables the dbt project builds in bq_analytics.
+var Marts = []string{"dim_products", "dim_users", "dim_date", "fact_orders", "fact_order_items"}
+
+// DBTReport is what the local transforms did.
+type DBTReport struct {
+	// Status is "built", "skipped" or "not configured".
+	Status  string  `json:"status"`
+	Reason  string  `json:"reason,omitempty"`
+	Result  string  `json:"result,omitempty"` // dbt's "Done. PASS=… TOTAL=…" line
+	Seconds float64 `json:"seconds,omitempty"`
+	LogFile string  `json:"log_file,omitempty"`
+	// MartRows counts the rows of each mart after the run.
+	MartRows map[string]int64 `json:"mart_rows,omitempty"`
+	// Revenue is the revenue of the orders that were not deleted.
+	Revenue string `json:"revenue,omitempty"`
+}
+
+var dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*TOTAL=\d+`)
+
+// runDBT runs `dbt build --target local` on the warehouse file, which the
+// caller must have released, with dbt's logs and artefacts under dir.
+func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, error) {
+	r := DBTReport{Status: "built", LogFile: filepath.Join(dir, "logs", "dbt.log")}
+	start := time.Now()
+	absDB, err := filepath.Abs(dbPath)
+	if err != nil {
+		return r, err
+	}
+	logFile, err := os.OpenFile(r.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return r, fmt.Errorf("open dbt log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, dbt, "build", "--target", "local", "--no-use-colors",
+		"--project-dir", project, "--profiles-dir", project,
+		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
+	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+absDB)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		return r, fmt.Errorf("start %s: %w", dbt, err)
+	}
+	sc := bufio.NewScanner(io.TeeReader(out, logFile))
+	for sc.Scan() {
+		if m := dbtDone.FindString(sc.Text()); m != "" {
+			r.Result = m
+		}
+	}
+	err = cmd.Wait()
+	r.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		return r, fmt.Errorf("dbt build failed (%s): see %s", orDefault(r.Result, err.Error()), r.LogFile)
+	}
+	return r, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// countMarts reads the marts' row counts and the revenue of live orders.
+func countMarts(ctx context.Context, dbPath string) (map[string]int64, string, error) {
+	db, err := sql.Open("duckdb", dbPath)
+	if err != nil {
+		return nil, "", err
+	}
+	defer db.Close()
+	rows := map[string]int64{}
+	for _, m := range Marts {
+		var n int64
+		if err := db.QueryRowContext(ctx, "select count(*) from bq_analytics."+m).Scan(&n); err != nil {
+			return nil, "", fmt.Errorf("count %s: %w", m, err)
+		}
+		rows[m] = n
+	}
+	var revenue sql.NullString
+	if err := db.QueryRowContext(ctx, "select cast(sum(revenue) as decimal(18, 2))::varchar from bq_analytics.fact_orders where not is_deleted").Scan(&revenue); err != nil {
+		return nil, "", fmt.Errorf("sum revenue: %w", err)
+	}
+	return rows, revenue.String, nil
+}
+
+// martsExist reports whether every mart table is in the warehouse.
+func martsExist(ctx context.Context, db *sql.DB) bool {
+	var n int
+	err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = 'bq_analytics' and table_name in ('dim_products', 'dim_users', 'dim_date', 'fact_orders', 'fact_order_items')").Scan(&n)
+	return err == nil && n == len(Marts)
+}
+
+// findDBT resolves the dbt executable, or explains why there is none.
+func findDBT(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("no dbt given (make run passes the project's .venv/bin/dbt)")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("dbt not found at %s (make run installs it into .venv)", path)
+	}
+	return path, nil
+}

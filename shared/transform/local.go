@@ -1,0 +1,35 @@
+package transform
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+)
+
+// Deferred is the local trigger: it records that transforms were asked for,
+// and the local runner runs dbt once after the loads of a burst have settled
+// (never two at once, and with the warehouse file released while dbt runs).
+type Deferred struct {
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	reasons []string
+}
+
+// Start records the request.
+func (d *Deferred) Start(ctx context.Context, reason string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reasons = append(d.reasons, reason)
+	d.Logger.InfoContext(ctx, "transforms requested; the local runner runs dbt once the loads settle", "reason", reason)
+	return nil
+}
+
+// Take returns the reasons recorded since the last call and forgets them.
+func (d *Deferred) Take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.reasons
+	d.reasons = nil
+	return r
+}
