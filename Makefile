@@ -9,13 +9,14 @@ PYTHON   ?= python3
 VENV     := .venv
 export GOFLAGS
 
-.PHONY: run test vet fmt-check unit bench clean help venv
+.PHONY: run test vet fmt-check unit bench clean help venv docs
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
 	@echo "make test                                  vet, format check and every test"
 	@echo "make bench                                 benchmarks and longer fuzzing"
-	@echo "make clean                                 remove .local/ and bin/"
+	@echo "make docs                                  dbt docs for the local warehouse, served on http://127.0.0.1:8081"
+	@echo "make clean                                 remove .local/, bin/ and .venv/"
 
 $(BIN)/shoplake-local: FORCE
 	@mkdir -p $(BIN)
@@ -46,6 +47,15 @@ unit:
 
 bench:
 	./scripts/bench.sh
+
+DBT_LOCAL := cd dbt && SHOPLAKE_DUCKDB_PATH=$(CURDIR)/.local/warehouse.duckdb $(CURDIR)/$(VENV)/bin/dbt
+DBT_PATHS := --profiles-dir . --target-path $(CURDIR)/.local/dbt/target --log-path $(CURDIR)/.local/dbt/logs
+
+# dbt's documentation site for the local warehouse (run `make run` first).
+docs: venv
+	@test -f .local/warehouse.duckdb || { echo "no local warehouse yet: run make run first"; exit 1; }
+	$(DBT_LOCAL) docs generate $(DBT_PATHS)
+	$(DBT_LOCAL) docs serve $(DBT_PATHS) --host 127.0.0.1 --port 8081 --no-browser
 
 clean:
 	rm -rf .local $(BIN) $(VENV)
