@@ -10,9 +10,7 @@ source as (
 
 deduplicated as (
 
-    select *
-    from source
-    qualify row_number() over (partition by event_id order by published_at desc, ingested_at desc) = 1
+    {{ dedupe_cart_events('source') }}
 
 ),
 

@@ -1,0 +1,8 @@
+{#- The deliveries of cart events with one row per event_id: the latest
+    published (then stored) delivery. Raw may hold several deliveries of an
+    event (retries, redeliveries, overlapping polls). -#}
+{% macro dedupe_cart_events(relation) -%}
+    select *
+    from {{ relation }}
+    qualify row_number() over (partition by event_id order by published_at desc, ingested_at desc) = 1
+{%- endmacro %}
