@@ -8,7 +8,7 @@ fuzztime=${FUZZTIME:-60s}
 
 echo "== IngestBatch: ${SHOPLAKE_BENCH_RECORDS:-1000000} synthetic products into the lake"
 go test -run '^$' -bench BenchmarkIngestProducts -benchtime 1x -timeout 30m ./functions/ingestbatch/ 2>&1 \
-  | grep -E '^(ingest:|Benchmark)'
+  | grep -E '^(ingest|Benchmark)'
 
 echo "== PollCarts: fingerprint+diff and state at ${SHOPLAKE_BENCH_CARTS:-1000000} carts"
 go test -run '^$' -bench BenchmarkFingerprintDiff -benchtime 3x ./functions/pollcarts/ 2>&1 | grep -E '^poll state' | tail -n 2
