@@ -182,6 +182,6 @@ func (s *Summary) Print(out io.Writer) {
 		}
 		fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
 	}
-	fmt.Fprintf(out, "Query the warehouse: duckdb %s \"select count(*) from bq_raw.products\"\n", s.Warehouse)
+	fmt.Fprintf(out, "Query the warehouse (any DuckDB 1.5 client): .venv/bin/python -c \"import duckdb; duckdb.connect('%s', read_only=True).sql('from bq_analytics.fact_orders').show()\"\n", s.Warehouse)
 	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
 }
