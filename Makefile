@@ -9,7 +9,7 @@ PYTHON   ?= python3
 VENV     := .venv
 export GOFLAGS
 
-.PHONY: run test vet fmt-check unit bench clean help venv docs
+.PHONY: run test vet fmt-check lint-sql unit bench clean help venv docs
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
@@ -33,7 +33,11 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-test: fmt-check vet venv unit
+test: fmt-check vet venv lint-sql unit
+
+# The dbt models, linted as the BigQuery SQL they compile to (see dbt/.sqlfluff).
+lint-sql: venv
+	cd dbt && ../$(VENV)/bin/sqlfluff lint models tests/assert_*.sql
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.local/*')); \

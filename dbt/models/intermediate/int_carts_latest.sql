@@ -10,7 +10,10 @@ events as (
 
 latest_event as (
 
-    select cart_id, is_tombstone, published_at
+    select
+        cart_id,
+        is_tombstone,
+        published_at
     from events
     qualify row_number() over (partition by cart_id order by published_at desc, event_id desc) = 1
 
@@ -18,7 +21,11 @@ latest_event as (
 
 latest_upsert as (
 
-    select event_id, cart_id, user_id, cart_date
+    select
+        event_id,
+        cart_id,
+        user_id,
+        cart_date
     from events
     where not is_tombstone
     qualify row_number() over (partition by cart_id order by published_at desc, event_id desc) = 1

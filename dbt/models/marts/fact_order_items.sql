@@ -16,13 +16,20 @@ items as (
 
 prices as (
 
-    select product_id, price, dbt_valid_from, dbt_valid_to from {{ ref('products_snapshot') }}
+    select
+        product_id,
+        price,
+        dbt_valid_from,
+        dbt_valid_to
+    from {{ ref('products_snapshot') }}
 
 ),
 
 earliest_price as (
 
-    select product_id, price
+    select
+        product_id,
+        price
     from prices
     qualify row_number() over (partition by product_id order by dbt_valid_from) = 1
 
@@ -50,9 +57,10 @@ priced as (
         coalesce(price_at_order.price, earliest_price.price) as unit_price
     from lines
     left join prices as price_at_order
-        on lines.product_id = price_at_order.product_id
-        and cast(price_at_order.dbt_valid_from as date) <= lines.order_date
-        and (price_at_order.dbt_valid_to is null or cast(price_at_order.dbt_valid_to as date) > lines.order_date)
+        on
+            lines.product_id = price_at_order.product_id
+            and cast(price_at_order.dbt_valid_from as date) <= lines.order_date
+            and (price_at_order.dbt_valid_to is null or cast(price_at_order.dbt_valid_to as date) > lines.order_date)
     left join earliest_price on lines.product_id = earliest_price.product_id
 
 ),
