@@ -26,3 +26,28 @@
 {% macro bigquery__iso_day_of_week(date_expr) -%}
     mod(extract(dayofweek from {{ date_expr }}) + 5, 7) + 1
 {%- endmacro %}
+
+{#- A timestamp expression moved back by a number of days. -#}
+{% macro timestamp_minus_days(expr, days) -%}
+    {{ return(adapter.dispatch('timestamp_minus_days', 'shoplake')(expr, days)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_minus_days(expr, days) -%}
+    ({{ expr }} - interval ({{ days }}) day)
+{%- endmacro %}
+
+{% macro bigquery__timestamp_minus_days(expr, days) -%}
+    timestamp_sub({{ expr }}, interval {{ days }} day)
+{%- endmacro %}
+
+{#- The carts with an event published in the lookback window before the
+    newest event the incremental model already holds: the carts an
+    incremental run recomputes. -#}
+{% macro recent_carts(model_relation) -%}
+    select distinct cart_id
+    from {{ ref('stg_cart_events') }}
+    where published_at >= (
+        select {{ timestamp_minus_days('max(last_event_at)', var('lookback_days')) }}
+        from {{ model_relation }}
+    )
+{%- endmacro %}

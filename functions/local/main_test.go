@@ -580,3 +580,92 @@ func TestRunKeepsPollingChangingCarts(t *testing.T) {
 		t.Errorf("cart_events has %d rows, %d events were published", s.Streaming.CartEventRows, want)
 	}
 }
+
+// TestIncrementalMartsFollowSourceChanges changes carts at the source between
+// runs and checks the incremental facts: a new quantity, a cart that lost
+// lines, a deleted cart; and that a full refresh gives the same live rows.
+func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
+	dbt := os.Getenv("SHOPLAKE_DBT")
+	if dbt == "" {
+		t.Skip("SHOPLAKE_DBT is not set (make test sets it)")
+	}
+	t.Parallel()
+	api, url := newMutableAPI(t)
+	dir := t.TempDir()
+	run := func(step string) {
+		t.Helper()
+		r := runLocal(t, dir, []string{"SOURCE_BASE_URL=" + url}, append([]string{"--port", "0"}, dbtArgs()...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, r.stdout, r.stderr)
+		}
+		if s := lastRun(t, dir); s.DBT.Status != "built" {
+			t.Fatalf("%s: dbt %+v", step, s.DBT)
+		}
+	}
+	query := func(q string, args ...any) (out []string) {
+		t.Helper()
+		db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.Query(q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(vals...))
+		}
+		return out
+	}
+
+	run("first run")
+	// Cart 1: 3 lines (4 × product 1, 1 × product 2, 6 × product 3).
+	api.update(func(c []map[string]any) []map[string]any {
+		c[0]["products"] = c[0]["products"].([]any)[:1] // keep 4 × product 1 only
+		c[1]["products"].([]any)[0].(map[string]any)["quantity"] = 1
+		return c
+	})
+	run("cart 1 lost two lines, cart 2 changed a quantity")
+	if got := query("select item_count, total_quantity from bq_analytics.fact_orders where cart_id = 1"); len(got) != 1 || got[0] != "1 4" {
+		t.Errorf("cart 1 order = %v, want 1 line of 4 units", got)
+	}
+	if got := query("select count(*) filter (where is_removed), count(*) filter (where not is_removed), sum(line_revenue)::double from bq_analytics.fact_order_items where cart_id = 1"); got[0] != "2 1 439.8" {
+		t.Errorf("cart 1 lines (removed, live, revenue) = %v, want 2 removed, 1 live, 439.8", got)
+	}
+	api.update(func(c []map[string]any) []map[string]any { return c[1:] }) // cart 1 deleted
+	run("cart 1 deleted")
+	if got := query("select is_deleted from bq_analytics.fact_orders where cart_id = 1"); len(got) != 1 || got[0] != "true" {
+		t.Errorf("cart 1 is_deleted = %v", got)
+	}
+
+	live := func() []string {
+		return query(`select cart_id, item_count, total_quantity, revenue::double, is_deleted from bq_analytics.fact_orders order by cart_id`)
+	}
+	liveItems := func() []string {
+		return query(`select order_item_key, quantity, unit_price::double, is_deleted from bq_analytics.fact_order_items where not is_removed order by 1`)
+	}
+	incOrders, incItems := live(), liveItems()
+	cmd := exec.Command(dbt, "build", "--full-refresh", "--target", "local", "--project-dir", "../../dbt", "--profiles-dir", "../../dbt",
+		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
+	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+filepath.Join(dir, "warehouse.duckdb"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dbt build --full-refresh: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(incOrders, live()); diff != "" {
+		t.Errorf("fact_orders: incremental differs from a full refresh (-incremental +full):\n%s", diff)
+	}
+	if diff := cmp.Diff(incItems, liveItems()); diff != "" {
+		t.Errorf("fact_order_items: incremental differs from a full refresh (-incremental +full):\n%s", diff)
+	}
+}

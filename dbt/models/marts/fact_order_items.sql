@@ -1,10 +1,28 @@
--- One row per product line of every cart, priced at the product's price valid
--- at the order date (or its earliest known price).
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_item_key',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        partition_by={'field': 'order_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
+        cluster_by=['order_key'] if target.type == 'bigquery' else none
+    )
+}}
+
+-- depends_on: {{ ref('stg_cart_events') }}
+-- One row per product line of every order, priced at the product's price
+-- valid at the order date (or its earliest known price). Incremental runs
+-- recompute the carts with events in the lookback window; lines a cart no
+-- longer has are kept with quantity 0 and is_removed, so a merge leaves no
+-- stale line.
 with
 
 carts as (
 
     select * from {{ ref('int_carts_latest') }}
+    {% if is_incremental() %}
+        where cart_id in ({{ recent_carts(this) }})
+    {% endif %}
 
 ),
 
@@ -40,11 +58,12 @@ lines as (
     select
         carts.cart_id,
         carts.user_id,
-        cast(carts.cart_date as date) as order_date,
         carts.is_deleted,
+        carts.last_event_at,
         items.product_id,
         items.line_number,
-        items.quantity
+        items.quantity,
+        cast(carts.cart_date as date) as order_date
     from carts
     inner join items on carts.upsert_event_id = items.event_id
 
@@ -65,7 +84,7 @@ priced as (
 
 ),
 
-final as (
+current_lines as (
 
     select
         {{ surrogate_key(['cart_id', 'line_number']) }} as order_item_key,
@@ -77,9 +96,42 @@ final as (
         quantity,
         unit_price,
         quantity * unit_price as line_revenue,
-        is_deleted
+        is_deleted,
+        false as is_removed,
+        last_event_at
     from priced
 
-)
+){% if is_incremental() %}
+    ,
 
-select * from final
+    removed_lines as (
+
+        select
+            existing.order_item_key,
+            existing.order_key,
+            existing.product_key,
+            existing.cart_id,
+            existing.line_number,
+            existing.order_date,
+            existing.quantity * 0 as quantity,
+            existing.unit_price,
+            existing.unit_price * 0 as line_revenue,
+            existing.is_deleted,
+            true as is_removed,
+            existing.last_event_at
+        from {{ this }} as existing
+        where
+            existing.cart_id in (select carts.cart_id from carts)
+            and existing.order_item_key not in (select current_lines.order_item_key from current_lines)
+
+    )
+
+    select * from current_lines
+    union all
+    select * from removed_lines
+
+{% else %}
+
+    select * from current_lines
+
+{% endif %}

@@ -1,16 +1,33 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_key',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        partition_by={'field': 'order_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
+        cluster_by=['user_key'] if target.type == 'bigquery' else none
+    )
+}}
+
+-- depends_on: {{ ref('stg_cart_events') }}
 -- One row per cart. Deleted carts stay, flagged, so history is kept; revenue
--- views exclude them.
+-- views exclude them. Incremental runs recompute the carts with events in the
+-- lookback window.
 with
 
 carts as (
 
     select * from {{ ref('int_carts_latest') }}
+    {% if is_incremental() %}
+        where cart_id in ({{ recent_carts(this) }})
+    {% endif %}
 
 ),
 
 items as (
 
     select * from {{ ref('fact_order_items') }}
+    where cart_id in (select carts.cart_id from carts)
 
 ),
 
@@ -18,7 +35,7 @@ totals as (
 
     select
         cart_id,
-        count(*) as item_count,
+        sum(case when is_removed then 0 else 1 end) as item_count,
         sum(quantity) as total_quantity,
         sum(line_revenue) as revenue
     from items
@@ -29,15 +46,15 @@ totals as (
 final as (
 
     select
-        {{ surrogate_key(['carts.cart_id']) }} as order_key,
         carts.cart_id,
+        carts.is_deleted,
+        carts.last_event_at,
+        {{ surrogate_key(['carts.cart_id']) }} as order_key,
         {{ surrogate_key(['carts.user_id']) }} as user_key,
         cast(carts.cart_date as date) as order_date,
         coalesce(totals.item_count, 0) as item_count,
         coalesce(totals.total_quantity, 0) as total_quantity,
-        coalesce(totals.revenue, 0) as revenue,
-        carts.is_deleted,
-        carts.last_event_at
+        coalesce(totals.revenue, 0) as revenue
     from carts
     left join totals on carts.cart_id = totals.cart_id
 
