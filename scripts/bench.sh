@@ -22,6 +22,9 @@ dir=$(mktemp -d)
 go run ./functions/local --dir "$dir" --port 0 --scale "$events" | grep -E 'events/s'
 rm -rf "$dir"
 
+echo "== dbt build: ${BENCH_PRODUCTS:-100000} products and users, ${BENCH_EVENTS:-1000000} cart events; full, then incremental after 1% new events"
+./scripts/bench-dbt.sh 2>&1 | grep -E '^(raw:|dbt build:)'
+
 for target in \
   "FuzzCanonical ./shared/model/" \
   "FuzzSplitter ./shared/source/" \

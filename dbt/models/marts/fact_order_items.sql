@@ -79,7 +79,7 @@ priced as (
         on
             lines.product_id = price_at_order.product_id
             and cast(price_at_order.dbt_valid_from as date) <= lines.order_date
-            and (price_at_order.dbt_valid_to is null or cast(price_at_order.dbt_valid_to as date) > lines.order_date)
+            and coalesce(cast(price_at_order.dbt_valid_to as date), date '9999-12-31') > lines.order_date
     left join earliest_price on lines.product_id = earliest_price.product_id
 
 ),
@@ -104,6 +104,12 @@ current_lines as (
 ){% if is_incremental() %}
     ,
 
+    recomputed_carts as (
+
+        select distinct cart_id from carts
+
+    ),
+
     removed_lines as (
 
         select
@@ -120,9 +126,9 @@ current_lines as (
             true as is_removed,
             existing.last_event_at
         from {{ this }} as existing
-        where
-            existing.cart_id in (select carts.cart_id from carts)
-            and existing.order_item_key not in (select current_lines.order_item_key from current_lines)
+        inner join recomputed_carts on existing.cart_id = recomputed_carts.cart_id
+        left join current_lines on existing.order_item_key = current_lines.order_item_key
+        where current_lines.order_item_key is null
 
     )
 
