@@ -17,6 +17,10 @@ import (
 )
 
 func post(t *testing.T, ctx context.Context, url, id string, structured bool) (int, error) {
+	return postWith(t, http.DefaultClient, ctx, url, id, structured)
+}
+
+func postWith(t *testing.T, client *http.Client, ctx context.Context, url, id string, structured bool) (int, error) {
 	t.Helper()
 	var req *http.Request
 	if structured {
@@ -31,7 +35,7 @@ func post(t *testing.T, ctx context.Context, url, id string, structured bool) (i
 		req.Header.Set("ce-source", "test")
 		req.Header.Set("ce-type", "t")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -82,20 +86,24 @@ func TestConcurrentDeliveriesWithCancellationsNeverStall(t *testing.T) {
 		return nil
 	}))
 	defer srv.Close()
+	// Cancelling clients get their own transport: a shared one may hand a
+	// waiting request the failed dial of a cancelled one.
+	patient := &http.Client{Transport: &http.Transport{}}
+	impatient := &http.Client{Transport: &http.Transport{}}
 	for burst := 0; burst < 5; burst++ {
 		var wg sync.WaitGroup
 		for i := 0; i < 100; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				timeout := 5 * time.Second
+				timeout, client := 5*time.Second, patient
 				cancelled := i%10 == 0
 				if cancelled {
-					timeout = time.Millisecond
+					timeout, client = time.Millisecond, impatient
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				defer cancel()
-				code, err := post(t, ctx, srv.URL, fmt.Sprint(burst, "-", i), i%2 == 0)
+				code, err := postWith(t, client, ctx, srv.URL, fmt.Sprint(burst, "-", i), i%2 == 0)
 				if !cancelled && (err != nil || code != http.StatusNoContent) {
 					t.Errorf("burst %d request %d: %d %v", burst, i, code, err)
 				}
