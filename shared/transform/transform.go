@@ -1,6 +1,8 @@
 // Package transform starts Shoplake's warehouse transforms (dbt build) after
 // new raw data lands. In production that is an execution of the Cloud Run job
-// that runs dbt; where no job is configured, NotConfigured says so plainly.
+// that runs dbt (CloudRunJob); locally, Deferred records the request and the
+// local runner runs dbt once the loads settle; where no job is configured,
+// NotConfigured says so plainly.
 package transform
 
 import (
