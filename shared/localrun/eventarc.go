@@ -1,7 +1,6 @@
 package localrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +14,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
+
+	"github.com/shoplake/shoplake/functions/loadrawobject"
 )
 
 // eventarc stands in for Eventarc's Cloud Storage trigger: it finds object
@@ -130,26 +131,20 @@ func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Deliver
 	}
 	wait := e.backoff
 	for d.Attempts = 1; ; d.Attempts++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.target, bytes.NewReader(body))
-		if err != nil {
-			return d, err
+		ev := cloudEvent{
+			ID:      fmt.Sprintf("%s#%d", a.Name, a.Generation), // the same on every redelivery, as in Eventarc
+			Source:  "//storage.googleapis.com/projects/_/buckets/" + a.Bucket,
+			Type:    loadrawobject.EventType,
+			Subject: "objects/" + a.Name,
+			Time:    a.Updated,
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("ce-specversion", "1.0")
-		req.Header.Set("ce-id", fmt.Sprintf("%s#%d", a.Name, a.Generation)) // the same on every redelivery, as in Eventarc
-		req.Header.Set("ce-source", "//storage.googleapis.com/projects/_/buckets/"+a.Bucket)
-		req.Header.Set("ce-type", "google.cloud.storage.object.v1.finalized")
-		req.Header.Set("ce-subject", "objects/"+a.Name)
-		req.Header.Set("ce-time", a.Updated.UTC().Format(time.RFC3339Nano))
-		resp, err := e.client.Do(req)
+		d.Status, err = postCloudEvent(ctx, e.client, e.target, ev, body)
 		if err == nil {
-			resp.Body.Close()
-			d.Status = resp.StatusCode
-			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if d.Status >= 200 && d.Status < 300 {
 				d.Seconds = time.Since(start).Seconds()
 				return d, nil
 			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+			err = fmt.Errorf("HTTP %d", d.Status)
 		}
 		if d.Attempts >= e.attempts {
 			d.Seconds = time.Since(start).Seconds()

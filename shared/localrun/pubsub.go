@@ -1,7 +1,6 @@
 package localrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -241,20 +240,8 @@ func (p *pusher) post(ctx context.Context, m *pubsubpb.PubsubMessage) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.target, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ce-specversion", "1.0")
-	req.Header.Set("ce-id", m.GetMessageId())
-	req.Header.Set("ce-source", "//pubsub.googleapis.com/"+topicName(Topic))
-	req.Header.Set("ce-type", events.MessagePublishedType)
-	req.Header.Set("ce-time", published.UTC().Format(time.RFC3339Nano))
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return postCloudEvent(ctx, p.client, p.target, cloudEvent{
+		ID: m.GetMessageId(), Source: "//pubsub.googleapis.com/" + topicName(Topic),
+		Type: events.MessagePublishedType, Time: published,
+	}, body)
 }
