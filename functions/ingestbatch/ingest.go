@@ -177,12 +177,8 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 	res := EntityResult{Entity: e.Name}
 	snap := f.deps.Lake.Begin(ctx, lake.RawObject(e.Name, stamp.Day), stamp)
 	defer snap.Abort()
-	var rejects *lake.Snapshot
-	defer func() {
-		if rejects != nil {
-			rejects.Abort()
-		}
-	}()
+	rejects := f.deps.Lake.Quarantine(e.Name, stamp)
+	defer rejects.Abort()
 
 	sourceErr, writeErr := canonicalize(ctx, e,
 		func(fn func(json.RawMessage) error) error { return f.deps.Source.Each(ctx, e.Path, fn) },
@@ -196,10 +192,7 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 				return invalid
 			}
 			res.Rejected++
-			if rejects == nil {
-				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(e.Name, stamp.Day), stamp)
-			}
-			return rejects.Add(lake.RejectLine(raw, invalid))
+			return rejects.Add(ctx, raw, invalid)
 		})
 	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
 	switch {
@@ -214,12 +207,8 @@ func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp)
 		return res, fmt.Errorf("write %s snapshot: %w", e.Name, err)
 	}
 	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
-	if rejects != nil {
-		rout, err := rejects.Commit(ctx)
-		if err != nil {
-			return res, fmt.Errorf("write %s rejects: %w", e.Name, err)
-		}
-		res.RejectsObject = rout.Object
+	if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
+		return res, err
 	}
 	return res, nil
 }

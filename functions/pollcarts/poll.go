@@ -182,12 +182,8 @@ func (p *poll) run(ctx context.Context) error {
 	}
 	day := p.started.UTC().Truncate(24 * time.Hour)
 	stamp := lake.Stamp{Day: day, RunID: p.sum.RunID, ExtractedAt: p.started.UTC()}
-	var rejects *lake.Snapshot
-	defer func() {
-		if rejects != nil {
-			rejects.Abort()
-		}
-	}()
+	rejects := f.deps.Lake.Quarantine(model.Carts.Name, stamp)
+	defer rejects.Abort()
 
 	d := newDiffer(prev)
 	var publishErr, writeErr error // failures that are not the source's
@@ -199,10 +195,7 @@ func (p *poll) run(ctx context.Context) error {
 			// A cart that is still there but unreadable is not deleted: keep
 			// what we knew of it.
 			d.keep(cartID(raw))
-			if rejects == nil {
-				rejects = f.deps.Lake.Begin(ctx, lake.RejectObject(model.Carts.Name, day), stamp)
-			}
-			writeErr = rejects.Add(lake.RejectLine(raw, err))
+			writeErr = rejects.Add(ctx, raw, err)
 			return writeErr
 		}
 		c := v.(*model.Cart)
@@ -253,10 +246,8 @@ func (p *poll) run(ctx context.Context) error {
 	if err := p.drain(ctx); err != nil {
 		return err // nothing committed: the next poll publishes again
 	}
-	if rejects != nil {
-		if _, err := rejects.Commit(ctx); err != nil {
-			return fmt.Errorf("write rejected carts: %w", err)
-		}
+	if _, err := rejects.Commit(ctx); err != nil {
+		return err
 	}
 
 	d.next = state.SortUnique(d.next)

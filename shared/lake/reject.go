@@ -2,7 +2,9 @@ package lake
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -50,4 +52,47 @@ func scrubValue(v any) any {
 		}
 	}
 	return v
+}
+
+// Quarantine collects the invalid records of one entity for a day and, on
+// Commit, publishes them at RejectObject like any snapshot (unchanged content
+// is not rewritten). Nothing is staged until the first record is added.
+type Quarantine struct {
+	w      *Writer
+	object string
+	stamp  Stamp
+	snap   *Snapshot
+}
+
+// Quarantine returns an empty quarantine for entity's records of stamp.Day.
+func (w *Writer) Quarantine(entity string, stamp Stamp) *Quarantine {
+	return &Quarantine{w: w, object: RejectObject(entity, stamp.Day), stamp: stamp}
+}
+
+// Add quarantines one raw element with the reason it was rejected.
+func (q *Quarantine) Add(ctx context.Context, raw json.RawMessage, reason error) error {
+	if q.snap == nil {
+		q.snap = q.w.Begin(ctx, q.object, q.stamp)
+	}
+	return q.snap.Add(RejectLine(raw, reason))
+}
+
+// Commit publishes the quarantined records and returns their object, or ""
+// when none were added.
+func (q *Quarantine) Commit(ctx context.Context) (string, error) {
+	if q.snap == nil {
+		return "", nil
+	}
+	res, err := q.snap.Commit(ctx)
+	if err != nil {
+		return "", fmt.Errorf("write rejects %s: %w", q.object, err)
+	}
+	return res.Object, nil
+}
+
+// Abort discards the staged records, if any; it is safe after Commit.
+func (q *Quarantine) Abort() {
+	if q.snap != nil {
+		q.snap.Abort()
+	}
 }

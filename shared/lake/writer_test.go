@@ -194,3 +194,33 @@ func TestParseRawObject(t *testing.T) {
 		})
 	}
 }
+
+func TestQuarantineWritesOnlyWhenSomethingWasRejected(t *testing.T) {
+	t.Parallel()
+	w, c := newTestWriter(t)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	stamp := Stamp{Day: day, RunID: "r", ExtractedAt: day}
+
+	empty := w.Quarantine("products", stamp)
+	if obj, err := empty.Commit(ctx); err != nil || obj != "" {
+		t.Errorf("empty quarantine committed %q, %v", obj, err)
+	}
+	if names := listAll(t, c); len(names) != 0 {
+		t.Errorf("empty quarantine wrote %v", names)
+	}
+
+	q := w.Quarantine("users", stamp)
+	if err := q.Add(ctx, []byte(`{"id":1,"password":"hunter2"}`), errors.New("email fails email")); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := q.Commit(ctx)
+	if err != nil || obj != "rejects/users/dt=2026-11-22/users.jsonl" {
+		t.Fatalf("Commit = %q, %v", obj, err)
+	}
+	body, _ := read(t, c, obj)
+	if !strings.Contains(body, `"reason":"email fails email"`) || strings.Contains(body, "hunter2") {
+		t.Errorf("quarantined line = %s", body)
+	}
+	q.Abort() // safe after Commit
+}
