@@ -20,9 +20,6 @@ const (
 	LabelsKey = "logging.googleapis.com/labels"
 )
 
-// LevelWarning is slog's WARN, named as Cloud Logging names it.
-const LevelWarning = slog.LevelWarn
-
 // ParseLevel maps debug, info, warning (or warn) and error to slog levels.
 func ParseLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
