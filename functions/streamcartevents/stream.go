@@ -87,19 +87,14 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 		return f.reject(ctx, warehouse.RejectedEvent{MessageID: e.ID(), Payload: payload(e.Data())}, err)
 	}
 	msg := env.Message
-	attrs, _ := json.Marshal(msg.Attributes)
-	rej := warehouse.RejectedEvent{
-		MessageID: msg.MessageID, EventID: msg.Attributes[events.AttrEventID],
-		Payload: payload(msg.Data), Attributes: string(attrs), Subscription: env.Subscription,
-	}
 	ev, err := events.DecodeCartEvent(msg)
 	if err != nil {
-		return f.reject(ctx, rej, err)
+		return f.reject(ctx, rejectedMessage(env), err)
 	}
 	err = f.batch.Insert(ctx, warehouse.CartEventRow{CartEvent: ev, MessageID: msg.MessageID, IngestedAt: f.deps.Now().UTC()})
 	switch {
 	case errors.Is(err, warehouse.ErrInvalidData):
-		return f.reject(ctx, rej, err)
+		return f.reject(ctx, rejectedMessage(env), err)
 	case err != nil:
 		logger.ErrorContext(ctx, "insert failed, will be redelivered", "message_id", msg.MessageID, "error", err)
 		return fmt.Errorf("insert event %s (message %s): %w", ev.EventID, msg.MessageID, err)
@@ -121,6 +116,17 @@ func (f *Function) reject(ctx context.Context, rej warehouse.RejectedEvent, reas
 	}
 	logger.WarnContext(ctx, "rejected message", "message_id", rej.MessageID, "reason", rej.Reason)
 	return nil
+}
+
+// rejectedMessage is the quarantine row of a decoded envelope; it is built
+// only for rejected messages, off the path of the valid ones.
+func rejectedMessage(env events.MessagePublishedData) warehouse.RejectedEvent {
+	msg := env.Message
+	attrs, _ := json.Marshal(msg.Attributes)
+	return warehouse.RejectedEvent{
+		MessageID: msg.MessageID, EventID: msg.Attributes[events.AttrEventID],
+		Payload: payload(msg.Data), Attributes: string(attrs), Subscription: env.Subscription,
+	}
 }
 
 // payload keeps message data as text when it is UTF-8, else as base64.
