@@ -351,3 +351,26 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainPushDeliveryIsStoredLikeEventarc feeds the function as the
+// deployed push subscription does: a Pub/Sub push body with no CloudEvent
+// headers. Each delivery is stored under the event's id, as with Eventarc.
+func TestPlainPushDeliveryIsStoredLikeEventarc(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ev := cartEvent(42)
+	body := eventEnvelope(t, ev, "m-42")
+	for range 2 {
+		resp, err := http.Post(h.url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !ok(resp.StatusCode) {
+			t.Fatalf("push delivery answered %d", resp.StatusCode)
+		}
+	}
+	if n := h.wh.stored(ev.EventID); n != 2 {
+		t.Errorf("stored %d rows for event %s, want one per delivery (2)", n, ev.EventID)
+	}
+}

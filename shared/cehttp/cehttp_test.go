@@ -115,3 +115,41 @@ func TestConcurrentDeliveriesWithCancellationsNeverStall(t *testing.T) {
 		t.Errorf("handled %d events, want at least the 450 not cancelled", handled.Load())
 	}
 }
+
+func TestHandlerAcceptsPubSubPush(t *testing.T) {
+	t.Parallel()
+	received := make(chan cloudevents.Event, 1)
+	srv := httptest.NewServer(Handler(func(_ context.Context, e cloudevents.Event) error {
+		received <- e
+		return nil
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name string
+		body string
+		want int
+	}{
+		{"push", `{"message":{"data":"e30=","messageId":"m-1","publishTime":"2026-11-23T06:00:00.5Z"},"subscription":"projects/p/subscriptions/s"}`, http.StatusNoContent},
+		{"no message", `{"subscription":"projects/p/subscriptions/s"}`, http.StatusBadRequest},
+		{"no message id", `{"message":{"data":"e30="}}`, http.StatusBadRequest},
+		{"not json", `message`, http.StatusBadRequest},
+		{"too large", `{"message":{"data":"` + strings.Repeat("A", maxPushBody) + `"}}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+	got := <-received
+	if got.ID() != "m-1" || got.Type() != MessagePublishedType || got.Source() != "//pubsub.googleapis.com/projects/p/subscriptions/s" {
+		t.Errorf("event %s %s %s", got.ID(), got.Type(), got.Source())
+	}
+	if !strings.Contains(string(got.Data()), `"messageId":"m-1"`) || got.Time().Nanosecond() != 5e8 {
+		t.Errorf("data %s, time %v: want the push body and its publish time", got.Data(), got.Time())
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/shoplake/shoplake/shared/cehttp"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -26,7 +27,7 @@ const (
 )
 
 // MessagePublishedType is the CloudEvent type Eventarc uses for Pub/Sub.
-const MessagePublishedType = "google.cloud.pubsub.topic.v1.messagePublished"
+const MessagePublishedType = cehttp.MessagePublishedType
 
 // NewMessage encodes ev as a Pub/Sub message.
 func NewMessage(ev model.CartEvent) (*pubsub.Message, error) {
