@@ -1,0 +1,254 @@
+// Package terraform holds the tests of the Terraform configuration in this
+// folder. No Google provider plugin can be downloaded here, so `terraform
+// validate` cannot run offline: these tests parse the files with
+// hashicorp/hcl/v2 and check what the provider would not anyway: the
+// security policies, and that the functions Terraform deploys match the Go
+// code (entry points, environment).
+package terraform
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// tfConfig is the parsed Terraform of one folder.
+type tfConfig struct {
+	src       map[string][]byte // file name → content
+	resources []*block
+	blocks    []*block // every top-level block
+	locals    map[string]hclsyntax.Expression
+}
+
+// block is a top-level block with the file it came from.
+type block struct {
+	file string
+	*hclsyntax.Block
+}
+
+// name is "<type>.<name>" for resources, the block type otherwise.
+func (b *block) name() string {
+	if b.Type == "resource" && len(b.Labels) == 2 {
+		return b.Labels[0] + "." + b.Labels[1]
+	}
+	return strings.Join(append([]string{b.Type}, b.Labels...), ".")
+}
+
+// parse parses files (name → content) as one Terraform configuration.
+func parse(files map[string][]byte) (*tfConfig, error) {
+	c := &tfConfig{src: files, locals: map[string]hclsyntax.Expression{}}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, diags := hclsyntax.ParseConfig(files[n], n, hcl.InitialPos)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("parse %s: %s", n, diags.Error())
+		}
+		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+			bl := &block{file: n, Block: b}
+			c.blocks = append(c.blocks, bl)
+			switch b.Type {
+			case "resource":
+				c.resources = append(c.resources, bl)
+			case "locals":
+				for name, a := range b.Body.Attributes {
+					c.locals[name] = a.Expr
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+// loadDir reads every .tf file of dir.
+func loadDir(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no Terraform files in %s: %v", dir, err)
+	}
+	files := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(p)] = b
+	}
+	return files
+}
+
+// ofType returns the resources of a type.
+func (c *tfConfig) ofType(typ string) []*block {
+	var out []*block
+	for _, r := range c.resources {
+		if r.Labels[0] == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// text is the source text of an expression.
+func (c *tfConfig) text(file string, e hclsyntax.Expression) string {
+	return string(e.Range().SliceBytes(c.src[file]))
+}
+
+// attr returns the attribute at a path of nested blocks ("service_config",
+// "ingress_settings"), or nil.
+func attr(b *hclsyntax.Block, path ...string) *hclsyntax.Attribute {
+	body := b.Body
+	for _, p := range path[:len(path)-1] {
+		var next *hclsyntax.Body
+		for _, nb := range body.Blocks {
+			if nb.Type == p {
+				next = nb.Body
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		body = next
+	}
+	return body.Attributes[path[len(path)-1]]
+}
+
+// nested returns the blocks of a type directly inside b.
+func nested(b *hclsyntax.Block, typ string) []*hclsyntax.Block {
+	var out []*hclsyntax.Block
+	for _, nb := range b.Body.Blocks {
+		if nb.Type == typ {
+			out = append(out, nb)
+		}
+	}
+	return out
+}
+
+// literal evaluates an expression without variables: a constant string, bool
+// or number, or ok=false when it refers to anything.
+func literal(e hclsyntax.Expression) (cty.Value, bool) {
+	if len(e.Variables()) > 0 {
+		return cty.NilVal, false
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// stringAttr is the constant string value of an attribute, or "".
+func stringAttr(b *hclsyntax.Block, path ...string) string {
+	a := attr(b, path...)
+	if a == nil {
+		return ""
+	}
+	v, ok := literal(a.Expr)
+	if !ok || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+// envKeys returns the environment variable names an expression sets: always
+// (on every branch) and maybe (on some branch). It follows merge(), object
+// constructors, conditionals and local.<name> references.
+func (c *tfConfig) envKeys(e hclsyntax.Expression) (always, maybe map[string]bool, err error) {
+	always, maybe = map[string]bool{}, map[string]bool{}
+	switch e := e.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		for _, item := range e.Items {
+			k, ok := literal(item.KeyExpr)
+			if !ok || k.Type() != cty.String {
+				return nil, nil, fmt.Errorf("environment key %s is not a constant", item.KeyExpr.Range())
+			}
+			always[k.AsString()], maybe[k.AsString()] = true, true
+		}
+	case *hclsyntax.FunctionCallExpr:
+		if e.Name != "merge" {
+			return nil, nil, fmt.Errorf("environment built with %s(), want merge()", e.Name)
+		}
+		for _, arg := range e.Args {
+			a, m, err := c.envKeys(arg)
+			if err != nil {
+				return nil, nil, err
+			}
+			for k := range a {
+				always[k] = true
+			}
+			for k := range m {
+				maybe[k] = true
+			}
+		}
+	case *hclsyntax.ConditionalExpr:
+		a1, m1, err := c.envKeys(e.TrueResult)
+		if err != nil {
+			return nil, nil, err
+		}
+		a2, m2, err := c.envKeys(e.FalseResult)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := range a1 {
+			if a2[k] {
+				always[k] = true
+			}
+		}
+		for k := range m1 {
+			maybe[k] = true
+		}
+		for k := range m2 {
+			maybe[k] = true
+		}
+	case *hclsyntax.ScopeTraversalExpr:
+		if len(e.Traversal) != 2 || e.Traversal.RootName() != "local" {
+			return nil, nil, fmt.Errorf("environment from %s: want a local value", e.Range())
+		}
+		name := e.Traversal[1].(hcl.TraverseAttr).Name
+		local, ok := c.locals[name]
+		if !ok {
+			return nil, nil, fmt.Errorf("no local %s", name)
+		}
+		return c.envKeys(local)
+	default:
+		return nil, nil, fmt.Errorf("environment expression %T at %s not understood", e, e.Range())
+	}
+	return always, maybe, nil
+}
+
+// function is what the tests need of a google_cloudfunctions2_function.
+type function struct {
+	resource   string
+	entryPoint string
+	always     map[string]bool
+	maybe      map[string]bool
+}
+
+// functions returns the Cloud Functions of the configuration.
+func (c *tfConfig) functions() ([]function, error) {
+	var out []function
+	for _, r := range c.ofType("google_cloudfunctions2_function") {
+		f := function{resource: r.name(), entryPoint: stringAttr(r.Block, "build_config", "entry_point")}
+		env := attr(r.Block, "service_config", "environment_variables")
+		if env == nil {
+			return nil, fmt.Errorf("%s sets no environment", f.resource)
+		}
+		var err error
+		if f.always, f.maybe, err = c.envKeys(env.Expr); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.resource, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

@@ -1,0 +1,231 @@
+# One service account per workload, each granted only what it uses, on the
+# narrowest resource that carries the permission. Project-level grants are the
+# few whose permission exists only at project level (BigQuery jobs, Eventarc
+# event receipt, the storage agent's publishing to Eventarc's topics) and log
+# and metric writing.
+
+locals {
+  functions = {
+    ingest_batch       = "IngestBatch: reads the storefront, writes the lake."
+    load_raw_object    = "LoadRawObject: loads lake objects into bq_raw, starts dbt."
+    poll_carts         = "PollCarts: diffs carts, publishes cart events."
+    stream_cart_events = "StreamCartEvents: stores cart events in bq_raw."
+  }
+}
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  account_id   = "sl-${replace(each.key, "_", "-")}"
+  display_name = "Shoplake ${each.key}"
+  description  = each.value
+}
+
+resource "google_service_account" "dbt" {
+  account_id   = "sl-dbt"
+  display_name = "Shoplake dbt job"
+  description  = "Runs dbt build: reads bq_raw, writes bq_staging and bq_analytics."
+}
+
+resource "google_service_account" "scheduler" {
+  account_id   = "sl-scheduler"
+  display_name = "Shoplake scheduler"
+  description  = "Identity of the Cloud Scheduler jobs' OIDC tokens: invokes IngestBatch and PollCarts."
+}
+
+resource "google_service_account" "pubsub_push" {
+  account_id   = "sl-pubsub-push"
+  display_name = "Shoplake cart-events push"
+  description  = "Identity of the cart-events-stream push subscription's OIDC tokens: invokes StreamCartEvents."
+}
+
+# --- Logging and metrics (project level by nature) ---------------------------
+
+locals {
+  all_workloads = merge(
+    { for k, sa in google_service_account.function : k => sa.email },
+    { dbt = google_service_account.dbt.email },
+  )
+}
+
+resource "google_project_iam_member" "log_writer" {
+  for_each = local.all_workloads
+
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${each.value}"
+}
+
+resource "google_project_iam_member" "metric_writer" {
+  for_each = local.all_workloads
+
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${each.value}"
+}
+
+# --- Lake bucket -------------------------------------------------------------
+
+# IngestBatch and PollCarts write objects (snapshots, rejects, poller state)
+# and delete their staged tmp/ objects.
+resource "google_storage_bucket_iam_member" "raw_writers" {
+  for_each = toset(["ingest_batch", "poll_carts"])
+
+  bucket = google_storage_bucket.raw.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.function[each.value].email}"
+}
+
+# LoadRawObject reads the objects it loads (BigQuery reads them with its
+# credentials).
+resource "google_storage_bucket_iam_member" "raw_loader" {
+  bucket = google_storage_bucket.raw.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+}
+
+# --- BigQuery ----------------------------------------------------------------
+
+# Every function writes bq_raw: loads, streamed events, rejects, run records.
+resource "google_bigquery_dataset_iam_member" "raw_editors" {
+  for_each = local.functions
+
+  dataset_id = google_bigquery_dataset.raw.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "dbt_reads_raw" {
+  dataset_id = google_bigquery_dataset.raw.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.dbt.email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "dbt_writes" {
+  for_each = {
+    staging   = google_bigquery_dataset.staging.dataset_id
+    analytics = google_bigquery_dataset.analytics.dataset_id
+  }
+
+  dataset_id = each.value
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.dbt.email}"
+}
+
+# Running a query or load job is a project-level permission.
+resource "google_project_iam_member" "bigquery_job_users" {
+  for_each = {
+    load_raw_object = google_service_account.function["load_raw_object"].email
+    dbt             = google_service_account.dbt.email
+  }
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:${each.value}"
+}
+
+# --- Pub/Sub -----------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "poller_publishes" {
+  topic  = google_pubsub_topic.cart_events.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.function["poll_carts"].email}"
+}
+
+locals {
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# Dead-lettering: the Pub/Sub service agent forwards from the subscription to
+# the dead-letter topic.
+resource "google_pubsub_topic_iam_member" "agent_publishes_dead_letters" {
+  topic  = google_pubsub_topic.cart_events_dead_letter.name
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "agent_forwards_dead_letters" {
+  subscription = google_pubsub_subscription.cart_events_stream.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# --- Secrets -----------------------------------------------------------------
+
+resource "google_secret_manager_secret_iam_member" "source_api_key" {
+  for_each = toset(["ingest_batch", "poll_carts"])
+
+  secret_id = google_secret_manager_secret.source_api_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "email_salt" {
+  secret_id = google_secret_manager_secret.email_salt.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.dbt.email}"
+}
+
+# --- Invokers (per function, never project-wide) ---------------------------
+
+resource "google_cloud_run_service_iam_member" "scheduler_invokes" {
+  for_each = {
+    ingest_batch = google_cloudfunctions2_function.ingest_batch.service_config[0].service
+    poll_carts   = google_cloudfunctions2_function.poll_carts.service_config[0].service
+  }
+
+  location = var.region
+  service  = each.value
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "push_invokes_stream" {
+  location = var.region
+  service  = google_cloudfunctions2_function.stream_cart_events.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pubsub_push.email}"
+}
+
+# The Eventarc trigger of LoadRawObject runs as the function's own account,
+# which may invoke only that function.
+resource "google_cloud_run_service_iam_member" "trigger_invokes_loader" {
+  location = var.region
+  service  = google_cloudfunctions2_function.load_raw_object.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+}
+
+resource "google_project_iam_member" "eventarc_receiver" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+}
+
+# Cloud Storage triggers: the storage service agent publishes to the topic
+# Eventarc creates for the trigger, whose name is not known in advance.
+data "google_storage_project_service_account" "gcs_agent" {}
+
+resource "google_project_iam_member" "gcs_publishes_events" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs_agent.email_address}"
+}
+
+# --- Transform job -----------------------------------------------------------
+
+# LoadRawObject starts executions of the dbt job, and nothing else.
+resource "google_cloud_run_v2_job_iam_member" "loader_runs_dbt" {
+  location = var.region
+  name     = google_cloud_run_v2_job.dbt.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+}
+
+# The Cloud Run service agent pulls the dbt image.
+resource "google_artifact_registry_repository_iam_member" "run_agent_pulls" {
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:service-${data.google_project.this.number}@serverless-robot-prod.iam.gserviceaccount.com"
+}

@@ -1,0 +1,48 @@
+output "raw_bucket" {
+  description = "The lake bucket (raw/, rejects/, state/)."
+  value       = google_storage_bucket.raw.name
+}
+
+output "datasets" {
+  description = "The BigQuery datasets: raw, staging and analytics."
+  value = {
+    raw       = google_bigquery_dataset.raw.dataset_id
+    staging   = google_bigquery_dataset.staging.dataset_id
+    analytics = google_bigquery_dataset.analytics.dataset_id
+  }
+}
+
+output "function_uris" {
+  description = "URIs of the four functions (none is public)."
+  value = {
+    ingest_batch       = google_cloudfunctions2_function.ingest_batch.service_config[0].uri
+    load_raw_object    = google_cloudfunctions2_function.load_raw_object.service_config[0].uri
+    poll_carts         = google_cloudfunctions2_function.poll_carts.service_config[0].uri
+    stream_cart_events = google_cloudfunctions2_function.stream_cart_events.service_config[0].uri
+  }
+}
+
+output "cart_events_topic" {
+  description = "Pub/Sub topic of cart events."
+  value       = google_pubsub_topic.cart_events.id
+}
+
+output "dead_letter_subscription" {
+  description = "Subscription that holds dead-lettered cart events for replay."
+  value       = google_pubsub_subscription.cart_events_dead_letter.id
+}
+
+output "transform_job" {
+  description = "Cloud Run job that runs dbt build."
+  value       = local.transform_job
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler jobs; `gcloud scheduler jobs run <name> --location <region>` starts one now."
+  value       = [google_cloud_scheduler_job.ingest_batch.name, google_cloud_scheduler_job.poll_carts.name]
+}
+
+output "artifact_repository" {
+  description = "Docker repository for the dbt image."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}

@@ -1,0 +1,179 @@
+package terraform
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// projectRoles are the only roles granted on the whole project: permissions
+// that exist at no narrower resource.
+var projectRoles = map[string]bool{
+	"roles/logging.logWriter":       true,
+	"roles/monitoring.metricWriter": true,
+	"roles/bigquery.jobUser":        true, // jobs belong to the project
+	"roles/eventarc.eventReceiver":  true, // trigger identities
+	"roles/pubsub.publisher":        true, // storage agent → Eventarc's own topics
+}
+
+var primitiveRole = regexp.MustCompile(`"roles/(owner|editor|viewer)"`)
+
+// violations lists every broken policy, each naming the resource.
+func violations(c *tfConfig) []string {
+	var out []string
+	add := func(r *block, format string, args ...any) {
+		out = append(out, fmt.Sprintf("%s (%s): %s", r.name(), r.file, fmt.Sprintf(format, args...)))
+	}
+	for _, r := range c.blocks {
+		src := string(r.Range().SliceBytes(c.src[r.file]))
+		if strings.Contains(src, "allUsers") || strings.Contains(src, "allAuthenticatedUsers") {
+			add(r, "grants to allUsers or allAuthenticatedUsers")
+		}
+		if primitiveRole.MatchString(src) {
+			add(r, "grants a primitive role")
+		}
+	}
+	for _, r := range c.resources {
+		typ := r.Labels[0]
+		switch {
+		case strings.HasSuffix(typ, "_iam_binding") || strings.HasSuffix(typ, "_iam_policy"):
+			add(r, "authoritative IAM (%s) would remove grants made elsewhere; use *_iam_member", typ)
+		case typ == "google_project_iam_member":
+			if role := stringAttr(r.Block, "role"); !projectRoles[role] {
+				add(r, "role %q granted on the whole project; bind it on the resource", role)
+			}
+		}
+	}
+	for _, r := range c.ofType("google_storage_bucket") {
+		if !isTrue(r, "uniform_bucket_level_access") {
+			add(r, "uniform bucket-level access is not on")
+		}
+		if stringAttr(r.Block, "public_access_prevention") != "enforced" {
+			add(r, "public access prevention is not enforced")
+		}
+		if !isTrue(r, "versioning", "enabled") {
+			add(r, "versioning is off")
+		}
+		if isTrue(r, "force_destroy") {
+			add(r, "force_destroy would delete data with the bucket")
+		}
+	}
+	for _, r := range c.ofType("google_cloudfunctions2_function") {
+		if ingress := stringAttr(r.Block, "service_config", "ingress_settings"); ingress != "ALLOW_INTERNAL_ONLY" {
+			add(r, "ingress %q: functions take only internal traffic (Scheduler, Eventarc, Pub/Sub)", ingress)
+		}
+		if attr(r.Block, "service_config", "service_account_email") == nil {
+			add(r, "runs as the default compute account; give it its own")
+		}
+		for _, trig := range nested(r.Block, "event_trigger") {
+			if a := trig.Body.Attributes["retry_policy"]; a == nil || c.text(r.file, a.Expr) != `"RETRY_POLICY_RETRY"` {
+				add(r, "event trigger without retry")
+			}
+			if trig.Body.Attributes["service_account_email"] == nil {
+				add(r, "event trigger without its own service account")
+			}
+		}
+	}
+	for _, r := range c.ofType("google_cloud_scheduler_job") {
+		if attr(r.Block, "http_target", "oidc_token", "service_account_email") == nil {
+			add(r, "scheduler call without an OIDC token")
+		}
+		if len(nested(r.Block, "retry_config")) == 0 {
+			add(r, "scheduler job without retries")
+		}
+	}
+	for _, r := range c.ofType("google_pubsub_subscription") {
+		if len(nested(r.Block, "push_config")) == 0 {
+			continue
+		}
+		if attr(r.Block, "push_config", "oidc_token", "service_account_email") == nil {
+			add(r, "push without an OIDC token")
+		}
+		if attr(r.Block, "dead_letter_policy", "dead_letter_topic") == nil {
+			add(r, "push subscription without a dead-letter topic")
+		}
+	}
+	for _, r := range c.ofType("google_pubsub_topic") {
+		if attr(r.Block, "message_retention_duration") == nil {
+			add(r, "topic keeps no messages for replay")
+		}
+	}
+	for _, r := range c.ofType("google_secret_manager_secret_version") {
+		add(r, "secret values are added out of band, never in Terraform")
+	}
+	for _, r := range c.ofType("google_bigquery_dataset") {
+		if attr(r.Block, "description") == nil || attr(r.Block, "labels") == nil {
+			add(r, "dataset without a description and labels")
+		}
+	}
+	for _, b := range c.blocks {
+		if b.Type != "variable" {
+			continue
+		}
+		if b.Body.Attributes["type"] == nil || b.Body.Attributes["description"] == nil {
+			add(b, "variable without a type and a description")
+		}
+	}
+	return out
+}
+
+// isTrue reports whether an attribute of r is the constant true.
+func isTrue(r *block, path ...string) bool {
+	a := attr(r.Block, path...)
+	if a == nil {
+		return false
+	}
+	v, ok := literal(a.Expr)
+	return ok && v.Type() == cty.Bool && v.True()
+}
+
+func TestPoliciesHold(t *testing.T) {
+	c, err := parse(loadDir(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations(c) {
+		t.Error(v)
+	}
+}
+
+// TestPoliciesCatchBreakage breaks one rule at a time in a copy of the
+// configuration: each must be reported.
+func TestPoliciesCatchBreakage(t *testing.T) {
+	tests := []struct {
+		name, file, old, new, want string
+	}{
+		{"public bucket", "storage.tf", `public_access_prevention    = "enforced"`, `public_access_prevention    = "inherited"`, "public access prevention is not enforced"},
+		{"fine-grained ACLs", "storage.tf", `uniform_bucket_level_access = true`, `uniform_bucket_level_access = false`, "uniform bucket-level access"},
+		{"invoker for everyone", "iam.tf", `member   = "serviceAccount:${google_service_account.pubsub_push.email}"`, `member   = "allUsers"`, "allUsers"},
+		{"project-wide invoker", "iam.tf", `role    = "roles/eventarc.eventReceiver"`, `role    = "roles/run.invoker"`, `role "roles/run.invoker" granted on the whole project`},
+		{"primitive role", "iam.tf", `role    = "roles/bigquery.jobUser"`, `role    = "roles/editor"`, "primitive role"},
+		{"public function", "functions.tf", `ingress_settings                 = "ALLOW_INTERNAL_ONLY"`, `ingress_settings                 = "ALLOW_ALL"`, `ingress "ALLOW_ALL"`},
+		{"no retry", "functions.tf", `retry_policy          = "RETRY_POLICY_RETRY"`, `retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"`, "event trigger without retry"},
+		{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"},
+		{"secret in code", "secrets.tf", `# API key`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# API key", "never in Terraform"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := loadDir(t, ".")
+			if !strings.Contains(string(files[tt.file]), tt.old) {
+				t.Fatalf("%s no longer contains %q: update the test", tt.file, tt.old)
+			}
+			files[tt.file] = []byte(strings.Replace(string(files[tt.file]), tt.old, tt.new, 1))
+			c, err := parse(files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := violations(c)
+			for _, v := range got {
+				if strings.Contains(v, tt.want) {
+					return
+				}
+			}
+			t.Errorf("breaking %q was not reported (want %q); reported: %q", tt.name, tt.want, got)
+		})
+	}
+}

@@ -1,0 +1,83 @@
+# The dbt transforms: an image in Artifact Registry (dbt/Dockerfile, pushed by
+# Cloud Build) run as a Cloud Run job that LoadRawObject starts after loads.
+
+resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
+  repository_id = "shoplake"
+  location      = var.region
+  format        = "DOCKER"
+  description   = "Container images of Shoplake (the dbt transform job)."
+
+  docker_config {
+    immutable_tags = false
+  }
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 10
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_cloud_run_v2_job" "dbt" {
+  name     = "shoplake-dbt"
+  location = var.region
+
+  deletion_protection = false
+
+  template {
+    task_count  = 1
+    parallelism = 1
+
+    template {
+      service_account = google_service_account.dbt.email
+      timeout         = "3600s"
+      max_retries     = 1
+
+      containers {
+        image = var.dbt_image
+        # Unit tests are given DuckDB rows; production runs models and data tests.
+        args = ["build", "--target", "prod", "--exclude-resource-type", "unit_test"]
+
+        env {
+          name  = "SHOPLAKE_GCP_PROJECT"
+          value = var.project_id
+        }
+        env {
+          name  = "SHOPLAKE_BQ_LOCATION"
+          value = var.bq_location
+        }
+        env {
+          name = "SHOPLAKE_EMAIL_SALT"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.email_salt.secret_id
+              version = "latest"
+            }
+          }
+        }
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "1Gi"
+          }
+        }
+      }
+    }
+  }
+
+  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.email_salt]
+}

@@ -1,0 +1,150 @@
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project that hosts the whole platform."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, buckets, Cloud Run job, schedulers and Artifact Registry."
+  default     = "us-central1"
+}
+
+variable "bq_location" {
+  type        = string
+  description = "BigQuery location of the three datasets (US, EU or a region); must match the raw bucket's location for load jobs."
+  default     = "US"
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of bucket names, which are global: <prefix>-raw and <prefix>-function-sources. Defaults to the project id."
+  default     = ""
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels added to every resource that takes them."
+  default     = {}
+}
+
+variable "source_base_url" {
+  type        = string
+  description = "Base URL of the FakeStore-compatible storefront API."
+  default     = "https://fakestoreapi.com"
+
+  validation {
+    condition     = can(regex("^https://", var.source_base_url))
+    error_message = "source_base_url must be an https:// URL."
+  }
+}
+
+variable "source_api_key_enabled" {
+  type        = bool
+  description = "Send an API key to the storefront. When true, add the key as a version of the shoplake-source-api-key secret before the first run. FakeStore needs none."
+  default     = false
+}
+
+variable "source_api_key_header" {
+  type        = string
+  description = "Header that carries the storefront API key (the key itself is a Secret Manager version, never a variable)."
+  default     = "X-API-Key"
+}
+
+variable "function_source_archive" {
+  type        = string
+  description = "Path of the functions' source zip written by `go run ./scripts/package-functions` (one archive for the four entry points)."
+  default     = "../dist/functions-source.zip"
+}
+
+variable "dbt_image" {
+  type        = string
+  description = "Container image of the dbt transform job (dbt/Dockerfile), pushed to this platform's Artifact Registry repository."
+}
+
+variable "batch_schedule" {
+  type        = string
+  description = "Cron schedule (in schedule_time_zone) of IngestBatch."
+  default     = "0 5 * * *"
+}
+
+variable "poll_schedule" {
+  type        = string
+  description = "Cron schedule of PollCarts."
+  default     = "* * * * *"
+}
+
+variable "schedule_time_zone" {
+  type        = string
+  description = "Time zone of the Cloud Scheduler jobs."
+  default     = "Etc/UTC"
+}
+
+variable "carts_window_days" {
+  type        = number
+  description = "Days of carts PollCarts asks for (0: every cart the source has)."
+  default     = 0
+
+  validation {
+    condition     = var.carts_window_days >= 0 && var.carts_window_days <= 36500
+    error_message = "carts_window_days must be between 0 and 36500."
+  }
+}
+
+variable "log_level" {
+  type        = string
+  description = "Log level of the functions: debug, info, warning or error."
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warning", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warning or error."
+  }
+}
+
+variable "stream_max_instances" {
+  type        = number
+  description = "Most instances of StreamCartEvents; each serves stream_concurrency deliveries at once."
+  default     = 10
+}
+
+variable "stream_concurrency" {
+  type        = number
+  description = "Concurrent deliveries per StreamCartEvents instance (grouped into shared inserts)."
+  default     = 80
+}
+
+variable "raw_nearline_after_days" {
+  type        = number
+  description = "Age in days at which raw/ objects move to Nearline storage."
+  default     = 30
+}
+
+variable "raw_coldline_after_days" {
+  type        = number
+  description = "Age in days at which raw/ objects move to Coldline storage."
+  default     = 90
+}
+
+variable "rejects_retention_days" {
+  type        = number
+  description = "Days quarantined records under rejects/ are kept."
+  default     = 30
+}
+
+variable "message_retention" {
+  type        = string
+  description = "How long the cart-events topic keeps messages, for replay (seconds, e.g. 604800s)."
+  default     = "604800s"
+}
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) that receive the alerts."
+  default     = []
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect BigQuery tables from deletion by Terraform. Turn off only in throwaway projects."
+  default     = true
+}
