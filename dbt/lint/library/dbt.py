@@ -11,3 +11,7 @@ def type_string():
 
 def type_numeric():
     return "numeric"
+
+
+def type_bigint():
+    return "int64"

@@ -13,7 +13,7 @@ final as (
         product_id,
         product_title,
         product_category,
-        price as current_price,
+        cast(price as numeric) as current_price,
         rating_rate,
         rating_count,
         snapshot_date

@@ -94,8 +94,8 @@ current_lines as (
         line_number,
         order_date,
         quantity,
-        unit_price,
-        quantity * unit_price as line_revenue,
+        cast(unit_price as numeric) as unit_price,
+        cast(quantity * unit_price as numeric) as line_revenue,
         is_deleted,
         false as is_removed,
         last_event_at
@@ -119,9 +119,9 @@ current_lines as (
             existing.cart_id,
             existing.line_number,
             existing.order_date,
-            existing.quantity * 0 as quantity,
+            cast(0 as {{ dbt.type_bigint() }}) as quantity,
             existing.unit_price,
-            existing.unit_price * 0 as line_revenue,
+            cast(0 as numeric) as line_revenue,
             existing.is_deleted,
             true as is_removed,
             existing.last_event_at

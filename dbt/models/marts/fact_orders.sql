@@ -52,9 +52,9 @@ final as (
         {{ surrogate_key(['carts.cart_id']) }} as order_key,
         {{ surrogate_key(['carts.user_id']) }} as user_key,
         cast(carts.cart_date as date) as order_date,
-        coalesce(totals.item_count, 0) as item_count,
-        coalesce(totals.total_quantity, 0) as total_quantity,
-        coalesce(totals.revenue, 0) as revenue
+        cast(coalesce(totals.item_count, 0) as {{ dbt.type_bigint() }}) as item_count,
+        cast(coalesce(totals.total_quantity, 0) as {{ dbt.type_bigint() }}) as total_quantity,
+        cast(coalesce(totals.revenue, 0) as numeric) as revenue
     from carts
     left join totals on carts.cart_id = totals.cart_id
 
