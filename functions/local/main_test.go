@@ -119,6 +119,15 @@ func TestRunFixturesTwice(t *testing.T) {
 	if os.Getenv("SHOPLAKE_DBT") != "" {
 		assertMartsMatchTheFixtures(t, dir)
 		martsBefore = martDigests(t, dir)
+		// Every raw source was just written: dbt must judge each fresh.
+		fresh := map[string]string{}
+		for _, f := range s1.DBT.Freshness {
+			fresh[f.Source] = f.Status
+		}
+		want := map[string]string{"bq_raw.cart_events": "pass", "bq_raw.products": "pass", "bq_raw.users": "pass"}
+		if diff := cmp.Diff(want, fresh); diff != "" || !strings.Contains(first.stdout, "source freshness: bq_raw.cart_events pass") {
+			t.Errorf("source freshness (-want +got):\n%s\nstdout:\n%s", diff, first.stdout)
+		}
 	}
 
 	second := runLocal(t, dir, nil, append([]string{"--port", "0"}, dbtArgs()...)...)

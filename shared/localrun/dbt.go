@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -29,6 +32,17 @@ type DBTReport struct {
 	MartRows map[string]int64 `json:"mart_rows,omitempty"`
 	// Revenue is the revenue of the orders that were not deleted.
 	Revenue string `json:"revenue,omitempty"`
+	// Freshness is how recent each raw source is (dbt source freshness).
+	Freshness []SourceFreshness `json:"freshness,omitempty"`
+}
+
+// SourceFreshness is one raw table's freshness as `dbt source freshness`
+// judged it against the thresholds in _staging__sources.yml.
+type SourceFreshness struct {
+	Source string `json:"source"`
+	// Status is pass, warn, error or runtime error.
+	Status     string  `json:"status"`
+	AgeSeconds float64 `json:"age_seconds"`
 }
 
 var dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*TOTAL=\d+`)
@@ -38,39 +52,82 @@ var dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*T
 func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, error) {
 	r := DBTReport{Status: "built", LogFile: filepath.Join(dir, "logs", "dbt.log")}
 	start := time.Now()
-	absDB, err := filepath.Abs(dbPath)
-	if err != nil {
-		return r, err
-	}
-	logFile, err := os.OpenFile(r.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return r, fmt.Errorf("open dbt log: %w", err)
-	}
-	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, dbt, "build", "--target", "local", "--no-use-colors",
-		"--project-dir", project, "--profiles-dir", project,
-		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
-	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+absDB)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return r, err
-	}
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		return r, fmt.Errorf("start %s: %w", dbt, err)
-	}
-	sc := bufio.NewScanner(io.TeeReader(out, logFile))
-	for sc.Scan() {
-		if m := dbtDone.FindString(sc.Text()); m != "" {
+	err := dbtCommand(ctx, dbt, project, dbPath, dir, r.LogFile, func(line string) {
+		if m := dbtDone.FindString(line); m != "" {
 			r.Result = m
 		}
-	}
-	err = cmd.Wait()
+	}, "build")
 	r.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return r, fmt.Errorf("dbt build failed (%s): see %s", orDefault(r.Result, err.Error()), r.LogFile)
 	}
 	return r, nil
+}
+
+// checkFreshness runs `dbt source freshness` and reads its verdict per
+// source. A stale source is reported, not an error: dbt exits non-zero then,
+// so only a missing result file fails.
+func checkFreshness(ctx context.Context, dbt, project, dbPath, dir, logPath string) ([]SourceFreshness, error) {
+	out := filepath.Join(dir, "dbt", "target", "sources.json")
+	_ = os.Remove(out)
+	runErr := dbtCommand(ctx, dbt, project, dbPath, dir, logPath, nil, "source", "freshness", "--output", out)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, logPath)
+	}
+	var res struct {
+		Results []struct {
+			UniqueID string  `json:"unique_id"`
+			Status   string  `json:"status"`
+			Age      float64 `json:"max_loaded_at_time_ago_in_s"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("read %s: %w", out, err)
+	}
+	var fs []SourceFreshness
+	for _, r := range res.Results {
+		// unique_id is source.<project>.<source>.<table>
+		parts := strings.SplitN(r.UniqueID, ".", 3)
+		fs = append(fs, SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age})
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Source < fs[j].Source })
+	return fs, nil
+}
+
+// dbtCommand runs one dbt command on the local target with the warehouse at
+// dbPath, appending its output to the log at logPath and passing each stdout
+// line to line (when not nil).
+func dbtCommand(ctx context.Context, dbt, project, dbPath, dir, logPath string, line func(string), args ...string) error {
+	absDB, err := filepath.Abs(dbPath)
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open dbt log: %w", err)
+	}
+	defer logFile.Close()
+	args = append(args, "--target", "local", "--no-use-colors",
+		"--project-dir", project, "--profiles-dir", project,
+		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
+	cmd := exec.CommandContext(ctx, dbt, args...)
+	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+absDB)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", dbt, err)
+	}
+	sc := bufio.NewScanner(io.TeeReader(out, logFile))
+	for sc.Scan() {
+		if line != nil {
+			line(sc.Text())
+		}
+	}
+	return cmd.Wait()
 }
 
 func orDefault(s, def string) string {

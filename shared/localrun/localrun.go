@@ -250,7 +250,11 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 			return err
 		}
 	}
-	sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse)
+	if sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse); err != nil {
+		return err
+	}
+	logPath := filepath.Join(s.opts.Dir, "logs", "dbt.log")
+	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, logPath)
 	return err
 }
 

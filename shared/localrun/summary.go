@@ -182,6 +182,16 @@ func (s *Summary) Print(out io.Writer) {
 		}
 		fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
 	}
+	if len(s.DBT.Freshness) > 0 {
+		fmt.Fprintf(out, "source freshness:")
+		for i, f := range s.DBT.Freshness {
+			sep := ","
+			if i == len(s.DBT.Freshness)-1 {
+				sep = "\n"
+			}
+			fmt.Fprintf(out, " %s %s (%s old)%s", f.Source, f.Status, time.Duration(f.AgeSeconds*float64(time.Second)).Round(time.Second), sep)
+		}
+	}
 	fmt.Fprintf(out, "Query the warehouse (any DuckDB 1.5 client): .venv/bin/python -c \"import duckdb; duckdb.connect('%s', read_only=True).sql('from bq_analytics.fact_orders').show()\"\n", s.Warehouse)
 	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
 }
