@@ -37,12 +37,22 @@ c.execute(f"""insert into bq_raw.cart_events select
 print(f"raw: {n} products, {n} users, {m} cart events")
 PY
 
+# build runs dbt build, prints dbt's summary and where the time went (dbt's
+# own per-node timings, from run_results.json), and last the wall-clock time.
 build() {
   local start end
   start=$(date +%s.%N)
   (cd dbt && SHOPLAKE_DUCKDB_PATH="$db" ../.venv/bin/dbt build --no-use-colors "$@" --profiles-dir . \
       --target-path "$dir/target" --log-path "$dir/logs" | grep -E 'Done\. PASS' | sed 's/^.*Done/Done/')
   end=$(date +%s.%N)
+  .venv/bin/python - "$dir/target/run_results.json" "$end - $start" >&2 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = lambda kinds: sum(x["execution_time"] for x in r["results"] if x["unique_id"].split(".")[0] in kinds)
+wall = eval(sys.argv[2])
+print(f"  models+snapshots {t({'model', 'snapshot'}):.1f}s, data+unit tests {t({'test', 'unit_test'}):.1f}s (node time, 2 threads); "
+      f"dbt elapsed {r['elapsed_time']:.1f}s; start-up and parsing {wall - r['elapsed_time']:.1f}s")
+PY
   echo "$end - $start" | bc
 }
 

@@ -1,12 +1,13 @@
--- A calendar covering every order date (and today).
+-- A calendar covering every order date (and today). The bounds come from the
+-- built fact_orders, a small table, rather than from every cart event again.
 with
 
 bounds as (
 
     select
-        cast(min(cart_date) as date) as first_day,
-        greatest(cast(max(cart_date) as date), current_date) as last_day
-    from {{ ref('int_carts_latest') }}
+        coalesce(min(order_date), current_date) as first_day,
+        greatest(max(order_date), current_date) as last_day
+    from {{ ref('fact_orders') }}
 
 ),
 

@@ -9,7 +9,6 @@
     )
 }}
 
--- depends_on: {{ ref('stg_cart_events') }}
 -- One row per product line of every order, priced at the product's price
 -- valid at the order date (or its earliest known price). Incremental runs
 -- recompute the carts with events in the lookback window; lines a cart no
@@ -21,7 +20,7 @@ carts as (
 
     select * from {{ ref('int_carts_latest') }}
     {% if is_incremental() %}
-        where cart_id in ({{ recent_carts(this) }})
+        where last_event_at >= {{ lookback_start(this) }}
     {% endif %}
 
 ),

@@ -9,7 +9,6 @@
     )
 }}
 
--- depends_on: {{ ref('stg_cart_events') }}
 -- One row per cart. Deleted carts stay, flagged, so history is kept; revenue
 -- views exclude them. Incremental runs recompute the carts with events in the
 -- lookback window.
@@ -19,7 +18,7 @@ carts as (
 
     select * from {{ ref('int_carts_latest') }}
     {% if is_incremental() %}
-        where cart_id in ({{ recent_carts(this) }})
+        where last_event_at >= {{ lookback_start(this) }}
     {% endif %}
 
 ),
