@@ -6,9 +6,13 @@
 
 locals {
   function_build = {
-    runtime = "go125"
-    bucket  = google_storage_bucket.function_sources.name
-    object  = google_storage_bucket_object.function_source.name
+    runtime         = "go125"
+    bucket          = google_storage_bucket.function_sources.name
+    object          = google_storage_bucket_object.function_source.name
+    service_account = google_service_account.function_build.id
+    # Function images go to this platform's repository, where the build
+    # account may write, rather than to the default gcf-artifacts.
+    docker_repository = google_artifact_registry_repository.images.id
   }
 }
 
@@ -18,8 +22,10 @@ resource "google_cloudfunctions2_function" "ingest_batch" {
   description = "Daily: pulls products and users from the storefront into raw/<entity>/dt=…/ JSONL."
 
   build_config {
-    runtime     = local.function_build.runtime
-    entry_point = "IngestBatch"
+    runtime           = local.function_build.runtime
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+    entry_point       = "IngestBatch"
     source {
       storage_source {
         bucket = local.function_build.bucket
@@ -48,8 +54,10 @@ resource "google_cloudfunctions2_function" "load_raw_object" {
   description = "On each new raw/ object: loads it into bq_raw.<entity> (idempotent per object generation) and starts the dbt job."
 
   build_config {
-    runtime     = local.function_build.runtime
-    entry_point = "LoadRawObject"
+    runtime           = local.function_build.runtime
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+    entry_point       = "LoadRawObject"
     source {
       storage_source {
         bucket = local.function_build.bucket
@@ -98,8 +106,10 @@ resource "google_cloudfunctions2_function" "poll_carts" {
   description = "Every minute: diffs the storefront's carts against the last poll and publishes new, changed and deleted carts to cart-events."
 
   build_config {
-    runtime     = local.function_build.runtime
-    entry_point = "PollCarts"
+    runtime           = local.function_build.runtime
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+    entry_point       = "PollCarts"
     source {
       storage_source {
         bucket = local.function_build.bucket
@@ -133,8 +143,10 @@ resource "google_cloudfunctions2_function" "stream_cart_events" {
   description = "For each cart event pushed by cart-events-stream: inserts it into bq_raw.cart_events (insertId = event_id); poison messages go to cart_events_rejected."
 
   build_config {
-    runtime     = local.function_build.runtime
-    entry_point = "StreamCartEvents"
+    runtime           = local.function_build.runtime
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+    entry_point       = "StreamCartEvents"
     source {
       storage_source {
         bucket = local.function_build.bucket

@@ -124,7 +124,7 @@ func TestDeploymentChecksCatchMismatches(t *testing.T) {
 	}{
 		{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"},
 		{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"},
-		{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`},
+		{"unknown entry point", "functions.tf", `entry_point       = "PollCarts"`, `entry_point       = "PollCart"`, `entry point "PollCart" is not a Shoplake function`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,12 @@ resource "google_service_account" "dbt" {
   description  = "Runs dbt build: reads bq_raw, writes bq_staging and bq_analytics."
 }
 
+resource "google_service_account" "function_build" {
+  account_id   = "sl-function-build"
+  display_name = "Shoplake function builds"
+  description  = "Builds the functions' source into images (Cloud Build, on deploy); projects no longer give the default compute account the rights to."
+}
+
 resource "google_service_account" "scheduler" {
   account_id   = "sl-scheduler"
   display_name = "Shoplake scheduler"
@@ -44,7 +50,7 @@ resource "google_service_account" "pubsub_push" {
 locals {
   all_workloads = merge(
     { for k, sa in google_service_account.function : k => sa.email },
-    { dbt = google_service_account.dbt.email },
+    { dbt = google_service_account.dbt.email, function_build = google_service_account.function_build.email },
   )
 }
 
@@ -110,6 +116,21 @@ resource "google_bigquery_dataset_iam_member" "dbt_writes" {
   dataset_id = each.value
   role       = "roles/bigquery.dataEditor"
   member     = "serviceAccount:${google_service_account.dbt.email}"
+}
+
+# Function builds read the source archive, push the function images to this
+# platform's repository and write build logs.
+resource "google_storage_bucket_iam_member" "build_reads_sources" {
+  bucket = google_storage_bucket.function_sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function_build.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.function_build.email}"
 }
 
 # Running a query or load job is a project-level permission.

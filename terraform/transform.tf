@@ -6,7 +6,7 @@ resource "google_artifact_registry_repository" "images" {
   repository_id = "shoplake"
   location      = var.region
   format        = "DOCKER"
-  description   = "Container images of Shoplake (the dbt transform job)."
+  description   = "Container images of Shoplake: the dbt transform job and the functions' builds."
 
   docker_config {
     immutable_tags = false
