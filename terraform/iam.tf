@@ -201,6 +201,14 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes" {
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
+# Pub/Sub signs the push requests' OIDC tokens as sl-pubsub-push (projects
+# created before April 2021 lack this grant by default).
+resource "google_service_account_iam_member" "agent_signs_push_tokens" {
+  service_account_id = google_service_account.pubsub_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
 resource "google_cloud_run_service_iam_member" "push_invokes_stream" {
   location = var.region
   service  = google_cloudfunctions2_function.stream_cart_events.service_config[0].service
