@@ -36,7 +36,7 @@ resource "google_service_account" "function_build" {
 resource "google_service_account" "scheduler" {
   account_id   = "sl-scheduler"
   display_name = "Shoplake scheduler"
-  description  = "Identity of the Cloud Scheduler jobs' OIDC tokens: invokes IngestBatch and PollCarts."
+  description  = "Identity of the Cloud Scheduler jobs: invokes IngestBatch and PollCarts, runs the nightly dbt job."
 }
 
 resource "google_service_account" "pubsub_push" {
@@ -249,6 +249,14 @@ resource "google_cloud_run_v2_job_iam_member" "loader_runs_dbt" {
   name     = google_cloud_run_v2_job.dbt.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+}
+
+# The nightly schedule runs the dbt job with other arguments (every test).
+resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_dbt_nightly" {
+  location = var.region
+  name     = google_cloud_run_v2_job.dbt.name
+  role     = "roles/run.jobsExecutorWithOverrides"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
 # The Cloud Run service agent pulls the dbt image.

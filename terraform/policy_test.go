@@ -78,8 +78,13 @@ func violations(c *tfConfig) []string {
 		}
 	}
 	for _, r := range c.ofType("google_cloud_scheduler_job") {
-		if attr(r.Block, "http_target", "oidc_token", "service_account_email") == nil {
-			add(r, "scheduler call without an OIDC token")
+		// OIDC for the functions; OAuth only for Google APIs.
+		oidc := attr(r.Block, "http_target", "oidc_token", "service_account_email") != nil
+		oauth := attr(r.Block, "http_target", "oauth_token", "service_account_email") != nil
+		uri := attr(r.Block, "http_target", "uri")
+		google := uri != nil && strings.HasPrefix(c.text(r.file, uri.Expr), `"https://run.googleapis.com/`)
+		if !oidc && !(oauth && google) {
+			add(r, "scheduler call without an OIDC token (or an OAuth token to a Google API)")
 		}
 		if len(nested(r.Block, "retry_config")) == 0 {
 			add(r, "scheduler job without retries")
@@ -153,6 +158,7 @@ func TestPoliciesCatchBreakage(t *testing.T) {
 		{"primitive role", "iam.tf", `role    = "roles/bigquery.jobUser"`, `role    = "roles/editor"`, "primitive role"},
 		{"public function", "functions.tf", `ingress_settings                 = "ALLOW_INTERNAL_ONLY"`, `ingress_settings                 = "ALLOW_ALL"`, `ingress "ALLOW_ALL"`},
 		{"no retry", "functions.tf", `retry_policy          = "RETRY_POLICY_RETRY"`, `retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"`, "event trigger without retry"},
+		{"unauthenticated schedule", "scheduler.tf", `oidc_token {`, `unsigned {`, "scheduler call without an OIDC token"},
 		{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"},
 		{"secret in code", "secrets.tf", `# API key`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# API key", "never in Terraform"},
 	}

@@ -56,3 +56,37 @@ resource "google_cloud_scheduler_job" "poll_carts" {
 
   depends_on = [google_project_service.this]
 }
+
+# Nightly: the dbt job with every data test, including those that scan whole
+# raw histories, which the routine runs after loads leave out. Scheduler calls
+# the Cloud Run Admin API with an OAuth token (OIDC is for the functions).
+resource "google_cloud_scheduler_job" "dbt_nightly" {
+  name        = "shoplake-dbt-nightly"
+  region      = var.region
+  description = "Runs dbt build with every data test."
+  schedule    = var.dbt_nightly_schedule
+  time_zone   = var.schedule_time_zone
+
+  attempt_deadline = "60s"
+  retry_config {
+    retry_count          = 3
+    min_backoff_duration = "60s"
+    max_backoff_duration = "600s"
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "https://run.googleapis.com/v2/${google_cloud_run_v2_job.dbt.id}:run"
+    headers     = { "Content-Type" = "application/json" }
+    body = base64encode(jsonencode({
+      overrides = { containerOverrides = [{ args = local.dbt_nightly_args }] }
+    }))
+
+    oauth_token {
+      service_account_email = google_service_account.scheduler.email
+      scope                 = "https://www.googleapis.com/auth/cloud-platform"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}

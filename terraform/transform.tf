@@ -31,6 +31,11 @@ resource "google_artifact_registry_repository" "images" {
   depends_on = [google_project_service.this]
 }
 
+locals {
+  dbt_routine_args = ["build", "--target", "prod", "--exclude-resource-type", "unit_test", "--exclude", "tag:full_history"]
+  dbt_nightly_args = ["build", "--target", "prod", "--exclude-resource-type", "unit_test"]
+}
+
 resource "google_cloud_run_v2_job" "dbt" {
   name     = "shoplake-dbt"
   location = var.region
@@ -48,8 +53,9 @@ resource "google_cloud_run_v2_job" "dbt" {
 
       containers {
         image = var.dbt_image
-        # Unit tests are given DuckDB rows; production runs models and data tests.
-        args = ["build", "--target", "prod", "--exclude-resource-type", "unit_test"]
+        # The routine run after each load. Unit tests are given DuckDB rows, and
+        # the full-history tests run nightly (scheduler.tf).
+        args = local.dbt_routine_args
 
         env {
           name  = "SHOPLAKE_GCP_PROJECT"

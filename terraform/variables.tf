@@ -73,6 +73,12 @@ variable "poll_schedule" {
   default     = "* * * * *"
 }
 
+variable "dbt_nightly_schedule" {
+  type        = string
+  description = "Cron schedule of the nightly dbt run with every data test (the routine runs after loads leave out the full-history tests)."
+  default     = "30 3 * * *"
+}
+
 variable "schedule_time_zone" {
   type        = string
   description = "Time zone of the Cloud Scheduler jobs."

@@ -1,3 +1,5 @@
+{{ config(tags=['full_history']) }}
+
 -- Every cart that has a deduplicated upsert event is in fact_orders exactly once.
 with carts as (
     select distinct cart_id from {{ ref('stg_cart_events') }}
