@@ -31,6 +31,7 @@ ranked as (
         cart_id,
         user_id,
         cart_date,
+        lines,
         is_tombstone,
         published_at,
         row_number() over (partition by cart_id order by published_at desc, event_id desc) as event_rank,
@@ -56,7 +57,8 @@ latest_upsert as (
         event_id,
         cart_id,
         user_id,
-        cart_date
+        cart_date,
+        lines
     from ranked
     where not is_tombstone and kind_rank = 1
 
@@ -69,6 +71,7 @@ joined as (
         latest_upsert.event_id as upsert_event_id,
         latest_upsert.user_id,
         latest_upsert.cart_date,
+        latest_upsert.lines,
         latest_event.is_tombstone as is_deleted,
         latest_event.published_at as last_event_at
     from latest_upsert

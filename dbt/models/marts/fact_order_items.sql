@@ -9,7 +9,8 @@
     )
 }}
 
--- One row per product line of every order, priced at the product's price
+-- One row per product line of every order (the lines of the cart's latest
+-- upsert, carried by int_carts_latest), priced at the product's price
 -- valid at the order date (or its earliest known price). Incremental runs
 -- recompute the carts with events in the lookback window; lines a cart no
 -- longer has are kept with quantity 0 and is_removed, so a merge leaves no
@@ -22,12 +23,6 @@ carts as (
     {% if is_incremental() %}
         where last_event_at >= {{ lookback_start(this) }}
     {% endif %}
-
-),
-
-items as (
-
-    select * from {{ ref('stg_cart_items') }}
 
 ),
 
@@ -52,19 +47,24 @@ earliest_price as (
 
 ),
 
+cart_lines as (
+
+    {{ unnest_lines('carts', 'lines', ['cart_id', 'user_id', 'is_deleted', 'last_event_at', 'cart_date']) }}
+
+),
+
 lines as (
 
     select
-        carts.cart_id,
-        carts.user_id,
-        carts.is_deleted,
-        carts.last_event_at,
-        items.product_id,
-        items.line_number,
-        items.quantity,
-        cast(carts.cart_date as date) as order_date
-    from carts
-    inner join items on carts.upsert_event_id = items.event_id
+        cart_id,
+        user_id,
+        is_deleted,
+        last_event_at,
+        line.product_id as product_id,
+        line_number,
+        line.quantity as quantity,
+        cast(cart_date as date) as order_date
+    from cart_lines
 
 ),
 

@@ -32,6 +32,9 @@ renamed as (
         -- numerics
         {{ array_length('products') }} as line_count,
 
+        -- arrays
+        products as lines,
+
         -- dates and timestamps
         cart_date,
         extracted_at,
