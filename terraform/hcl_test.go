@@ -252,3 +252,30 @@ func (c *tfConfig) functions() ([]function, error) {
 	}
 	return out, nil
 }
+
+// edited parses this folder's configuration with one edit: the first old in
+// file replaced by new. It fails the test when old is no longer there.
+func edited(t *testing.T, file, old, new string) *tfConfig {
+	t.Helper()
+	files := loadDir(t, ".")
+	if !strings.Contains(string(files[file]), old) {
+		t.Fatalf("%s no longer contains %q: update the test", file, old)
+	}
+	files[file] = []byte(strings.Replace(string(files[file]), old, new, 1))
+	c, err := parse(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// reported fails the test unless one of problems contains want.
+func reported(t *testing.T, problems []string, want string) {
+	t.Helper()
+	for _, p := range problems {
+		if strings.Contains(p, want) {
+			return
+		}
+	}
+	t.Errorf("not reported: want %q in %q", want, problems)
+}

@@ -164,22 +164,7 @@ func TestPoliciesCatchBreakage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			files := loadDir(t, ".")
-			if !strings.Contains(string(files[tt.file]), tt.old) {
-				t.Fatalf("%s no longer contains %q: update the test", tt.file, tt.old)
-			}
-			files[tt.file] = []byte(strings.Replace(string(files[tt.file]), tt.old, tt.new, 1))
-			c, err := parse(files)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := violations(c)
-			for _, v := range got {
-				if strings.Contains(v, tt.want) {
-					return
-				}
-			}
-			t.Errorf("breaking %q was not reported (want %q); reported: %q", tt.name, tt.want, got)
+			reported(t, violations(edited(t, tt.file, tt.old, tt.new)), tt.want)
 		})
 	}
 }
