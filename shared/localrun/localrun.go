@@ -157,7 +157,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return sum.failed(started, err)
 	}
 
-	// Cloud Scheduler: the cart poller, then Eventarc (Pub/Sub) until the
+	// Cloud Scheduler: the cart poller, then the push subscription until the
 	// subscription is drained; again every PollEvery if asked.
 	push := newPusher(st.ps, st.base+"/"+streamcartevents.FunctionName)
 	for n := 1; ; n++ {
@@ -205,7 +205,7 @@ func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, er
 	}
 	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged; published %d events\n",
 		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Published)
-	fmt.Fprintf(out, "Eventarc (Pub/Sub) → %s\n", streamcartevents.FunctionName)
+	fmt.Fprintf(out, "Pub/Sub push (%s) → %s\n", Subscription, streamcartevents.FunctionName)
 	idle := 500 * time.Millisecond
 	if s.ps.Emulator != "" {
 		idle = 2 * time.Second // the gcloud emulator answers pulls more slowly

@@ -88,9 +88,9 @@ type PushStats struct {
 	DeadLettered int64 `json:"dead_lettered"`
 }
 
-// pusher stands in for Eventarc's Pub/Sub trigger: it pulls the subscription
-// and posts each message to a CloudEvent function as a messagePublished
-// event, up to 100 at a time (like one instance's concurrency); it acks on
+// pusher stands in for the cart-events-stream push subscription: it pulls the
+// subscription and posts each message's push body to the function, up to 100
+// at a time (like one instance's concurrency); it acks on
 // 2xx and nacks otherwise (after a backoff), and after maxDeliveries failed
 // deliveries moves the message to the dead-letter topic, as a subscription's
 // dead-letter policy would. It pulls with the unary Pull call: pstest's
@@ -230,7 +230,8 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 	return false, nil
 }
 
-// post delivers one message as a binary-mode messagePublished CloudEvent.
+// post delivers one message as the deployed push subscription does: the
+// push body alone, with no CloudEvent headers (see shared/cehttp).
 func (p *pusher) post(ctx context.Context, m *pubsubpb.PubsubMessage) (int, error) {
 	published := m.GetPublishTime().AsTime()
 	body, err := json.Marshal(events.MessagePublishedData{
@@ -240,8 +241,5 @@ func (p *pusher) post(ctx context.Context, m *pubsubpb.PubsubMessage) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return postCloudEvent(ctx, p.client, p.target, cloudEvent{
-		ID: m.GetMessageId(), Source: "//pubsub.googleapis.com/" + topicName(Topic),
-		Type: events.MessagePublishedType, Time: published,
-	}, body)
+	return postJSON(ctx, p.client, p.target, nil, body)
 }
