@@ -45,7 +45,14 @@ resource "google_cloudfunctions2_function" "ingest_batch" {
     environment_variables            = merge(local.platform_env, local.source_env)
   }
 
-  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.source_api_key]
+  # The build account's grants must exist before the build runs.
+  depends_on = [
+    google_project_service.this,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_artifact_registry_repository_iam_member.build_pushes_images,
+    google_project_iam_member.log_writer,
+    google_secret_manager_secret_iam_member.source_api_key,
+  ]
 }
 
 resource "google_cloudfunctions2_function" "load_raw_object" {
@@ -95,6 +102,9 @@ resource "google_cloudfunctions2_function" "load_raw_object" {
 
   depends_on = [
     google_project_service.this,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_artifact_registry_repository_iam_member.build_pushes_images,
+    google_project_iam_member.log_writer,
     google_project_iam_member.gcs_publishes_events,
     google_project_iam_member.eventarc_receiver,
   ]
@@ -134,7 +144,14 @@ resource "google_cloudfunctions2_function" "poll_carts" {
     })
   }
 
-  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.source_api_key]
+  # The build account's grants must exist before the build runs.
+  depends_on = [
+    google_project_service.this,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_artifact_registry_repository_iam_member.build_pushes_images,
+    google_project_iam_member.log_writer,
+    google_secret_manager_secret_iam_member.source_api_key,
+  ]
 }
 
 resource "google_cloudfunctions2_function" "stream_cart_events" {
@@ -171,5 +188,10 @@ resource "google_cloudfunctions2_function" "stream_cart_events" {
     })
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [
+    google_project_service.this,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_artifact_registry_repository_iam_member.build_pushes_images,
+    google_project_iam_member.log_writer,
+  ]
 }

@@ -1,0 +1,112 @@
+package terraform
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// danglingReferences lists every reference to a resource, data source,
+// variable or local value that the configuration does not declare: what
+// `terraform validate` would report first, checked without the provider.
+func danglingReferences(c *tfConfig) []string {
+	declared := map[string]bool{}
+	for _, b := range c.blocks {
+		switch b.Type {
+		case "resource":
+			declared[b.Labels[0]+"."+b.Labels[1]] = true
+		case "data":
+			declared["data."+b.Labels[0]+"."+b.Labels[1]] = true
+		case "variable":
+			declared["var."+b.Labels[0]] = true
+		}
+	}
+	for name := range c.locals {
+		declared["local."+name] = true
+	}
+	var out []string
+	for _, b := range c.blocks {
+		for _, tr := range traversals(b.Body) {
+			ref, ok := referenceName(tr)
+			if ok && !declared[ref] {
+				out = append(out, fmt.Sprintf("%s (%s): %s is not declared", b.name(), tr.SourceRange(), ref))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// referenceName names what a traversal refers to, or ok=false for the
+// names Terraform provides (each, count, path, self, terraform).
+func referenceName(tr hcl.Traversal) (string, bool) {
+	root := tr.RootName()
+	attrs := []string{}
+	for _, step := range tr[1:] {
+		a, isAttr := step.(hcl.TraverseAttr)
+		if !isAttr {
+			break
+		}
+		attrs = append(attrs, a.Name)
+	}
+	switch {
+	case root == "each" || root == "count" || root == "path" || root == "self" || root == "terraform":
+		return "", false
+	case root == "var" || root == "local":
+		if len(attrs) < 1 {
+			return root, true
+		}
+		return root + "." + attrs[0], true
+	case root == "data":
+		if len(attrs) < 2 {
+			return "data", true
+		}
+		return "data." + attrs[0] + "." + attrs[1], true
+	case strings.Contains(root, "_"): // a resource type
+		if len(attrs) < 1 {
+			return root, true
+		}
+		return root + "." + attrs[0], true
+	}
+	return "", false
+}
+
+// traversals returns every variable traversal in a body, nested blocks
+// included.
+func traversals(body *hclsyntax.Body) []hcl.Traversal {
+	var out []hcl.Traversal
+	for _, a := range body.Attributes {
+		out = append(out, a.Expr.Variables()...)
+	}
+	for _, b := range body.Blocks {
+		out = append(out, traversals(b.Body)...)
+	}
+	return out
+}
+
+func TestEveryReferenceIsDeclared(t *testing.T) {
+	c, err := parse(loadDir(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range danglingReferences(c) {
+		t.Error(d)
+	}
+}
+
+func TestDanglingReferencesAreCaught(t *testing.T) {
+	tests := []struct{ name, file, old, new, want string }{
+		{"misspelt resource", "pubsub.tf", "topic = google_pubsub_topic.cart_events.id", "topic = google_pubsub_topic.cart_event.id", "google_pubsub_topic.cart_event is not declared"},
+		{"undeclared variable", "storage.tf", "age            = var.rejects_retention_days", "age            = var.reject_days", "var.reject_days is not declared"},
+		{"undefined local", "functions.tf", "runtime           = local.function_build.runtime", "runtime           = local.build.runtime", "local.build is not declared"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reported(t, danglingReferences(edited(t, tt.file, tt.old, tt.new)), tt.want)
+		})
+	}
+}
