@@ -1,29 +1,29 @@
-resource "google_bigquery_dataset" "raw" {
-  # checkov:skip=CKV_GCP_81:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
-  dataset_id  = "bq_raw"
-  location    = var.bq_location
-  description = "Raw storefront data as loaded: daily product and user snapshots, streamed cart events, their rejects and the pipeline's own bookkeeping."
-  labels      = merge(local.labels, { layer = "raw" })
-
-  depends_on = [google_project_service.this]
+# The three layers of the warehouse.
+locals {
+  datasets = {
+    raw = {
+      id          = "bq_raw"
+      description = "Raw storefront data as loaded: daily product and user snapshots, streamed cart events, their rejects and the pipeline's own bookkeeping."
+    }
+    staging = {
+      id          = "bq_staging"
+      description = "dbt staging views (typed, renamed, deduplicated), the current state of each cart and the product price snapshot."
+    }
+    analytics = {
+      id          = "bq_analytics"
+      description = "Star schema for BI tools: dim_products, dim_users, dim_date, fact_orders, fact_order_items (built by dbt)."
+    }
+  }
 }
 
-resource "google_bigquery_dataset" "staging" {
+resource "google_bigquery_dataset" "this" {
+  for_each = local.datasets
   # checkov:skip=CKV_GCP_81:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
-  dataset_id  = "bq_staging"
-  location    = var.bq_location
-  description = "dbt staging views (typed, renamed, deduplicated) and the product price snapshot."
-  labels      = merge(local.labels, { layer = "staging" })
 
-  depends_on = [google_project_service.this]
-}
-
-resource "google_bigquery_dataset" "analytics" {
-  # checkov:skip=CKV_GCP_81:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
-  dataset_id  = "bq_analytics"
+  dataset_id  = each.value.id
   location    = var.bq_location
-  description = "Star schema for BI tools: dim_products, dim_users, dim_date, fact_orders, fact_order_items (built by dbt)."
-  labels      = merge(local.labels, { layer = "analytics" })
+  description = each.value.description
+  labels      = merge(local.labels, { layer = each.key })
 
   depends_on = [google_project_service.this]
 }
@@ -35,7 +35,7 @@ resource "google_bigquery_table" "raw" {
   # checkov:skip=CKV_GCP_80:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
   for_each = local.raw_tables
 
-  dataset_id          = google_bigquery_dataset.raw.dataset_id
+  dataset_id          = google_bigquery_dataset.this["raw"].dataset_id
   table_id            = each.key
   description         = each.value.description
   schema              = file("${path.module}/../shared/schema/tables/${each.key}.json")

@@ -96,21 +96,21 @@ resource "google_storage_bucket_iam_member" "raw_loader" {
 resource "google_bigquery_dataset_iam_member" "raw_editors" {
   for_each = local.functions
 
-  dataset_id = google_bigquery_dataset.raw.dataset_id
+  dataset_id = google_bigquery_dataset.this["raw"].dataset_id
   role       = "roles/bigquery.dataEditor"
   member     = "serviceAccount:${google_service_account.function[each.key].email}"
 }
 
 resource "google_bigquery_dataset_iam_member" "dbt_reads_raw" {
-  dataset_id = google_bigquery_dataset.raw.dataset_id
+  dataset_id = google_bigquery_dataset.this["raw"].dataset_id
   role       = "roles/bigquery.dataViewer"
   member     = "serviceAccount:${google_service_account.dbt.email}"
 }
 
 resource "google_bigquery_dataset_iam_member" "dbt_writes" {
   for_each = {
-    staging   = google_bigquery_dataset.staging.dataset_id
-    analytics = google_bigquery_dataset.analytics.dataset_id
+    staging   = google_bigquery_dataset.this["staging"].dataset_id
+    analytics = google_bigquery_dataset.this["analytics"].dataset_id
   }
 
   dataset_id = each.value

@@ -13,7 +13,7 @@ locals {
   platform_env = {
     PROJECT_ID     = var.project_id
     RAW_BUCKET     = google_storage_bucket.raw.name
-    BQ_RAW_DATASET = google_bigquery_dataset.raw.dataset_id
+    BQ_RAW_DATASET = google_bigquery_dataset.this["raw"].dataset_id
     BQ_LOCATION    = var.bq_location
     LOG_LEVEL      = var.log_level
   }

@@ -6,9 +6,9 @@ output "raw_bucket" {
 output "datasets" {
   description = "The BigQuery datasets: raw, staging and analytics."
   value = {
-    raw       = google_bigquery_dataset.raw.dataset_id
-    staging   = google_bigquery_dataset.staging.dataset_id
-    analytics = google_bigquery_dataset.analytics.dataset_id
+    raw       = google_bigquery_dataset.this["raw"].dataset_id
+    staging   = google_bigquery_dataset.this["staging"].dataset_id
+    analytics = google_bigquery_dataset.this["analytics"].dataset_id
   }
 }
 
