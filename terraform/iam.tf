@@ -188,11 +188,12 @@ resource "google_secret_manager_secret_iam_member" "email_salt" {
 }
 
 # --- Invokers (per function, never project-wide) ---------------------------
+# A 2nd gen function runs as the Cloud Run service of the same name.
 
 resource "google_cloud_run_service_iam_member" "scheduler_invokes" {
   for_each = {
-    ingest_batch = google_cloudfunctions2_function.ingest_batch.service_config[0].service
-    poll_carts   = google_cloudfunctions2_function.poll_carts.service_config[0].service
+    ingest_batch = google_cloudfunctions2_function.ingest_batch.name
+    poll_carts   = google_cloudfunctions2_function.poll_carts.name
   }
 
   location = var.region
@@ -211,7 +212,7 @@ resource "google_service_account_iam_member" "agent_signs_push_tokens" {
 
 resource "google_cloud_run_service_iam_member" "push_invokes_stream" {
   location = var.region
-  service  = google_cloudfunctions2_function.stream_cart_events.service_config[0].service
+  service  = google_cloudfunctions2_function.stream_cart_events.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.pubsub_push.email}"
 }
@@ -220,7 +221,7 @@ resource "google_cloud_run_service_iam_member" "push_invokes_stream" {
 # which may invoke only that function.
 resource "google_cloud_run_service_iam_member" "trigger_invokes_loader" {
   location = var.region
-  service  = google_cloudfunctions2_function.load_raw_object.service_config[0].service
+  service  = google_cloudfunctions2_function.load_raw_object.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
 }
