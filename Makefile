@@ -9,7 +9,7 @@ PYTHON   ?= python3
 VENV     := .venv
 export GOFLAGS
 
-.PHONY: run test vet fmt-check lint-sql lint-deploy unit bench clean help venv docs package
+.PHONY: run test vet fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-test: fmt-check vet venv lint-sql lint-deploy unit
+test: fmt-check vet venv lint-sql lint-deploy unit-python unit
 
 # The dbt models, linted as the BigQuery SQL they compile to (see dbt/.sqlfluff).
 lint-sql: venv
@@ -60,6 +60,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# The dbt job's lock protocol (dbt/runner), on an in-memory store.
+unit-python: venv
+	cd dbt/runner && ../../$(VENV)/bin/python -m unittest -q
 
 unit:
 	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python SHOPLAKE_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 -timeout 20m ./...

@@ -252,6 +252,13 @@ resource "google_cloud_run_v2_job_iam_member" "loader_runs_dbt" {
   member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
 }
 
+# The dbt job takes and releases its lock object.
+resource "google_storage_bucket_iam_member" "dbt_lock" {
+  bucket = google_storage_bucket.transform.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.dbt.email}"
+}
+
 # The nightly schedule runs the dbt job with other arguments (every test).
 resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_dbt_nightly" {
   location = var.region

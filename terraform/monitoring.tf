@@ -76,6 +76,32 @@ resource "google_monitoring_alert_policy" "rejected_events" {
   }
 }
 
+resource "google_monitoring_alert_policy" "dbt_failures" {
+  display_name          = "Shoplake: dbt job failed"
+  combiner              = "OR"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "Failed executions of shoplake-dbt"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${google_cloud_run_v2_job.dbt.name}\" AND metric.type=\"run.googleapis.com/job/completed_execution_count\" AND metric.labels.result=\"failed\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    content   = "A dbt build failed after its retry: the marts keep their last good state. The execution's logs name the failing model or test (gcloud run jobs executions list --job shoplake-dbt)."
+    mime_type = "text/markdown"
+  }
+}
+
 # Metric-absence conditions stop at 23.5 hours, so the 26-hour silence is a
 # PromQL condition on the loads counted over the last 26 hours.
 resource "google_monitoring_alert_policy" "no_batch_load" {

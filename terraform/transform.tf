@@ -65,6 +65,11 @@ resource "google_cloud_run_v2_job" "dbt" {
           name  = "SHOPLAKE_BQ_LOCATION"
           value = var.bq_location
         }
+        # Executions take turns through a lock object (dbt/runner).
+        env {
+          name  = "SHOPLAKE_LOCK_BUCKET"
+          value = google_storage_bucket.transform.name
+        }
         env {
           name = "SHOPLAKE_EMAIL_SALT"
           value_source {
@@ -86,4 +91,34 @@ resource "google_cloud_run_v2_job" "dbt" {
   }
 
   depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.email_salt]
+}
+
+# The dbt job's own bucket: the lock that keeps two executions from building
+# at once. Kept apart from the lake, whose every write triggers LoadRawObject.
+resource "google_storage_bucket" "transform" {
+  name     = "${local.prefix}-transform"
+  location = var.region
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 7
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  logging {
+    log_bucket = google_storage_bucket.access_logs.name
+  }
+
+  depends_on = [google_project_service.this]
 }
