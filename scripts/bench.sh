@@ -30,7 +30,8 @@ for target in \
   "FuzzSplitter ./shared/source/" \
   "FuzzDecodeEvent ./functions/loadrawobject/" \
   "FuzzDecode ./shared/state/" \
-  "FuzzHandle ./functions/streamcartevents/"; do
+  "FuzzHandle ./functions/streamcartevents/" \
+  "FuzzDecodePush ./shared/cehttp/"; do
   set -- $target
   echo "== fuzz $1 for $fuzztime"
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzztime" "$2" 2>&1 | tail -n 2

@@ -1,6 +1,7 @@
 package cehttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,4 +153,27 @@ func TestHandlerAcceptsPubSubPush(t *testing.T) {
 	if !strings.Contains(string(got.Data()), `"messageId":"m-1"`) || got.Time().Nanosecond() != 5e8 {
 		t.Errorf("data %s, time %v: want the push body and its publish time", got.Data(), got.Time())
 	}
+}
+
+// FuzzDecodePush feeds arbitrary bodies to the push decoder: it must never
+// panic, and what it accepts must be a messagePublished event carrying the
+// body as its data.
+func FuzzDecodePush(f *testing.F) {
+	f.Add([]byte(`{"message":{"data":"e30=","messageId":"m-1","publishTime":"2026-11-23T06:00:00Z"},"subscription":"s"}`))
+	f.Add([]byte(`{"message":{"messageId":""}}`))
+	f.Add([]byte(`{"message":null}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte{0xff, 0x00})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := decodePush(bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		if e.ID() == "" || e.Type() != MessagePublishedType {
+			t.Fatalf("accepted %q as event id %q type %q", body, e.ID(), e.Type())
+		}
+		if !bytes.Equal(e.Data(), bytes.TrimSpace(body)) {
+			t.Fatalf("data %q, want the body %q", e.Data(), body)
+		}
+	})
 }
