@@ -317,7 +317,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	if err := st.register(ctx, baseURL, logger); err != nil {
 		return st, err
 	}
-	st.base, err = serve(ctx, addr)
+	st.base, err = serveOn(ctx, addr, opts.Port == 0)
 	if err != nil {
 		return st, err
 	}
@@ -360,17 +360,24 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 func (st *stack) startStorage(ctx context.Context) error {
 	// Downloads are routed by Host header, so the fake must know the address
 	// it is reached at: give it a port up front and name it as its public host.
-	gcsAddr, err := reservePort(0)
-	if err != nil {
-		return err
-	}
-	_, gcsPort, _ := net.SplitHostPort(gcsAddr)
-	port, _ := strconv.Atoi(gcsPort)
 	root := filepath.Join(st.opts.Dir, "gcs")
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		StorageRoot: root, Scheme: "http", Host: "127.0.0.1",
-		Port: uint16(port), PublicHost: gcsAddr, Writer: io.Discard,
-	})
+	var (
+		gcsAddr string
+		srv     *fakestorage.Server
+		err     error
+	)
+	// The port found free may be taken before the fake binds it: try another.
+	for try := 0; try < 5 && (try == 0 || errors.Is(err, syscall.EADDRINUSE)); try++ {
+		if gcsAddr, err = reservePort(0); err != nil {
+			return err
+		}
+		_, gcsPort, _ := net.SplitHostPort(gcsAddr)
+		port, _ := strconv.Atoi(gcsPort)
+		srv, err = fakestorage.NewServerWithOptions(fakestorage.Options{
+			StorageRoot: root, Scheme: "http", Host: "127.0.0.1",
+			Port: uint16(port), PublicHost: gcsAddr, Writer: io.Discard,
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("start fake-gcs-server on %s: %w", root, err)
 	}
@@ -475,6 +482,18 @@ func reservePort(port int) (string, error) {
 	addr := l.Addr().String()
 	l.Close()
 	return addr, nil
+}
+
+// serveOn serves the functions on addr. With anyPort, a port taken since it
+// was found free (by a parallel test, an emulator) is replaced by another.
+func serveOn(ctx context.Context, addr string, anyPort bool) (string, error) {
+	base, err := serve(ctx, addr)
+	for try := 0; anyPort && errors.Is(err, syscall.EADDRINUSE) && try < 5; try++ {
+		if addr, err = reservePort(0); err == nil {
+			base, err = serve(ctx, addr)
+		}
+	}
+	return base, err
 }
 
 // serve starts functions-framework on addr and waits until it answers.
