@@ -323,8 +323,25 @@ func freePort(t *testing.T) string {
 }
 
 // serveOnce starts the binary for one target, POSTs to it once it listens,
-// and stops it.
+// and stops it. A port taken between finding it free and the binary binding
+// it makes the binary exit: it is started again on another.
 func serveOnce(t *testing.T, bin, target string) (int, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	for attempt := 0; attempt < 3; attempt++ {
+		logs.Reset()
+		code, body, exited := tryServe(t, bin, target, &logs)
+		if !exited {
+			return code, body
+		}
+	}
+	t.Fatalf("%s never listened: %s", target, logs.String())
+	return 0, ""
+}
+
+// tryServe runs the binary on a free port until it answers one POST; exited
+// reports that it stopped before listening.
+func tryServe(t *testing.T, bin, target string, logs *bytes.Buffer) (code int, body string, exited bool) {
 	t.Helper()
 	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -332,13 +349,19 @@ func serveOnce(t *testing.T, bin, target string) (int, string) {
 	cmd := exec.CommandContext(ctx, bin)
 	// No platform configuration: the handler must report it, not crash.
 	cmd.Env = []string{"FUNCTION_TARGET=" + target, "PORT=" + port, "HOME=" + t.TempDir()}
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
 	for ctx.Err() == nil {
+		select {
+		case <-done:
+			return 0, "", true
+		default:
+		}
 		resp, err := http.Post("http://127.0.0.1:"+port+"/", "application/json", strings.NewReader(`{}`))
 		if err != nil {
 			time.Sleep(50 * time.Millisecond)
@@ -346,8 +369,7 @@ func serveOnce(t *testing.T, bin, target string) (int, string) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode, string(b)
+		return resp.StatusCode, string(b), false
 	}
-	t.Fatalf("%s never listened: %s", target, logs.String())
-	return 0, ""
+	return 0, "", true
 }
