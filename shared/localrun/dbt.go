@@ -50,9 +50,9 @@ var dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*T
 // runDBT runs `dbt build --target local` on the warehouse file, which the
 // caller must have released, with dbt's logs and artefacts under dir.
 func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, error) {
-	r := DBTReport{Status: "built", LogFile: filepath.Join(dir, "logs", "dbt.log")}
+	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
-	err := dbtCommand(ctx, dbt, project, dbPath, dir, r.LogFile, func(line string) {
+	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
 		if m := dbtDone.FindString(line); m != "" {
 			r.Result = m
 		}
@@ -67,13 +67,13 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, e
 // checkFreshness runs `dbt source freshness` and reads its verdict per
 // source. A stale source is reported, not an error: dbt exits non-zero then,
 // so only a missing result file fails.
-func checkFreshness(ctx context.Context, dbt, project, dbPath, dir, logPath string) ([]SourceFreshness, error) {
+func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]SourceFreshness, error) {
 	out := filepath.Join(dir, "dbt", "target", "sources.json")
 	_ = os.Remove(out)
-	runErr := dbtCommand(ctx, dbt, project, dbPath, dir, logPath, nil, "source", "freshness", "--output", out)
+	runErr := dbtCommand(ctx, dbt, project, dbPath, dir, nil, "source", "freshness", "--output", out)
 	b, err := os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, logPath)
+		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, dbtLogPath(dir))
 	}
 	var res struct {
 		Results []struct {
@@ -95,15 +95,18 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir, logPath stri
 	return fs, nil
 }
 
+// dbtLogPath is where the runner appends dbt's output, under the run's dir.
+func dbtLogPath(dir string) string { return filepath.Join(dir, "logs", "dbt.log") }
+
 // dbtCommand runs one dbt command on the local target with the warehouse at
-// dbPath, appending its output to the log at logPath and passing each stdout
+// dbPath, appending its output to dbtLogPath(dir) and passing each stdout
 // line to line (when not nil).
-func dbtCommand(ctx context.Context, dbt, project, dbPath, dir, logPath string, line func(string), args ...string) error {
+func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func(string), args ...string) error {
 	absDB, err := filepath.Abs(dbPath)
 	if err != nil {
 		return err
 	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(dbtLogPath(dir), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("open dbt log: %w", err)
 	}

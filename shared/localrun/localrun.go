@@ -253,8 +253,7 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	if sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse); err != nil {
 		return err
 	}
-	logPath := filepath.Join(s.opts.Dir, "logs", "dbt.log")
-	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, logPath)
+	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
 	return err
 }
 
