@@ -360,23 +360,16 @@ func (st *stack) startStorage(ctx context.Context) error {
 	// Downloads are routed by Host header, so the fake must know the address
 	// it is reached at: give it a port up front and name it as its public host.
 	root := filepath.Join(st.opts.Dir, "gcs")
-	var (
-		gcsAddr string
-		srv     *fakestorage.Server
-		err     error
-	)
-	// The port found free may be taken before the fake binds it: try another.
-	for try := 0; try < 5 && (try == 0 || errors.Is(err, syscall.EADDRINUSE)); try++ {
-		if gcsAddr, err = reservePort(0); err != nil {
-			return err
-		}
-		_, gcsPort, _ := net.SplitHostPort(gcsAddr)
+	var srv *fakestorage.Server
+	gcsAddr, err := onFreePort(func(addr string) (err error) {
+		_, gcsPort, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(gcsPort)
 		srv, err = fakestorage.NewServerWithOptions(fakestorage.Options{
 			StorageRoot: root, Scheme: "http", Host: "127.0.0.1",
-			Port: uint16(port), PublicHost: gcsAddr, Writer: io.Discard,
+			Port: uint16(port), PublicHost: addr, Writer: io.Discard,
 		})
-	}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start fake-gcs-server on %s: %w", root, err)
 	}
@@ -486,13 +479,31 @@ func reservePort(port int) (string, error) {
 // serveOn serves the functions on addr. With anyPort, a port taken since it
 // was found free (by a parallel test, an emulator) is replaced by another.
 func serveOn(ctx context.Context, addr string, anyPort bool) (string, error) {
-	base, err := serve(ctx, addr)
-	for try := 0; anyPort && errors.Is(err, syscall.EADDRINUSE) && try < 5; try++ {
-		if addr, err = reservePort(0); err == nil {
-			base, err = serve(ctx, addr)
-		}
+	if !anyPort {
+		return serve(ctx, addr)
 	}
+	var base string
+	_, err := onFreePort(func(addr string) (err error) {
+		base, err = serve(ctx, addr)
+		return err
+	})
 	return base, err
+}
+
+// onFreePort calls start with a free address on 127.0.0.1 and, while that
+// address was taken between finding it free and start binding it (by a
+// parallel test, an emulator), with another: five attempts at most. It
+// returns the address start succeeded on.
+func onFreePort(start func(addr string) error) (string, error) {
+	var addr string
+	var err error = syscall.EADDRINUSE
+	for try := 0; try < 5 && errors.Is(err, syscall.EADDRINUSE); try++ {
+		if addr, err = reservePort(0); err != nil {
+			return "", err
+		}
+		err = start(addr)
+	}
+	return addr, err
 }
 
 // serve starts functions-framework on addr and waits until it answers.
