@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ func Files(root string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go list: %w: %s", err, stderr.String())
 	}
+	modRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
 	files := []string{"go.mod", "go.sum"}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
@@ -78,10 +83,6 @@ func Files(root string) ([]string, error) {
 		if p.Standard || p.Module == nil || p.Module.Dir == "" {
 			continue
 		}
-		modRoot, err := filepath.Abs(root)
-		if err != nil {
-			return nil, err
-		}
 		if filepath.Clean(p.Module.Dir) != modRoot {
 			continue // a dependency: the builder downloads it
 		}
@@ -89,7 +90,7 @@ func Files(root string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range append(append(append([]string{}, p.GoFiles...), p.CgoFiles...), p.EmbedFiles...) {
+		for _, f := range slices.Concat(p.GoFiles, p.CgoFiles, p.EmbedFiles) {
 			files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
 		}
 	}
