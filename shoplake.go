@@ -5,8 +5,9 @@
 // another's, and a failed construction is retried on the next call.
 //
 // The function packages themselves do not register anything: the local runner
-// registers the same handlers with local adapters (DuckDB, in-process
-// emulators), which a second registration under the same name would forbid.
+// builds the same functions through the same Setup constructors, with
+// overrides for the warehouse and the transform trigger, and registers them
+// itself (a second registration under the same name is forbidden).
 package shoplake
 
 import (
@@ -22,21 +23,30 @@ import (
 	"github.com/shoplake/shoplake/functions/loadrawobject"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/functions/streamcartevents"
+	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/setup"
 )
 
 func init() {
-	ingest := &lazy[*ingestbatch.Function]{build: ingestbatch.NewFromEnv}
-	load := &lazy[*loadrawobject.Function]{build: loadrawobject.NewFromEnv}
-	poll := &lazy[*pollcarts.Function]{build: pollcarts.NewFromEnv}
-	stream := &lazy[*streamcartevents.Function]{build: streamcartevents.NewFromEnv}
+	ingest := &lazy[*ingestbatch.Function]{build: cloud(ingestbatch.Setup)}
+	load := &lazy[*loadrawobject.Function]{build: cloud(loadrawobject.Setup)}
+	poll := &lazy[*pollcarts.Function]{build: cloud(pollcarts.Setup)}
+	stream := &lazy[*streamcartevents.Function]{build: cloud(streamcartevents.Setup)}
 
 	functions.HTTP(ingestbatch.FunctionName, serve(ingestbatch.FunctionName, ingest))
-	// The event functions are registered as HTTP functions that decode the
-	// CloudEvent themselves: see package cehttp.
+	// LoadRawObject is registered as an HTTP function that decodes the
+	// CloudEvent itself (see package cehttp); StreamCartEvents is a plain
+	// Pub/Sub push handler.
 	functions.HTTP(loadrawobject.FunctionName, serve(loadrawobject.FunctionName, load))
 	functions.HTTP(pollcarts.FunctionName, serve(pollcarts.FunctionName, poll))
 	functions.HTTP(streamcartevents.FunctionName, serve(streamcartevents.FunctionName, stream))
+}
+
+// cloud binds a function's Setup to the deployed configuration: the process
+// environment and no overrides.
+func cloud[T any](fn func(context.Context, config.Lookup, *setup.Overrides) (T, error)) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) { return fn(ctx, config.Env(), nil) }
 }
 
 // serve returns the handler of an entry point whose function is built on

@@ -1,6 +1,10 @@
 package shoplake
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"net"
 	"net/http"
 	"os/exec"
@@ -23,7 +27,7 @@ var localOnly = []string{
 	"cloud.google.com/go/pubsub/v2/pstest",
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb",
 	"github.com/shoplake/shoplake/shared/localrun",
-	"github.com/shoplake/shoplake/shared/storefront",
+	"github.com/shoplake/shoplake/functions/local/storefront",
 }
 
 // forbiddenDeps lists the local-only packages and the non-standard cgo
@@ -124,4 +128,60 @@ func waitFor(t *testing.T, addr string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("nothing listens on %s", addr)
+}
+
+// TestLocalRunnerUsesTheCloudConstructors proves that `make run` builds every
+// function through the constructor the cloud registration uses: the root
+// package and the local runner both call <function>.Setup, and the local
+// runner calls no other constructor of a function package.
+func TestLocalRunnerUsesTheCloudConstructors(t *testing.T) {
+	t.Parallel()
+	functionPkgs := []string{"ingestbatch", "loadrawobject", "pollcarts", "streamcartevents"}
+	root := calls(t, ".", "shoplake.go")
+	local := calls(t, "functions/local", "")
+	for _, pkg := range functionPkgs {
+		if !root[pkg+".Setup"] {
+			t.Errorf("the cloud registration does not build %s with %s.Setup", pkg, pkg)
+		}
+		if !local[pkg+".Setup"] {
+			t.Errorf("the local runner does not build %s with %s.Setup", pkg, pkg)
+		}
+		for call := range local {
+			if strings.HasPrefix(call, pkg+".") && (strings.HasPrefix(call, pkg+".New") || strings.HasPrefix(call, pkg+".LoadConfig")) {
+				t.Errorf("the local runner builds %s its own way: calls %s", pkg, call)
+			}
+		}
+	}
+}
+
+// calls returns the package-qualified calls (pkg.Func) made in the non-test
+// Go files of dir (only the named file when file is not empty).
+func calls(t *testing.T, dir, file string) map[string]bool {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go") && (file == "" || fi.Name() == file)
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				// Setup is passed as a value in the root package, called in
+				// the local runner: count both.
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if id, ok := sel.X.(*ast.Ident); ok {
+						out[id.Name+"."+sel.Sel.Name] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Go files read in %s", dir)
+	}
+	return out
 }

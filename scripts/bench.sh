@@ -31,7 +31,7 @@ for target in \
   "FuzzDecodeEvent ./functions/loadrawobject/" \
   "FuzzDecode ./shared/state/" \
   "FuzzHandle ./functions/streamcartevents/" \
-  "FuzzDecodePush ./shared/cehttp/"; do
+  "FuzzDecodePush ./shared/events/"; do
   set -- $target
   echo "== fuzz $1 for $fuzztime"
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzztime" "$2" 2>&1 | tail -n 2

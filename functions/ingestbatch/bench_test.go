@@ -29,7 +29,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/source"
-	"github.com/shoplake/shoplake/shared/storefront"
+	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
 // TestMain doubles as the storage stand-in of the benchmark: re-executed with

@@ -96,7 +96,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 	tp, _ := e.Extensions()["traceparent"].(string)
 	logger := f.deps.Logger.With(logging.Labels(runID, FunctionName), "event_id", e.ID(),
 		logging.Trace(f.cfg.ProjectID, logging.TraceIDFromTraceparent(tp)))
-	ctx = logging.WithLogger(context.WithValue(ctx, runIDKey{}, runID), logger)
+	ctx = logging.WithLogger(ctx, logger)
 	run := warehouse.Run{RunID: runID, Function: FunctionName, StartedAt: started.UTC()}
 	finish := func(status string, res Result, err error) {
 		run.FinishedAt, run.Status = f.deps.Now().UTC(), status
@@ -123,7 +123,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 		return nil
 	}
 
-	res, err := f.Load(ctx, obj)
+	res, err := f.Load(ctx, obj, runID)
 	switch {
 	case errors.Is(err, ErrPermanent):
 		logger.ErrorContext(ctx, "rejected object", "error", err)

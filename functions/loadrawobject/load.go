@@ -83,9 +83,10 @@ type Result struct {
 // that does not name a known entity, or data the warehouse refuses.
 var ErrPermanent = errors.New("permanent failure")
 
-// Load handles one finalized object. It returns an error wrapping
-// ErrPermanent for poison input; any other error is transient.
-func (f *Function) Load(ctx context.Context, obj Object) (Result, error) {
+// Load handles one finalized object on behalf of the run runID (recorded with
+// the load). It returns an error wrapping ErrPermanent for poison input; any
+// other error is transient.
+func (f *Function) Load(ctx context.Context, obj Object, runID string) (Result, error) {
 	if obj.Bucket != f.cfg.RawBucket {
 		return Result{Outcome: OutcomeIgnored, Reason: fmt.Sprintf("bucket %q is not the raw bucket", obj.Bucket)}, nil
 	}
@@ -127,19 +128,12 @@ func (f *Function) Load(ctx context.Context, obj Object) (Result, error) {
 	rec := warehouse.LoadRecord{
 		ObjectName: uri, Generation: obj.Generation, MD5: obj.MD5, Entity: entity,
 		PartitionDate: day.Format(lake.DateLayout), RowCount: rows,
-		RunID: runIDFrom(ctx), LoadedAt: f.deps.Now().UTC(),
+		RunID: runID, LoadedAt: f.deps.Now().UTC(),
 	}
 	if err := f.deps.Warehouse.RecordLoad(ctx, rec); err != nil {
 		return res, fmt.Errorf("record load of %s: %w", uri, err)
 	}
 	return res, nil
-}
-
-type runIDKey struct{}
-
-func runIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(runIDKey{}).(string)
-	return id
 }
 
 // record writes the pipeline_runs row for one event; a failure to do so is

@@ -1,6 +1,16 @@
-// Command local runs the whole Shoplake pipeline on one machine: the storefront
-// API, Cloud Storage, the warehouse and the functions all run in this process
-// on embedded stand-ins (see package localrun). It is what `make run` runs.
+// Command local is Shoplake's local wing: it runs the whole pipeline on one
+// machine with no cloud account. A FakeStore-compatible server (the real
+// snapshot, or synthetic data at any scale), fake-gcs-server in-process and
+// persisted on disk, Pub/Sub in-process (pstest) or the gcloud emulator,
+// DuckDB as the warehouse, and the four functions, built by the same Setup
+// constructors as in the cloud and served by functions-framework-go. It plays
+// Cloud Scheduler (calling IngestBatch and PollCarts), Eventarc (storage
+// events to LoadRawObject) and the push subscription (Pub/Sub messages to
+// StreamCartEvents), then runs dbt. It is what `make run` runs.
+//
+// Files by job: run.go (the phases of a run), stack.go (the stand-ins),
+// wiring.go (the functions), ports.go, eventarc.go and pubsub.go (delivery),
+// dbt.go (transforms), summary.go (what the run did).
 //
 //	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]
 //
@@ -21,7 +31,6 @@ import (
 	"syscall"
 
 	"github.com/shoplake/shoplake/shared/config"
-	"github.com/shoplake/shoplake/shared/localrun"
 )
 
 func main() {
@@ -66,7 +75,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if baseURL != "" && *scale > 0 {
 		return errors.New("--scale serves synthetic data from the built-in API; it cannot be combined with SOURCE_BASE_URL")
 	}
-	_, err := localrun.Run(ctx, localrun.Options{
+	_, err := Run(ctx, Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls,
 		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,

@@ -20,8 +20,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/shoplake/shoplake/shared/localrun"
-	"github.com/shoplake/shoplake/shared/storefront"
+	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
 // TestMain lets the test binary act as the runner: each run is a fresh
@@ -75,13 +74,13 @@ func counts(t *testing.T, dir string) map[string]int64 {
 	return out
 }
 
-func lastRun(t *testing.T, dir string) localrun.Summary {
+func lastRun(t *testing.T, dir string) Summary {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "last-run.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s localrun.Summary
+	var s Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +239,7 @@ func martDigests(t *testing.T, dir string) map[string]string {
 	}
 	defer db.Close()
 	out := map[string]string{}
-	for _, m := range localrun.Marts {
+	for _, m := range Marts {
 		var d sql.NullString
 		q := "select md5(string_agg(r, '|' order by r)) from (select cast(t as varchar) as r from bq_analytics." + m + " t)"
 		if err := db.QueryRow(q).Scan(&d); err != nil {
@@ -347,7 +346,7 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 		t.Errorf("rejected = %d products, %d users", s.Entities[0].Rejected, s.Entities[1].Rejected)
 	}
 	day := s.Ingest.Date
-	rejects, err := os.ReadFile(filepath.Join(dir, "gcs", localrun.Bucket, "rejects", "products", "dt="+day, "products.jsonl"))
+	rejects, err := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "products", "dt="+day, "products.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +355,7 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 			t.Errorf("rejects lack %q", reason)
 		}
 	}
-	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", localrun.Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
+	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
 	if !strings.Contains(string(userRejects), "email fails email") {
 		t.Errorf("user rejects = %s", userRejects)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
-	"github.com/shoplake/shoplake/shared/storefront"
+	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -113,10 +111,10 @@ func cartEvent(cartID int64) model.CartEvent {
 	return model.NewUpsertEvent(c, fp, at, at)
 }
 
-// envelope is the messagePublished data Eventarc delivers for a message.
+// envelope is the push request body the subscription delivers for a message.
 func envelope(t testing.TB, data []byte, attrs map[string]string, messageID string) []byte {
 	t.Helper()
-	b, err := json.Marshal(events.MessagePublishedData{
+	b, err := json.Marshal(events.PushRequest{
 		Message:      events.PushMessage{Data: data, Attributes: attrs, MessageID: messageID, PublishTime: at},
 		Subscription: "projects/proj/subscriptions/cart-events-stream",
 	})
@@ -135,16 +133,10 @@ func eventEnvelope(t testing.TB, ev model.CartEvent, messageID string) []byte {
 	return envelope(t, msg.Data, msg.Attributes, messageID)
 }
 
-// deliver posts a messagePublished CloudEvent in binary mode.
-func (h *harness) deliver(t testing.TB, ceType string, body []byte) int {
+// deliver posts a push request body as the push subscription does.
+func (h *harness) deliver(t testing.TB, body []byte) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ce-specversion", "1.0")
-	req.Header.Set("ce-id", "ce-1")
-	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/proj/topics/cart-events")
-	req.Header.Set("ce-type", ceType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.Post(h.url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +154,7 @@ func TestEveryMessageDeliveredThreeTimesIsOneEventAfterDedup(t *testing.T) {
 		ev := cartEvent(id)
 		want[ev.EventID] = true
 		for d := 0; d < 3; d++ {
-			if code := h.deliver(t, events.MessagePublishedType, eventEnvelope(t, ev, fmt.Sprint("m", id))); !ok(code) {
+			if code := h.deliver(t, eventEnvelope(t, ev, fmt.Sprint("m", id))); !ok(code) {
 				t.Fatalf("delivery %d of cart %d: status %d", d, id, code)
 			}
 		}
@@ -201,26 +193,27 @@ func TestPoisonMessagesAreRejectedAndAcknowledged(t *testing.T) {
 		return b
 	}
 	cases := []struct {
-		name, ceType string
-		body         []byte
-		want         string
+		name string
+		body []byte
+		want string
 	}{
-		{"invalid JSON", events.MessagePublishedType, envelope(t, []byte(`{"event_id":`), msg.Attributes, "m1"), "body is not a cart event"},
-		{"missing fields", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { delete(m, "cart_id"); delete(m, "fingerprint") }), msg.Attributes, "m2"), "cart_id fails gt=0"},
-		{"negative quantity", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { m["products"] = []any{map[string]any{"product_id": 1, "quantity": -3}} }), msg.Attributes, "m3"), "products[0].quantity fails gt=0"},
-		{"unknown schema version", events.MessagePublishedType, envelope(t, msg.Data, attrs(func(a map[string]string) { a["schema_version"] = "2" }), "m4"), `unknown schema_version "2"`},
-		{"attribute mismatch", events.MessagePublishedType, envelope(t, msg.Data, attrs(func(a map[string]string) { a["event_id"] = strings.Repeat("0", 64) }), "m5"), "does not match the body"},
-		{"unknown field", events.MessagePublishedType, envelope(t, withBody(func(m map[string]any) { m["coupon"] = "X" }), msg.Attributes, "m6"), `unknown field "coupon"`},
-		{"binary data", events.MessagePublishedType, envelope(t, []byte{0xff, 0xfe, 0}, msg.Attributes, "m7"), "body is not a cart event"},
-		{"not an envelope", events.MessagePublishedType, []byte(`[1,2,3]`), "not a Pub/Sub push envelope"},
-		{"no message id", events.MessagePublishedType, []byte(`{"message":{"data":"e30="}}`), "no message id"},
-		{"wrong event type", "google.cloud.storage.object.v1.finalized", eventEnvelope(t, good, "m8"), "event type"},
+		{"invalid JSON", envelope(t, []byte(`{"event_id":`), msg.Attributes, "m1"), "body is not a cart event"},
+		{"missing fields", envelope(t, withBody(func(m map[string]any) { delete(m, "cart_id"); delete(m, "fingerprint") }), msg.Attributes, "m2"), "cart_id fails gt=0"},
+		{"negative quantity", envelope(t, withBody(func(m map[string]any) { m["products"] = []any{map[string]any{"product_id": 1, "quantity": -3}} }), msg.Attributes, "m3"), "products[0].quantity fails gt=0"},
+		{"unknown schema version", envelope(t, msg.Data, attrs(func(a map[string]string) { a["schema_version"] = "2" }), "m4"), `unknown schema_version "2"`},
+		{"attribute mismatch", envelope(t, msg.Data, attrs(func(a map[string]string) { a["event_id"] = strings.Repeat("0", 64) }), "m5"), "does not match the body"},
+		{"unknown field", envelope(t, withBody(func(m map[string]any) { m["coupon"] = "X" }), msg.Attributes, "m6"), `unknown field "coupon"`},
+		{"binary data", envelope(t, []byte{0xff, 0xfe, 0}, msg.Attributes, "m7"), "body is not a cart event"},
+		{"not an envelope", []byte(`[1,2,3]`), "not a Pub/Sub push envelope"},
+		{"not JSON", []byte(`message`), "not a Pub/Sub push envelope"},
+		{"too large", []byte(`{"message":{"data":"` + strings.Repeat("A", events.MaxPushBody) + `"}}`), "over the 16777216-byte limit"},
+		{"no message id", []byte(`{"message":{"data":"e30="}}`), "no message id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, nil)
-			if code := h.deliver(t, tc.ceType, tc.body); !ok(code) {
+			if code := h.deliver(t, tc.body); !ok(code) {
 				t.Fatalf("status %d: poison must be acknowledged", code)
 			}
 			if len(h.wh.rows) != 0 {
@@ -240,7 +233,7 @@ func TestTransientWarehouseFailureIsRedeliveredUntilStored(t *testing.T) {
 	ev := cartEvent(3)
 	var codes []int
 	for i := 0; i < 5; i++ {
-		code := h.deliver(t, events.MessagePublishedType, eventEnvelope(t, ev, "m1"))
+		code := h.deliver(t, eventEnvelope(t, ev, "m1"))
 		codes = append(codes, code)
 		if ok(code) {
 			break
@@ -265,7 +258,7 @@ func TestRowsAreHandledOneByOne(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = h.deliver(t, events.MessagePublishedType, eventEnvelope(t, cartEvent(int64(i+1)), fmt.Sprint("m", i)))
+			codes[i] = h.deliver(t, eventEnvelope(t, cartEvent(int64(i+1)), fmt.Sprint("m", i)))
 		}()
 	}
 	wg.Wait()
@@ -290,12 +283,7 @@ func TestConcurrentDeliveriesShareInserts(t *testing.T) {
 			defer wg.Done()
 			ev := cartEvent(int64(i))
 			env := eventEnvelope(t, ev, fmt.Sprint("m", i))
-			e := cloudevents.NewEvent()
-			e.SetID(fmt.Sprint("ce", i))
-			e.SetSource("test")
-			e.SetType(events.MessagePublishedType)
-			_ = e.SetData("application/json", json.RawMessage(env))
-			if err := h.fn.Handle(context.Background(), e); err != nil {
+			if err := h.fn.Handle(context.Background(), env); err != nil {
 				errs <- err
 				return
 			}
@@ -332,15 +320,10 @@ func FuzzHandle(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e := cloudevents.NewEvent()
-		e.SetID("fuzz")
-		e.SetSource("fuzz")
-		e.SetType(events.MessagePublishedType)
-		e.DataEncoded = data
 		wh.mu.Lock()
 		before := len(wh.rows) + len(wh.rejected)
 		wh.mu.Unlock()
-		if err := fn.Handle(context.Background(), e); err != nil {
+		if err := fn.Handle(context.Background(), data); err != nil {
 			t.Fatalf("Handle returned %v for a healthy warehouse", err)
 		}
 		wh.mu.Lock()
@@ -352,10 +335,9 @@ func FuzzHandle(f *testing.F) {
 	})
 }
 
-// TestPlainPushDeliveryIsStoredLikeEventarc feeds the function as the
-// deployed push subscription does: a Pub/Sub push body with no CloudEvent
-// headers. Each delivery is stored under the event's id, as with Eventarc.
-func TestPlainPushDeliveryIsStoredLikeEventarc(t *testing.T) {
+// TestPushDeliveryIsStoredOncePerDelivery feeds the function as the deployed
+// push subscription does; each delivery is stored under the event's id.
+func TestPushDeliveryIsStoredOncePerDelivery(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	ev := cartEvent(42)

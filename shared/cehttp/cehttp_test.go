@@ -1,7 +1,6 @@
 package cehttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -115,65 +114,4 @@ func TestConcurrentDeliveriesWithCancellationsNeverStall(t *testing.T) {
 	if handled.Load() < 450 {
 		t.Errorf("handled %d events, want at least the 450 not cancelled", handled.Load())
 	}
-}
-
-func TestHandlerAcceptsPubSubPush(t *testing.T) {
-	t.Parallel()
-	received := make(chan cloudevents.Event, 1)
-	srv := httptest.NewServer(Handler(func(_ context.Context, e cloudevents.Event) error {
-		received <- e
-		return nil
-	}))
-	defer srv.Close()
-	tests := []struct {
-		name string
-		body string
-		want int
-	}{
-		{"push", `{"message":{"data":"e30=","messageId":"m-1","publishTime":"2026-11-23T06:00:00.5Z"},"subscription":"projects/p/subscriptions/s"}`, http.StatusNoContent},
-		{"no message", `{"subscription":"projects/p/subscriptions/s"}`, http.StatusBadRequest},
-		{"no message id", `{"message":{"data":"e30="}}`, http.StatusBadRequest},
-		{"not json", `message`, http.StatusBadRequest},
-		{"too large", `{"message":{"data":"` + strings.Repeat("A", maxPushBody) + `"}}`, http.StatusBadRequest},
-	}
-	for _, tt := range tests {
-		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tt.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tt.want {
-			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
-		}
-	}
-	got := <-received
-	if got.ID() != "m-1" || got.Type() != MessagePublishedType || got.Source() != "//pubsub.googleapis.com/projects/p/subscriptions/s" {
-		t.Errorf("event %s %s %s", got.ID(), got.Type(), got.Source())
-	}
-	if !strings.Contains(string(got.Data()), `"messageId":"m-1"`) || got.Time().Nanosecond() != 5e8 {
-		t.Errorf("data %s, time %v: want the push body and its publish time", got.Data(), got.Time())
-	}
-}
-
-// FuzzDecodePush feeds arbitrary bodies to the push decoder: it must never
-// panic, and what it accepts must be a messagePublished event carrying the
-// body as its data.
-func FuzzDecodePush(f *testing.F) {
-	f.Add([]byte(`{"message":{"data":"e30=","messageId":"m-1","publishTime":"2026-11-23T06:00:00Z"},"subscription":"s"}`))
-	f.Add([]byte(`{"message":{"messageId":""}}`))
-	f.Add([]byte(`{"message":null}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte{0xff, 0x00})
-	f.Fuzz(func(t *testing.T, body []byte) {
-		e, err := decodePush(bytes.NewReader(body))
-		if err != nil {
-			return
-		}
-		if e.ID() == "" || e.Type() != MessagePublishedType {
-			t.Fatalf("accepted %q as event id %q type %q", body, e.ID(), e.Type())
-		}
-		if !bytes.Equal(e.Data(), bytes.TrimSpace(body)) {
-			t.Fatalf("data %q, want the body %q", e.Data(), body)
-		}
-	})
 }

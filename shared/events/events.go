@@ -1,8 +1,7 @@
 // Package events is the Pub/Sub contract of cart events: how PollCarts
 // publishes a model.CartEvent (JSON body; event_id, event_type and
 // schema_version attributes), and how StreamCartEvents reads one back from
-// the google.cloud.pubsub.topic.v1.messagePublished CloudEvent that Eventarc
-// delivers.
+// the body of a Pub/Sub push request.
 package events
 
 import (
@@ -15,7 +14,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/shoplake/shoplake/shared/cehttp"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -25,9 +23,6 @@ const (
 	AttrEventType     = "event_type"
 	AttrSchemaVersion = "schema_version"
 )
-
-// MessagePublishedType is the CloudEvent type Eventarc uses for Pub/Sub.
-const MessagePublishedType = cehttp.MessagePublishedType
 
 // NewMessage encodes ev as a Pub/Sub message.
 func NewMessage(ev model.CartEvent) (*pubsub.Message, error) {
@@ -92,7 +87,7 @@ type failed struct{ err error }
 
 func (f failed) Get(context.Context) (string, error) { return "", f.err }
 
-// PushMessage is the Pub/Sub message inside a messagePublished event.
+// PushMessage is the Pub/Sub message of a push request.
 type PushMessage struct {
 	Data        []byte            `json:"data"`
 	Attributes  map[string]string `json:"attributes,omitempty"`
@@ -100,25 +95,35 @@ type PushMessage struct {
 	PublishTime time.Time         `json:"publishTime"`
 }
 
-// MessagePublishedData is the data of a messagePublished CloudEvent.
-type MessagePublishedData struct {
+// PushRequest is the body of a Pub/Sub push request: the one struct for the
+// envelope, used by StreamCartEvents to read it and by the local runner to
+// write it.
+type PushRequest struct {
 	Message      PushMessage `json:"message"`
 	Subscription string      `json:"subscription"`
 }
 
+// MaxPushBody bounds a push request body: a Pub/Sub message is at most 10 MB,
+// base64-encoded in the body (4/3 of that), plus its attributes.
+const MaxPushBody = 16 << 20
+
 // ErrPoison marks a message that can never be stored as a cart event.
 var ErrPoison = errors.New("poison message")
 
-// DecodeEnvelope decodes the data of a messagePublished CloudEvent.
-func DecodeEnvelope(data []byte) (MessagePublishedData, error) {
-	var d MessagePublishedData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return d, fmt.Errorf("%w: event data is not a Pub/Sub push envelope: %v", ErrPoison, err)
+// DecodePush decodes a push request body. Every failure wraps ErrPoison and
+// says what was wrong.
+func DecodePush(body []byte) (PushRequest, error) {
+	var p PushRequest
+	if len(body) > MaxPushBody {
+		return p, fmt.Errorf("%w: push request of %d bytes is over the %d-byte limit", ErrPoison, len(body), MaxPushBody)
 	}
-	if d.Message.MessageID == "" {
-		return d, fmt.Errorf("%w: event data has no message id", ErrPoison)
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, fmt.Errorf("%w: body is not a Pub/Sub push envelope: %v", ErrPoison, err)
 	}
-	return d, nil
+	if p.Message.MessageID == "" {
+		return p, fmt.Errorf("%w: push envelope has no message id", ErrPoison)
+	}
+	return p, nil
 }
 
 // DecodeCartEvent reads and validates the cart event in msg. Every failure

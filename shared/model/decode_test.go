@@ -97,7 +97,7 @@ func TestFixturesDecode(t *testing.T) {
 	}{{Products, 20}, {Users, 10}, {Carts, 7}} {
 		t.Run(tc.entity.Name, func(t *testing.T) {
 			t.Parallel()
-			b, err := os.ReadFile("../storefront/fixtures/" + tc.entity.Name + ".json")
+			b, err := os.ReadFile("../../functions/local/storefront/fixtures/" + tc.entity.Name + ".json")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func fixturePasswords(t *testing.T, elems []json.RawMessage) []string {
 // again to itself, and must never emit a password field.
 func FuzzCanonical(f *testing.F) {
 	for _, name := range []string{"products", "users", "carts"} {
-		b, err := os.ReadFile("../storefront/fixtures/" + name + ".json")
+		b, err := os.ReadFile("../../functions/local/storefront/fixtures/" + name + ".json")
 		if err != nil {
 			f.Fatal(err)
 		}

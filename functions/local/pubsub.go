@@ -1,4 +1,4 @@
-package localrun
+package main
 
 import (
 	"context"
@@ -231,10 +231,10 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 }
 
 // post delivers one message as the deployed push subscription does: the
-// push body alone, with no CloudEvent headers (see shared/cehttp).
+// push body alone, with no CloudEvent headers.
 func (p *pusher) post(ctx context.Context, m *pubsubpb.PubsubMessage) (int, error) {
 	published := m.GetPublishTime().AsTime()
-	body, err := json.Marshal(events.MessagePublishedData{
+	body, err := json.Marshal(events.PushRequest{
 		Message:      events.PushMessage{Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: published},
 		Subscription: subscriptionName(Subscription),
 	})

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/functions/pollcarts"
+	"github.com/shoplake/shoplake/functions/streamcartevents"
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/lake"
+)
+
+// Options configure a local run.
+type Options struct {
+	// Dir holds everything the run keeps: gcs/, warehouse.duckdb, logs/,
+	// last-run.json.
+	Dir string
+	// Port is where the functions listen on 127.0.0.1; 0 picks a free port.
+	Port int
+	// SourceBaseURL points at an external FakeStore-compatible API; empty
+	// serves the built-in one.
+	SourceBaseURL string
+	// Scale, when positive, makes the built-in API serve that many
+	// deterministic synthetic records per entity instead of the snapshot.
+	Scale int64
+	// PollEvery, when positive, keeps polling carts at this interval after
+	// the first poll (until Polls polls, or until ctx ends); with Scale, the
+	// synthetic carts change between polls.
+	PollEvery time.Duration
+	// Polls bounds the number of polls when PollEvery is set (0: no bound).
+	Polls int
+	// DBT is the dbt executable and DBTProject the dbt project directory; the
+	// runner runs `dbt build --target local` once after the loads and
+	// streams settle. Without DBT the transforms are reported as not
+	// configured.
+	DBT, DBTProject string
+	// Env supplies optional SOURCE_*, LOG_LEVEL and PUBSUB_EMULATOR_HOST
+	// settings.
+	Env config.Lookup
+	// Out receives the human-readable progress and summary.
+	Out io.Writer
+}
+
+// Run runs the pipeline and returns its summary, also written as JSON to
+// Dir/last-run.json.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	started := time.Now()
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Env == nil {
+		opts.Env = config.Map(nil)
+	}
+	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log")}
+	st, err := start(ctx, opts, sum)
+	if st != nil {
+		defer st.close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := opts.Out
+
+	// Cloud Scheduler: the daily batch.
+	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
+	stop := progress(out, "ingesting", st.api)
+	err = callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, &sum.Ingest)
+	stop()
+	if err != nil {
+		return sum.failed(started, err)
+	}
+
+	// Eventarc: finalize events for every new raw generation.
+	ea := &eventarc{
+		bucket: st.gcs.Bucket(Bucket), name: Bucket, target: st.base + "/" + loadrawobject.FunctionName,
+		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond,
+	}
+	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
+	stop = progress(out, "loading", nil)
+	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
+	stop()
+	if err != nil {
+		return sum.failed(started, err)
+	}
+
+	// Cloud Scheduler: the cart poller, then the push subscription until the
+	// subscription is drained; again every PollEvery if asked.
+	push := newPusher(st.ps, st.base+"/"+streamcartevents.FunctionName)
+	for n := 1; ; n++ {
+		report, err := st.pollAndStream(ctx, push)
+		sum.Polls = append(sum.Polls, report)
+		if err != nil {
+			return sum.failed(started, err)
+		}
+		if opts.PollEvery <= 0 || (opts.Polls > 0 && n >= opts.Polls) {
+			break
+		}
+		fmt.Fprintf(out, "  next poll in %s (Ctrl-C to stop)\n", opts.PollEvery)
+		select {
+		case <-ctx.Done():
+		case <-time.After(opts.PollEvery):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+
+	ctx = context.WithoutCancel(ctx)
+	if err := sum.collect(ctx, st.wh); err != nil {
+		return sum, err
+	}
+	if err := st.transforms(ctx, sum); err != nil {
+		return sum.failed(started, err)
+	}
+	sum.finish(started)
+	if err := sum.write(); err != nil {
+		return sum, err
+	}
+	sum.Print(out)
+	return sum, nil
+}
+
+// pollAndStream calls PollCarts and delivers what it published.
+func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, error) {
+	out := s.opts.Out
+	start := time.Now()
+	var r PollReport
+	fmt.Fprintf(out, "Cloud Scheduler → %s\n", pollcarts.FunctionName)
+	if err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, &r.Poll); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged; published %d events\n",
+		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Published)
+	fmt.Fprintf(out, "Pub/Sub push (%s) → %s\n", Subscription, streamcartevents.FunctionName)
+	idle := 500 * time.Millisecond
+	if s.ps.Emulator != "" {
+		idle = 2 * time.Second // the gcloud emulator answers pulls more slowly
+	}
+	before := push.snapshot()
+	stats, err := push.drain(ctx, idle)
+	r.Push = PushStats{
+		Delivered: stats.Delivered - before.Delivered, Acked: stats.Acked - before.Acked,
+		Nacked: stats.Nacked - before.Nacked, DeadLettered: stats.DeadLettered - before.DeadLettered,
+	}
+	r.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
+		r.Push.Delivered, r.Push.Acked, r.Push.Nacked, r.Push.DeadLettered)
+	if r.Poll.Published > 0 {
+		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s", r.Seconds, float64(r.Poll.Published)/r.Seconds)
+	}
+	fmt.Fprintln(out)
+	return r, err
+}
+
+// transforms runs dbt once, after every load and stream has settled, when
+// anything changed or a mart is missing; the warehouse is released first.
+func (s *stack) transforms(ctx context.Context, sum *Summary) error {
+	requested := s.transform.Take()
+	dbt, err := findDBT(s.opts.DBT)
+	if err != nil {
+		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
+		return nil
+	}
+	changed := len(requested) > 0
+	for _, p := range sum.Polls {
+		changed = changed || p.Push.Acked > 0
+	}
+	if !changed && martsExist(ctx, s.wh.DB()) {
+		s.releaseWarehouse()
+		sum.DBT = DBTReport{Status: "skipped", Reason: "no new data since the marts were built"}
+	} else {
+		s.releaseWarehouse()
+		fmt.Fprintf(s.opts.Out, "dbt build (local target) …\n")
+		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+		if err != nil {
+			return err
+		}
+	}
+	if sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse); err != nil {
+		return err
+	}
+	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+	return err
+}
+
+// callFunction calls an HTTP function as Cloud Scheduler does and decodes
+// its JSON summary into v; a non-200 answer is an error naming what failed.
+func callFunction(ctx context.Context, url string, v any) error {
+	name := url[strings.LastIndexByte(url, '/')+1:]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Google-Cloud-Scheduler")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	decodeErr := json.Unmarshal(body, v)
+	if resp.StatusCode != http.StatusOK || decodeErr != nil {
+		return fmt.Errorf("%s answered HTTP %d: %s", name, resp.StatusCode, errorDetail(body))
+	}
+	return nil
+}
+
+// errorDetail picks the most specific error out of a function's response.
+func errorDetail(body []byte) string {
+	var v struct {
+		Error    string `json:"error"`
+		Entities []struct {
+			Entity, Error string
+		} `json:"entities"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		for _, e := range v.Entities {
+			if e.Error != "" {
+				return e.Entity + ": " + e.Error
+			}
+		}
+		if v.Error != "" {
+			return v.Error
+		}
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// progress prints a line every two seconds until stopped.
+func progress(out io.Writer, what string, api *storefront.Server) func() {
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				line := fmt.Sprintf("  … %s, %.0fs", what, time.Since(start).Seconds())
+				if api != nil {
+					line += fmt.Sprintf(", %d records served by the API", api.Served())
+				}
+				fmt.Fprintln(out, line)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/functions/pollcarts"
+	"github.com/shoplake/shoplake/functions/streamcartevents"
+	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
+	"google.golang.org/api/googleapi"
+)
+
+// Local names of the cloud resources.
+const (
+	ProjectID   = "shoplake-local"
+	Bucket      = "shoplake-raw"
+	RawDataset  = "bq_raw"
+	StateObject = "state/cart-poller.state"
+)
+
+// stack is the running set of stand-ins and functions.
+type stack struct {
+	opts      Options
+	base      string // URL of the functions
+	api       *storefront.Server
+	gcs       *storage.Client
+	wh        *duckdb.Warehouse
+	whClosed  bool
+	ps        *localPubSub
+	transform *deferredTransform
+	closers   []func()
+}
+
+// releaseWarehouse closes the warehouse file so that another process (dbt)
+// can open it; the functions must not run after it.
+func (s *stack) releaseWarehouse() {
+	if s.wh != nil && !s.whClosed {
+		s.whClosed = true
+		s.wh.Close()
+	}
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// start brings up the stand-ins and serves the functions.
+func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
+	st := &stack{opts: opts}
+	out := opts.Out
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o755); err != nil {
+		return st, fmt.Errorf("create %s: %w", opts.Dir, err)
+	}
+	addr, err := reservePort(opts.Port)
+	if err != nil {
+		return st, err
+	}
+	logFile, err := os.OpenFile(sum.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return st, fmt.Errorf("open function log: %w", err)
+	}
+	st.closers = append(st.closers, func() { logFile.Close() })
+	level, err := logging.ParseLevel(envOr(opts.Env, "LOG_LEVEL", "info"))
+	if err != nil {
+		return st, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	logger := logging.New(logFile, level)
+
+	baseURL, err := st.startSource(ctx, sum)
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "source:    %s\n", sum.Source)
+	if err := st.startStorage(ctx); err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
+
+	dbPath := filepath.Join(opts.Dir, "warehouse.duckdb")
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, gcsObjects{st.gcs})
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
+		}
+		return st, err
+	}
+	st.closers = append(st.closers, st.releaseWarehouse)
+	sum.Warehouse = dbPath
+	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
+
+	emulator := envOr(opts.Env, "PUBSUB_EMULATOR_HOST", "")
+	st.ps, err = startPubSub(ctx, emulator)
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, st.ps.close)
+	if emulator != "" {
+		fmt.Fprintf(out, "pubsub:    gcloud emulator at %s\n", emulator)
+	} else {
+		fmt.Fprintf(out, "pubsub:    pstest in-process\n")
+	}
+
+	st.transform = &deferredTransform{logger: logger}
+	if err := st.register(ctx, baseURL, logFile); err != nil {
+		return st, err
+	}
+	st.base, err = serveOn(ctx, addr, opts.Port == 0)
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(out, "functions: %s/{%s,%s,%s,%s} (functions-framework-go; logs in %s)\n\n", st.base,
+		ingestbatch.FunctionName, loadrawobject.FunctionName, pollcarts.FunctionName, streamcartevents.FunctionName, sum.LogFile)
+	return st, nil
+}
+
+// startSource serves the built-in API, or checks the external one.
+func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) {
+	opts := st.opts
+	if opts.SourceBaseURL != "" {
+		if err := preflight(ctx, opts.SourceBaseURL); err != nil {
+			return "", err
+		}
+		sum.Source = "external API " + opts.SourceBaseURL
+		return opts.SourceBaseURL, nil
+	}
+	catalog, desc := storefront.Fixtures(), "built-in FakeStore snapshot (20 products, 10 users, 7 carts)"
+	if opts.Scale > 0 {
+		catalog, desc = storefront.Synthetic(opts.Scale), fmt.Sprintf("built-in synthetic catalogue (%d records per entity)", opts.Scale)
+		if opts.PollEvery > 0 {
+			catalog, desc = storefront.SyntheticChanging(opts.Scale), desc+", carts changing between polls"
+		}
+	}
+	st.api = storefront.NewServer(catalog)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("start storefront API: %w", err)
+	}
+	srv := &http.Server{Handler: st.api, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	st.closers = append(st.closers, func() { srv.Close() })
+	sum.Source = desc
+	return "http://" + l.Addr().String(), nil
+}
+
+// startStorage starts fake-gcs-server on disk and a client reaching it
+// through STORAGE_EMULATOR_HOST, as tests of production code do.
+func (st *stack) startStorage(ctx context.Context) error {
+	// Downloads are routed by Host header, so the fake must know the address
+	// it is reached at: give it a port up front and name it as its public host.
+	root := filepath.Join(st.opts.Dir, "gcs")
+	var srv *fakestorage.Server
+	gcsAddr, err := onFreePort(func(addr string) (err error) {
+		_, gcsPort, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(gcsPort)
+		srv, err = fakestorage.NewServerWithOptions(fakestorage.Options{
+			StorageRoot: root, Scheme: "http", Host: "127.0.0.1",
+			Port: uint16(port), PublicHost: addr, Writer: io.Discard,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("start fake-gcs-server on %s: %w", root, err)
+	}
+	st.closers = append(st.closers, srv.Stop)
+	os.Setenv("STORAGE_EMULATOR_HOST", gcsAddr)
+	st.gcs, err = storage.NewClient(ctx)
+	if err != nil {
+		return fmt.Errorf("storage client: %w", err)
+	}
+	st.closers = append(st.closers, func() { st.gcs.Close() })
+	if err := st.gcs.Bucket(Bucket).Create(ctx, ProjectID, nil); err != nil && !isConflict(err) {
+		return fmt.Errorf("create bucket %s: %w", Bucket, err)
+	}
+	return nil
+}
+
+// preflight checks that an external source answers before anything starts.
+func preflight(ctx context.Context, baseURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(baseURL, "/")+"/products?limit=1", nil)
+	if err != nil {
+		return fmt.Errorf("SOURCE_BASE_URL %q is not a valid URL: %w", baseURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("source %s is unreachable (%v): check SOURCE_BASE_URL, or unset it to use the built-in API", baseURL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("source %s answered GET /products with HTTP %d: check SOURCE_BASE_URL and SOURCE_API_KEY", baseURL, resp.StatusCode)
+	}
+	return nil
+}
+
+// gcsObjects opens lake objects for the DuckDB warehouse.
+type gcsObjects struct{ client *storage.Client }
+
+func (g gcsObjects) Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error) {
+	return g.client.Bucket(bucket).Object(object).Generation(generation).NewReader(ctx)
+}
+
+func isConflict(err error) bool {
+	var gerr *googleapi.Error
+	return errors.As(err, &gerr) && gerr.Code == http.StatusConflict
+}
+
+func envOr(lookup config.Lookup, name, def string) string {
+	if v, ok := lookup(name); ok && v != "" {
+		return v
+	}
+	return def
+}
