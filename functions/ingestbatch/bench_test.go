@@ -26,10 +26,10 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/option"
 
+	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/source"
-	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
 // TestMain doubles as the storage stand-in of the benchmark: re-executed with

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
+	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -23,7 +24,6 @@ import (
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
-	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
