@@ -39,21 +39,3 @@
 {% macro bigquery__timestamp_minus_days(expr, days) -%}
     timestamp_sub({{ expr }}, interval {{ days }} day)
 {%- endmacro %}
-
-{#- The start of an incremental model's lookback window: lookback_days
-    before the newest cart event the model already holds (its
-    last_event_at column), as a scalar subquery. -#}
-{% macro lookback_start(model_relation) -%}
-    (
-        select {{ timestamp_minus_days('max(last_event_at)', var('lookback_days')) }}
-        from {{ model_relation }}
-    )
-{%- endmacro %}
-
-{#- The carts with an event published in the lookback window of
-    model_relation: the carts an incremental run recomputes. -#}
-{% macro recent_carts(model_relation) -%}
-    select distinct cart_id
-    from {{ ref('stg_cart_events') }}
-    where published_at >= {{ lookback_start(model_relation) }}
-{%- endmacro %}

@@ -26,16 +26,11 @@ type Source interface {
 	Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error
 }
 
-// RunRecorder stores a pipeline_runs row.
-type RunRecorder interface {
-	RecordRun(ctx context.Context, run warehouse.Run) error
-}
-
 // Deps are the Function's collaborators.
 type Deps struct {
 	Source Source
 	Lake   *lake.Writer
-	Runs   RunRecorder
+	Runs   warehouse.RunRecorder
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -226,9 +221,5 @@ func (f *Function) recordRun(ctx context.Context, sum Summary, started time.Time
 	if runErr != nil {
 		run.Error = runErr.Error()
 	}
-	// The snapshots are already in the lake: a failure to record the run is
-	// reported, not allowed to fail the ingest.
-	if err := f.deps.Runs.RecordRun(context.WithoutCancel(ctx), run); err != nil {
-		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "error", err)
-	}
+	warehouse.Record(ctx, f.deps.Runs, run)
 }

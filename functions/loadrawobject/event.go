@@ -105,7 +105,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) error {
 			run.Error = err.Error()
 		}
 		run.Details = warehouse.DetailsJSON(map[string]any{"event_id": e.ID(), "subject": e.Subject(), "result": res})
-		f.record(ctx, run)
+		warehouse.Record(ctx, f.deps.Warehouse, run)
 	}
 
 	obj, err := DecodeEvent(e)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/shared/lake"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -134,12 +133,4 @@ func (f *Function) Load(ctx context.Context, obj Object, runID string) (Result, 
 		return res, fmt.Errorf("record load of %s: %w", uri, err)
 	}
 	return res, nil
-}
-
-// record writes the pipeline_runs row for one event; a failure to do so is
-// logged, not returned, so it cannot turn a good load into a redelivery.
-func (f *Function) record(ctx context.Context, run warehouse.Run) {
-	if err := f.deps.Warehouse.RecordRun(context.WithoutCancel(ctx), run); err != nil {
-		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "error", err)
-	}
 }

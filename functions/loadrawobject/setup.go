@@ -16,14 +16,10 @@ func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Fun
 	if err != nil {
 		return nil, err
 	}
-	logger := setup.Logger(cfg.Platform, ov)
-	wh, err := setup.OpenWarehouse(ctx, cfg.Platform, ov)
-	if err != nil {
-		return nil, err
+	env := setup.New(ctx, cfg.Platform, ov)
+	deps := Deps{Warehouse: env.Warehouse(), Transform: env.Transform(cfg.TransformJob), Logger: env.Logger()}
+	if env.Err() != nil {
+		return nil, env.Err()
 	}
-	tr, err := setup.OpenTransform(ctx, cfg.TransformJob, logger, ov)
-	if err != nil {
-		return nil, err
-	}
-	return New(cfg, Deps{Warehouse: wh, Transform: tr, Logger: logger})
+	return New(cfg, deps)
 }

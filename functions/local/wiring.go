@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -34,6 +36,24 @@ func functionEnv(user config.Lookup, sourceURL string) config.Lookup {
 	return config.Map(env)
 }
 
+// entryPoints are the four functions, each built by its Setup.
+var entryPoints = []struct {
+	name  string
+	setup func(context.Context, config.Lookup, *setup.Overrides) (http.Handler, error)
+}{
+	{ingestbatch.FunctionName, handler(ingestbatch.Setup)},
+	{loadrawobject.FunctionName, handler(loadrawobject.Setup)},
+	{pollcarts.FunctionName, handler(pollcarts.Setup)},
+	{streamcartevents.FunctionName, handler(streamcartevents.Setup)},
+}
+
+// handler adapts a Setup returning a concrete function type.
+func handler[T http.Handler](fn func(context.Context, config.Lookup, *setup.Overrides) (T, error)) func(context.Context, config.Lookup, *setup.Overrides) (http.Handler, error) {
+	return func(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (http.Handler, error) {
+		return fn(ctx, lookup, ov)
+	}
+}
+
 // register builds the four functions through the constructors the cloud
 // uses, overriding only the warehouse (DuckDB) and the transform trigger
 // (dbt once the loads settle), and registers them with functions-framework.
@@ -42,25 +62,12 @@ func functionEnv(user config.Lookup, sourceURL string) config.Lookup {
 func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer) error {
 	lookup := functionEnv(st.opts.Env, sourceURL)
 	ov := &setup.Overrides{Warehouse: st.wh, Transform: st.transform, LogOutput: logs}
-	ingest, err := ingestbatch.Setup(ctx, lookup, ov)
-	if err != nil {
-		return err
+	for _, e := range entryPoints {
+		h, err := e.setup(ctx, lookup, ov)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.name, err)
+		}
+		functions.HTTP(e.name, h.ServeHTTP)
 	}
-	load, err := loadrawobject.Setup(ctx, lookup, ov)
-	if err != nil {
-		return err
-	}
-	poll, err := pollcarts.Setup(ctx, lookup, ov)
-	if err != nil {
-		return err
-	}
-	stream, err := streamcartevents.Setup(ctx, lookup, ov)
-	if err != nil {
-		return err
-	}
-	functions.HTTP(ingestbatch.FunctionName, ingest.ServeHTTP)
-	functions.HTTP(loadrawobject.FunctionName, load.ServeHTTP)
-	functions.HTTP(pollcarts.FunctionName, poll.ServeHTTP)
-	functions.HTTP(streamcartevents.FunctionName, stream.ServeHTTP)
 	return nil
 }

@@ -46,11 +46,6 @@ type Publisher interface {
 	Publish(ctx context.Context, ev model.CartEvent) events.Result
 }
 
-// RunRecorder stores a pipeline_runs row.
-type RunRecorder interface {
-	RecordRun(ctx context.Context, run warehouse.Run) error
-}
-
 // Deps are the Function's collaborators.
 type Deps struct {
 	Source    Source
@@ -58,7 +53,7 @@ type Deps struct {
 	Publisher Publisher
 	// Lake receives the carts that fail validation, under rejects/carts/.
 	Lake   *lake.Writer
-	Runs   RunRecorder
+	Runs   warehouse.RunRecorder
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -353,7 +348,5 @@ func (f *Function) recordRun(ctx context.Context, p *poll, runErr error) {
 	if runErr != nil {
 		run.Error = runErr.Error()
 	}
-	if err := f.deps.Runs.RecordRun(context.WithoutCancel(ctx), run); err != nil {
-		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "error", err)
-	}
+	warehouse.Record(ctx, f.deps.Runs, run)
 }

@@ -15,9 +15,9 @@ func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Fun
 	if err != nil {
 		return nil, err
 	}
-	wh, err := setup.OpenWarehouse(ctx, cfg.Platform, ov)
-	if err != nil {
-		return nil, err
+	env := setup.New(ctx, cfg.Platform, ov)
+	if wh := env.Warehouse(); wh != nil {
+		return New(cfg, Deps{Warehouse: wh, Logger: env.Logger()})
 	}
-	return New(cfg, Deps{Warehouse: wh, Logger: setup.Logger(cfg.Platform, ov)})
+	return nil, env.Err()
 }

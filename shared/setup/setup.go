@@ -17,11 +17,13 @@ import (
 	"log/slog"
 	"os"
 
+	"cloud.google.com/go/pubsub/v2"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/storage"
 
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/transform"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
@@ -55,50 +57,130 @@ type Overrides struct {
 	LogOutput io.Writer
 }
 
-// Logger returns the function's Cloud Logging JSON logger.
-func Logger(p config.Platform, ov *Overrides) *slog.Logger {
-	if ov != nil && ov.LogOutput != nil {
-		return p.Logger(ov.LogOutput)
-	}
-	return p.Logger(os.Stdout)
+// Env builds a function's clients from its platform configuration. Like
+// config.Reader it keeps the first error: after one, the other builders
+// return nil, and Err reports it, so a Setup reads as one list of what the
+// function needs.
+type Env struct {
+	ctx context.Context
+	p   config.Platform
+	ov  *Overrides
+	err error
+	gcs *storage.Client
 }
 
-// OpenWarehouse returns the raw dataset's warehouse: BigQuery, unless
+// New returns an Env for a function configured with p; ov is nil in the
+// cloud.
+func New(ctx context.Context, p config.Platform, ov *Overrides) *Env {
+	return &Env{ctx: ctx, p: p, ov: ov}
+}
+
+// Err returns the first construction error.
+func (e *Env) Err() error { return e.err }
+
+func (e *Env) fail(err error) { e.err = err }
+
+// Logger returns the function's Cloud Logging JSON logger, writing to
+// standard output unless overridden.
+func (e *Env) Logger() *slog.Logger {
+	if e.ov != nil && e.ov.LogOutput != nil {
+		return e.p.Logger(e.ov.LogOutput)
+	}
+	return e.p.Logger(os.Stdout)
+}
+
+// Warehouse returns the raw dataset's warehouse: BigQuery, unless
 // overridden.
-func OpenWarehouse(ctx context.Context, p config.Platform, ov *Overrides) (Warehouse, error) {
-	if ov != nil && ov.Warehouse != nil {
-		return ov.Warehouse, nil
+func (e *Env) Warehouse() Warehouse {
+	if e.err != nil {
+		return nil
 	}
-	return bqwarehouse.Open(ctx, bqwarehouse.Config{ProjectID: p.ProjectID, Dataset: p.RawDataset, Location: p.Location})
+	if e.ov != nil && e.ov.Warehouse != nil {
+		return e.ov.Warehouse
+	}
+	wh, err := bqwarehouse.Open(e.ctx, bqwarehouse.Config{ProjectID: e.p.ProjectID, Dataset: e.p.RawDataset, Location: e.p.Location})
+	if err != nil {
+		e.fail(err)
+		return nil
+	}
+	return wh
 }
 
-// OpenLake returns a Cloud Storage client and the lake writer on the raw
-// bucket.
-func OpenLake(ctx context.Context, p config.Platform) (*storage.Client, *lake.Writer, error) {
-	gcs, err := storage.NewClient(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("storage client: %w", err)
+// Storage returns the Cloud Storage client (one per Env).
+func (e *Env) Storage() *storage.Client {
+	if e.err == nil && e.gcs == nil {
+		gcs, err := storage.NewClient(e.ctx)
+		if err != nil {
+			e.fail(fmt.Errorf("storage client: %w", err))
+			return nil
+		}
+		e.gcs = gcs
 	}
-	lw, err := lake.NewWriter(lake.Config{Bucket: p.RawBucket}, gcs)
-	if err != nil {
-		return nil, nil, err
-	}
-	return gcs, lw, nil
+	return e.gcs
 }
 
-// OpenTransform returns the transform trigger: the override, else the Cloud
-// Run job named job, else one that logs on every call that transforms are
-// not configured.
-func OpenTransform(ctx context.Context, job string, logger *slog.Logger, ov *Overrides) (Transformer, error) {
+// Lake returns the lake writer on the raw bucket.
+func (e *Env) Lake() *lake.Writer {
+	gcs := e.Storage()
+	if e.err != nil {
+		return nil
+	}
+	lw, err := lake.NewWriter(lake.Config{Bucket: e.p.RawBucket}, gcs)
+	if err != nil {
+		e.fail(err)
+	}
+	return lw
+}
+
+// RawBucket returns a handle on the raw bucket.
+func (e *Env) RawBucket() *storage.BucketHandle {
+	if gcs := e.Storage(); gcs != nil {
+		return gcs.Bucket(e.p.RawBucket)
+	}
+	return nil
+}
+
+// Source returns the storefront client; when apiKeySecret names a Secret
+// Manager version, the API key is read from it.
+func (e *Env) Source(cfg source.Config, apiKeySecret string) *source.Client {
+	if e.err != nil {
+		return nil
+	}
+	src, err := source.Open(e.ctx, cfg, apiKeySecret)
+	if err != nil {
+		e.fail(err)
+	}
+	return src
+}
+
+// PubSub returns a Pub/Sub client for the project.
+func (e *Env) PubSub() *pubsub.Client {
+	if e.err != nil {
+		return nil
+	}
+	ps, err := pubsub.NewClient(e.ctx, e.p.ProjectID)
+	if err != nil {
+		e.fail(fmt.Errorf("pubsub client: %w", err))
+	}
+	return ps
+}
+
+// Transform returns the transform trigger: the override, else the Cloud Run
+// job named job, else one that logs on every call that transforms are not
+// configured.
+func (e *Env) Transform(job string) Transformer {
 	switch {
-	case ov != nil && ov.Transform != nil:
-		return ov.Transform, nil
+	case e.err != nil:
+		return nil
+	case e.ov != nil && e.ov.Transform != nil:
+		return e.ov.Transform
 	case job == "":
-		return transform.NotConfigured{Logger: logger, Hint: "set TRANSFORM_JOB to the dbt Cloud Run job"}, nil
+		return transform.NotConfigured{Logger: e.Logger(), Hint: "set TRANSFORM_JOB to the dbt Cloud Run job"}
 	}
-	jobs, err := run.NewJobsClient(ctx)
+	jobs, err := run.NewJobsClient(e.ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cloud run jobs client: %w", err)
+		e.fail(fmt.Errorf("cloud run jobs client: %w", err))
+		return nil
 	}
-	return transform.NewCloudRunJob(job, jobs), nil
+	return transform.NewCloudRunJob(job, jobs)
 }

@@ -5,12 +5,14 @@
 package warehouse
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -72,6 +74,20 @@ type Run struct {
 	Error           string    `bigquery:"error_message"`
 	// Details is a JSON document summarising the run.
 	Details string `bigquery:"details"`
+}
+
+// RunRecorder stores pipeline_runs rows.
+type RunRecorder interface {
+	RecordRun(ctx context.Context, run Run) error
+}
+
+// Record stores run with rec even if ctx was cancelled (the run's work is
+// done by then). A failure is logged with ctx's logger, not returned: failing
+// to record a run must never turn a good run into a retry.
+func Record(ctx context.Context, rec RunRecorder, run Run) {
+	if err := rec.RecordRun(context.WithoutCancel(ctx), run); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "record pipeline run", "run_id", run.RunID, "function", run.Function, "error", err)
+	}
 }
 
 // DetailsJSON encodes v for Run.Details, or returns "" if it cannot.

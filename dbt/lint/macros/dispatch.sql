@@ -10,13 +10,3 @@
 {#- dbt's env_var, returning the default. -#}
 {% macro env_var(name, default='') %}{{ default }}{% endmacro %}
 {% macro timestamp_minus_days(expr, days) %}{{ bigquery__timestamp_minus_days(expr, days) }}{% endmacro %}
-{#- lookback_start and recent_carts call dispatched macros from their own
-    file, which plain Jinja resolves there, so they are routed here too. -#}
-{% macro lookback_start(model_relation) -%}
-    (select {{ bigquery__timestamp_minus_days('max(last_event_at)', var('lookback_days', 3)) }} from {{ model_relation }})
-{%- endmacro %}
-{% macro recent_carts(model_relation) -%}
-    select distinct cart_id
-    from {{ ref('stg_cart_events') }}
-    where published_at >= {{ lookback_start(model_relation) }}
-{%- endmacro %}

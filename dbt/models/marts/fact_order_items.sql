@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_item_key',
-        incremental_strategy='merge',
-        on_schema_change='fail',
-        partition_by={'field': 'order_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
-        cluster_by=['order_key'] if target.type == 'bigquery' else none
-    )
-}}
+{{ fact_config(unique_key='order_item_key', cluster_column='order_key') }}
 
 -- One row per product line of every order (the lines of the cart's latest
 -- upsert, carried by int_carts_latest), priced at the product's price
@@ -19,10 +10,7 @@ with
 
 carts as (
 
-    select * from {{ ref('int_carts_latest') }}
-    {% if is_incremental() %}
-        where last_event_at >= {{ lookback_start(this) }}
-    {% endif %}
+    {{ carts_to_build() }}
 
 ),
 

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_key',
-        incremental_strategy='merge',
-        on_schema_change='fail',
-        partition_by={'field': 'order_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
-        cluster_by=['user_key'] if target.type == 'bigquery' else none
-    )
-}}
+{{ fact_config(unique_key='order_key', cluster_column='user_key') }}
 
 -- One row per cart. Deleted carts stay, flagged, so history is kept; revenue
 -- views exclude them. Incremental runs recompute the carts with events in the
@@ -16,10 +7,7 @@ with
 
 carts as (
 
-    select * from {{ ref('int_carts_latest') }}
-    {% if is_incremental() %}
-        where last_event_at >= {{ lookback_start(this) }}
-    {% endif %}
+    {{ carts_to_build() }}
 
 ),
 
