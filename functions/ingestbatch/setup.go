@@ -12,14 +12,7 @@ import (
 // Secret Manager when configured), the lake, and the warehouse for pipeline
 // runs (BigQuery unless overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
-	cfg, err := LoadConfig(lookup)
-	if err != nil {
-		return nil, err
-	}
-	env := setup.New(ctx, cfg.Platform, ov)
-	deps := Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
-	if env.Err() != nil {
-		return nil, env.Err()
-	}
-	return New(cfg, deps)
+	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
+		return New(cfg, Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()})
+	})
 }

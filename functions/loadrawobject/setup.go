@@ -12,14 +12,7 @@ import (
 // unless overridden) and the transform trigger (the dbt Cloud Run job named
 // by TRANSFORM_JOB unless overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
-	cfg, err := LoadConfig(lookup)
-	if err != nil {
-		return nil, err
-	}
-	env := setup.New(ctx, cfg.Platform, ov)
-	deps := Deps{Warehouse: env.Warehouse(), Transform: env.Transform(cfg.TransformJob), Logger: env.Logger()}
-	if env.Err() != nil {
-		return nil, env.Err()
-	}
-	return New(cfg, deps)
+	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
+		return New(cfg, Deps{Warehouse: env.Warehouse(), Transform: env.Transform(cfg.TransformJob), Logger: env.Logger()})
+	})
 }

@@ -15,17 +15,13 @@ import (
 // Pub/Sub publisher, and the warehouse for pipeline runs (BigQuery unless
 // overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
-	cfg, err := LoadConfig(lookup)
-	if err != nil {
-		return nil, err
-	}
-	env := setup.New(ctx, cfg.Platform, ov)
-	deps := Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
-	bucket, ps := env.RawBucket(), env.PubSub()
-	if env.Err() != nil {
-		return nil, env.Err()
-	}
-	deps.State = state.NewStore(bucket, cfg.StateObject)
-	deps.Publisher = events.NewPublisher(ps, cfg.Topic)
-	return New(cfg, deps)
+	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
+		deps := Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
+		bucket, ps := env.RawBucket(), env.PubSub()
+		if env.Err() != nil {
+			return nil, env.Err()
+		}
+		deps.State, deps.Publisher = state.NewStore(bucket, cfg.StateObject), events.NewPublisher(ps, cfg.Topic)
+		return New(cfg, deps)
+	})
 }

@@ -11,13 +11,7 @@ import (
 // local runner alike: configuration from lookup and the warehouse (BigQuery
 // unless overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
-	cfg, err := LoadConfig(lookup)
-	if err != nil {
-		return nil, err
-	}
-	env := setup.New(ctx, cfg.Platform, ov)
-	if wh := env.Warehouse(); wh != nil {
-		return New(cfg, Deps{Warehouse: wh, Logger: env.Logger()})
-	}
-	return nil, env.Err()
+	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
+		return New(cfg, Deps{Warehouse: env.Warehouse(), Logger: env.Logger()})
+	})
 }

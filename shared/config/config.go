@@ -164,6 +164,10 @@ type Platform struct {
 	LogLevel string
 }
 
+// Shared returns p; a function's configuration embeds Platform, so Shared
+// gives generic code its shared part.
+func (p Platform) Shared() Platform { return p }
+
 // Logger returns a Cloud Logging JSON logger writing to w at the configured
 // level (validated by Platform, so it cannot be unknown here).
 func (p Platform) Logger(w io.Writer) *slog.Logger {

@@ -57,6 +57,29 @@ type Overrides struct {
 	LogOutput io.Writer
 }
 
+// Config is a function's configuration: a struct embedding config.Platform.
+type Config interface {
+	Shared() config.Platform
+}
+
+// Build is the body of every function's Setup: it loads the configuration
+// from lookup with load, then calls build with it and an Env for the
+// function's clients. A client that could not be built is the error.
+func Build[C Config, F any](ctx context.Context, lookup config.Lookup, ov *Overrides,
+	load func(config.Lookup) (C, error), build func(C, *Env) (F, error)) (F, error) {
+	var zero F
+	cfg, err := load(lookup)
+	if err != nil {
+		return zero, err
+	}
+	env := New(ctx, cfg.Shared(), ov)
+	fn, err := build(cfg, env)
+	if env.Err() != nil {
+		return zero, env.Err()
+	}
+	return fn, err
+}
+
 // Env builds a function's clients from its platform configuration. Like
 // config.Reader it keeps the first error: after one, the other builders
 // return nil, and Err reports it, so a Setup reads as one list of what the
