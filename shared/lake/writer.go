@@ -23,8 +23,11 @@ const (
 	MetaExtractedAt = "extracted_at"
 )
 
-// chunkSize bounds the upload buffer of one staged object (a multiple of
-// 256 KiB, as resumable uploads require). Two may be open per entity.
+// chunkSize is the upload chunk of a staged object. Zero sends each object in
+// one streaming request, so the writer holds no upload buffer however large
+// the snapshot (a resumable upload would buffer a chunk per open object); an
+// upload that fails is not resumed but redone whole, since staging is
+// idempotent and nothing is published until the final copy.
 const chunkSize = 0
 
 // Config configures a Writer.
