@@ -92,6 +92,9 @@ func (f *Function) Load(ctx context.Context, obj Object, runID string) (Result, 
 	if !strings.HasPrefix(obj.Name, lake.RawPrefix) {
 		return Result{Outcome: OutcomeIgnored, Reason: "object is outside " + lake.RawPrefix}, nil
 	}
+	if strings.HasPrefix(obj.Name, lake.CartEventsArchivePrefix) {
+		return Result{Outcome: OutcomeIgnored, Reason: "the cart event archive is streamed, not loaded (it is replayed to rebuild the warehouse)"}, nil
+	}
 	entity, day, err := lake.ParseRawObject(obj.Name)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: object gs://%s/%s: %w", ErrPermanent, obj.Bucket, obj.Name, err)

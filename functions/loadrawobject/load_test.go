@@ -240,6 +240,7 @@ func TestIgnoredObjects(t *testing.T) {
 	for _, data := range []string{
 		objectData("rejects/products/dt=2026-11-23/products.jsonl"),
 		objectData("tmp/run-1/raw/products/dt=2026-11-23/products.jsonl"),
+		objectData("raw/cart_events/dt=2026-11-23/06_00_00Z_000001-0.jsonl"),
 		strings.Replace(objectData(productsObject), `"bucket":"lake"`, `"bucket":"other"`, 1),
 	} {
 		h := newHarness(t)

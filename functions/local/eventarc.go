@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/shared/lake"
 )
 
 // eventarc stands in for Eventarc's Cloud Storage trigger: it finds object
@@ -89,7 +91,9 @@ func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, e
 		if err != nil {
 			return nil, fmt.Errorf("list gs://%s/%s: %w", e.name, prefix, err)
 		}
-		if state[a.Name] != a.Generation {
+		// The event archive would be ignored by LoadRawObject (its unit
+		// tests prove it): not delivering it keeps the summary readable.
+		if state[a.Name] != a.Generation && !strings.HasPrefix(a.Name, lake.CartEventsArchivePrefix) {
 			pending = append(pending, a)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"cloud.google.com/go/storage"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -27,18 +29,34 @@ const (
 	DeadLetterSubscription = "cart-events-dead-letter-hold"
 )
 
-// localPubSub is the Pub/Sub the runner uses: pstest in-process, or the
-// emulator named by PUBSUB_EMULATOR_HOST.
+// localPubSub is the Pub/Sub the runner uses: pstest in-process, with the
+// cart-events backlog kept on disk under dir (see diskQueue), or the emulator
+// named by PUBSUB_EMULATOR_HOST (a process of its own, so its backlog
+// outlives the runner too).
 type localPubSub struct {
 	client   *pubsub.Client
 	server   *pstest.Server
 	Emulator string // host:port of the external emulator, if any
+	// queue and deadLetter are the disk backlogs of cart-events-stream and
+	// of the dead-letter hold subscription, in pstest mode.
+	queue, deadLetter *diskQueue
 }
 
-func startPubSub(ctx context.Context, emulatorHost string) (*localPubSub, error) {
+func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, error) {
 	ps := &localPubSub{Emulator: emulatorHost}
 	if emulatorHost == "" {
-		ps.server = pstest.NewServer()
+		var err error
+		if ps.queue, err = openDiskQueue(filepath.Join(dir, Subscription)); err != nil {
+			return nil, err
+		}
+		if ps.deadLetter, err = openDiskQueue(filepath.Join(dir, DeadLetterSubscription)); err != nil {
+			ps.close()
+			return nil, err
+		}
+		ps.server = pstest.NewServer(pstest.ServerReactorOption{
+			FuncName: "Publish",
+			Reactor:  queueReactor{topics: map[string]*diskQueue{topicName(Topic): ps.queue, topicName(DeadLetterTopic): ps.deadLetter}},
+		})
 		emulatorHost = ps.server.Addr
 	}
 	// The client finds the stand-in through its usual emulator setting.
@@ -75,6 +93,11 @@ func (ps *localPubSub) close() {
 	if ps.server != nil {
 		ps.server.Close()
 	}
+	for _, q := range []*diskQueue{ps.queue, ps.deadLetter} {
+		if q != nil {
+			q.close()
+		}
+	}
 }
 
 func topicName(id string) string        { return "projects/" + ProjectID + "/topics/" + id }
@@ -104,6 +127,10 @@ type pusher struct {
 	backoff       time.Duration
 	parallel      int
 
+	// archive, when set, writes each pulled batch to the event archive
+	// before it is delivered.
+	archive func(context.Context, []*pubsubpb.ReceivedMessage) error
+
 	mu       sync.Mutex
 	attempts map[string]int
 	stats    PushStats
@@ -117,8 +144,37 @@ func newPusher(ps *localPubSub, target string) *pusher {
 	}
 }
 
-// drain delivers messages until a pull finds none for idle.
-func (p *pusher) drain(ctx context.Context, idle time.Duration) (PushStats, error) {
+// emulatorDelivery drains the gcloud emulator's subscription with the pull
+// pusher, archiving each pulled batch as the Cloud Storage subscription
+// would. The emulator cannot report its backlog, so a drain ends when pulls
+// find nothing for idle.
+type emulatorDelivery struct {
+	p      *pusher
+	bucket *storage.BucketHandle
+	idle   time.Duration
+}
+
+func (e *emulatorDelivery) drain(ctx context.Context) (PushStats, error) {
+	e.p.archive = func(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		datas := make([][]byte, len(msgs))
+		for i, m := range msgs {
+			datas[i] = m.GetMessage().GetData()
+		}
+		return archiveEvents(ctx, e.bucket, msgs[0].GetMessage().GetPublishTime().AsTime(), msgs[0].GetMessage().GetMessageId(), datas)
+	}
+	before := e.p.snapshot()
+	after, err := e.p.drainIdle(ctx, e.idle)
+	return PushStats{
+		Delivered: after.Delivered - before.Delivered, Acked: after.Acked - before.Acked,
+		Nacked: after.Nacked - before.Nacked, DeadLettered: after.DeadLettered - before.DeadLettered,
+	}, err
+}
+
+// drainIdle delivers messages until a pull finds none for idle.
+func (p *pusher) drainIdle(ctx context.Context, idle time.Duration) (PushStats, error) {
 	emptySince := time.Time{}
 	for {
 		resp, err := p.admin.Pull(ctx, &pubsubpb.PullRequest{
@@ -139,6 +195,11 @@ func (p *pusher) drain(ctx context.Context, idle time.Duration) (PushStats, erro
 			continue
 		}
 		emptySince = time.Time{}
+		if p.archive != nil {
+			if err := p.archive(ctx, msgs); err != nil {
+				return p.snapshot(), err
+			}
+		}
 		if err := p.deliverAll(ctx, msgs); err != nil {
 			return p.snapshot(), err
 		}

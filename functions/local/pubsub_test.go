@@ -94,7 +94,7 @@ func TestPusherRedeliversThenDeadLetters(t *testing.T) {
 
 	p := newPusher(ps, srv.URL)
 	p.backoff = time.Millisecond
-	stats, err := p.drain(context.Background(), 300*time.Millisecond)
+	stats, err := p.drainIdle(context.Background(), 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestPusherRedeliversThenDeadLetters(t *testing.T) {
 		t.Errorf("dead-letter topic holds %v", msgs)
 	}
 	// Nothing is left to deliver.
-	if stats, err := p.drain(context.Background(), 200*time.Millisecond); err != nil || stats.Delivered != 9 {
+	if stats, err := p.drainIdle(context.Background(), 200*time.Millisecond); err != nil || stats.Delivered != 9 {
 		t.Errorf("second drain: %+v, %v", stats, err)
 	}
 }

@@ -94,7 +94,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// Cloud Scheduler: the cart poller, then the push subscription until the
 	// subscription is drained; again every PollEvery if asked.
-	push := newPusher(st.ps, st.base+"/"+streamcartevents.FunctionName)
+	push := st.deliverer()
+	if err := st.deliverBacklog(ctx, push, sum); err != nil {
+		return sum.failed(started, err)
+	}
 	for n := 1; ; n++ {
 		report, err := st.pollAndStream(ctx, push)
 		sum.Polls = append(sum.Polls, report)
@@ -129,8 +132,43 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
+// deliverer stands in for the subscriptions on cart-events: drain delivers
+// the whole backlog and reports what it did.
+type deliverer interface {
+	drain(ctx context.Context) (PushStats, error)
+}
+
+// deliverer returns the disk-backed delivery in pstest mode, else the
+// pull-based one for the gcloud emulator.
+func (s *stack) deliverer() deliverer {
+	target := s.base + "/" + streamcartevents.FunctionName
+	if s.ps.queue != nil {
+		return newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(Bucket), target, s.opts.Out)
+	}
+	return &emulatorDelivery{p: newPusher(s.ps, target), bucket: s.gcs.Bucket(Bucket), idle: 2 * time.Second}
+}
+
+// deliverBacklog delivers the events an interrupted run published but did
+// not deliver, before anything new is polled.
+func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary) error {
+	if s.ps.queue == nil {
+		return nil
+	}
+	n, err := s.ps.queue.pending()
+	if err != nil || n == 0 {
+		return err
+	}
+	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: %d events published by an interrupted run, delivering them first\n",
+		Subscription, streamcartevents.FunctionName, n)
+	stats, err := push.drain(ctx)
+	sum.Backlog = stats
+	fmt.Fprintf(s.opts.Out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d\n",
+		stats.Delivered, stats.Acked, stats.Nacked, stats.DeadLettered)
+	return err
+}
+
 // pollAndStream calls PollCarts and delivers what it published.
-func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, error) {
+func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, error) {
 	out := s.opts.Out
 	start := time.Now()
 	var r PollReport
@@ -138,26 +176,21 @@ func (s *stack) pollAndStream(ctx context.Context, push *pusher) (PollReport, er
 	if err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, &r.Poll); err != nil {
 		return r, err
 	}
-	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged; published %d events\n",
-		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Published)
-	fmt.Fprintf(out, "Pub/Sub push (%s) → %s\n", Subscription, streamcartevents.FunctionName)
-	idle := 500 * time.Millisecond
-	if s.ps.Emulator != "" {
-		idle = 2 * time.Second // the gcloud emulator answers pulls more slowly
-	}
-	before := push.snapshot()
-	stats, err := push.drain(ctx, idle)
-	r.Push = PushStats{
-		Delivered: stats.Delivered - before.Delivered, Acked: stats.Acked - before.Acked,
-		Nacked: stats.Nacked - before.Nacked, DeadLettered: stats.DeadLettered - before.DeadLettered,
-	}
+	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
+		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
+	fmt.Fprintf(out, "Pub/Sub push (%s) → %s, archived under gs://%s/%s\n", Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
+	var err error
+	r.Push, err = push.drain(ctx)
 	r.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
 		r.Push.Delivered, r.Push.Acked, r.Push.Nacked, r.Push.DeadLettered)
-	if r.Poll.Published > 0 {
-		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s", r.Seconds, float64(r.Poll.Published)/r.Seconds)
+	if settled := r.Push.Acked + r.Push.DeadLettered; settled > 0 {
+		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s delivered", r.Seconds, float64(settled)/r.Seconds)
 	}
 	fmt.Fprintln(out)
+	if err == nil && r.Push.Acked+r.Push.DeadLettered < r.Poll.Published {
+		err = fmt.Errorf("%d events were published but only %d acknowledged or dead-lettered", r.Poll.Published, r.Push.Acked+r.Push.DeadLettered)
+	}
 	return r, err
 }
 
@@ -170,7 +203,7 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
 		return nil
 	}
-	changed := len(requested) > 0
+	changed := len(requested) > 0 || sum.Backlog.Acked > 0
 	for _, p := range sum.Polls {
 		changed = changed || p.Push.Acked > 0
 	}

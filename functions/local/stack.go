@@ -107,7 +107,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
 
 	emulator := envOr(opts.Env, "PUBSUB_EMULATOR_HOST", "")
-	st.ps, err = startPubSub(ctx, emulator)
+	st.ps, err = startPubSub(ctx, emulator, filepath.Join(opts.Dir, "pubsub"))
 	if err != nil {
 		return st, err
 	}
@@ -115,7 +115,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	if emulator != "" {
 		fmt.Fprintf(out, "pubsub:    gcloud emulator at %s\n", emulator)
 	} else {
-		fmt.Fprintf(out, "pubsub:    pstest in-process\n")
+		fmt.Fprintf(out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(opts.Dir, "pubsub"))
 	}
 
 	st.transform = &deferredTransform{logger: logger}

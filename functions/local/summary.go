@@ -27,6 +27,7 @@ type Summary struct {
 	Ingest         ingestbatch.Summary `json:"ingest"`
 	Deliveries     []Delivery          `json:"deliveries"`
 	Entities       []EntityReport      `json:"entities"`
+	Backlog        PushStats           `json:"backlog"`
 	Polls          []PollReport        `json:"polls"`
 	Streaming      StreamReport        `json:"streaming"`
 	NothingChanged bool                `json:"nothing_changed"`
@@ -103,6 +104,9 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 		if !e.Unchanged {
 			s.NothingChanged = false
 		}
+	}
+	if s.Backlog.Delivered > 0 {
+		s.NothingChanged = false
 	}
 	for _, p := range s.Polls {
 		if p.Poll.Published > 0 || p.Push.Delivered > 0 {

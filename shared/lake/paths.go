@@ -1,6 +1,7 @@
 // Package lake writes and names the objects of Shoplake's raw bucket: daily
-// NDJSON snapshots under raw/, quarantined records under rejects/, and the
-// scratch objects a snapshot is staged in under tmp/.
+// NDJSON snapshots under raw/, the cart event archive under
+// raw/cart_events/, quarantined records under rejects/, and the scratch
+// objects a snapshot is staged in under tmp/.
 package lake
 
 import (
@@ -15,7 +16,13 @@ const DateLayout = "2006-01-02"
 
 // Prefixes of the raw bucket's areas.
 const (
-	RawPrefix     = "raw/"
+	RawPrefix = "raw/"
+	// CartEventsArchivePrefix holds every cart event published, written by
+	// the cart-events Cloud Storage subscription (locally, by the runner) as
+	// raw/cart_events/dt=YYYY-MM-DD/<hh_mm_ss>Z_<id>.jsonl: one message body a
+	// line. It is the lake's record of the stream, replayed to rebuild
+	// bq_raw.cart_events; LoadRawObject ignores it.
+	CartEventsArchivePrefix = RawPrefix + "cart_events/"
 	RejectsPrefix = "rejects/"
 	TmpPrefix     = "tmp/"
 )

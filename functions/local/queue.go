@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// diskQueue is the durable backlog of one local subscription: the messages
+// published to its topic, kept on disk under the run directory until they
+// are acknowledged or dead-lettered, so that they survive the runner's death
+// as they survive in Pub/Sub. pstest and the gcloud emulator keep messages in
+// memory; in pstest mode the runner hands pstest's Publish calls to
+// diskQueue.publish (see pubsub.go), which appends and fsyncs before the
+// publish is answered, so PollCarts commits its state only after its events
+// are on disk.
+//
+// Layout: segment files 000001.seg, 000002.seg, … each a sequence of records
+// (uvarint length, PubsubMessage protobuf), and a cursor file naming the
+// first record not yet settled. Memory does not grow with the backlog: the
+// consumer reads a window of records at a time.
+type diskQueue struct {
+	dir string
+
+	mu     sync.Mutex
+	active *os.File // the segment being appended to
+	seg    int      // its number
+	size   int64    // its size
+	maxSeg int64    // rotate past this many bytes
+	count  int64    // records appended since open
+}
+
+// queuePosition is a record's place: segment number and byte offset.
+type queuePosition struct {
+	Seg int
+	Off int64
+}
+
+func (p queuePosition) String() string { return fmt.Sprintf("%06d-%d", p.Seg, p.Off) }
+
+// openDiskQueue opens (or creates) the queue in dir, dropping a record cut
+// short by a crash while it was written (its publish was never answered).
+func openDiskQueue(dir string) (*diskQueue, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create queue %s: %w", dir, err)
+	}
+	q := &diskQueue{dir: dir, maxSeg: 64 << 20}
+	segs, err := q.segments()
+	if err != nil {
+		return nil, err
+	}
+	q.seg = 1
+	if len(segs) > 0 {
+		q.seg = segs[len(segs)-1]
+	}
+	f, err := os.OpenFile(q.segPath(q.seg), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open queue segment: %w", err)
+	}
+	good, err := validLength(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("truncate a partial record in %s: %w", f.Name(), err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	q.active, q.size = f, good
+	return q, nil
+}
+
+// validLength returns the length of the whole records at the start of f.
+func validLength(f *os.File) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20)}
+	var good int64
+	for {
+		n, err := binary.ReadUvarint(r)
+		if err != nil {
+			return good, nil
+		}
+		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+			return good, nil
+		}
+		good = r.n
+	}
+}
+
+func (q *diskQueue) segPath(n int) string { return filepath.Join(q.dir, fmt.Sprintf("%06d.seg", n)) }
+
+// segments lists the segment numbers in order.
+func (q *diskQueue) segments() ([]int, error) {
+	entries, err := os.ReadDir(q.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list queue %s: %w", q.dir, err)
+	}
+	var out []int
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".seg")); err == nil && strings.HasSuffix(e.Name(), ".seg") {
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// publish appends msgs durably (fsync) and returns their message ids: the
+// position of each record, stable across redeliveries.
+func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.size >= q.maxSeg {
+		if err := q.rotate(); err != nil {
+			return nil, err
+		}
+	}
+	w := bufio.NewWriterSize(q.active, 1<<20)
+	ids := make([]string, len(msgs))
+	var lenBuf [binary.MaxVarintLen64]byte
+	off := q.size
+	for i, m := range msgs {
+		rec := proto.Clone(m).(*pubsubpb.PubsubMessage)
+		rec.MessageId = queuePosition{q.seg, off}.String()
+		rec.PublishTime = timestamppb.New(now)
+		b, err := proto.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("encode message: %w", err)
+		}
+		n := binary.PutUvarint(lenBuf[:], uint64(len(b)))
+		w.Write(lenBuf[:n])
+		w.Write(b)
+		ids[i] = rec.MessageId
+		off += int64(n + len(b))
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("append to queue: %w", err)
+	}
+	if err := q.active.Sync(); err != nil {
+		return nil, fmt.Errorf("sync queue: %w", err)
+	}
+	q.size = off
+	q.count += int64(len(msgs))
+	return ids, nil
+}
+
+func (q *diskQueue) rotate() error {
+	if err := q.active.Close(); err != nil {
+		return err
+	}
+	q.seg++
+	f, err := os.OpenFile(q.segPath(q.seg), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open queue segment: %w", err)
+	}
+	q.active, q.size = f, 0
+	return syncDir(q.dir)
+}
+
+func (q *diskQueue) close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.active.Close()
+}
+
+// cursorPath holds the position of the first record not yet settled.
+func (q *diskQueue) cursorPath() string { return filepath.Join(q.dir, "cursor") }
+
+// cursor returns the first record not yet settled.
+func (q *diskQueue) cursor() (queuePosition, error) {
+	b, err := os.ReadFile(q.cursorPath())
+	if errors.Is(err, os.ErrNotExist) {
+		segs, err := q.segments()
+		if err != nil || len(segs) == 0 {
+			return queuePosition{Seg: 1}, err
+		}
+		return queuePosition{Seg: segs[0]}, nil
+	}
+	if err != nil {
+		return queuePosition{}, fmt.Errorf("read queue cursor: %w", err)
+	}
+	var p queuePosition
+	if _, err := fmt.Sscanf(string(b), "%d %d", &p.Seg, &p.Off); err != nil {
+		return p, fmt.Errorf("queue cursor %s is corrupt (%q): %w", q.cursorPath(), b, err)
+	}
+	return p, nil
+}
+
+// settle records that every record before p is settled, and deletes the
+// segments wholly before it.
+func (q *diskQueue) settle(p queuePosition) error {
+	tmp := q.cursorPath() + ".tmp"
+	if err := writeFileSync(tmp, []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off))); err != nil {
+		return fmt.Errorf("write queue cursor: %w", err)
+	}
+	if err := os.Rename(tmp, q.cursorPath()); err != nil {
+		return fmt.Errorf("write queue cursor: %w", err)
+	}
+	segs, err := q.segments()
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if s < p.Seg {
+			if err := os.Remove(q.segPath(s)); err != nil {
+				return fmt.Errorf("remove settled segment: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// queuedMessage is one record read back with its position and the position
+// after it.
+type queuedMessage struct {
+	msg       *pubsubpb.PubsubMessage
+	pos, next queuePosition
+}
+
+// read returns up to max records from p on, crossing into later segments;
+// fewer (possibly none) when the backlog ends.
+func (q *diskQueue) read(p queuePosition, max int) ([]queuedMessage, error) {
+	var out []queuedMessage
+	for len(out) < max {
+		f, err := os.Open(q.segPath(p.Seg))
+		if errors.Is(err, os.ErrNotExist) {
+			if next, ok, err := q.nextSegment(p.Seg); err != nil || !ok {
+				return out, err
+			} else {
+				p = queuePosition{Seg: next}
+				continue
+			}
+		}
+		if err != nil {
+			return out, fmt.Errorf("open queue segment: %w", err)
+		}
+		msgs, end, err := readSegment(f, p, max-len(out))
+		f.Close()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, msgs...)
+		if len(out) >= max {
+			break
+		}
+		// The segment ended: go on with the next one, if any.
+		next, ok, err := q.nextSegment(p.Seg)
+		if err != nil || !ok {
+			return out, err
+		}
+		if len(msgs) > 0 || end.Off > 0 {
+			// Records of the next segment settle past this one.
+			p = queuePosition{Seg: next}
+		} else {
+			p = queuePosition{Seg: next}
+		}
+	}
+	return out, nil
+}
+
+func (q *diskQueue) nextSegment(after int) (int, bool, error) {
+	segs, err := q.segments()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, s := range segs {
+		if s > after {
+			return s, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// readSegment reads up to max whole records of f from p.
+func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, queuePosition, error) {
+	if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
+		return nil, p, err
+	}
+	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: p.Off}
+	var out []queuedMessage
+	for len(out) < max {
+		start := r.n
+		n, err := binary.ReadUvarint(r)
+		if err != nil {
+			break // end of the segment (or a record still being written)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			break
+		}
+		m := &pubsubpb.PubsubMessage{}
+		if err := proto.Unmarshal(b, m); err != nil {
+			return out, p, fmt.Errorf("queue record at %s is corrupt: %w", queuePosition{p.Seg, start}, err)
+		}
+		out = append(out, queuedMessage{msg: m, pos: queuePosition{p.Seg, start}, next: queuePosition{p.Seg, r.n}})
+	}
+	return out, queuePosition{p.Seg, r.n}, nil
+}
+
+// pending counts the records not yet settled.
+func (q *diskQueue) pending() (int64, error) {
+	p, err := q.cursor()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for {
+		msgs, err := q.read(p, 10000)
+		if err != nil {
+			return n, err
+		}
+		n += int64(len(msgs))
+		if len(msgs) < 10000 {
+			return n, nil
+		}
+		p = msgs[len(msgs)-1].next
+	}
+}
+
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+// writeFileSync writes b to path and fsyncs it.
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

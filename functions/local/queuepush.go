@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/storage"
+
+	"github.com/shoplake/shoplake/shared/events"
+	"github.com/shoplake/shoplake/shared/lake"
+)
+
+// queueReactor answers pstest's Publish calls on the cart-events topic from
+// the disk queue: messages are appended and fsynced, then acknowledged to
+// the publisher, and pstest keeps none of them in memory. Other topics are
+// left to pstest.
+type queueReactor struct {
+	topics map[string]*diskQueue // full topic name → its subscription's queue
+}
+
+// React implements pstest.Reactor.
+func (r queueReactor) React(req any) (bool, any, error) {
+	p, ok := req.(*pubsubpb.PublishRequest)
+	if !ok {
+		return false, nil, nil
+	}
+	q := r.topics[p.GetTopic()]
+	if q == nil {
+		return false, nil, nil
+	}
+	ids, err := q.publish(p.GetMessages(), time.Now())
+	if err != nil {
+		return true, nil, err
+	}
+	return true, &pubsubpb.PublishResponse{MessageIds: ids}, nil
+}
+
+// queuePusher stands in for the two subscriptions on cart-events, reading
+// the disk queue a window at a time: the Cloud Storage subscription (every
+// message archived under raw/cart_events/ before it is delivered) and the
+// push subscription cart-events-stream (each message POSTed as a push body,
+// redelivered with backoff on non-2xx, dead-lettered after maxDeliveries).
+// A window is settled on disk only once every message in it is acknowledged
+// or dead-lettered, so a runner killed mid-window redelivers it.
+type queuePusher struct {
+	queue, deadLetter *diskQueue
+	bucket            *storage.BucketHandle
+	target            string
+	client            *http.Client
+	maxDeliveries     int
+	backoff           time.Duration
+	parallel, window  int
+	out               io.Writer
+	progressEvery     time.Duration
+
+	mu    sync.Mutex
+	stats PushStats
+}
+
+func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, target string, out io.Writer) *queuePusher {
+	return &queuePusher{
+		queue: q, deadLetter: deadLetter, bucket: bucket, target: target,
+		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
+		parallel: 100, window: 2000, out: out, progressEvery: 5 * time.Second,
+	}
+}
+
+// drain delivers the whole backlog and returns what this call did. It ends
+// when every message is acknowledged or dead-lettered, or with an error (the
+// unsettled window is delivered again by the next drain).
+func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
+	p.mu.Lock()
+	p.stats = PushStats{}
+	p.mu.Unlock()
+	total, err := p.queue.pending()
+	if err != nil {
+		return PushStats{}, err
+	}
+	cur, err := p.queue.cursor()
+	if err != nil {
+		return PushStats{}, err
+	}
+	stop := p.progress(total)
+	defer stop()
+	for {
+		msgs, err := p.queue.read(cur, p.window)
+		if err != nil || len(msgs) == 0 {
+			return p.snapshot(), err
+		}
+		if err := p.archive(ctx, msgs); err != nil {
+			return p.snapshot(), err
+		}
+		if err := p.deliverWindow(ctx, msgs); err != nil {
+			return p.snapshot(), err
+		}
+		cur = msgs[len(msgs)-1].next
+		if err := p.queue.settle(cur); err != nil {
+			return p.snapshot(), err
+		}
+	}
+}
+
+func (p *queuePusher) snapshot() PushStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// progress prints delivered counts, rate and time left until stopped.
+func (p *queuePusher) progress(total int64) func() {
+	if total == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		t := time.NewTicker(p.progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s := p.snapshot()
+				settled := s.Acked + s.DeadLettered
+				rate := float64(settled) / time.Since(start).Seconds()
+				left := "?"
+				if rate > 0 {
+					left = (time.Duration(float64(total-settled)/rate) * time.Second).Round(time.Second).String()
+				}
+				fmt.Fprintf(p.out, "  … delivered %d of %d events (%.0f%%), %.0f events/s, %s left\n",
+					settled, total, 100*float64(settled)/float64(total), rate, left)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// archive writes the window to the event archive, named by its first
+// message, so an archive written again after a crash replaces the same
+// object.
+func (p *queuePusher) archive(ctx context.Context, msgs []queuedMessage) error {
+	datas := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		datas[i] = m.msg.GetData()
+	}
+	return archiveEvents(ctx, p.bucket, msgs[0].msg.GetPublishTime().AsTime(), msgs[0].pos.String(), datas)
+}
+
+// archiveEvents writes message bodies, one a line, to
+// raw/cart_events/dt=<day>/<hh_mm_ss>Z_<id>.jsonl, as the Cloud Storage
+// subscription (text format) does.
+func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, published time.Time, id string, datas [][]byte) error {
+	t := published.UTC()
+	name := fmt.Sprintf("%sdt=%s/%sZ_%s.jsonl", lake.CartEventsArchivePrefix, t.Format(lake.DateLayout), t.Format("15_04_05"), id)
+	var buf bytes.Buffer
+	for _, d := range datas {
+		buf.Write(bytes.TrimRight(d, "\n"))
+		buf.WriteByte('\n')
+	}
+	w := bucket.Object(name).NewWriter(ctx)
+	w.ContentType = "application/x-ndjson"
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		w.Close()
+		return fmt.Errorf("archive events to %s: %w", name, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("archive events to %s: %w", name, err)
+	}
+	return nil
+}
+
+// deliverWindow delivers every message of a window, up to parallel at once.
+func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, p.parallel)
+	for _, m := range msgs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.deliver(ctx, m.msg); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// deliver posts one message until it is acknowledged or, after
+// maxDeliveries failed deliveries, dead-lettered.
+func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) error {
+	body, err := json.Marshal(events.PushRequest{
+		Message: events.PushMessage{
+			Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: m.GetPublishTime().AsTime(),
+		},
+		Subscription: subscriptionName(Subscription),
+	})
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		code, err := postJSON(ctx, p.client, p.target, nil, body)
+		p.count(func(s *PushStats) { s.Delivered++ })
+		if err == nil && code >= 200 && code < 300 {
+			p.count(func(s *PushStats) { s.Acked++ })
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt >= p.maxDeliveries {
+			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: map[string]string{
+				"dead_letter_source": Subscription, "delivery_attempts": fmt.Sprint(attempt), "message_id": m.GetMessageId(),
+			}}
+			for k, v := range m.GetAttributes() {
+				dl.Attributes[k] = v
+			}
+			if _, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now()); err != nil {
+				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
+			}
+			p.count(func(s *PushStats) { s.DeadLettered++ })
+			return nil
+		}
+		p.count(func(s *PushStats) { s.Nacked++ })
+		select { // Pub/Sub's retry policy waits before redelivering
+		case <-time.After(min(p.backoff<<min(attempt-1, 5), 2*time.Second)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *queuePusher) count(fn func(*PushStats)) {
+	p.mu.Lock()
+	fn(&p.stats)
+	p.mu.Unlock()
+}
