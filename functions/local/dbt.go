@@ -116,6 +116,7 @@ func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func
 		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
 	cmd := exec.CommandContext(ctx, dbt, args...)
 	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+absDB)
+	dieWithRunner(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -178,4 +179,67 @@ func findDBT(path string) (string, error) {
 		return "", fmt.Errorf("dbt not found at %s (make run installs it into .venv)", path)
 	}
 	return path, nil
+}
+
+// Outcomes of a dbt build, as buildState records them.
+const (
+	buildStarted   = "started"
+	buildSucceeded = "succeeded"
+	buildFailed    = "failed"
+)
+
+// buildState is the outcome of the last dbt build and the raw tables' high
+// water marks it covered, kept in <dir>/dbt-state.json. A build that was
+// killed leaves "started", so the next run builds again.
+type buildState struct {
+	Status string `json:"status"`
+	Raw    string `json:"raw"`
+}
+
+func buildStatePath(dir string) string { return filepath.Join(dir, "dbt-state.json") }
+
+func readBuildState(dir string) (buildState, error) {
+	var st buildState
+	b, err := os.ReadFile(buildStatePath(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read dbt state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return buildState{}, nil // unreadable: build again
+	}
+	return st, nil
+}
+
+func writeBuildState(dir string, st buildState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := buildStatePath(dir) + ".tmp"
+	if err := writeFileSync(tmp, b); err != nil {
+		return fmt.Errorf("write dbt state: %w", err)
+	}
+	return os.Rename(tmp, buildStatePath(dir))
+}
+
+// rawMarks summarises what the raw tables hold (rows and newest arrival of
+// the streamed events, the loads, the rejected events): when it differs from
+// the last successful build's, the marts are behind.
+func rawMarks(ctx context.Context, db *sql.DB) (string, error) {
+	var events, loads, rejected int64
+	var lastEvent, lastLoad sql.NullString
+	err := db.QueryRowContext(ctx, `select
+		(select count(*) from bq_raw.cart_events),
+		(select cast(max(ingested_at) as varchar) from bq_raw.cart_events),
+		(select count(*) from bq_raw._load_metadata),
+		(select cast(max(loaded_at) as varchar) from bq_raw._load_metadata),
+		(select count(*) from bq_raw.cart_events_rejected)`).Scan(&events, &lastEvent, &loads, &lastLoad, &rejected)
+	if err != nil {
+		return "", fmt.Errorf("read the raw tables' high-water marks: %w", err)
+	}
+	return fmt.Sprintf("cart_events %d to %s, loads %d to %s, rejected events %d",
+		events, orDefault(lastEvent.String, "-"), loads, orDefault(lastLoad.String, "-"), rejected), nil
 }

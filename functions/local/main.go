@@ -54,6 +54,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	scale := fs.Int64("scale", 0, "serve N deterministic synthetic records per entity instead of the FakeStore snapshot")
 	pollEvery := fs.Duration("poll-every", 0, "keep polling carts at this interval (e.g. 1m) until Ctrl-C; with --scale, carts change between polls")
 	polls := fs.Int("polls", 0, "with --poll-every, stop after this many polls (0: until Ctrl-C)")
+	rebuild := fs.Bool("rebuild", false, "delete the warehouse and rebuild it from the lake (snapshots reloaded, archived cart events replayed, marts rebuilt)")
 	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
 	if err := fs.Parse(args); err != nil {
@@ -76,7 +77,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("--scale serves synthetic data from the built-in API; it cannot be combined with SOURCE_BASE_URL")
 	}
 	_, err := Run(ctx, Options{
-		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls,
+		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls, Rebuild: *rebuild,
 		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,
 	})

@@ -38,6 +38,9 @@ type Options struct {
 	PollEvery time.Duration
 	// Polls bounds the number of polls when PollEvery is set (0: no bound).
 	Polls int
+	// Rebuild deletes the warehouse and rebuilds it from the lake (which a
+	// run also does by itself when it finds the warehouse missing).
+	Rebuild bool
 	// DBT is the dbt executable and DBTProject the dbt project directory; the
 	// runner runs `dbt build --target local` once after the loads and
 	// streams settle. Without DBT the transforms are reported as not
@@ -60,6 +63,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Env == nil {
 		opts.Env = config.Map(nil)
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log")}
 	st, err := start(ctx, opts, sum)
 	if st != nil {
@@ -195,25 +203,50 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, 
 }
 
 // transforms runs dbt once, after every load and stream has settled, when
-// anything changed or a mart is missing; the warehouse is released first.
+// the marts are behind the raw tables: a mart is missing, the last build did
+// not succeed (failed, or was interrupted), or the raw tables changed since
+// the build that succeeded (see buildState). The warehouse is released first.
 func (s *stack) transforms(ctx context.Context, sum *Summary) error {
-	requested := s.transform.Take()
+	s.transform.Take()
 	dbt, err := findDBT(s.opts.DBT)
 	if err != nil {
 		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
 		return nil
 	}
-	changed := len(requested) > 0 || sum.Backlog.Acked > 0
-	for _, p := range sum.Polls {
-		changed = changed || p.Push.Acked > 0
+	marks, err := rawMarks(ctx, s.wh.DB())
+	if err != nil {
+		return err
 	}
-	if !changed && martsExist(ctx, s.wh.DB()) {
-		s.releaseWarehouse()
-		sum.DBT = DBTReport{Status: "skipped", Reason: "no new data since the marts were built"}
+	last, err := readBuildState(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	reason := ""
+	switch {
+	case !martsExist(ctx, s.wh.DB()):
+		reason = "a mart is missing"
+	case last.Status != buildSucceeded:
+		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", orDefault(last.Status, "none recorded"))
+	case last.Raw != marks:
+		reason = "the raw tables changed since the last build"
+	}
+	s.releaseWarehouse()
+	if reason == "" {
+		sum.DBT = DBTReport{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ")"}
 	} else {
-		s.releaseWarehouse()
-		fmt.Fprintf(s.opts.Out, "dbt build (local target) …\n")
+		fmt.Fprintf(s.opts.Out, "dbt build (local target): %s …\n", reason)
+		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks}); err != nil {
+			return err
+		}
 		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+		sum.DBT.Reason = reason
+		status := buildSucceeded
+		if err != nil {
+			status = buildFailed
+		}
+		if serr := writeBuildState(s.opts.Dir, buildState{Status: status, Raw: marks}); serr != nil && err == nil {
+			err = serr
+		}
 		if err != nil {
 			return err
 		}

@@ -95,6 +95,13 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
 
 	dbPath := filepath.Join(opts.Dir, "warehouse.duckdb")
+	if opts.Rebuild {
+		if err := removeWarehouse(opts.Dir); err != nil {
+			return st, err
+		}
+	}
+	_, statErr := os.Stat(dbPath)
+	newWarehouse := errors.Is(statErr, os.ErrNotExist)
 	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, gcsObjects{st.gcs})
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
@@ -105,6 +112,15 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	st.closers = append(st.closers, st.releaseWarehouse)
 	sum.Warehouse = dbPath
 	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
+	if newWarehouse && lakeHasData(opts.Dir) {
+		fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
+		n, err := st.rebuildFromLake(ctx)
+		if err != nil {
+			return st, fmt.Errorf("rebuild the warehouse from the lake: %w", err)
+		}
+		sum.Rebuilt, sum.Replayed = true, n
+		fmt.Fprintf(out, "warehouse: %d archived cart events replayed\n", n)
+	}
 
 	emulator := envOr(opts.Env, "PUBSUB_EMULATOR_HOST", "")
 	st.ps, err = startPubSub(ctx, emulator, filepath.Join(opts.Dir, "pubsub"))
@@ -228,4 +244,15 @@ func envOr(lookup config.Lookup, name, def string) string {
 		return v
 	}
 	return def
+}
+
+// lakeHasData reports whether an earlier run left data in the lake: a
+// snapshot delivered, or the poller's state committed.
+func lakeHasData(dir string) bool {
+	for _, p := range []string{statePath(dir), filepath.Join(dir, "gcs", Bucket, StateObject)} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

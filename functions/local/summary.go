@@ -18,20 +18,24 @@ import (
 // Summary is what a local run did, printed for people and written as JSON to
 // Dir/last-run.json for scripts.
 type Summary struct {
-	StartedAt      time.Time           `json:"started_at"`
-	Seconds        float64             `json:"seconds"`
-	Source         string              `json:"source"`
-	Dir            string              `json:"dir"`
-	Warehouse      string              `json:"warehouse"`
-	LogFile        string              `json:"log_file"`
-	Ingest         ingestbatch.Summary `json:"ingest"`
-	Deliveries     []Delivery          `json:"deliveries"`
-	Entities       []EntityReport      `json:"entities"`
-	Backlog        PushStats           `json:"backlog"`
-	Polls          []PollReport        `json:"polls"`
-	Streaming      StreamReport        `json:"streaming"`
-	NothingChanged bool                `json:"nothing_changed"`
-	DBT            DBTReport           `json:"dbt"`
+	StartedAt  time.Time           `json:"started_at"`
+	Seconds    float64             `json:"seconds"`
+	Source     string              `json:"source"`
+	Dir        string              `json:"dir"`
+	Warehouse  string              `json:"warehouse"`
+	LogFile    string              `json:"log_file"`
+	Ingest     ingestbatch.Summary `json:"ingest"`
+	Deliveries []Delivery          `json:"deliveries"`
+	Entities   []EntityReport      `json:"entities"`
+	Backlog    PushStats           `json:"backlog"`
+	// Rebuilt is set when the run rebuilt the warehouse from the lake, and
+	// Replayed counts the archived events it replayed.
+	Rebuilt        bool         `json:"rebuilt"`
+	Replayed       int64        `json:"replayed"`
+	Polls          []PollReport `json:"polls"`
+	Streaming      StreamReport `json:"streaming"`
+	NothingChanged bool         `json:"nothing_changed"`
+	DBT            DBTReport    `json:"dbt"`
 }
 
 // PollReport is one poll of carts and the delivery of its events.
@@ -99,7 +103,7 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 	if s.Streaming.RejectedEvents, err = wh.CountRows(ctx, "cart_events_rejected"); err != nil {
 		return err
 	}
-	s.NothingChanged = len(s.Deliveries) == 0
+	s.NothingChanged = len(s.Deliveries) == 0 && !s.Rebuilt
 	for _, e := range s.Entities {
 		if !e.Unchanged {
 			s.NothingChanged = false
