@@ -151,7 +151,13 @@ type deliverer interface {
 func (s *stack) deliverer() deliverer {
 	target := s.base + "/" + streamcartevents.FunctionName
 	if s.ps.queue != nil {
-		return newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(Bucket), target, s.opts.Out)
+		p := newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(Bucket), target, s.opts.Out)
+		// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
+		// printed (default 5s).
+		if d, err := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", "")); err == nil && d > 0 {
+			p.progressEvery = d
+		}
+		return p
 	}
 	return &emulatorDelivery{p: newPusher(s.ps, target), bucket: s.gcs.Bucket(Bucket), idle: 2 * time.Second}
 }
@@ -223,10 +229,12 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	}
 	reason := ""
 	switch {
+	case last.Status != "" && last.Status != buildSucceeded:
+		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
 	case !martsExist(ctx, s.wh.DB()):
 		reason = "a mart is missing"
-	case last.Status != buildSucceeded:
-		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", orDefault(last.Status, "none recorded"))
+	case last.Status == "":
+		reason = "no dbt build is recorded"
 	case last.Raw != marks:
 		reason = "the raw tables changed since the last build"
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashScale is the synthetic catalogue of the crash suite: large enough for
+// delivery to print progress before it ends.
+const crashScale = "20000"
+
+// martFigures are what a run must reproduce: the facts' row counts and the
+// revenue of live orders.
+func martFigures(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var orders, items int64
+	var revenue sql.NullString
+	err = db.QueryRow(`select (select count(*) from bq_analytics.fact_orders), (select count(*) from bq_analytics.fact_order_items),
+		(select cast(sum(revenue) as decimal(18, 2))::varchar from bq_analytics.fact_orders where not is_deleted)`).Scan(&orders, &items, &revenue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("fact_orders %d, fact_order_items %d, revenue %s", orders, items, revenue.String)
+}
+
+// archivedEvents counts the distinct event ids in the lake's event archive
+// and in bq_raw.cart_events.
+func archivedEvents(t *testing.T, dir string) (archive, raw int64) {
+	t.Helper()
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	glob := filepath.Join(dir, "gcs", Bucket, "raw", "cart_events", "*", "*.jsonl")
+	q := fmt.Sprintf(`select (select count(distinct event_id) from read_json(%s, format = 'newline_delimited', columns = {event_id: 'varchar'})),
+		(select count(distinct event_id) from bq_raw.cart_events)`, "'"+glob+"'")
+	if err := db.QueryRow(q).Scan(&archive, &raw); err != nil {
+		t.Fatal(err)
+	}
+	return archive, raw
+}
+
+// killAt starts a run in its own process group, waits until its output
+// shows marker, and kills the whole group with SIGKILL.
+func killAt(t *testing.T, dir, marker string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"--dir", dir, "--port", "0", "--scale", crashScale}, append(dbtArgs(), args...)...)...)
+	cmd.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1", "SHOPLAKE_PROGRESS_EVERY=200ms")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	var once sync.Once
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), marker) {
+				once.Do(func() { close(seen) })
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case <-seen:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("the run never printed %q", marker)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+// TestRunsConvergeAfterACrashAtEachPhase kills the runner's whole process
+// group with SIGKILL at each phase, runs again, and expects the marts of a
+// clean run of the same input; the lake's archive holds every event in raw.
+func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
+	if os.Getenv("SHOPLAKE_DBT") == "" {
+		t.Skip("needs dbt (make test provides it)")
+	}
+	t.Parallel()
+	clean := t.TempDir()
+	if r := runLocal(t, clean, nil, append([]string{"--port", "0", "--scale", crashScale}, dbtArgs()...)...); r.code != 0 {
+		t.Fatalf("clean run: exit %d: %s", r.code, r.stderr)
+	}
+	want := martFigures(t, clean)
+
+	phases := []struct{ name, marker string }{
+		{"during ingest", "Cloud Scheduler → IngestBatch"},
+		{"during load", "Eventarc (Cloud Storage) → LoadRawObject"},
+		{"between poll and delivery", "Pub/Sub push (cart-events-stream) → StreamCartEvents, archived"},
+		{"during delivery", "… delivered"},
+		{"during dbt", "dbt build (local target)"},
+	}
+	for _, ph := range phases {
+		t.Run(ph.name, func(t *testing.T) {
+			dir := t.TempDir()
+			killAt(t, dir, ph.marker)
+			r := runLocal(t, dir, nil, append([]string{"--port", "0", "--scale", crashScale}, dbtArgs()...)...)
+			if r.code != 0 {
+				t.Fatalf("rerun after a kill %s: exit %d: %s\n%s", ph.name, r.code, r.stderr, r.stdout)
+			}
+			if got := martFigures(t, dir); got != want {
+				t.Errorf("after a kill %s: %s; a clean run has %s", ph.name, got, want)
+			}
+			if archive, raw := archivedEvents(t, dir); archive != raw {
+				t.Errorf("after a kill %s: %d distinct events archived, %d in bq_raw.cart_events", ph.name, archive, raw)
+			}
+		})
+	}
+
+	t.Run("warehouse deleted", func(t *testing.T) {
+		for _, f := range []string{"warehouse.duckdb", "warehouse.duckdb.wal"} {
+			os.Remove(filepath.Join(clean, f))
+		}
+		r := runLocal(t, clean, nil, append([]string{"--port", "0", "--scale", crashScale}, dbtArgs()...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "rebuilding it from the lake") {
+			t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		if got := martFigures(t, clean); got != want {
+			t.Errorf("rebuilt from the lake: %s; before: %s", got, want)
+		}
+		if archive, raw := archivedEvents(t, clean); archive != raw {
+			t.Errorf("%d distinct events archived, %d in bq_raw.cart_events", archive, raw)
+		}
+	})
+}
+
+// TestAFailedDBTBuildFailsTheRunAndTheNextRunBuilds: a build that fails
+// exits non-zero, and the next run builds again although nothing changed.
+func TestAFailedDBTBuildFailsTheRunAndTheNextRunBuilds(t *testing.T) {
+	if os.Getenv("SHOPLAKE_DBT") == "" {
+		t.Skip("needs dbt (make test provides it)")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	broken := filepath.Join(t.TempDir(), "dbt")
+	script := "#!/bin/sh\necho 'Done. PASS=10 WARN=0 ERROR=1 SKIP=0 TOTAL=11'\nexit 1\n"
+	if err := os.WriteFile(broken, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runLocal(t, dir, nil, "--port", "0", "--dbt", broken, "--dbt-project", "../../dbt")
+	if r.code == 0 || !strings.Contains(r.stderr, "dbt build failed") {
+		t.Fatalf("a failed dbt build: exit %d, stderr %q; want a failure naming dbt", r.code, r.stderr)
+	}
+	r = runLocal(t, dir, nil, append([]string{"--port", "0"}, dbtArgs()...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "the last dbt build did not succeed") {
+		t.Fatalf("the run after a failed build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := martFigures(t, dir); got != "fact_orders 7, fact_order_items 14, revenue 4691.27" {
+		t.Errorf("marts %s, want the fixtures' figures", got)
+	}
+}
+
+// TestTwoRunsOnOneDirectory: the second run stops at once, naming the first.
+func TestTwoRunsOnOneDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := exec.Command(os.Args[0], "--dir", dir, "--port", "0", "--scale", "20000")
+	first.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { first.Process.Kill(); first.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "run.lock")); err == nil && len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run never took its lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := runLocal(t, dir, nil, "--port", "0")
+	want := fmt.Sprintf("another run (PID %d) is using", first.Process.Pid)
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("second run: exit %d, stderr %q; want exit 1 naming PID %d", r.code, r.stderr, first.Process.Pid)
+	}
+}
