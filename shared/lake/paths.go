@@ -23,8 +23,8 @@ const (
 	// line. It is the lake's record of the stream, replayed to rebuild
 	// bq_raw.cart_events; LoadRawObject ignores it.
 	CartEventsArchivePrefix = RawPrefix + "cart_events/"
-	RejectsPrefix = "rejects/"
-	TmpPrefix     = "tmp/"
+	RejectsPrefix           = "rejects/"
+	TmpPrefix               = "tmp/"
 )
 
 // ErrNotRawObject reports an object name that is not a raw snapshot.
