@@ -145,26 +145,29 @@ func newPusher(ps *localPubSub, target string) *pusher {
 }
 
 // emulatorDelivery drains the gcloud emulator's subscription with the pull
-// pusher, archiving each pulled batch as the Cloud Storage subscription
-// would. The emulator cannot report its backlog, so a drain ends when pulls
-// find nothing for idle.
+// pusher (which archives each pulled batch, see newEmulatorDelivery). The
+// emulator cannot report its backlog, so a drain ends when pulls find
+// nothing for idle.
 type emulatorDelivery struct {
-	p      *pusher
-	bucket *storage.BucketHandle
-	idle   time.Duration
+	p    *pusher
+	idle time.Duration
 }
 
-func (e *emulatorDelivery) drain(ctx context.Context) (PushStats, error) {
-	e.p.archive = func(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) error {
-		if len(msgs) == 0 {
-			return nil
-		}
+// newEmulatorDelivery delivers to target, archiving each pulled batch in
+// bucket as the Cloud Storage subscription would.
+func newEmulatorDelivery(ps *localPubSub, bucket *storage.BucketHandle, target string) *emulatorDelivery {
+	p := newPusher(ps, target)
+	p.archive = func(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) error {
 		datas := make([][]byte, len(msgs))
 		for i, m := range msgs {
 			datas[i] = m.GetMessage().GetData()
 		}
-		return archiveEvents(ctx, e.bucket, msgs[0].GetMessage().GetPublishTime().AsTime(), msgs[0].GetMessage().GetMessageId(), datas)
+		return archiveEvents(ctx, bucket, msgs[0].GetMessage().GetPublishTime().AsTime(), msgs[0].GetMessage().GetMessageId(), datas)
 	}
+	return &emulatorDelivery{p: p, idle: 2 * time.Second}
+}
+
+func (e *emulatorDelivery) drain(ctx context.Context) (PushStats, error) {
 	before := e.p.snapshot()
 	after, err := e.p.drainIdle(ctx, e.idle)
 	return PushStats{

@@ -40,7 +40,6 @@ type diskQueue struct {
 	seg    int      // its number
 	size   int64    // its size
 	maxSeg int64    // rotate past this many bytes
-	count  int64    // records appended since open
 }
 
 // queuePosition is a record's place: segment number and byte offset.
@@ -70,7 +69,7 @@ func openDiskQueue(dir string) (*diskQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue segment: %w", err)
 	}
-	good, err := validLength(f)
+	_, good, err := walkRecords(f, 0)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -87,22 +86,24 @@ func openDiskQueue(dir string) (*diskQueue, error) {
 	return q, nil
 }
 
-// validLength returns the length of the whole records at the start of f.
-func validLength(f *os.File) (int64, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, err
+// walkRecords steps over the whole records of f from offset off, by their
+// length prefixes alone, and returns how many it passed and the offset
+// after the last one (where a record cut short by a crash begins).
+func walkRecords(f *os.File, off int64) (n, end int64, err error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, off, err
 	}
-	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20)}
-	var good int64
+	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: off}
+	end = off
 	for {
-		n, err := binary.ReadUvarint(r)
+		size, err := binary.ReadUvarint(r)
 		if err != nil {
-			return good, nil
+			return n, end, nil
 		}
-		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-			return good, nil
+		if _, err := io.CopyN(io.Discard, r, int64(size)); err != nil {
+			return n, end, nil
 		}
-		good = r.n
+		n, end = n+1, r.n
 	}
 }
 
@@ -159,7 +160,6 @@ func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]st
 		return nil, fmt.Errorf("sync queue: %w", err)
 	}
 	q.size = off
-	q.count += int64(len(msgs))
 	return ids, nil
 }
 
@@ -242,37 +242,24 @@ func (q *diskQueue) read(p queuePosition, max int) ([]queuedMessage, error) {
 	var out []queuedMessage
 	for len(out) < max {
 		f, err := os.Open(q.segPath(p.Seg))
-		if errors.Is(err, os.ErrNotExist) {
-			if next, ok, err := q.nextSegment(p.Seg); err != nil || !ok {
-				return out, err
-			} else {
-				p = queuePosition{Seg: next}
-				continue
-			}
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return out, fmt.Errorf("open queue segment: %w", err)
 		}
-		msgs, end, err := readSegment(f, p, max-len(out))
-		f.Close()
-		if err != nil {
-			return out, err
+		if err == nil {
+			msgs, err := readSegment(f, p, max-len(out))
+			f.Close()
+			out = append(out, msgs...)
+			if err != nil || len(out) >= max {
+				return out, err
+			}
 		}
-		out = append(out, msgs...)
-		if len(out) >= max {
-			break
-		}
-		// The segment ended: go on with the next one, if any.
+		// The segment ended (or was settled and removed): go on with the
+		// next one, if any.
 		next, ok, err := q.nextSegment(p.Seg)
 		if err != nil || !ok {
 			return out, err
 		}
-		if len(msgs) > 0 || end.Off > 0 {
-			// Records of the next segment settle past this one.
-			p = queuePosition{Seg: next}
-		} else {
-			p = queuePosition{Seg: next}
-		}
+		p = queuePosition{Seg: next}
 	}
 	return out, nil
 }
@@ -291,9 +278,9 @@ func (q *diskQueue) nextSegment(after int) (int, bool, error) {
 }
 
 // readSegment reads up to max whole records of f from p.
-func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, queuePosition, error) {
+func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, error) {
 	if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
-		return nil, p, err
+		return nil, err
 	}
 	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: p.Off}
 	var out []queuedMessage
@@ -309,31 +296,45 @@ func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, queuePo
 		}
 		m := &pubsubpb.PubsubMessage{}
 		if err := proto.Unmarshal(b, m); err != nil {
-			return out, p, fmt.Errorf("queue record at %s is corrupt: %w", queuePosition{p.Seg, start}, err)
+			return out, fmt.Errorf("queue record at %s is corrupt: %w", queuePosition{p.Seg, start}, err)
 		}
 		out = append(out, queuedMessage{msg: m, pos: queuePosition{p.Seg, start}, next: queuePosition{p.Seg, r.n}})
 	}
-	return out, queuePosition{p.Seg, r.n}, nil
+	return out, nil
 }
 
-// pending counts the records not yet settled.
+// pending counts the records not yet settled, from their length prefixes
+// (no record is decoded).
 func (q *diskQueue) pending() (int64, error) {
 	p, err := q.cursor()
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	for {
-		msgs, err := q.read(p, 10000)
-		if err != nil {
-			return n, err
-		}
-		n += int64(len(msgs))
-		if len(msgs) < 10000 {
-			return n, nil
-		}
-		p = msgs[len(msgs)-1].next
+	segs, err := q.segments()
+	if err != nil {
+		return 0, err
 	}
+	var total int64
+	for _, s := range segs {
+		if s < p.Seg {
+			continue
+		}
+		f, err := os.Open(q.segPath(s))
+		if err != nil {
+			return total, fmt.Errorf("open queue segment: %w", err)
+		}
+		off := int64(0)
+		if s == p.Seg {
+			off = p.Off
+		}
+		n, _, err := walkRecords(f, off)
+		f.Close()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 type countingReader struct {

@@ -118,29 +118,18 @@ func (p *queuePusher) progress(total int64) func() {
 	if total == 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
 	start := time.Now()
-	go func() {
-		t := time.NewTicker(p.progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				s := p.snapshot()
-				settled := s.Acked + s.DeadLettered
-				rate := float64(settled) / time.Since(start).Seconds()
-				left := "?"
-				if rate > 0 {
-					left = (time.Duration(float64(total-settled)/rate) * time.Second).Round(time.Second).String()
-				}
-				fmt.Fprintf(p.out, "  … delivered %d of %d events (%.0f%%), %.0f events/s, %s left\n",
-					settled, total, 100*float64(settled)/float64(total), rate, left)
-			}
+	return every(p.progressEvery, func() {
+		s := p.snapshot()
+		settled := s.Acked + s.DeadLettered
+		rate := float64(settled) / time.Since(start).Seconds()
+		left := "?"
+		if rate > 0 {
+			left = (time.Duration(float64(total-settled)/rate) * time.Second).Round(time.Second).String()
 		}
-	}()
-	return func() { close(done) }
+		fmt.Fprintf(p.out, "  … delivered %d of %d events (%.0f%%), %.0f events/s, %s left\n",
+			settled, total, 100*float64(settled)/float64(total), rate, left)
+	})
 }
 
 // archive writes the window to the event archive, named by its first

@@ -159,7 +159,7 @@ func (s *stack) deliverer() deliverer {
 		}
 		return p
 	}
-	return &emulatorDelivery{p: newPusher(s.ps, target), bucket: s.gcs.Bucket(Bucket), idle: 2 * time.Second}
+	return newEmulatorDelivery(s.ps, s.gcs.Bucket(Bucket), target)
 }
 
 // deliverBacklog delivers the events an interrupted run published but did
@@ -213,7 +213,6 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, 
 // not succeed (failed, or was interrupted), or the raw tables changed since
 // the build that succeeded (see buildState). The warehouse is released first.
 func (s *stack) transforms(ctx context.Context, sum *Summary) error {
-	s.transform.Take()
 	dbt, err := findDBT(s.opts.DBT)
 	if err != nil {
 		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
@@ -312,21 +311,29 @@ func errorDetail(body []byte) string {
 
 // progress prints a line every two seconds until stopped.
 func progress(out io.Writer, what string, api *storefront.Server) func() {
-	done := make(chan struct{})
 	start := time.Now()
+	return every(2*time.Second, func() {
+		line := fmt.Sprintf("  … %s, %.0fs", what, time.Since(start).Seconds())
+		if api != nil {
+			line += fmt.Sprintf(", %d records served by the API", api.Served())
+		}
+		fmt.Fprintln(out, line)
+	})
+}
+
+// every calls fn every interval, in its own goroutine, until the returned
+// stop is called.
+func every(interval time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(2 * time.Second)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				line := fmt.Sprintf("  … %s, %.0fs", what, time.Since(start).Seconds())
-				if api != nil {
-					line += fmt.Sprintf(", %d records served by the API", api.Served())
-				}
-				fmt.Fprintln(out, line)
+				fn()
 			}
 		}
 	}()

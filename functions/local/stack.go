@@ -43,7 +43,7 @@ type stack struct {
 	wh        *duckdb.Warehouse
 	whClosed  bool
 	ps        *localPubSub
-	transform *deferredTransform
+	transform deferredTransform
 	closers   []func()
 }
 
@@ -134,7 +134,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 		fmt.Fprintf(out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(opts.Dir, "pubsub"))
 	}
 
-	st.transform = &deferredTransform{logger: logger}
+	st.transform = deferredTransform{logger: logger}
 	if err := st.register(ctx, baseURL, logFile); err != nil {
 		return st, err
 	}
