@@ -119,22 +119,17 @@ func TestFunctionsMatchTheGoCode(t *testing.T) {
 }
 
 func TestDeploymentChecksCatchMismatches(t *testing.T) {
-	tests := []struct {
-		name, file, old, new, want string
-	}{
+	catches(t, func(c *tfConfig) []string {
+		problems, err := deploymentProblems(c)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return problems
+	}, []breakage{
 		{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"},
 		{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"},
-		{"unknown entry point", "functions.tf", `entry_point       = "PollCarts"`, `entry_point       = "PollCart"`, `entry point "PollCart" is not a Shoplake function`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			problems, err := deploymentProblems(edited(t, tt.file, tt.old, tt.new))
-			if err != nil {
-				t.Fatal(err)
-			}
-			reported(t, problems, tt.want)
-		})
-	}
+		{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`},
+	})
 }
 
 // TestArchiveBuildsLikeTheGoBuildpack packages the functions as Cloud Build

@@ -124,12 +124,20 @@ func attr(b *hclsyntax.Block, path ...string) *hclsyntax.Attribute {
 	return body.Attributes[path[len(path)-1]]
 }
 
-// nested returns the blocks of a type directly inside b.
+// nested returns the blocks of a type directly inside b, and the content of
+// each `dynamic "<typ>"` block there.
 func nested(b *hclsyntax.Block, typ string) []*hclsyntax.Block {
 	var out []*hclsyntax.Block
 	for _, nb := range b.Body.Blocks {
-		if nb.Type == typ {
+		switch {
+		case nb.Type == typ:
 			out = append(out, nb)
+		case nb.Type == "dynamic" && len(nb.Labels) == 1 && nb.Labels[0] == typ:
+			for _, content := range nb.Body.Blocks {
+				if content.Type == "content" {
+					out = append(out, content)
+				}
+			}
 		}
 	}
 	return out
@@ -235,22 +243,142 @@ type function struct {
 	maybe      map[string]bool
 }
 
-// functions returns the Cloud Functions of the configuration.
+// functions returns the Cloud Functions of the configuration. A resource
+// with for_each over a local map of objects is one function per entry: its
+// entry_point and env come from the entry when the resource reads
+// each.value.entry_point and each.value.env.
 func (c *tfConfig) functions() ([]function, error) {
 	var out []function
 	for _, r := range c.ofType("google_cloudfunctions2_function") {
-		f := function{resource: r.name(), entryPoint: stringAttr(r.Block, "build_config", "entry_point")}
+		entries, err := c.forEachEntries(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.name(), err)
+		}
 		env := attr(r.Block, "service_config", "environment_variables")
 		if env == nil {
-			return nil, fmt.Errorf("%s sets no environment", f.resource)
+			return nil, fmt.Errorf("%s sets no environment", r.name())
 		}
-		var err error
-		if f.always, f.maybe, err = c.envKeys(env.Expr); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.resource, err)
+		entryPoint := attr(r.Block, "build_config", "entry_point")
+		for _, e := range entries {
+			f := function{resource: r.name() + e.index, entryPoint: stringAttr(r.Block, "build_config", "entry_point")}
+			envExpr := env.Expr
+			if e.fields != nil {
+				if entryPoint != nil && isEachValue(entryPoint.Expr, "entry_point") {
+					if v, ok := literal(e.fields["entry_point"]); ok && v.Type() == cty.String {
+						f.entryPoint = v.AsString()
+					}
+				}
+				if isEachValue(env.Expr, "env") {
+					if envExpr = e.fields["env"]; envExpr == nil {
+						return nil, fmt.Errorf("%s sets no env", f.resource)
+					}
+				}
+			}
+			if f.always, f.maybe, err = c.envKeys(envExpr); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.resource, err)
+			}
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	return out, nil
+}
+
+// entry is one instance of a resource: index is "" or `["key"]`, fields the
+// attributes of its for_each object (nil without for_each).
+type entry struct {
+	index  string
+	fields map[string]hclsyntax.Expression
+}
+
+// forEachEntries expands a resource's for_each over a local map of objects.
+func (c *tfConfig) forEachEntries(r *block) ([]entry, error) {
+	fe := r.Body.Attributes["for_each"]
+	if fe == nil {
+		return []entry{{}}, nil
+	}
+	tr, ok := fe.Expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(tr.Traversal) != 2 || tr.Traversal.RootName() != "local" {
+		return nil, fmt.Errorf("for_each at %s: want a local map", fe.Expr.Range())
+	}
+	m, ok := c.locals[tr.Traversal[1].(hcl.TraverseAttr).Name].(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil, fmt.Errorf("for_each at %s: want a local map of objects", fe.Expr.Range())
+	}
+	var out []entry
+	for _, item := range m.Items {
+		key := hcl.ExprAsKeyword(item.KeyExpr)
+		if key == "" {
+			k, ok := literal(item.KeyExpr)
+			if !ok || k.Type() != cty.String {
+				return nil, fmt.Errorf("key at %s is not a constant", item.KeyExpr.Range())
+			}
+			key = k.AsString()
+		}
+		obj, ok := item.ValueExpr.(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			return nil, fmt.Errorf("%s at %s is not an object", key, item.ValueExpr.Range())
+		}
+		e := entry{index: fmt.Sprintf("[%q]", key), fields: map[string]hclsyntax.Expression{}}
+		for _, f := range obj.Items {
+			e.fields[hcl.ExprAsKeyword(f.KeyExpr)] = f.ValueExpr
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// isEachValue reports whether e is each.value.<field>.
+func isEachValue(e hclsyntax.Expression, field string) bool {
+	tr, ok := e.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(tr.Traversal) != 3 || tr.Traversal.RootName() != "each" {
+		return false
+	}
+	v, ok1 := tr.Traversal[1].(hcl.TraverseAttr)
+	f, ok2 := tr.Traversal[2].(hcl.TraverseAttr)
+	return ok1 && ok2 && v.Name == "value" && f.Name == field
+}
+
+// roles returns the roles an IAM member resource grants: its constant role,
+// or each.key over a constant toset([...]) of roles.
+func (c *tfConfig) roles(r *block) []string {
+	if role := stringAttr(r.Block, "role"); role != "" {
+		return []string{role}
+	}
+	a, fe := attr(r.Block, "role"), attr(r.Block, "for_each")
+	if a == nil || fe == nil || c.text(r.file, a.Expr) != "each.key" {
+		return nil
+	}
+	call, ok := fe.Expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "toset" || len(call.Args) != 1 {
+		return nil
+	}
+	v, ok := literal(call.Args[0])
+	if !ok || !v.CanIterateElements() {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		if _, e := it.Element(); e.Type() == cty.String {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+// breakage is one edit of the configuration and what a check must report.
+type breakage struct {
+	name, file, old, new, want string
+}
+
+// catches applies each edit to a copy of the configuration and fails the
+// test unless check reports the breakage.
+func catches(t *testing.T, check func(*tfConfig) []string, tests []breakage) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reported(t, check(edited(t, tt.file, tt.old, tt.new)), tt.want)
+		})
+	}
 }
 
 // edited parses this folder's configuration with one edit: the first old in

@@ -171,6 +171,17 @@ resource "google_pubsub_subscription_iam_member" "agent_forwards_dead_letters" {
   member       = local.pubsub_agent
 }
 
+# The cart-events-archive subscription writes the lake's event archive as the
+# Pub/Sub service agent: object creation, and the bucket metadata it reads
+# first (Pub/Sub's documented pair for Cloud Storage subscriptions).
+resource "google_storage_bucket_iam_member" "agent_archives_events" {
+  for_each = toset(["roles/storage.objectCreator", "roles/storage.legacyBucketReader"])
+
+  bucket = google_storage_bucket.raw.name
+  role   = each.key
+  member = local.pubsub_agent
+}
+
 # --- Secrets -----------------------------------------------------------------
 
 resource "google_secret_manager_secret_iam_member" "source_api_key" {
@@ -190,16 +201,21 @@ resource "google_secret_manager_secret_iam_member" "email_salt" {
 # --- Invokers (per function, never project-wide) ---------------------------
 # A 2nd gen function runs as the Cloud Run service of the same name.
 
-resource "google_cloud_run_service_iam_member" "scheduler_invokes" {
+# Who calls each function: the scheduler the scheduled ones, the push
+# subscription's account StreamCartEvents, and LoadRawObject's Eventarc
+# trigger, which runs as the function's own account.
+resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = {
-    ingest_batch = google_cloudfunctions2_function.ingest_batch.name
-    poll_carts   = google_cloudfunctions2_function.poll_carts.name
+    ingest_batch       = google_service_account.scheduler.email
+    poll_carts         = google_service_account.scheduler.email
+    stream_cart_events = google_service_account.pubsub_push.email
+    load_raw_object    = google_service_account.function["load_raw_object"].email
   }
 
   location = var.region
-  service  = each.value
+  service  = google_cloudfunctions2_function.fn[each.key].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.scheduler.email}"
+  member   = "serviceAccount:${each.value}"
 }
 
 # Pub/Sub signs the push requests' OIDC tokens as sl-pubsub-push (projects
@@ -208,22 +224,6 @@ resource "google_service_account_iam_member" "agent_signs_push_tokens" {
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
-}
-
-resource "google_cloud_run_service_iam_member" "push_invokes_stream" {
-  location = var.region
-  service  = google_cloudfunctions2_function.stream_cart_events.name
-  role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.pubsub_push.email}"
-}
-
-# The Eventarc trigger of LoadRawObject runs as the function's own account,
-# which may invoke only that function.
-resource "google_cloud_run_service_iam_member" "trigger_invokes_loader" {
-  location = var.region
-  service  = google_cloudfunctions2_function.load_raw_object.name
-  role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
 }
 
 resource "google_project_iam_member" "eventarc_receiver" {

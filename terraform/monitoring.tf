@@ -1,10 +1,28 @@
 # Alerts: function errors, rejected cart events, and a batch path that has
 # gone quiet. Each goes to the channels in var.alert_notification_channels.
 
-resource "google_logging_metric" "rejected_events" {
-  name        = "shoplake/rejected_cart_events"
-  description = "Cart event messages StreamCartEvents quarantined in bq_raw.cart_events_rejected."
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.stream_cart_events.name}\" AND jsonPayload.message=\"rejected message\""
+# Counters of log lines: a function's structured log message, per function.
+locals {
+  log_metrics = {
+    rejected_events = {
+      description = "Cart event messages StreamCartEvents quarantined in bq_raw.cart_events_rejected."
+      function    = "stream_cart_events"
+      message     = "rejected message"
+    }
+    batch_loads = {
+      description = "Raw objects LoadRawObject loaded into BigQuery."
+      function    = "load_raw_object"
+      message     = "loaded object"
+    }
+  }
+}
+
+resource "google_logging_metric" "count" {
+  for_each = local.log_metrics
+
+  name        = "shoplake/${each.key}"
+  description = each.value.description
+  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.fn[each.value.function].name}\" AND jsonPayload.message=\"${each.value.message}\""
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -12,92 +30,68 @@ resource "google_logging_metric" "rejected_events" {
   }
 }
 
-resource "google_logging_metric" "batch_loads" {
-  name        = "shoplake/batch_loads"
-  description = "Raw objects LoadRawObject loaded into BigQuery."
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.load_raw_object.name}\" AND jsonPayload.message=\"loaded object\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
+# Alerts on a count over a window: what crossed which threshold, and what the
+# person paged does first.
+locals {
+  count_alerts = {
+    function_errors = {
+      title     = "Shoplake: function errors"
+      condition = "5xx responses from a Shoplake function"
+      filter    = "resource.type=\"cloud_run_revision\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code_class=\"5xx\" AND resource.labels.service_name=one_of(${join(", ", [for f in local.function_specs : "\"${f.name}\""])})"
+      threshold = 5
+      window    = "300s"
+      duration  = "300s"
+      group_by  = ["resource.labels.service_name"]
+      help      = "A Shoplake function answered 5xx more than 5 times in 5 minutes. Its logs (severity>=ERROR) name the cause; Scheduler, Eventarc and Pub/Sub retry, so data waits rather than being lost."
+    }
+    rejected_events = {
+      title     = "Shoplake: rejected cart events"
+      condition = "Cart events quarantined"
+      filter    = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.count["rejected_events"].name}\""
+      threshold = 0
+      window    = "600s"
+      duration  = "0s"
+      group_by  = []
+      help      = "StreamCartEvents quarantined cart events: query bq_raw.cart_events_rejected for the reason of each."
+    }
+    dbt_failures = {
+      title     = "Shoplake: dbt job failed"
+      condition = "Failed executions of shoplake-dbt"
+      filter    = "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${google_cloud_run_v2_job.dbt.name}\" AND metric.type=\"run.googleapis.com/job/completed_execution_count\" AND metric.labels.result=\"failed\""
+      threshold = 0
+      window    = "600s"
+      duration  = "0s"
+      group_by  = []
+      help      = "A dbt build failed after its retry: the marts keep their last good state. The execution's logs name the failing model or test (gcloud run jobs executions list --job shoplake-dbt)."
+    }
   }
 }
 
-resource "google_monitoring_alert_policy" "function_errors" {
-  display_name          = "Shoplake: function errors"
+resource "google_monitoring_alert_policy" "count" {
+  for_each = local.count_alerts
+
+  display_name          = each.value.title
   combiner              = "OR"
   notification_channels = var.alert_notification_channels
 
   conditions {
-    display_name = "5xx responses from a Shoplake function"
+    display_name = each.value.condition
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code_class=\"5xx\" AND resource.labels.service_name=one_of(\"ingest-batch\", \"load-raw-object\", \"poll-carts\", \"stream-cart-events\")"
+      filter          = each.value.filter
       comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "300s"
+      threshold_value = each.value.threshold
+      duration        = each.value.duration
       aggregations {
-        alignment_period     = "300s"
+        alignment_period     = each.value.window
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["resource.labels.service_name"]
+        group_by_fields      = each.value.group_by
       }
     }
   }
 
   documentation {
-    content   = "A Shoplake function answered 5xx more than 5 times in 5 minutes. Its logs (severity>=ERROR) name the cause; Scheduler, Eventarc and Pub/Sub retry, so data waits rather than being lost."
-    mime_type = "text/markdown"
-  }
-}
-
-resource "google_monitoring_alert_policy" "rejected_events" {
-  display_name          = "Shoplake: rejected cart events"
-  combiner              = "OR"
-  notification_channels = var.alert_notification_channels
-
-  conditions {
-    display_name = "Cart events quarantined"
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.rejected_events.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "600s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-
-  documentation {
-    content   = "StreamCartEvents quarantined cart events: query bq_raw.cart_events_rejected for the reason of each."
-    mime_type = "text/markdown"
-  }
-}
-
-resource "google_monitoring_alert_policy" "dbt_failures" {
-  display_name          = "Shoplake: dbt job failed"
-  combiner              = "OR"
-  notification_channels = var.alert_notification_channels
-
-  conditions {
-    display_name = "Failed executions of shoplake-dbt"
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${google_cloud_run_v2_job.dbt.name}\" AND metric.type=\"run.googleapis.com/job/completed_execution_count\" AND metric.labels.result=\"failed\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "600s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-
-  documentation {
-    content   = "A dbt build failed after its retry: the marts keep their last good state. The execution's logs name the failing model or test (gcloud run jobs executions list --job shoplake-dbt)."
+    content   = each.value.help
     mime_type = "text/markdown"
   }
 }
@@ -123,5 +117,5 @@ resource "google_monitoring_alert_policy" "no_batch_load" {
     mime_type = "text/markdown"
   }
 
-  depends_on = [google_logging_metric.batch_loads]
+  depends_on = [google_logging_metric.count["batch_loads"]]
 }

@@ -14,12 +14,7 @@ output "datasets" {
 
 output "function_uris" {
   description = "URIs of the four functions (none is public)."
-  value = {
-    ingest_batch       = google_cloudfunctions2_function.ingest_batch.service_config[0].uri
-    load_raw_object    = google_cloudfunctions2_function.load_raw_object.service_config[0].uri
-    poll_carts         = google_cloudfunctions2_function.poll_carts.service_config[0].uri
-    stream_cart_events = google_cloudfunctions2_function.stream_cart_events.service_config[0].uri
-  }
+  value       = { for k, f in google_cloudfunctions2_function.fn : k => f.service_config[0].uri }
 }
 
 output "cart_events_topic" {
@@ -39,7 +34,7 @@ output "transform_job" {
 
 output "scheduler_jobs" {
   description = "Cloud Scheduler jobs; `gcloud scheduler jobs run <name> --location <region>` starts one now."
-  value       = [google_cloud_scheduler_job.ingest_batch.name, google_cloud_scheduler_job.poll_carts.name]
+  value       = [for j in google_cloud_scheduler_job.function : j.name]
 }
 
 output "artifact_repository" {

@@ -31,11 +31,11 @@ resource "google_pubsub_subscription" "cart_events_stream" {
   message_retention_duration = var.message_retention
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.stream_cart_events.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.fn["stream_cart_events"].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.stream_cart_events.service_config[0].uri
+      audience              = google_cloudfunctions2_function.fn["stream_cart_events"].service_config[0].uri
     }
   }
 
@@ -65,4 +65,37 @@ resource "google_pubsub_subscription" "cart_events_dead_letter" {
   expiration_policy {
     ttl = ""
   }
+}
+
+# The lake's record of the stream: every message on cart-events, written to
+# the raw bucket under raw/cart_events/dt=YYYY-MM-DD/hh_mm_ssZ_<id>.jsonl, one
+# message body a line (shared/lake names these objects; the local runner
+# writes the same). It is what scripts/replay reads to rebuild
+# bq_raw.cart_events. LoadRawObject, triggered by every object in the
+# bucket, ignores this prefix.
+resource "google_pubsub_subscription" "cart_events_archive" {
+  name  = "cart-events-archive"
+  topic = google_pubsub_topic.cart_events.id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = var.message_retention
+
+  cloud_storage_config {
+    bucket                   = google_storage_bucket.raw.name
+    filename_prefix          = "raw/cart_events/dt="
+    filename_datetime_format = "YYYY-MM-DD/hh_mm_ssZ"
+    filename_suffix          = ".jsonl"
+    # A new object every 5 minutes or 100 MB, whichever comes first.
+    max_duration = "300s"
+    max_bytes    = 100000000
+
+    text_config {}
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  # The subscription checks on creation that it may write to the bucket.
+  depends_on = [google_storage_bucket_iam_member.agent_archives_events]
 }

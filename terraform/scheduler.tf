@@ -1,56 +1,55 @@
 # The two schedules. Each call carries an OIDC token of the scheduler's
 # account, the only account allowed to invoke these functions.
 
-resource "google_cloud_scheduler_job" "ingest_batch" {
-  name        = "shoplake-ingest-batch"
-  region      = var.region
-  description = "Daily snapshot of products and users."
-  schedule    = var.batch_schedule
-  time_zone   = var.schedule_time_zone
-
-  # A rerun of a day is idempotent (an unchanged snapshot writes nothing).
-  attempt_deadline = "540s"
-  retry_config {
-    retry_count          = 3
-    min_backoff_duration = "60s"
-    max_backoff_duration = "600s"
-  }
-
-  http_target {
-    http_method = "POST"
-    uri         = google_cloudfunctions2_function.ingest_batch.service_config[0].uri
-
-    oidc_token {
-      service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.ingest_batch.service_config[0].uri
+locals {
+  # The scheduled functions: when, and how patiently, each is called.
+  schedules = {
+    # A rerun of a day is idempotent (an unchanged snapshot writes nothing).
+    ingest_batch = {
+      name        = "shoplake-ingest-batch"
+      description = "Daily snapshot of products and users."
+      schedule    = var.batch_schedule
+      deadline    = "540s"
+      retries     = 3
+      min_backoff = "60s"
+      max_backoff = "600s"
+    }
+    # The next poll comes within a minute; one retry covers a cold start.
+    poll_carts = {
+      name        = "shoplake-poll-carts"
+      description = "Polls carts and publishes what changed."
+      schedule    = var.poll_schedule
+      deadline    = "60s"
+      retries     = 1
+      min_backoff = "5s"
+      max_backoff = "20s"
     }
   }
-
-  depends_on = [google_project_service.this]
 }
 
-resource "google_cloud_scheduler_job" "poll_carts" {
-  name        = "shoplake-poll-carts"
+resource "google_cloud_scheduler_job" "function" {
+  for_each = local.schedules
+
+  name        = each.value.name
   region      = var.region
-  description = "Polls carts and publishes what changed."
-  schedule    = var.poll_schedule
+  description = each.value.description
+  schedule    = each.value.schedule
   time_zone   = var.schedule_time_zone
 
-  # The next poll comes within a minute; one retry covers a cold start.
-  attempt_deadline = "60s"
+  attempt_deadline = each.value.deadline
   retry_config {
-    retry_count          = 1
-    min_backoff_duration = "5s"
-    max_backoff_duration = "20s"
+    retry_count          = each.value.retries
+    min_backoff_duration = each.value.min_backoff
+    max_backoff_duration = each.value.max_backoff
   }
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.poll_carts.service_config[0].uri
+    uri         = google_cloudfunctions2_function.fn[each.key].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.poll_carts.service_config[0].uri
+      audience              = google_cloudfunctions2_function.fn[each.key].service_config[0].uri
     }
   }
 

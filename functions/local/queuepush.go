@@ -147,8 +147,7 @@ func (p *queuePusher) archive(ctx context.Context, msgs []queuedMessage) error {
 // raw/cart_events/dt=<day>/<hh_mm_ss>Z_<id>.jsonl, as the Cloud Storage
 // subscription (text format) does.
 func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, published time.Time, id string, datas [][]byte) error {
-	t := published.UTC()
-	name := fmt.Sprintf("%sdt=%s/%sZ_%s.jsonl", lake.CartEventsArchivePrefix, t.Format(lake.DateLayout), t.Format("15_04_05"), id)
+	name := lake.CartEventsArchiveName(published, id)
 	var buf bytes.Buffer
 	for _, d := range datas {
 		buf.Write(bytes.TrimRight(d, "\n"))

@@ -27,6 +27,23 @@ const (
 	TmpPrefix               = "tmp/"
 )
 
+// The cart event archive's object names, as the cart-events Cloud Storage
+// subscription writes them (terraform/pubsub.tf): its filename_prefix,
+// filename_datetime_format and filename_suffix. The subscription puts "_"
+// and a unique id between the time and the suffix.
+const (
+	CartEventsArchiveFilePrefix     = CartEventsArchivePrefix + "dt="
+	CartEventsArchiveDatetimeFormat = "YYYY-MM-DD/hh_mm_ssZ"
+	CartEventsArchiveSuffix         = ".jsonl"
+)
+
+// CartEventsArchiveName is the name the Cloud Storage subscription gives the
+// archive object it starts at t (UTC), with id its unique part.
+func CartEventsArchiveName(t time.Time, id string) string {
+	t = t.UTC()
+	return CartEventsArchiveFilePrefix + t.Format(DateLayout) + "/" + t.Format("15_04_05") + "Z_" + id + CartEventsArchiveSuffix
+}
+
 // ErrNotRawObject reports an object name that is not a raw snapshot.
 var ErrNotRawObject = errors.New("not a raw snapshot object")
 
