@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs Shoplake's benchmarks and longer fuzzing, printing the figures.
 #   SHOPLAKE_BENCH_RECORDS  products in the ingest benchmark (default 1000000)
+#   SHOPLAKE_BENCH_EVENTS   records per entity in the local end-to-end run (default 200000)
+#   SHOPLAKE_CRASH_SCALE    records per entity of the crash suite (default 100000)
 #   FUZZTIME                time per fuzz target (default 60s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +18,20 @@ go test -run '^$' -bench BenchmarkFingerprintDiff -benchtime 3x ./functions/poll
 echo "== StreamCartEvents: grouped insert vs one row per insert, 100 concurrent deliveries"
 go test -run '^$' -bench BenchmarkGroupedInsert -benchtime 1x ./functions/streamcartevents/ 2>&1 | grep -E '^insert'
 
-events=${SHOPLAKE_BENCH_EVENTS:-20000}
-echo "== local stack end to end: $events synthetic carts polled, published, pushed and stored"
+events=${SHOPLAKE_BENCH_EVENTS:-200000}
+echo "== local stack end to end: $events synthetic records per entity, carts polled, published, pushed and stored, marts built"
+make --no-print-directory venv >/dev/null
+go build -o bin/shoplake-local ./functions/local
 dir=$(mktemp -d)
-go run ./functions/local --dir "$dir" --port 0 --scale "$events" | grep -E 'events/s'
+timed=()
+if [ -x /usr/bin/time ]; then timed=(/usr/bin/time -f 'wall %e s, peak RSS %M KiB'); fi
+"${timed[@]}" ./bin/shoplake-local --dbt .venv/bin/dbt --dir "$dir" --port 0 --scale "$events" 2>&1 | grep -E 'events/s|^marts|^Done|^wall'
 rm -rf "$dir"
+
+crash=${SHOPLAKE_CRASH_SCALE:-100000}
+echo "== runs converge at --scale $crash: SIGKILL at each phase, rerun, marts equal a clean run's"
+SHOPLAKE_CRASH_SCALE=$crash SHOPLAKE_DBT=$PWD/.venv/bin/dbt go test -count=1 -v -timeout 90m \
+  -run '^TestRunsConvergeAfterACrashAtEachPhase$' ./functions/local 2>&1 | grep -E '^\s*(---|ok|FAIL|PASS)'
 
 echo "== dbt build: ${BENCH_PRODUCTS:-100000} products and users, ${BENCH_EVENTS:-1000000} cart events; full, then incremental after 1% new events"
 ./scripts/bench-dbt.sh 2>&1 | grep -E '^(raw:|dbt build:)'

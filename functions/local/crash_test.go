@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"database/sql"
 	"fmt"
 	"io"
@@ -16,8 +17,9 @@ import (
 )
 
 // crashScale is the synthetic catalogue of the crash suite: large enough for
-// delivery to print progress before it ends.
-const crashScale = "20000"
+// delivery to print progress before it ends. SHOPLAKE_CRASH_SCALE sets
+// another (make bench runs the suite at 100000).
+var crashScale = cmp.Or(os.Getenv("SHOPLAKE_CRASH_SCALE"), "20000")
 
 // martFigures are what a run must reproduce: the facts' row counts and the
 // revenue of live orders.

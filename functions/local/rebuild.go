@@ -1,24 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
-
-	"github.com/shoplake/shoplake/shared/lake"
-	"github.com/shoplake/shoplake/shared/model"
-	"github.com/shoplake/shoplake/shared/warehouse"
-	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
+	"github.com/shoplake/shoplake/shared/replay"
 )
 
 // removeWarehouse deletes the warehouse file and what describes it (the dbt
@@ -35,92 +25,23 @@ func removeWarehouse(dir string) error {
 // rebuildFromLake fills a new, empty warehouse from the lake, which is the
 // complete record: every snapshot is delivered again to LoadRawObject (the
 // runner forgets which it delivered), and every archived cart event is
-// replayed into bq_raw.cart_events (an event that fails validation goes to
-// cart_events_rejected, as it did when it was streamed). The marts are then
-// built because they are missing. It returns the number of events replayed.
+// replayed into bq_raw.cart_events by shared/replay, as scripts/replay does
+// in the cloud (an event that fails validation goes to cart_events_rejected,
+// as it did when it was streamed). The marts are then built because they are
+// missing. It returns the number of events replayed.
 func (st *stack) rebuildFromLake(ctx context.Context) (int64, error) {
 	if err := os.Remove(statePath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("forget delivered snapshots: %w", err)
 	}
-	return replayArchive(ctx, st.gcs.Bucket(Bucket), st.wh, time.Now())
+	cfg := replay.Config{Bucket: Bucket, RunID: "rebuild-" + time.Now().UTC().Format("20060102T150405Z"), BatchRows: replayBatch}
+	r, err := replay.New(cfg, st.gcs.Bucket(Bucket), st.wh)
+	if err != nil {
+		return 0, err
+	}
+	err = r.Events(ctx)
+	res := r.Result()
+	return res.Events + res.Rejected, err
 }
 
-// replayBatch is how many events one warehouse insert carries in a replay.
+// replayBatch is how many events one DuckDB insert carries in a rebuild.
 const replayBatch = 5000
-
-// replayArchive inserts every event of the archive into the warehouse.
-func replayArchive(ctx context.Context, bucket *storage.BucketHandle, wh *duckdb.Warehouse, now time.Time) (int64, error) {
-	var n int64
-	it := bucket.Objects(ctx, &storage.Query{Prefix: lake.CartEventsArchivePrefix})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return n, nil
-		}
-		if err != nil {
-			return n, fmt.Errorf("list the event archive: %w", err)
-		}
-		r, err := bucket.Object(a.Name).NewReader(ctx)
-		if err != nil {
-			return n, fmt.Errorf("read %s: %w", a.Name, err)
-		}
-		m, err := replayObject(ctx, r, a.Name, wh, now)
-		r.Close()
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
-// replayObject replays one archive object.
-func replayObject(ctx context.Context, r io.Reader, name string, wh *duckdb.Warehouse, now time.Time) (int64, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	var rows []warehouse.CartEventRow
-	var rejected []warehouse.RejectedEvent
-	var n int64
-	flush := func() error {
-		if len(rows) > 0 {
-			perRow, err := wh.InsertCartEvents(ctx, rows)
-			if err != nil {
-				return fmt.Errorf("replay %s: %w", name, err)
-			}
-			for i, e := range perRow {
-				if e != nil {
-					rejected = append(rejected, warehouse.RejectedEvent{MessageID: rows[i].MessageID, EventID: rows[i].EventID, Reason: e.Error(), ReceivedAt: now})
-				}
-			}
-		}
-		if len(rejected) > 0 {
-			if err := wh.InsertRejectedEvents(ctx, rejected); err != nil {
-				return fmt.Errorf("replay %s: %w", name, err)
-			}
-		}
-		rows, rejected = rows[:0], rejected[:0]
-		return nil
-	}
-	for line := 1; sc.Scan(); line++ {
-		id := fmt.Sprintf("archive:%s:%d", strings.TrimPrefix(name, lake.CartEventsArchivePrefix), line)
-		var ev model.CartEvent
-		err := json.Unmarshal(sc.Bytes(), &ev)
-		if err == nil {
-			err = model.Validate(&ev)
-		}
-		if err != nil {
-			rejected = append(rejected, warehouse.RejectedEvent{MessageID: id, Payload: sc.Text(), Reason: "replayed from the archive: " + err.Error(), ReceivedAt: now})
-		} else {
-			rows = append(rows, warehouse.CartEventRow{CartEvent: ev, MessageID: id, IngestedAt: now})
-		}
-		n++
-		if len(rows)+len(rejected) >= replayBatch {
-			if err := flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("read %s: %w", name, err)
-	}
-	return n, flush()
-}

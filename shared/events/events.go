@@ -126,14 +126,12 @@ func DecodePush(body []byte) (PushRequest, error) {
 	return p, nil
 }
 
-// DecodeCartEvent reads and validates the cart event in msg. Every failure
-// wraps ErrPoison and says what was wrong.
-func DecodeCartEvent(msg PushMessage) (model.CartEvent, error) {
+// DecodeCartEventBody reads and validates one cart event from a message body
+// (or a line of the lake's event archive, which keeps bodies only). Every
+// failure wraps ErrPoison and says what was wrong.
+func DecodeCartEventBody(data []byte) (model.CartEvent, error) {
 	var ev model.CartEvent
-	if v := msg.Attributes[AttrSchemaVersion]; v != model.CartEventSchemaVersion {
-		return ev, fmt.Errorf("%w: unknown schema_version %q (want %q)", ErrPoison, v, model.CartEventSchemaVersion)
-	}
-	dec := json.NewDecoder(bytes.NewReader(msg.Data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
 		return ev, fmt.Errorf("%w: body is not a cart event: %v", ErrPoison, err)
@@ -143,6 +141,20 @@ func DecodeCartEvent(msg PushMessage) (model.CartEvent, error) {
 	}
 	if err := model.Validate(&ev); err != nil {
 		return ev, fmt.Errorf("%w: %v", ErrPoison, err)
+	}
+	return ev, nil
+}
+
+// DecodeCartEvent reads and validates the cart event in msg. Every failure
+// wraps ErrPoison and says what was wrong.
+func DecodeCartEvent(msg PushMessage) (model.CartEvent, error) {
+	var ev model.CartEvent
+	if v := msg.Attributes[AttrSchemaVersion]; v != model.CartEventSchemaVersion {
+		return ev, fmt.Errorf("%w: unknown schema_version %q (want %q)", ErrPoison, v, model.CartEventSchemaVersion)
+	}
+	ev, err := DecodeCartEventBody(msg.Data)
+	if err != nil {
+		return ev, err
 	}
 	if id := msg.Attributes[AttrEventID]; id != ev.EventID {
 		return ev, fmt.Errorf("%w: event_id attribute %q does not match the body's %q", ErrPoison, id, ev.EventID)

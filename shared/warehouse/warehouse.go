@@ -36,6 +36,9 @@ type LoadRequest struct {
 	Bucket, Object string
 	// Generation pins the object generation to load.
 	Generation int64
+	// Replay, when set, is the id of a replay from the lake: the load runs
+	// again although this generation was loaded before.
+	Replay string
 }
 
 // URI returns the object's gs:// URI.

@@ -78,9 +78,14 @@ var jobIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 // LoadJobID is the deterministic id of the job loading one object generation:
 // a retried load finds the job of the earlier attempt instead of starting a
-// second one.
+// second one. A replay's loads have ids of their own (the replay's id added),
+// so that they run again, and a retried replay reattaches to them.
 func LoadJobID(req warehouse.LoadRequest) string {
-	return jobIDUnsafe.ReplaceAllString(fmt.Sprintf("shoplake_load_%s_%s_%d", req.Table, req.Day.Format("20060102"), req.Generation), "_")
+	id := fmt.Sprintf("shoplake_load_%s_%s_%d", req.Table, req.Day.Format("20060102"), req.Generation)
+	if req.Replay != "" {
+		id += "_replay_" + req.Replay
+	}
+	return jobIDUnsafe.ReplaceAllString(id, "_")
 }
 
 // LoadPartition replaces the partition req.Day of req.Table with the object's

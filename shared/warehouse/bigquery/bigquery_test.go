@@ -90,6 +90,27 @@ func TestLoadPartitionRetryReusesTheJob(t *testing.T) {
 	}
 }
 
+// A replay from the lake loads a generation loaded before: its job is a new
+// one, and a retried replay reuses that.
+func TestLoadPartitionReplayRunsAJobOfItsOwn(t *testing.T) {
+	t.Parallel()
+	fake, w := newTestWarehouse(t)
+	fake.outputRows = "20"
+	replay := req
+	replay.Replay = "replay-20261125T0500Z"
+	for _, r := range []warehouse.LoadRequest{req, replay, replay} {
+		if _, err := w.LoadPartition(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(fake.jobs); n != 2 {
+		t.Errorf("%d jobs created, want 2 (the original and the replay)", n)
+	}
+	if got, want := LoadJobID(replay), "shoplake_load_products_20261122_1700_replay_replay-20261125T0500Z"; got != want {
+		t.Errorf("replay job id %q, want %q", got, want)
+	}
+}
+
 func TestLoadPartitionUnknownTable(t *testing.T) {
 	t.Parallel()
 	_, w := newTestWarehouse(t)
