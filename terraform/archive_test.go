@@ -2,7 +2,6 @@ package terraform
 
 import (
 	"fmt"
-	"testing"
 
 	"github.com/shoplake/shoplake/shared/lake"
 )
@@ -58,23 +57,4 @@ func archiveProblems(c *tfConfig) []string {
 		}
 	}
 	return out
-}
-
-func TestTheArchiveSubscriptionWritesWhatTheReplayReads(t *testing.T) {
-	c, err := parse(loadDir(t, "."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range archiveProblems(c) {
-		t.Error(p)
-	}
-}
-
-func TestArchiveChecksCatchDrift(t *testing.T) {
-	catches(t, archiveProblems, []breakage{
-		{"prefix", "pubsub.tf", `filename_prefix          = "raw/cart_events/dt="`, `filename_prefix          = "raw/cart-events/dt="`, `filename_prefix is "raw/cart-events/dt="`},
-		{"datetime", "pubsub.tf", `"YYYY-MM-DD/hh_mm_ssZ"`, `"YYYY-MM-DD/hh_mm"`, "filename_datetime_format"},
-		{"avro", "pubsub.tf", "text_config {}", "avro_config {}", "not in text format"},
-		{"no write grant", "iam.tf", `"roles/storage.objectCreator", "roles/storage.legacyBucketReader"`, `"roles/storage.objectViewer", "roles/storage.legacyBucketReader"`, "lacks roles/storage.objectCreator"},
-	})
 }

@@ -370,17 +370,6 @@ type breakage struct {
 	name, file, old, new, want string
 }
 
-// catches applies each edit to a copy of the configuration and fails the
-// test unless check reports the breakage.
-func catches(t *testing.T, check func(*tfConfig) []string, tests []breakage) {
-	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			reported(t, check(edited(t, tt.file, tt.old, tt.new)), tt.want)
-		})
-	}
-}
-
 // edited parses this folder's configuration with one edit: the first old in
 // file replaced by new. It fails the test when old is no longer there.
 func edited(t *testing.T, file, old, new string) *tfConfig {

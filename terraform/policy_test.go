@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -139,31 +138,4 @@ func isTrue(r *block, path ...string) bool {
 	}
 	v, ok := literal(a.Expr)
 	return ok && v.Type() == cty.Bool && v.True()
-}
-
-func TestPoliciesHold(t *testing.T) {
-	c, err := parse(loadDir(t, "."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range violations(c) {
-		t.Error(v)
-	}
-}
-
-// TestPoliciesCatchBreakage breaks one rule at a time in a copy of the
-// configuration: each must be reported.
-func TestPoliciesCatchBreakage(t *testing.T) {
-	catches(t, violations, []breakage{
-		{"public bucket", "storage.tf", `public_access_prevention    = "enforced"`, `public_access_prevention    = "inherited"`, "public access prevention is not enforced"},
-		{"fine-grained ACLs", "storage.tf", `uniform_bucket_level_access = true`, `uniform_bucket_level_access = false`, "uniform bucket-level access"},
-		{"invoker for everyone", "iam.tf", `member   = "serviceAccount:${each.value}"`, `member   = "allUsers"`, "allUsers"},
-		{"project-wide invoker", "iam.tf", `role    = "roles/eventarc.eventReceiver"`, `role    = "roles/run.invoker"`, `role "roles/run.invoker" granted on the whole project`},
-		{"primitive role", "iam.tf", `role    = "roles/bigquery.jobUser"`, `role    = "roles/editor"`, "primitive role"},
-		{"public function", "functions.tf", `ingress_settings                 = "ALLOW_INTERNAL_ONLY"`, `ingress_settings                 = "ALLOW_ALL"`, `ingress "ALLOW_ALL"`},
-		{"no retry", "functions.tf", `retry_policy          = "RETRY_POLICY_RETRY"`, `retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"`, "event trigger without retry"},
-		{"unauthenticated schedule", "scheduler.tf", `oidc_token {`, `unsigned {`, "scheduler call without an OIDC token"},
-		{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"},
-		{"secret in code", "secrets.tf", `# API key`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# API key", "never in Terraform"},
-	})
 }

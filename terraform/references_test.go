@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -105,22 +104,4 @@ func dynamicIterators(body *hclsyntax.Body) map[string]bool {
 		}
 	}
 	return out
-}
-
-func TestEveryReferenceIsDeclared(t *testing.T) {
-	c, err := parse(loadDir(t, "."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range danglingReferences(c) {
-		t.Error(d)
-	}
-}
-
-func TestDanglingReferencesAreCaught(t *testing.T) {
-	catches(t, danglingReferences, []breakage{
-		{"misspelt resource", "pubsub.tf", "topic = google_pubsub_topic.cart_events.id", "topic = google_pubsub_topic.cart_event.id", "google_pubsub_topic.cart_event is not declared"},
-		{"undeclared variable", "storage.tf", "age            = var.rejects_retention_days", "age            = var.reject_days", "var.reject_days is not declared"},
-		{"undefined local", "functions.tf", "environment_variables            = each.value.env", "environment_variables            = local.function_env", "local.function_env is not declared"},
-	})
 }

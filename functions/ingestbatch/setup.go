@@ -13,6 +13,6 @@ import (
 // runs (BigQuery unless overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
 	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
-		return New(cfg, Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()})
+		return New(cfg, Deps{Source: env.Source(cfg.Source), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()})
 	})
 }

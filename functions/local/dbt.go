@@ -181,12 +181,9 @@ func findDBT(path string) (string, error) {
 	return path, nil
 }
 
-// Outcomes of a dbt build, as buildState records them.
-const (
-	buildStarted   = "started"
-	buildSucceeded = "succeeded"
-	buildFailed    = "failed"
-)
+// buildStarted is the status of a dbt build that has not ended; it ends as
+// warehouse.StatusSucceeded or warehouse.StatusFailed, like a pipeline run.
+const buildStarted = "started"
 
 // buildState is the outcome of the last dbt build and the raw tables' high
 // water marks it covered, kept in <dir>/dbt-state.json. A build that was

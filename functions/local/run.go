@@ -17,6 +17,7 @@ import (
 	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
 // Options configure a local run.
@@ -228,7 +229,7 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	}
 	reason := ""
 	switch {
-	case last.Status != "" && last.Status != buildSucceeded:
+	case last.Status != "" && last.Status != warehouse.StatusSucceeded:
 		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
 	case !martsExist(ctx, s.wh.DB()):
 		reason = "a mart is missing"
@@ -247,9 +248,9 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 		}
 		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
 		sum.DBT.Reason = reason
-		status := buildSucceeded
+		status := warehouse.StatusSucceeded
 		if err != nil {
-			status = buildFailed
+			status = warehouse.StatusFailed
 		}
 		if serr := writeBuildState(s.opts.Dir, buildState{Status: status, Raw: marks}); serr != nil && err == nil {
 			err = serr

@@ -10,8 +10,6 @@ type Config struct {
 	config.Platform
 	// Source configures the storefront client (SOURCE_* variables).
 	Source source.Config
-	// APIKeySecret is a Secret Manager version holding the API key, optional.
-	APIKeySecret string
 	// Topic is the cart events topic, an id or projects/<p>/topics/<t>
 	// (CART_EVENTS_TOPIC).
 	Topic string
@@ -30,10 +28,10 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
 	cfg := Config{
 		Platform:    r.Platform(),
+		Source:      source.ReadConfig(r),
 		Topic:       r.Required("CART_EVENTS_TOPIC"),
 		StateObject: r.String("CART_STATE_OBJECT", "state/cart-poller.state"),
 		WindowDays:  int(r.Int("CARTS_WINDOW_DAYS", 0, 0, 36500)),
 	}
-	cfg.Source, cfg.APIKeySecret = source.ReadConfig(r)
 	return cfg, r.Err()
 }

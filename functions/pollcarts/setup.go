@@ -16,7 +16,7 @@ import (
 // overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
 	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
-		deps := Deps{Source: env.Source(cfg.Source, cfg.APIKeySecret), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
+		deps := Deps{Source: env.Source(cfg.Source), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
 		bucket, ps := env.RawBucket(), env.PubSub()
 		if env.Err() != nil {
 			return nil, env.Err()

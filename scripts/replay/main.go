@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,9 +24,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
-	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/replay"
 	"github.com/shoplake/shoplake/shared/warehouse/bigquery"
 )
@@ -104,10 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open func
 func replayLake(ctx context.Context, o options, t target, snapshots, events bool, out io.Writer) error {
 	start := time.Now()
 	runID := "replay-" + start.UTC().Format("20060102T150405Z")
-	archived, err := countObjects(ctx, t.bucket, lake.CartEventsArchivePrefix)
-	if err != nil {
-		return err
-	}
+	var archived int
 	last := time.Time{}
 	progress := func(res replay.Result) {
 		if time.Since(last) < 5*time.Second {
@@ -127,7 +121,10 @@ func replayLake(ctx context.Context, o options, t target, snapshots, events bool
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "replay %s: gs://%s → %s.%s\n", runID, o.Bucket, o.Project, o.Dataset)
+	if archived, err = r.ArchiveObjects(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "replay %s: gs://%s → %s.%s, %d archive objects of cart events\n", runID, o.Bucket, o.Project, o.Dataset, archived)
 	if snapshots {
 		if err := r.Snapshots(ctx); err != nil {
 			return err
@@ -143,24 +140,4 @@ func replayLake(ctx context.Context, o options, t target, snapshots, events bool
 		res.Snapshots, res.Rows, res.Skipped, res.ArchiveObjects, res.Events, res.Rejected, time.Since(start).Round(time.Second))
 	fmt.Fprintln(out, "next: rebuild the marts with the dbt job and --full-refresh (README, \"Replay the warehouse from the lake\")")
 	return nil
-}
-
-// countObjects counts the objects under prefix.
-func countObjects(ctx context.Context, bucket *storage.BucketHandle, prefix string) (int, error) {
-	q := &storage.Query{Prefix: prefix}
-	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
-		return 0, err
-	}
-	it := bucket.Objects(ctx, q)
-	n := 0
-	for {
-		_, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return n, nil
-		}
-		if err != nil {
-			return n, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		n++
-	}
 }

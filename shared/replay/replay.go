@@ -96,22 +96,14 @@ func (r *Replayer) Result() Result { return r.res }
 // Snapshots loads every snapshot object under raw/ again, each replacing its
 // day's partition, and records the loads.
 func (r *Replayer) Snapshots(ctx context.Context) error {
-	it := r.bucket.Objects(ctx, &storage.Query{Prefix: lake.RawPrefix})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list gs://%s/%s: %w", r.cfg.Bucket, lake.RawPrefix, err)
-		}
+	return r.eachObject(ctx, lake.RawPrefix, func(a *storage.ObjectAttrs) error {
 		if strings.HasPrefix(a.Name, lake.CartEventsArchivePrefix) {
-			continue
+			return nil
 		}
 		entity, day, err := lake.ParseRawObject(a.Name)
 		if _, known := model.LookupBatchEntity(entity); err != nil || !known {
 			r.res.Skipped++
-			continue
+			return nil
 		}
 		req := warehouse.LoadRequest{Table: entity, Day: day, Bucket: r.cfg.Bucket, Object: a.Name, Generation: a.Generation, Replay: r.cfg.RunID}
 		rows, err := r.wh.LoadPartition(ctx, req)
@@ -129,35 +121,54 @@ func (r *Replayer) Snapshots(ctx context.Context) error {
 		r.res.Snapshots++
 		r.res.Rows += rows
 		r.progress()
-	}
+		return nil
+	})
 }
 
 // Events inserts every event of the archive into cart_events. A line that is
 // not a valid cart event goes to cart_events_rejected with its reason.
 func (r *Replayer) Events(ctx context.Context) error {
-	it := r.bucket.Objects(ctx, &storage.Query{Prefix: lake.CartEventsArchivePrefix})
+	return r.eachObject(ctx, lake.CartEventsArchivePrefix, func(a *storage.ObjectAttrs) error {
+		rd, err := r.bucket.Object(a.Name).NewReader(ctx)
+		if err != nil {
+			return fmt.Errorf("read gs://%s/%s: %w", r.cfg.Bucket, a.Name, err)
+		}
+		defer rd.Close()
+		if err := r.archiveObject(ctx, rd, a.Name); err != nil {
+			return err
+		}
+		r.res.ArchiveObjects++
+		r.progress()
+		return nil
+	})
+}
+
+// ArchiveObjects counts the objects of the event archive, for a replay's
+// progress.
+func (r *Replayer) ArchiveObjects(ctx context.Context) (int, error) {
+	n := 0
+	err := r.eachObject(ctx, lake.CartEventsArchivePrefix, func(*storage.ObjectAttrs) error { n++; return nil })
+	return n, err
+}
+
+// eachObject calls fn with every object under prefix.
+func (r *Replayer) eachObject(ctx context.Context, prefix string, fn func(*storage.ObjectAttrs) error) error {
+	it := r.bucket.Objects(ctx, &storage.Query{Prefix: prefix})
 	for {
 		a, err := it.Next()
 		if errors.Is(err, iterator.Done) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("list the event archive gs://%s/%s: %w", r.cfg.Bucket, lake.CartEventsArchivePrefix, err)
+			return fmt.Errorf("list gs://%s/%s: %w", r.cfg.Bucket, prefix, err)
 		}
-		rd, err := r.bucket.Object(a.Name).NewReader(ctx)
-		if err != nil {
-			return fmt.Errorf("read gs://%s/%s: %w", r.cfg.Bucket, a.Name, err)
-		}
-		err = r.archiveObject(ctx, rd, a.Name)
-		rd.Close()
-		if err != nil {
+		if err := fn(a); err != nil {
 			return err
 		}
-		r.res.ArchiveObjects++
-		r.progress()
 	}
 }
 
+// progress reports the totals so far to cfg.Progress.
 func (r *Replayer) progress() {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(r.res)

@@ -165,11 +165,11 @@ func (e *Env) RawBucket() *storage.BucketHandle {
 
 // Source returns the storefront client; when apiKeySecret names a Secret
 // Manager version, the API key is read from it.
-func (e *Env) Source(cfg source.Config, apiKeySecret string) *source.Client {
+func (e *Env) Source(cfg source.Config) *source.Client {
 	if e.err != nil {
 		return nil
 	}
-	src, err := source.Open(e.ctx, cfg, apiKeySecret)
+	src, err := source.Open(e.ctx, cfg)
 	if err != nil {
 		e.fail(err)
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	APIKey string
 	// APIKeyHeader names the header carrying APIKey (default "X-API-Key").
 	APIKeyHeader string
+	// APIKeySecret, when set, is a Secret Manager version holding the API
+	// key (SOURCE_API_KEY_SECRET); Open reads it once, at start-up.
+	APIKeySecret string
 	// Timeout bounds connecting and waiting for response headers (default 30s).
 	// The caller's context bounds the whole call, body included.
 	Timeout time.Duration
@@ -48,10 +51,9 @@ type Config struct {
 }
 
 // ReadConfig reads the SOURCE_* variables shared by every function that calls
-// the storefront. It returns the Secret Manager version named by
-// SOURCE_API_KEY_SECRET, if any, for the caller to resolve at start-up.
-func ReadConfig(r *config.Reader) (cfg Config, apiKeySecret string) {
-	cfg = Config{
+// the storefront.
+func ReadConfig(r *config.Reader) Config {
+	cfg := Config{
 		BaseURL:           r.Required("SOURCE_BASE_URL"),
 		APIKey:            r.String("SOURCE_API_KEY", ""),
 		APIKeyHeader:      r.String("SOURCE_API_KEY_HEADER", "X-API-Key"),
@@ -60,11 +62,11 @@ func ReadConfig(r *config.Reader) (cfg Config, apiKeySecret string) {
 		RequestsPerSecond: r.Float("SOURCE_RATE_LIMIT", 5, 0.01, 10000),
 		MaxResponseBytes:  r.Int("SOURCE_MAX_RESPONSE_BYTES", 1<<30, 1<<10, 1<<40),
 	}
-	apiKeySecret = r.String("SOURCE_API_KEY_SECRET", "")
-	if apiKeySecret != "" && !strings.HasPrefix(apiKeySecret, "projects/") {
+	cfg.APIKeySecret = r.String("SOURCE_API_KEY_SECRET", "")
+	if cfg.APIKeySecret != "" && !strings.HasPrefix(cfg.APIKeySecret, "projects/") {
 		r.Fail("SOURCE_API_KEY_SECRET", "must be a resource name projects/<p>/secrets/<s>/versions/<v>")
 	}
-	if apiKeySecret != "" && cfg.APIKey != "" {
+	if cfg.APIKeySecret != "" && cfg.APIKey != "" {
 		r.Fail("SOURCE_API_KEY", "set either SOURCE_API_KEY (local) or SOURCE_API_KEY_SECRET, not both")
 	}
 	if cfg.BaseURL != "" {
@@ -72,14 +74,14 @@ func ReadConfig(r *config.Reader) (cfg Config, apiKeySecret string) {
 			r.Fail("SOURCE_BASE_URL", "%v", err)
 		}
 	}
-	return cfg, apiKeySecret
+	return cfg
 }
 
-// Open returns a Client for cfg as deployed: when apiKeySecret names a
+// Open returns a Client for cfg as deployed: when cfg.APIKeySecret names a
 // Secret Manager version, the API key is read from it once, here.
-func Open(ctx context.Context, cfg Config, apiKeySecret string) (*Client, error) {
-	if apiKeySecret != "" {
-		key, err := secrets.Fetch(ctx, apiKeySecret)
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.APIKeySecret != "" {
+		key, err := secrets.Fetch(ctx, cfg.APIKeySecret)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,70 @@
+package terraform
+
+import "testing"
+
+// deployment is deploymentProblems as a check: a configuration it cannot
+// read is a problem too.
+func deployment(c *tfConfig) []string {
+	problems, err := deploymentProblems(c)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	return problems
+}
+
+// checks are the tests of the configuration, each listing what is wrong.
+var checks = map[string]func(*tfConfig) []string{
+	"policies":   violations,
+	"references": danglingReferences,
+	"archive":    archiveProblems,
+	"deployment": deployment,
+}
+
+// TestEveryCheckHolds runs every check on this folder's configuration.
+func TestEveryCheckHolds(t *testing.T) {
+	c, err := parse(loadDir(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, check := range checks {
+		for _, p := range check(c) {
+			t.Errorf("%s: %s", name, p)
+		}
+	}
+}
+
+// TestEveryCheckCatchesBreakage breaks one thing at a time in a copy of the
+// configuration; the check named must report it, so no check passes by
+// reading nothing.
+func TestEveryCheckCatchesBreakage(t *testing.T) {
+	tests := []struct {
+		check string
+		breakage
+	}{
+		{"policies", breakage{"public bucket", "storage.tf", `public_access_prevention    = "enforced"`, `public_access_prevention    = "inherited"`, "public access prevention is not enforced"}},
+		{"policies", breakage{"fine-grained ACLs", "storage.tf", `uniform_bucket_level_access = true`, `uniform_bucket_level_access = false`, "uniform bucket-level access"}},
+		{"policies", breakage{"invoker for everyone", "iam.tf", `member   = "serviceAccount:${each.value}"`, `member   = "allUsers"`, "allUsers"}},
+		{"policies", breakage{"project-wide invoker", "iam.tf", `role    = "roles/eventarc.eventReceiver"`, `role    = "roles/run.invoker"`, `role "roles/run.invoker" granted on the whole project`}},
+		{"policies", breakage{"primitive role", "iam.tf", `role    = "roles/bigquery.jobUser"`, `role    = "roles/editor"`, "primitive role"}},
+		{"policies", breakage{"public function", "functions.tf", `ingress_settings                 = "ALLOW_INTERNAL_ONLY"`, `ingress_settings                 = "ALLOW_ALL"`, `ingress "ALLOW_ALL"`}},
+		{"policies", breakage{"no retry", "functions.tf", `retry_policy          = "RETRY_POLICY_RETRY"`, `retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"`, "event trigger without retry"}},
+		{"policies", breakage{"unauthenticated schedule", "scheduler.tf", `oidc_token {`, `unsigned {`, "scheduler call without an OIDC token"}},
+		{"policies", breakage{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"}},
+		{"policies", breakage{"secret in code", "secrets.tf", `# API key`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# API key", "never in Terraform"}},
+		{"references", breakage{"misspelt resource", "pubsub.tf", "topic = google_pubsub_topic.cart_events.id", "topic = google_pubsub_topic.cart_event.id", "google_pubsub_topic.cart_event is not declared"}},
+		{"references", breakage{"undeclared variable", "storage.tf", "age            = var.rejects_retention_days", "age            = var.reject_days", "var.reject_days is not declared"}},
+		{"references", breakage{"undefined local", "functions.tf", "environment_variables            = each.value.env", "environment_variables            = local.function_env", "local.function_env is not declared"}},
+		{"archive", breakage{"prefix", "pubsub.tf", `filename_prefix          = "raw/cart_events/dt="`, `filename_prefix          = "raw/cart-events/dt="`, `filename_prefix is "raw/cart-events/dt="`}},
+		{"archive", breakage{"datetime", "pubsub.tf", `"YYYY-MM-DD/hh_mm_ssZ"`, `"YYYY-MM-DD/hh_mm"`, "filename_datetime_format"}},
+		{"archive", breakage{"avro", "pubsub.tf", "text_config {}", "avro_config {}", "not in text format"}},
+		{"archive", breakage{"no write grant", "iam.tf", `"roles/storage.objectCreator", "roles/storage.legacyBucketReader"`, `"roles/storage.objectViewer", "roles/storage.legacyBucketReader"`, "lacks roles/storage.objectCreator"}},
+		{"deployment", breakage{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"}},
+		{"deployment", breakage{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"}},
+		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.check+"/"+tt.name, func(t *testing.T) {
+			reported(t, checks[tt.check](edited(t, tt.file, tt.old, tt.new)), tt.want)
+		})
+	}
+}
