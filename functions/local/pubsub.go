@@ -111,6 +111,96 @@ type PushStats struct {
 	DeadLettered int64 `json:"dead_lettered"`
 }
 
+// settled counts the messages that are done: acknowledged or dead-lettered.
+func (s PushStats) settled() int64 { return s.Acked + s.DeadLettered }
+
+// since is what was counted after before.
+func (s PushStats) since(before PushStats) PushStats {
+	return PushStats{
+		Delivered: s.Delivered - before.Delivered, Acked: s.Acked - before.Acked,
+		Nacked: s.Nacked - before.Nacked, DeadLettered: s.DeadLettered - before.DeadLettered,
+	}
+}
+
+func (s PushStats) String() string {
+	return fmt.Sprintf("delivered %d, acknowledged %d, redelivered %d, dead-lettered %d", s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
+}
+
+// pushCounter is the PushStats of a pusher, safe for its concurrent
+// deliveries.
+type pushCounter struct {
+	mu    sync.Mutex
+	stats PushStats
+}
+
+func (c *pushCounter) count(fn func(*PushStats)) {
+	c.mu.Lock()
+	fn(&c.stats)
+	c.mu.Unlock()
+}
+
+func (c *pushCounter) snapshot() PushStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// What both pushers share with the deployed push subscription.
+
+// pushBody is the body the deployed push subscription posts for m: the push
+// envelope alone, with no CloudEvent headers.
+func pushBody(m *pubsubpb.PubsubMessage) ([]byte, error) {
+	return json.Marshal(events.PushRequest{
+		Message: events.PushMessage{
+			Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: m.GetPublishTime().AsTime(),
+		},
+		Subscription: subscriptionName(Subscription),
+	})
+}
+
+// deadLetterAttributes are m's attributes plus where it came from and after
+// how many delivery attempts, as a dead-lettered message carries them.
+func deadLetterAttributes(m *pubsubpb.PubsubMessage, attempts int) map[string]string {
+	attrs := map[string]string{"dead_letter_source": Subscription, "delivery_attempts": fmt.Sprint(attempts), "message_id": m.GetMessageId()}
+	for k, v := range m.GetAttributes() {
+		attrs[k] = v
+	}
+	return attrs
+}
+
+// redeliveryDelay is how long Pub/Sub's retry policy waits before the
+// attempt after attempt: base doubled per attempt, at most 2 s.
+func redeliveryDelay(base time.Duration, attempt int) time.Duration {
+	return min(base<<min(attempt-1, 5), 2*time.Second)
+}
+
+// inParallel calls fn(0) … fn(n-1), at most limit at once, and returns the
+// first error.
+func inParallel(limit, n int, fn func(i int) error) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(i); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
 // pusher stands in for the cart-events-stream push subscription: it pulls the
 // subscription and posts each message's push body to the function, up to 100
 // at a time (like one instance's concurrency); it acks on
@@ -129,11 +219,11 @@ type pusher struct {
 
 	// archive, when set, writes each pulled batch to the event archive
 	// before it is delivered.
-	archive func(context.Context, []*pubsubpb.ReceivedMessage) error
+	archive func(context.Context, []*pubsubpb.PubsubMessage) error
 
-	mu       sync.Mutex
-	attempts map[string]int
-	stats    PushStats
+	pushCounter
+	attemptsMu sync.Mutex
+	attempts   map[string]int
 }
 
 func newPusher(ps *localPubSub, target string) *pusher {
@@ -157,12 +247,8 @@ type emulatorDelivery struct {
 // bucket as the Cloud Storage subscription would.
 func newEmulatorDelivery(ps *localPubSub, bucket *storage.BucketHandle, target string) *emulatorDelivery {
 	p := newPusher(ps, target)
-	p.archive = func(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) error {
-		datas := make([][]byte, len(msgs))
-		for i, m := range msgs {
-			datas[i] = m.GetMessage().GetData()
-		}
-		return archiveEvents(ctx, bucket, msgs[0].GetMessage().GetPublishTime().AsTime(), msgs[0].GetMessage().GetMessageId(), datas)
+	p.archive = func(ctx context.Context, msgs []*pubsubpb.PubsubMessage) error {
+		return archiveEvents(ctx, bucket, msgs)
 	}
 	return &emulatorDelivery{p: p, idle: 2 * time.Second}
 }
@@ -170,10 +256,7 @@ func newEmulatorDelivery(ps *localPubSub, bucket *storage.BucketHandle, target s
 func (e *emulatorDelivery) drain(ctx context.Context) (PushStats, error) {
 	before := e.p.snapshot()
 	after, err := e.p.drainIdle(ctx, e.idle)
-	return PushStats{
-		Delivered: after.Delivered - before.Delivered, Acked: after.Acked - before.Acked,
-		Nacked: after.Nacked - before.Nacked, DeadLettered: after.DeadLettered - before.DeadLettered,
-	}, err
+	return after.since(before), err
 }
 
 // drainIdle delivers messages until a pull finds none for idle.
@@ -199,7 +282,11 @@ func (p *pusher) drainIdle(ctx context.Context, idle time.Duration) (PushStats, 
 		}
 		emptySince = time.Time{}
 		if p.archive != nil {
-			if err := p.archive(ctx, msgs); err != nil {
+			bodies := make([]*pubsubpb.PubsubMessage, len(msgs))
+			for i, m := range msgs {
+				bodies[i] = m.GetMessage()
+			}
+			if err := p.archive(ctx, bodies); err != nil {
 				return p.snapshot(), err
 			}
 		}
@@ -209,40 +296,23 @@ func (p *pusher) drainIdle(ctx context.Context, idle time.Duration) (PushStats, 
 	}
 }
 
-func (p *pusher) snapshot() PushStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stats
-}
-
 // deliverAll delivers one pulled batch, then acks and nacks it.
 func (p *pusher) deliverAll(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) error {
 	var (
-		wg          sync.WaitGroup
 		mu          sync.Mutex
 		acks, nacks []string
-		firstErr    error
 	)
-	sem := make(chan struct{}, p.parallel)
-	for _, rm := range msgs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ack, err := p.handle(ctx, rm.GetMessage())
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			if ack {
-				acks = append(acks, rm.GetAckId())
-			} else {
-				nacks = append(nacks, rm.GetAckId())
-			}
-		}()
-	}
-	wg.Wait()
+	firstErr := inParallel(p.parallel, len(msgs), func(i int) error {
+		ack, err := p.handle(ctx, msgs[i].GetMessage())
+		mu.Lock()
+		defer mu.Unlock()
+		if ack {
+			acks = append(acks, msgs[i].GetAckId())
+		} else {
+			nacks = append(nacks, msgs[i].GetAckId())
+		}
+		return err
+	})
 	sub := subscriptionName(Subscription)
 	if len(acks) > 0 {
 		if err := p.admin.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: acks}); err != nil {
@@ -259,51 +329,35 @@ func (p *pusher) deliverAll(ctx context.Context, msgs []*pubsubpb.ReceivedMessag
 
 // handle delivers one message and reports whether to acknowledge it.
 func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, error) {
-	code, err := p.post(ctx, m)
-	p.mu.Lock()
-	p.stats.Delivered++
+	body, err := pushBody(m)
+	if err != nil {
+		return false, err
+	}
+	code, err := postJSON(ctx, p.client, p.target, nil, body)
+	p.count(func(s *PushStats) { s.Delivered++ })
 	if err == nil && code >= 200 && code < 300 {
-		p.stats.Acked++
+		p.count(func(s *PushStats) { s.Acked++ })
+		p.attemptsMu.Lock()
 		delete(p.attempts, m.GetMessageId())
-		p.mu.Unlock()
+		p.attemptsMu.Unlock()
 		return true, nil
 	}
+	p.attemptsMu.Lock()
 	p.attempts[m.GetMessageId()]++
 	n := p.attempts[m.GetMessageId()]
-	p.mu.Unlock()
+	p.attemptsMu.Unlock()
 	if n >= p.maxDeliveries {
-		attrs := map[string]string{"dead_letter_source": Subscription, "delivery_attempts": fmt.Sprint(n)}
-		for k, v := range m.GetAttributes() {
-			attrs[k] = v
-		}
-		if _, err := p.deadLetter.Publish(ctx, &pubsub.Message{Data: m.GetData(), Attributes: attrs}).Get(ctx); err != nil {
+		dl := &pubsub.Message{Data: m.GetData(), Attributes: deadLetterAttributes(m, n)}
+		if _, err := p.deadLetter.Publish(ctx, dl).Get(ctx); err != nil {
 			return false, fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 		}
-		p.mu.Lock()
-		p.stats.DeadLettered++
-		p.mu.Unlock()
+		p.count(func(s *PushStats) { s.DeadLettered++ })
 		return true, nil
 	}
-	p.mu.Lock()
-	p.stats.Nacked++
-	p.mu.Unlock()
+	p.count(func(s *PushStats) { s.Nacked++ })
 	select { // Pub/Sub's retry policy waits before redelivering
-	case <-time.After(min(p.backoff<<min(n-1, 5), 2*time.Second)):
+	case <-time.After(redeliveryDelay(p.backoff, n)):
 	case <-ctx.Done():
 	}
 	return false, nil
-}
-
-// post delivers one message as the deployed push subscription does: the
-// push body alone, with no CloudEvent headers.
-func (p *pusher) post(ctx context.Context, m *pubsubpb.PubsubMessage) (int, error) {
-	published := m.GetPublishTime().AsTime()
-	body, err := json.Marshal(events.PushRequest{
-		Message:      events.PushMessage{Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: published},
-		Subscription: subscriptionName(Subscription),
-	})
-	if err != nil {
-		return 0, err
-	}
-	return postJSON(ctx, p.client, p.target, nil, body)
 }

@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 
-	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
 )
 
@@ -60,8 +57,7 @@ type queuePusher struct {
 	out               io.Writer
 	progressEvery     time.Duration
 
-	mu    sync.Mutex
-	stats PushStats
+	pushCounter
 }
 
 func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, target string, out io.Writer) *queuePusher {
@@ -76,9 +72,7 @@ func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, targ
 // when every message is acknowledged or dead-lettered, or with an error (the
 // unsettled window is delivered again by the next drain).
 func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
-	p.mu.Lock()
-	p.stats = PushStats{}
-	p.mu.Unlock()
+	p.count(func(s *PushStats) { *s = PushStats{} })
 	total, err := p.queue.pending()
 	if err != nil {
 		return PushStats{}, err
@@ -107,12 +101,6 @@ func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
 	}
 }
 
-func (p *queuePusher) snapshot() PushStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stats
-}
-
 // progress prints delivered counts, rate and time left until stopped.
 func (p *queuePusher) progress(total int64) func() {
 	if total == 0 {
@@ -120,8 +108,7 @@ func (p *queuePusher) progress(total int64) func() {
 	}
 	start := time.Now()
 	return every(p.progressEvery, func() {
-		s := p.snapshot()
-		settled := s.Acked + s.DeadLettered
+		settled := p.snapshot().settled()
 		rate := float64(settled) / time.Since(start).Seconds()
 		left := "?"
 		if rate > 0 {
@@ -136,21 +123,21 @@ func (p *queuePusher) progress(total int64) func() {
 // message, so an archive written again after a crash replaces the same
 // object.
 func (p *queuePusher) archive(ctx context.Context, msgs []queuedMessage) error {
-	datas := make([][]byte, len(msgs))
+	bodies := make([]*pubsubpb.PubsubMessage, len(msgs))
 	for i, m := range msgs {
-		datas[i] = m.msg.GetData()
+		bodies[i] = m.msg
 	}
-	return archiveEvents(ctx, p.bucket, msgs[0].msg.GetPublishTime().AsTime(), msgs[0].pos.String(), datas)
+	return archiveEvents(ctx, p.bucket, bodies)
 }
 
-// archiveEvents writes message bodies, one a line, to
-// raw/cart_events/dt=<day>/<hh_mm_ss>Z_<id>.jsonl, as the Cloud Storage
-// subscription (text format) does.
-func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, published time.Time, id string, datas [][]byte) error {
-	name := lake.CartEventsArchiveName(published, id)
+// archiveEvents writes the bodies of msgs, one a line, to the object the
+// Cloud Storage subscription (text format) would start with the first of
+// them: raw/cart_events/dt=<day>/<hh_mm_ss>Z_<message id>.jsonl.
+func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, msgs []*pubsubpb.PubsubMessage) error {
+	name := lake.CartEventsArchiveName(msgs[0].GetPublishTime().AsTime(), msgs[0].GetMessageId())
 	var buf bytes.Buffer
-	for _, d := range datas {
-		buf.Write(bytes.TrimRight(d, "\n"))
+	for _, m := range msgs {
+		buf.Write(bytes.TrimRight(m.GetData(), "\n"))
 		buf.WriteByte('\n')
 	}
 	w := bucket.Object(name).NewWriter(ctx)
@@ -167,39 +154,13 @@ func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, published 
 
 // deliverWindow delivers every message of a window, up to parallel at once.
 func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	sem := make(chan struct{}, p.parallel)
-	for _, m := range msgs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := p.deliver(ctx, m.msg); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
+	return inParallel(p.parallel, len(msgs), func(i int) error { return p.deliver(ctx, msgs[i].msg) })
 }
 
 // deliver posts one message until it is acknowledged or, after
 // maxDeliveries failed deliveries, dead-lettered.
 func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) error {
-	body, err := json.Marshal(events.PushRequest{
-		Message: events.PushMessage{
-			Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: m.GetPublishTime().AsTime(),
-		},
-		Subscription: subscriptionName(Subscription),
-	})
+	body, err := pushBody(m)
 	if err != nil {
 		return err
 	}
@@ -214,12 +175,7 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 			return ctx.Err()
 		}
 		if attempt >= p.maxDeliveries {
-			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: map[string]string{
-				"dead_letter_source": Subscription, "delivery_attempts": fmt.Sprint(attempt), "message_id": m.GetMessageId(),
-			}}
-			for k, v := range m.GetAttributes() {
-				dl.Attributes[k] = v
-			}
+			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempt)}
 			if _, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now()); err != nil {
 				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 			}
@@ -228,15 +184,9 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 		}
 		p.count(func(s *PushStats) { s.Nacked++ })
 		select { // Pub/Sub's retry policy waits before redelivering
-		case <-time.After(min(p.backoff<<min(attempt-1, 5), 2*time.Second)):
+		case <-time.After(redeliveryDelay(p.backoff, attempt)):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-}
-
-func (p *queuePusher) count(fn func(*PushStats)) {
-	p.mu.Lock()
-	fn(&p.stats)
-	p.mu.Unlock()
 }

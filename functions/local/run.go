@@ -177,8 +177,7 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 		Subscription, streamcartevents.FunctionName, n)
 	stats, err := push.drain(ctx)
 	sum.Backlog = stats
-	fmt.Fprintf(s.opts.Out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d\n",
-		stats.Delivered, stats.Acked, stats.Nacked, stats.DeadLettered)
+	fmt.Fprintf(s.opts.Out, "  %s\n", stats)
 	return err
 }
 
@@ -197,14 +196,13 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, 
 	var err error
 	r.Push, err = push.drain(ctx)
 	r.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(out, "  delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
-		r.Push.Delivered, r.Push.Acked, r.Push.Nacked, r.Push.DeadLettered)
-	if settled := r.Push.Acked + r.Push.DeadLettered; settled > 0 {
+	fmt.Fprintf(out, "  %s", r.Push)
+	if settled := r.Push.settled(); settled > 0 {
 		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s delivered", r.Seconds, float64(settled)/r.Seconds)
 	}
 	fmt.Fprintln(out)
-	if err == nil && r.Push.Acked+r.Push.DeadLettered < r.Poll.Published {
-		err = fmt.Errorf("%d events were published but only %d acknowledged or dead-lettered", r.Poll.Published, r.Push.Acked+r.Push.DeadLettered)
+	if err == nil && r.Push.settled() < r.Poll.Published {
+		err = fmt.Errorf("%d events were published but only %d acknowledged or dead-lettered", r.Poll.Published, r.Push.settled())
 	}
 	return r, err
 }
