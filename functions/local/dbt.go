@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -59,7 +60,7 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, e
 	}, "build")
 	r.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		return r, fmt.Errorf("dbt build failed (%s): see %s", orDefault(r.Result, err.Error()), r.LogFile)
+		return r, fmt.Errorf("dbt build failed (%s): see %s", cmp.Or(r.Result, err.Error()), r.LogFile)
 	}
 	return r, nil
 }
@@ -132,13 +133,6 @@ func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func
 		}
 	}
 	return cmd.Wait()
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // countMarts reads the marts' row counts and the revenue of live orders.
@@ -215,11 +209,10 @@ func writeBuildState(dir string, st buildState) error {
 	if err != nil {
 		return err
 	}
-	tmp := buildStatePath(dir) + ".tmp"
-	if err := writeFileSync(tmp, b); err != nil {
+	if err := replaceFile(buildStatePath(dir), b); err != nil {
 		return fmt.Errorf("write dbt state: %w", err)
 	}
-	return os.Rename(tmp, buildStatePath(dir))
+	return nil
 }
 
 // rawMarks summarises what the raw tables hold (rows and newest arrival of
@@ -238,5 +231,5 @@ func rawMarks(ctx context.Context, db *sql.DB) (string, error) {
 		return "", fmt.Errorf("read the raw tables' high-water marks: %w", err)
 	}
 	return fmt.Sprintf("cart_events %d to %s, loads %d to %s, rejected events %d",
-		events, orDefault(lastEvent.String, "-"), loads, orDefault(lastLoad.String, "-"), rejected), nil
+		events, cmp.Or(lastEvent.String, "-"), loads, cmp.Or(lastLoad.String, "-"), rejected), nil
 }

@@ -58,11 +58,10 @@ func (e *eventarc) saveState(d delivered) error {
 	if err != nil {
 		return err
 	}
-	tmp := e.statePath + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := replaceFile(e.statePath, b); err != nil {
 		return fmt.Errorf("write eventarc state: %w", err)
 	}
-	return os.Rename(tmp, e.statePath)
+	return nil
 }
 
 // Delivery is the outcome of one object's event.

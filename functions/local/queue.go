@@ -208,11 +208,7 @@ func (q *diskQueue) cursor() (queuePosition, error) {
 // settle records that every record before p is settled, and deletes the
 // segments wholly before it.
 func (q *diskQueue) settle(p queuePosition) error {
-	tmp := q.cursorPath() + ".tmp"
-	if err := writeFileSync(tmp, []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off))); err != nil {
-		return fmt.Errorf("write queue cursor: %w", err)
-	}
-	if err := os.Rename(tmp, q.cursorPath()); err != nil {
+	if err := replaceFile(q.cursorPath(), []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off))); err != nil {
 		return fmt.Errorf("write queue cursor: %w", err)
 	}
 	segs, err := q.segments()
@@ -356,9 +352,12 @@ func (c *countingReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-// writeFileSync writes b to path and fsyncs it.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+// replaceFile replaces path with b as one step: b is written to a temporary
+// file beside it and fsynced, then renamed over path, so a crash leaves the
+// old content or the new, never a torn file.
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -370,7 +369,10 @@ func writeFileSync(path string, b []byte) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func syncDir(dir string) error {

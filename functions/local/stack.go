@@ -15,6 +15,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/googleapi"
+
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
 	"github.com/shoplake/shoplake/functions/local/storefront"
@@ -23,7 +25,6 @@ import (
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
-	"google.golang.org/api/googleapi"
 )
 
 // Local names of the cloud resources.
@@ -102,7 +103,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	}
 	_, statErr := os.Stat(dbPath)
 	newWarehouse := errors.Is(statErr, os.ErrNotExist)
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, gcsObjects{st.gcs})
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, duckdb.BucketObjects{Client: st.gcs})
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
@@ -225,13 +226,6 @@ func preflight(ctx context.Context, baseURL string) error {
 		return fmt.Errorf("source %s answered GET /products with HTTP %d: check SOURCE_BASE_URL and SOURCE_API_KEY", baseURL, resp.StatusCode)
 	}
 	return nil
-}
-
-// gcsObjects opens lake objects for the DuckDB warehouse.
-type gcsObjects struct{ client *storage.Client }
-
-func (g gcsObjects) Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error) {
-	return g.client.Bucket(bucket).Object(object).Generation(generation).NewReader(ctx)
 }
 
 func isConflict(err error) bool {

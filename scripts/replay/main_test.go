@@ -12,20 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
-
-// gcsObjects lets the DuckDB warehouse read the fake lake, as BigQuery reads
-// gs:// URIs.
-type gcsObjects struct{ c *storage.Client }
-
-func (g gcsObjects) Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error) {
-	return g.c.Bucket(bucket).Object(object).Generation(generation).NewReader(ctx)
-}
 
 // lakeAndWarehouse is a lake of two product snapshots and an event archive
 // of three events (one twice, one a poison line), and an empty warehouse.
@@ -53,7 +44,7 @@ func lakeAndWarehouse(t *testing.T) (func(context.Context, options) (target, err
 	})
 	t.Cleanup(srv.Stop)
 	client := srv.Client()
-	wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(t.TempDir(), "w.duckdb"), Dataset: "bq_raw"}, gcsObjects{client})
+	wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(t.TempDir(), "w.duckdb"), Dataset: "bq_raw"}, duckdb.BucketObjects{Client: client})
 	if err != nil {
 		t.Fatal(err)
 	}

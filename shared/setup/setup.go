@@ -163,8 +163,8 @@ func (e *Env) RawBucket() *storage.BucketHandle {
 	return nil
 }
 
-// Source returns the storefront client; when apiKeySecret names a Secret
-// Manager version, the API key is read from it.
+// Source returns the storefront client; when cfg.APIKeySecret names a
+// Secret Manager version, the API key is read from it.
 func (e *Env) Source(cfg source.Config) *source.Client {
 	if e.err != nil {
 		return nil

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 
+	"cloud.google.com/go/storage"
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 
 	"github.com/shoplake/shoplake/shared/schema"
@@ -28,6 +29,15 @@ import (
 // ObjectReader opens one generation of a lake object.
 type ObjectReader interface {
 	Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error)
+}
+
+// BucketObjects is the ObjectReader of a Cloud Storage client (fake-gcs-server
+// locally): the warehouse reads lake objects as BigQuery reads gs:// URIs.
+type BucketObjects struct{ Client *storage.Client }
+
+// Open implements ObjectReader.
+func (b BucketObjects) Open(ctx context.Context, bucket, object string, generation int64) (io.ReadCloser, error) {
+	return b.Client.Bucket(bucket).Object(object).Generation(generation).NewReader(ctx)
 }
 
 // Config configures a Warehouse.
