@@ -6,10 +6,10 @@
 // concurrent deliveries (with a client cancellation now and then) the pairing
 // shifts and a request is answered only when the next one arrives, so the
 // last of a burst hangs until its client gives up (cloudevents/sdk-go issues
-// 1224 and 1332, open at the time of writing). LoadRawObject runs with
-// per-instance concurrency, so they are registered with functions.HTTP
-// and decode each request themselves with Handler, which keeps one request in
-// one goroutine. (StreamCartEvents is fed by a push subscription, not by
+// 1224 and 1332, open at the time of writing). Shoplake's CloudEvent
+// function, LoadRawObject, is therefore registered with functions.HTTP and
+// decodes each request itself with Handler, which keeps one request in one
+// goroutine. (StreamCartEvents is fed by a push subscription, not by
 // Eventarc, and reads the push body itself: see package events.)
 package cehttp
 
