@@ -4,9 +4,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -184,4 +186,32 @@ func calls(t *testing.T, dir, file string) map[string]bool {
 		t.Fatalf("no Go files read in %s", dir)
 	}
 	return out
+}
+
+// TestNoBuildArtefactIsTracked keeps binaries out of the repository: `go
+// build` run in the wrong directory leaves a large executable that is easy to
+// commit with `git add -A`.
+func TestNoBuildArtefactIsTracked(t *testing.T) {
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	const limit = 2 << 20
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		info, err := os.Stat(name)
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		head := make([]byte, 4)
+		if f, err := os.Open(name); err == nil {
+			_, _ = io.ReadFull(f, head)
+			f.Close()
+		}
+		switch {
+		case info.Size() > limit:
+			t.Errorf("%s is tracked and holds %d bytes (limit %d): build artefacts and data belong outside git", name, info.Size(), limit)
+		case string(head) == "\x7fELF":
+			t.Errorf("%s is a tracked executable: build with -o bin/… (see the Makefile)", name)
+		}
+	}
 }
