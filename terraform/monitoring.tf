@@ -1,18 +1,23 @@
 # Alerts: function errors, rejected cart events, and a batch path that has
 # gone quiet. Each goes to the channels in var.alert_notification_channels.
 
-# Counters of log lines: a function's structured log message, per function.
+# Counters of log lines: a structured log message of one or more functions.
 locals {
   log_metrics = {
     rejected_events = {
       description = "Cart event messages StreamCartEvents quarantined in bq_raw.cart_events_rejected."
-      function    = "stream_cart_events"
+      functions   = ["stream_cart_events"]
       message     = "rejected message"
     }
     batch_loads = {
       description = "Raw objects LoadRawObject loaded into BigQuery."
-      function    = "load_raw_object"
+      functions   = ["load_raw_object"]
       message     = "loaded object"
+    }
+    held_listings = {
+      description = "Listings the source returned empty or collapsed, held back under rejects/ instead of published (IngestBatch) or of tombstoning carts (PollCarts)."
+      functions   = ["ingest_batch", "poll_carts"]
+      message     = "listing held back"
     }
   }
 }
@@ -22,7 +27,7 @@ resource "google_logging_metric" "count" {
 
   name        = "shoplake/${each.key}"
   description = each.value.description
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.fn[each.value.function].name}\" AND jsonPayload.message=\"${each.value.message}\""
+  filter      = "resource.type=\"cloud_run_revision\" AND (${join(" OR ", [for f in each.value.functions : "resource.labels.service_name=\"${google_cloudfunctions2_function.fn[f].name}\""])}) AND jsonPayload.message=\"${each.value.message}\""
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -53,6 +58,16 @@ locals {
       duration  = "0s"
       group_by  = []
       help      = "StreamCartEvents quarantined cart events: query bq_raw.cart_events_rejected for the reason of each."
+    }
+    held_listings = {
+      title     = "Shoplake: source listing held back"
+      condition = "A listing came back empty or collapsed"
+      filter    = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.count["held_listings"].name}\""
+      threshold = 0
+      window    = "600s"
+      duration  = "0s"
+      group_by  = []
+      help      = "The storefront answered 200 with an empty listing, or one far smaller than the last (SOURCE_MAX_SHRINK): nothing was published and no cart deleted. The log line's reason names the entity; the held snapshot is under rejects/<entity>/dt=…/held-<run>.jsonl. If the shrink is real, call the function once with {\"allow_shrink\": true}."
     }
     dbt_failures = {
       title     = "Shoplake: dbt job failed"

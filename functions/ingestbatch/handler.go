@@ -1,19 +1,13 @@
 package ingestbatch
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/respond"
 )
-
-// maxBody caps the request body; a real request is a few dozen bytes.
-const maxBody = 64 << 10
 
 // ServeHTTP is the thin HTTP handler: decode the optional body, run, encode
 // the summary. 400 for a malformed request, 502 when the storefront failed,
@@ -43,27 +37,9 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, status, sum)
 }
 
-// decodeRequest reads an optional JSON Request, rejecting unknown fields,
-// trailing data and bodies over maxBody.
+// decodeRequest reads an optional JSON Request.
 func decodeRequest(body io.Reader) (Request, error) {
 	var req Request
-	b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
-	if err != nil {
-		return req, fmt.Errorf("read body: %w", err)
-	}
-	if len(b) > maxBody {
-		return req, fmt.Errorf("body exceeds %d bytes", maxBody)
-	}
-	if len(b) == 0 {
-		return req, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, fmt.Errorf(`body must be JSON like {"entities":["products","users"],"date":"YYYY-MM-DD"}: %w`, err)
-	}
-	if dec.More() {
-		return req, errors.New("body has data after the JSON object")
-	}
-	return req, nil
+	err := respond.DecodeRequest(body, &req, `{"entities":["products","users"],"date":"YYYY-MM-DD","allow_shrink":false}`)
+	return req, err
 }

@@ -15,15 +15,18 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
 // FunctionName is the entry point's name.
 const FunctionName = "IngestBatch"
 
-// Source streams the elements of a storefront list endpoint.
+// Source streams the elements of a storefront list endpoint, one attempt at
+// a time, and starts an attempt over while its failures are transient.
 type Source interface {
-	Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error
+	Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *source.OversizedError) error) error
+	Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error
 }
 
 // Deps are the Function's collaborators.
@@ -59,18 +62,25 @@ type Request struct {
 	Entities []string `json:"entities"`
 	// Date is the snapshot date (YYYY-MM-DD) for backfills; empty means today (UTC).
 	Date string `json:"date"`
+	// AllowShrink publishes a snapshot even when it is empty or much smaller
+	// than the last one (see source.CheckShrink): for a catalogue that really
+	// shrank.
+	AllowShrink bool `json:"allow_shrink"`
 }
 
 // EntityResult reports one entity of a run.
 type EntityResult struct {
-	Entity         string `json:"entity"`
-	Fetched        int64  `json:"fetched"`
-	Valid          int64  `json:"valid"`
-	Rejected       int64  `json:"rejected"`
-	Object         string `json:"object,omitempty"`
-	Generation     int64  `json:"generation,omitempty"`
-	Unchanged      bool   `json:"unchanged"`
-	RejectsObject  string `json:"rejects_object,omitempty"`
+	Entity        string `json:"entity"`
+	Fetched       int64  `json:"fetched"`
+	Valid         int64  `json:"valid"`
+	Rejected      int64  `json:"rejected"`
+	Object        string `json:"object,omitempty"`
+	Generation    int64  `json:"generation,omitempty"`
+	Unchanged     bool   `json:"unchanged"`
+	RejectsObject string `json:"rejects_object,omitempty"`
+	// HeldObject is where a snapshot that failed the shrink check was kept,
+	// under rejects/, instead of being published.
+	HeldObject     string `json:"held_object,omitempty"`
 	Error          string `json:"error,omitempty"`
 	DurationMillis int64  `json:"duration_ms"`
 }
@@ -87,14 +97,16 @@ type Summary struct {
 var (
 	// ErrBadRequest marks a malformed request.
 	ErrBadRequest = errors.New("bad request")
-	// ErrSource marks a failure of the storefront API.
+	// ErrSource marks a failure of the storefront API, including a listing
+	// held back as collapsed (source.ErrCollapsed).
 	ErrSource = errors.New("source failed")
 )
 
 // plan is a validated request.
 type plan struct {
-	entities []model.Entity
-	day      time.Time
+	entities    []model.Entity
+	day         time.Time
+	allowShrink bool
 }
 
 func (f *Function) plan(req Request, now time.Time) (plan, error) {
@@ -115,6 +127,7 @@ func (f *Function) plan(req Request, now time.Time) (plan, error) {
 	}
 	today := now.UTC().Truncate(24 * time.Hour)
 	p.day = today
+	p.allowShrink = req.AllowShrink
 	if req.Date != "" {
 		day, err := time.Parse(lake.DateLayout, req.Date)
 		if err != nil {
@@ -146,7 +159,7 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 
 	var errs []error
 	for _, e := range p.entities {
-		res, err := f.ingest(ctx, e, stamp)
+		res, err := f.ingest(ctx, e, stamp, p.allowShrink)
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, err)
@@ -166,46 +179,89 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 }
 
 // ingest fetches one entity completely, then publishes its snapshot and its
-// rejects. Nothing is published unless the whole list was read.
-func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp) (EntityResult, error) {
+// rejects. Nothing is published unless the whole list was read: a transient
+// failure of the source at any point starts the entity over from nothing.
+func (f *Function) ingest(ctx context.Context, e model.Entity, stamp lake.Stamp, allowShrink bool) (EntityResult, error) {
 	start := f.deps.Now()
-	res := EntityResult{Entity: e.Name}
+	var res EntityResult
+	err := f.deps.Source.Retry(ctx, e.Name, func(ctx context.Context) error {
+		res = EntityResult{Entity: e.Name}
+		return f.attempt(ctx, e, stamp, allowShrink, &res)
+	})
+	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
+	return res, err
+}
+
+// attempt makes one attempt at ingest, filling res.
+func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp, allowShrink bool, res *EntityResult) error {
 	snap := f.deps.Lake.Begin(ctx, lake.RawObject(e.Name, stamp.Day), stamp)
 	defer snap.Abort()
 	rejects := f.deps.Lake.Quarantine(e.Name, stamp)
 	defer rejects.Abort()
 
 	sourceErr, writeErr := canonicalize(ctx, e,
-		func(fn func(json.RawMessage) error) error { return f.deps.Source.Each(ctx, e.Path, fn) },
+		func(fn func(json.RawMessage, error) error) error {
+			return f.deps.Source.Each(ctx, e.Path, func(raw json.RawMessage, big *source.OversizedError) error {
+				if big != nil {
+					return fn(nil, big)
+				}
+				return fn(raw, nil)
+			})
+		},
 		func(raw, rec []byte, invalid error) error {
 			res.Fetched++
 			if invalid == nil {
 				res.Valid++
 				return snap.Add(rec)
 			}
-			if !errors.Is(invalid, model.ErrInvalid) {
+			var big *source.OversizedError
+			if !errors.Is(invalid, model.ErrInvalid) && !errors.As(invalid, &big) {
 				return invalid
 			}
 			res.Rejected++
 			return rejects.Add(ctx, raw, invalid)
 		})
-	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
 	switch {
 	case writeErr != nil:
-		return res, fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
+		return fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
 	case sourceErr != nil:
-		return res, fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
+		return fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
+	}
+
+	if !allowShrink {
+		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, e.Name, stamp.Day)
+		if err != nil {
+			return err
+		}
+		before := int64(-1)
+		if found {
+			before = prev.Records
+		}
+		if collapsed := source.CheckShrink(e.Name, before, res.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
+			if found {
+				collapsed = fmt.Errorf("%w (last: %s)", collapsed, prev.Object)
+			}
+			if res.HeldObject, err = snap.Hold(ctx, e.Name, collapsed); err != nil {
+				return fmt.Errorf("hold %s snapshot: %w", e.Name, err)
+			}
+			if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
+				return err
+			}
+			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "entity", e.Name,
+				"held_object", res.HeldObject, "reason", collapsed.Error())
+			return fmt.Errorf("%w: %w; kept at %s, nothing published; call with allow_shrink to accept it", ErrSource, collapsed, res.HeldObject)
+		}
 	}
 
 	out, err := snap.Commit(ctx)
 	if err != nil {
-		return res, fmt.Errorf("write %s snapshot: %w", e.Name, err)
+		return fmt.Errorf("write %s snapshot: %w", e.Name, err)
 	}
 	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
 	if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
-		return res, err
+		return err
 	}
-	return res, nil
+	return nil
 }
 
 func (f *Function) recordRun(ctx context.Context, sum Summary, started time.Time, runErr error) {

@@ -21,13 +21,14 @@ type batch struct {
 	out     []byte
 	outEnds []int
 	errs    []error
+	pre     []error // an element the source could not hand over, with why
 }
 
 func (b *batch) reset(seq int) {
 	b.seq = seq
 	b.raw, b.rawEnds = b.raw[:0], b.rawEnds[:0]
 	b.out, b.outEnds = b.out[:0], b.outEnds[:0]
-	b.errs = b.errs[:0]
+	b.errs, b.pre = b.errs[:0], b.pre[:0]
 }
 
 func (b *batch) len() int { return len(b.rawEnds) }
@@ -50,10 +51,11 @@ func (b *batch) outAt(i int) []byte {
 
 // canonicalize decodes and validates every raw element that each produces,
 // on all cores, and calls emit for each in source order with its canonical
-// form or its validation error. The source's order is kept, so the snapshot's
+// form or its validation error (or the error each gave in its place, such as
+// a record over the size limit). The source's order is kept, so the snapshot's
 // bytes and hash are those of a sequential run. It returns the error of each,
 // or the first error of emit (which stops the reading).
-func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMessage) error) error, emit func(raw, canonical []byte, invalid error) error) (sourceErr, emitErr error) {
+func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMessage, error) error) error, emit func(raw, canonical []byte, invalid error) error) (sourceErr, emitErr error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
@@ -68,6 +70,11 @@ func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMe
 			defer wg.Done()
 			for b := range jobs {
 				for i := range b.len() {
+					if b.pre[i] != nil {
+						b.outEnds = append(b.outEnds, len(b.out))
+						b.errs = append(b.errs, b.pre[i])
+						continue
+					}
 					rec, err := e.Canonical(b.rawAt(i))
 					b.out = append(b.out, rec...)
 					b.outEnds = append(b.outEnds, len(b.out))
@@ -121,9 +128,10 @@ func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMe
 		cur.reset(seq)
 		return nil
 	}
-	sourceErr = each(func(raw json.RawMessage) error {
+	sourceErr = each(func(raw json.RawMessage, unread error) error {
 		cur.raw = append(cur.raw, raw...)
 		cur.rawEnds = append(cur.rawEnds, len(cur.raw))
+		cur.pre = append(cur.pre, unread)
 		if cur.len() == batchSize {
 			return send()
 		}

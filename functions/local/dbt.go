@@ -37,6 +37,9 @@ type DBTReport struct {
 	Freshness []SourceFreshness `json:"freshness,omitempty"`
 }
 
+// FreshnessEmpty is the freshness status of a raw table with no rows.
+const FreshnessEmpty = "empty"
+
 // SourceFreshness is one raw table's freshness as `dbt source freshness`
 // judged it against the thresholds in _staging__sources.yml.
 type SourceFreshness struct {
@@ -81,6 +84,7 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 			UniqueID string  `json:"unique_id"`
 			Status   string  `json:"status"`
 			Age      float64 `json:"max_loaded_at_time_ago_in_s"`
+			Latest   *string `json:"max_loaded_at"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
@@ -90,7 +94,11 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 	for _, r := range res.Results {
 		// unique_id is source.<project>.<source>.<table>
 		parts := strings.SplitN(r.UniqueID, ".", 3)
-		fs = append(fs, SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age})
+		f := SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age}
+		if r.Latest == nil || *r.Latest == "" || r.Age < 0 { // no row to date: dbt reports an error and a nonsense age
+			f.Status, f.AgeSeconds = FreshnessEmpty, 0
+		}
+		fs = append(fs, f)
 	}
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Source < fs[j].Source })
 	return fs, nil

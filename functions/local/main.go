@@ -28,10 +28,21 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 )
+
+// faultNames lists the --source-fault values.
+func faultNames() string {
+	names := make([]string, len(storefront.Faults))
+	for i, f := range storefront.Faults {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,6 +68,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	rebuild := fs.Bool("rebuild", false, "delete the warehouse and rebuild it from the lake (snapshots reloaded, archived cart events replayed, marts rebuilt)")
 	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
+	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+faultNames()+" (see functions/local/storefront/faults.go)")
+	allowShrink := fs.Bool("allow-shrink", false, "accept snapshots and cart listings that are empty or far smaller than the last ones (a real shrink, not an outage)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -76,8 +89,12 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if baseURL != "" && *scale > 0 {
 		return errors.New("--scale serves synthetic data from the built-in API; it cannot be combined with SOURCE_BASE_URL")
 	}
+	if baseURL != "" && *fault != "" {
+		return errors.New("--source-fault applies to the built-in API; it cannot be combined with SOURCE_BASE_URL")
+	}
 	_, err := Run(ctx, Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls, Rebuild: *rebuild,
+		SourceFault: storefront.Fault(*fault), AllowShrink: *allowShrink,
 		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,
 	})

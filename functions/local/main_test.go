@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if baseline.dir != "" {
+		os.RemoveAll(baseline.dir)
+	}
+	os.Exit(code)
 }
 
 type result struct {

@@ -108,14 +108,7 @@ func (p *queuePusher) progress(total int64) func() {
 	}
 	start := time.Now()
 	return every(p.progressEvery, func() {
-		settled := p.snapshot().settled()
-		rate := float64(settled) / time.Since(start).Seconds()
-		left := "?"
-		if rate > 0 {
-			left = (time.Duration(float64(total-settled)/rate) * time.Second).Round(time.Second).String()
-		}
-		fmt.Fprintf(p.out, "  … delivered %d of %d events (%.0f%%), %.0f events/s, %s left\n",
-			settled, total, 100*float64(settled)/float64(total), rate, left)
+		fmt.Fprintf(p.out, "  … delivered %s\n", progressLine(p.snapshot().settled(), total, "events", time.Since(start)))
 	})
 }
 

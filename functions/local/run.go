@@ -39,6 +39,12 @@ type Options struct {
 	PollEvery time.Duration
 	// Polls bounds the number of polls when PollEvery is set (0: no bound).
 	Polls int
+	// SourceFault, when set, makes the built-in API misbehave (see
+	// storefront.Fault).
+	SourceFault storefront.Fault
+	// AllowShrink lets IngestBatch and PollCarts accept an empty or collapsed
+	// listing (their allow_shrink request field).
+	AllowShrink bool
 	// Rebuild deletes the warehouse and rebuilds it from the lake (which a
 	// run also does by itself when it finds the warehouse missing).
 	Rebuild bool
@@ -81,8 +87,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// Cloud Scheduler: the daily batch.
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
-	stop := progress(out, "ingesting", st.api)
-	err = callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, &sum.Ingest)
+	stop := progress(out, "ingesting products and users", st.api, 2*opts.Scale)
+	err = callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest)
 	stop()
 	if err != nil {
 		return sum.failed(started, err)
@@ -94,7 +100,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
-	stop = progress(out, "loading", nil)
+	stop = progress(out, "loading", nil, 0)
 	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
 	stop()
 	if err != nil {
@@ -187,13 +193,15 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, 
 	start := time.Now()
 	var r PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", pollcarts.FunctionName)
-	if err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, &r.Poll); err != nil {
+	stop := progress(out, "polling carts", s.api, s.opts.Scale)
+	err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll)
+	stop()
+	if err != nil {
 		return r, err
 	}
 	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
 		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
 	fmt.Fprintf(out, "Pub/Sub push (%s) → %s, archived under gs://%s/%s\n", Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
-	var err error
 	r.Push, err = push.drain(ctx)
 	r.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(out, "  %s", r.Push)
@@ -264,11 +272,20 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	return err
 }
 
-// callFunction calls an HTTP function as Cloud Scheduler does and decodes
-// its JSON summary into v; a non-200 answer is an error naming what failed.
-func callFunction(ctx context.Context, url string, v any) error {
+// request is the body the scheduler jobs send to IngestBatch and PollCarts.
+func (o Options) request() string {
+	if o.AllowShrink {
+		return `{"allow_shrink":true}`
+	}
+	return `{}`
+}
+
+// callFunction calls an HTTP function as Cloud Scheduler does, with body, and
+// decodes its JSON summary into v; a non-200 answer is an error naming what
+// failed.
+func callFunction(ctx context.Context, url, body string, v any) error {
 	name := url[strings.LastIndexByte(url, '/')+1:]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{}`))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -279,10 +296,10 @@ func callFunction(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("call %s: %w", name, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	decodeErr := json.Unmarshal(body, v)
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	decodeErr := json.Unmarshal(answer, v)
 	if resp.StatusCode != http.StatusOK || decodeErr != nil {
-		return fmt.Errorf("%s answered HTTP %d: %s", name, resp.StatusCode, errorDetail(body))
+		return fmt.Errorf("%s answered HTTP %d: %s", name, resp.StatusCode, errorDetail(answer))
 	}
 	return nil
 }
@@ -308,16 +325,36 @@ func errorDetail(body []byte) string {
 	return strings.TrimSpace(string(body))
 }
 
-// progress prints a line every two seconds until stopped.
-func progress(out io.Writer, what string, api *storefront.Server) func() {
+// progress prints a line every two seconds until stopped: what is being
+// done and for how long, and, with the built-in API, how many records it
+// served for this phase, their rate and, when total is known, the time left.
+func progress(out io.Writer, what string, api *storefront.Server, total int64) func() {
 	start := time.Now()
+	var served0 int64
+	if api != nil {
+		served0 = api.Served()
+	}
 	return every(2*time.Second, func() {
-		line := fmt.Sprintf("  … %s, %.0fs", what, time.Since(start).Seconds())
-		if api != nil {
-			line += fmt.Sprintf(", %d records served by the API", api.Served())
+		if api == nil {
+			fmt.Fprintf(out, "  … %s, %.0fs\n", what, time.Since(start).Seconds())
+			return
 		}
-		fmt.Fprintln(out, line)
+		fmt.Fprintf(out, "  … %s: %s\n", what, progressLine(api.Served()-served0, total, "records", time.Since(start)))
 	})
+}
+
+// progressLine reads "412000 of 2000000 records (21%), 103000 records/s,
+// about 16s left", or without a total "412000 records, 103000 records/s".
+func progressLine(done, total int64, unit string, elapsed time.Duration) string {
+	rate := float64(done) / max(elapsed.Seconds(), 1e-3)
+	if total <= 0 {
+		return fmt.Sprintf("%d %s, %.0f %s/s", done, unit, rate, unit)
+	}
+	left := "time left unknown"
+	if rate > 0 {
+		left = "about " + (time.Duration(float64(max(total-done, 0))/rate) * time.Second).Round(time.Second).String() + " left"
+	}
+	return fmt.Sprintf("%d of %d %s (%.0f%%), %.0f %s/s, %s", done, total, unit, 100*float64(done)/float64(total), rate, unit, left)
 }
 
 // every calls fn every interval, in its own goroutine, until the returned

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +26,7 @@ import (
 	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
@@ -152,7 +155,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) {
 	opts := st.opts
 	if opts.SourceBaseURL != "" {
-		if err := preflight(ctx, opts.SourceBaseURL); err != nil {
+		if err := preflight(ctx, opts.SourceBaseURL, opts.Env, opts.Out); err != nil {
 			return "", err
 		}
 		sum.Source = "external API " + opts.SourceBaseURL
@@ -166,15 +169,29 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 		}
 	}
 	st.api = storefront.NewServer(catalog)
+	var handler http.Handler = st.api
+	if opts.SourceFault != "" {
+		var err error
+		if handler, err = storefront.WithFault(st.api, opts.SourceFault, 2*sourceTimeout(opts.Env)); err != nil {
+			return "", err
+		}
+		desc += ", misbehaving: " + string(opts.SourceFault)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("start storefront API: %w", err)
 	}
-	srv := &http.Server{Handler: st.api, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	st.closers = append(st.closers, func() { srv.Close() })
 	sum.Source = desc
-	return "http://" + l.Addr().String(), nil
+	url := "http://" + l.Addr().String()
+	if opts.SourceFault != "" { // the built-in API ignores ?limit=1: only a misbehaving one is worth checking
+		if err := preflight(ctx, url, opts.Env, opts.Out); err != nil {
+			return "", err
+		}
+	}
+	return url, nil
 }
 
 // startStorage starts fake-gcs-server on disk and a client reaching it
@@ -209,23 +226,59 @@ func (st *stack) startStorage(ctx context.Context) error {
 	return nil
 }
 
-// preflight checks that an external source answers before anything starts.
-func preflight(ctx context.Context, baseURL string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(baseURL, "/")+"/products?limit=1", nil)
+// preflight checks that the source answers before anything starts, with the
+// SOURCE_* settings and retries the functions use, and says which of three
+// things went wrong: unreachable, answering 5xx, or refusing the key.
+// Its retries are reported on out, so that a failure stays one line on
+// stderr.
+func preflight(ctx context.Context, baseURL string, env config.Lookup, out io.Writer) error {
+	ctx = logging.WithLogger(ctx, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})))
+	r := config.NewReader(func(name string) (string, bool) {
+		if name == "SOURCE_BASE_URL" {
+			return baseURL, true
+		}
+		return env(name)
+	})
+	cfg := source.ReadConfig(r)
+	if err := r.Err(); err != nil {
+		return err
+	}
+	client, err := source.New(cfg, nil)
 	if err != nil {
-		return fmt.Errorf("SOURCE_BASE_URL %q is not a valid URL: %w", baseURL, err)
+		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("source %s is unreachable (%v): check SOURCE_BASE_URL, or unset it to use the built-in API", baseURL, err)
+	err = client.Retry(ctx, "source check", func(ctx context.Context) error {
+		return client.Each(ctx, "/products?limit=1", func(json.RawMessage, *source.OversizedError) error { return nil })
+	})
+	if err == nil {
+		return nil
 	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("source %s answered GET /products with HTTP %d: check SOURCE_BASE_URL and SOURCE_API_KEY", baseURL, resp.StatusCode)
+	var status *source.StatusError
+	switch {
+	case errors.As(err, &status) && (status.StatusCode == http.StatusUnauthorized || status.StatusCode == http.StatusForbidden):
+		return fmt.Errorf("source %s rejected the API key (HTTP %d): check SOURCE_API_KEY and SOURCE_API_KEY_HEADER", baseURL, status.StatusCode)
+	case errors.As(err, &status):
+		return fmt.Errorf("source %s answered GET /products with HTTP %d: %w", baseURL, status.StatusCode, err)
+	case errors.Is(err, source.ErrNotArray), errors.Is(err, source.ErrMalformed):
+		return fmt.Errorf("source %s does not speak the FakeStore API (GET /products is not a JSON array): %w", baseURL, err)
+	default:
+		return fmt.Errorf("source %s is unreachable: %w; check SOURCE_BASE_URL, or unset it to use the built-in API", baseURL, err)
 	}
-	return nil
+}
+
+// sourceTimeout is the SOURCE_TIMEOUT the functions use (default 30s).
+func sourceTimeout(env config.Lookup) time.Duration {
+	if d, err := time.ParseDuration(envOr(env, "SOURCE_TIMEOUT", "")); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
 }
 
 func isConflict(err error) bool {

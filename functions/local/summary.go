@@ -197,6 +197,10 @@ func (s *Summary) Print(out io.Writer) {
 			if i == len(s.DBT.Freshness)-1 {
 				sep = "\n"
 			}
+			if f.Status == FreshnessEmpty {
+				fmt.Fprintf(out, " %s empty%s", f.Source, sep)
+				continue
+			}
 			fmt.Fprintf(out, " %s %s (%s old)%s", f.Source, f.Status, time.Duration(f.AgeSeconds*float64(time.Second)).Round(time.Second), sep)
 		}
 	}

@@ -17,7 +17,12 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST"})
 		return
 	}
-	sum, err := f.Run(ctx)
+	var req Request
+	if err := respond.DecodeRequest(r.Body, &req, `{"allow_shrink":false}`); err != nil {
+		respond.JSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	sum, err := f.Run(ctx, req)
 	switch {
 	case errors.Is(err, ErrSource):
 		respond.JSON(w, http.StatusBadGateway, sum)

@@ -23,6 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -30,9 +31,19 @@ import (
 // FunctionName is the entry point's name.
 const FunctionName = "PollCarts"
 
-// Source streams the elements of a storefront list endpoint.
+// Source streams the elements of a storefront list endpoint, one attempt at
+// a time, and starts an attempt over while its failures are transient.
 type Source interface {
-	Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error
+	Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *source.OversizedError) error) error
+	Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error
+}
+
+// Request is the optional JSON body of a call.
+type Request struct {
+	// AllowShrink lets a listing that came back empty, or much smaller than
+	// the carts known, tombstone the carts it no longer lists (see
+	// source.CheckShrink): for a store that really lost its carts.
+	AllowShrink bool `json:"allow_shrink"`
 }
 
 // StateStore loads and commits the poller's state.
@@ -87,7 +98,9 @@ type Summary struct {
 	Changed   int64  `json:"changed"`
 	Unchanged int64  `json:"unchanged"`
 	Deleted   int64  `json:"deleted"`
-	Published int64  `json:"published"`
+	// Published counts every event the topic accepted, including the
+	// repeats (same ids) of a listing that was started over.
+	Published int64 `json:"published"`
 	// StateCommitted is false when the poll failed or another poll committed
 	// first (Status "superseded"; its events repeat this poll's ids).
 	StateCommitted  bool   `json:"state_committed"`
@@ -117,6 +130,11 @@ type poll struct {
 	started  time.Time
 	pending  []events.Result
 	firstErr error
+
+	allowShrink bool
+	// unreadable is set when a cart was too large to read: its id is
+	// unknown, so no cart is taken as deleted by this poll.
+	unreadable bool
 }
 
 // publish queues ev and, every drainEvery events, waits for the results.
@@ -144,8 +162,8 @@ func (p *poll) drain(ctx context.Context) error {
 }
 
 // Run performs one poll.
-func (f *Function) Run(ctx context.Context) (Summary, error) {
-	p := &poll{f: f, started: f.deps.Now()}
+func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
+	p := &poll{f: f, started: f.deps.Now(), allowShrink: req.AllowShrink}
 	p.sum = Summary{RunID: warehouse.NewRunID(p.started), Status: warehouse.StatusSucceeded}
 	logger := logging.FromContextOr(ctx, f.deps.Logger).With(logging.Labels(p.sum.RunID, FunctionName))
 	ctx = logging.WithLogger(ctx, logger)
@@ -177,58 +195,43 @@ func (p *poll) run(ctx context.Context) error {
 	}
 	day := p.started.UTC().Truncate(24 * time.Hour)
 	stamp := lake.Stamp{Day: day, RunID: p.sum.RunID, ExtractedAt: p.started.UTC()}
-	rejects := f.deps.Lake.Quarantine(model.Carts.Name, stamp)
-	defer rejects.Abort()
-
-	d := newDiffer(prev)
-	var publishErr, writeErr error // failures that are not the source's
-	srcErr := f.deps.Source.Each(ctx, path, func(raw json.RawMessage) error {
-		p.sum.Fetched++
-		v, err := model.Carts.Decode(raw)
-		if err != nil {
-			p.sum.Rejected++
-			// A cart that is still there but unreadable is not deleted: keep
-			// what we knew of it.
-			d.keep(cartID(raw))
-			writeErr = rejects.Add(ctx, raw, err)
-			return writeErr
+	var d *differ
+	var rejects *lake.Quarantine
+	defer func() { rejects.Abort() }()
+	// A transient failure of the source starts the listing over; what was
+	// published stays published, and the repeat publishes the same ids.
+	err = f.deps.Source.Retry(ctx, model.Carts.Name, func(ctx context.Context) error {
+		if rejects != nil {
+			rejects.Abort()
 		}
-		c := v.(*model.Cart)
-		p.sum.Valid++
-		change, fp := d.observe(c)
-		switch change {
-		case changeNone, changeDuplicate:
-			if change == changeNone {
-				p.sum.Unchanged++
-			}
-			return nil
-		case changeNew:
-			p.sum.New++
-		case changeUpdated:
-			p.sum.Changed++
-		}
-		if err := p.publish(ctx, model.NewUpsertEvent(c, fp, p.started, f.deps.Now())); err != nil {
-			publishErr = err
-			return err
-		}
-		return nil
+		d, rejects = newDiffer(prev), f.deps.Lake.Quarantine(model.Carts.Name, stamp)
+		p.sum.Fetched, p.sum.Valid, p.sum.Rejected, p.sum.New, p.sum.Changed, p.sum.Unchanged = 0, 0, 0, 0, 0, 0
+		p.unreadable = false
+		return p.list(ctx, path, d, rejects)
 	})
-	switch {
-	case publishErr != nil:
+	if err != nil {
 		_ = p.drain(ctx)
-		return publishErr
-	case writeErr != nil:
-		_ = p.drain(ctx)
-		return fmt.Errorf("write rejected carts: %w", writeErr)
-	case srcErr != nil:
-		// What was published stays published; the next poll repeats those
-		// events with the same ids.
-		_ = p.drain(ctx)
-		return fmt.Errorf("%w: carts: %w", ErrSource, srcErr)
+		return err
+	}
+
+	if known := d.known(windowStart); known > 0 && !p.allowShrink {
+		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, f.cfg.Source.MaxShrink); collapsed != nil {
+			// Keep every cart: write the reason beside the rejects, commit
+			// nothing, and let the run fail.
+			_ = p.drain(ctx)
+			if err := rejects.Add(ctx, nil, collapsed); err != nil {
+				return fmt.Errorf("write rejected carts: %w", err)
+			}
+			if _, err := rejects.Commit(ctx); err != nil {
+				return err
+			}
+			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "reason", collapsed.Error(), "carts_in_state", known)
+			return fmt.Errorf("%w: %w; no cart deleted, state not committed; call with allow_shrink to accept it", ErrSource, collapsed)
+		}
 	}
 
 	for _, e := range d.unseen() {
-		if e.Day < windowStart {
+		if e.Day < windowStart || p.unreadable {
 			d.next = append(d.next, e) // outside the window: not re-read, not deleted
 			continue
 		}
@@ -311,6 +314,18 @@ func (d *differ) keep(cartID int64) {
 	}
 }
 
+// known counts the state's carts dated on or after windowStart: the ones a
+// full listing should show again.
+func (d *differ) known(windowStart int32) int {
+	n := 0
+	for _, e := range d.prev {
+		if e.Day >= windowStart {
+			n++
+		}
+	}
+	return n
+}
+
 // unseen returns the state's carts the source did not list this poll.
 func (d *differ) unseen() []state.Entry {
 	var out []state.Entry
@@ -337,6 +352,58 @@ func cartID(raw json.RawMessage) int64 {
 		return 0
 	}
 	return v.ID
+}
+
+// list makes one attempt at the cart listing: every cart is compared with
+// prev, new and changed ones are published, invalid ones quarantined.
+func (p *poll) list(ctx context.Context, path string, d *differ, rejects *lake.Quarantine) error {
+	var publishErr, writeErr error // failures that are not the source's
+	srcErr := p.f.deps.Source.Each(ctx, path, func(raw json.RawMessage, big *source.OversizedError) error {
+		p.sum.Fetched++
+		if big != nil {
+			p.sum.Rejected++
+			p.unreadable = true
+			writeErr = rejects.Add(ctx, nil, big)
+			return writeErr
+		}
+		v, err := model.Carts.Decode(raw)
+		if err != nil {
+			p.sum.Rejected++
+			// A cart that is still there but unreadable is not deleted: keep
+			// what we knew of it.
+			d.keep(cartID(raw))
+			writeErr = rejects.Add(ctx, raw, err)
+			return writeErr
+		}
+		c := v.(*model.Cart)
+		p.sum.Valid++
+		change, fp := d.observe(c)
+		switch change {
+		case changeNone, changeDuplicate:
+			if change == changeNone {
+				p.sum.Unchanged++
+			}
+			return nil
+		case changeNew:
+			p.sum.New++
+		case changeUpdated:
+			p.sum.Changed++
+		}
+		if err := p.publish(ctx, model.NewUpsertEvent(c, fp, p.started, p.f.deps.Now())); err != nil {
+			publishErr = err
+			return err
+		}
+		return nil
+	})
+	switch {
+	case publishErr != nil:
+		return publishErr
+	case writeErr != nil:
+		return fmt.Errorf("write rejected carts: %w", writeErr)
+	case srcErr != nil:
+		return fmt.Errorf("%w: carts: %w", ErrSource, srcErr)
+	}
+	return nil
 }
 
 func (f *Function) recordRun(ctx context.Context, p *poll, runErr error) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,7 +160,7 @@ func (e *env) store() *state.Store {
 
 func run(t *testing.T, f *Function) Summary {
 	t.Helper()
-	sum, err := f.Run(context.Background())
+	sum, err := f.Run(context.Background(), Request{})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -218,7 +219,7 @@ func TestPublishFailureCommitsNothing(t *testing.T) {
 	e := newEnv(t, encode(t, fixtureCarts(t)))
 	e.pub.failAfter = 3
 	f := e.poller(t, nil, nil)
-	sum, err := f.Run(context.Background())
+	sum, err := f.Run(context.Background(), Request{})
 	if !errors.Is(err, ErrPublish) || sum.StateCommitted {
 		t.Fatalf("Run = %+v, %v; want a publish failure and no commit", sum, err)
 	}
@@ -253,7 +254,7 @@ func TestCrashBetweenPublishAndCommitRepeatsTheSameIDs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encode(t, fixtureCarts(t)))
 	f := e.poller(t, &crashingStore{Store: e.store()}, nil)
-	if _, err := f.Run(context.Background()); err == nil {
+	if _, err := f.Run(context.Background(), Request{}); err == nil {
 		t.Fatal("the crashed poll reported success")
 	}
 	first := e.pub.ids()
@@ -293,7 +294,7 @@ func TestRacingPollersCommitOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sums[i], _ = f.Run(context.Background())
+			sums[i], _ = f.Run(context.Background(), Request{})
 		}()
 	}
 	wg.Wait()
@@ -372,5 +373,104 @@ func TestSourceListingACartTwiceKeepsTheStateValid(t *testing.T) {
 	}
 	if got := run(t, f); got.Published != 0 || got.CartsInState != 7 {
 		t.Errorf("second poll = %+v, want the state read back and nothing published", got)
+	}
+}
+
+// TestCollapsedListingDeletesNothing: a listing that comes back empty or
+// much smaller than the state (an outage that still answers 200) tombstones
+// nothing and commits nothing, unless the call allows the shrink.
+func TestCollapsedListingDeletesNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, listing string
+		wantDeleted   int64
+		wantReason    string
+	}{
+		{name: "empty", listing: `[]`, wantDeleted: 7, wantReason: "the cart listing came back empty where the last accepted listing had 7"},
+		{name: "one of seven", listing: "first", wantDeleted: 6, wantReason: "the cart listing fell from 7 to 1 records (-86%)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			carts := fixtureCarts(t)
+			e := newEnv(t, encode(t, carts))
+			f := e.poller(t, nil, nil)
+			run(t, f)
+			_, gen, _ := e.store().Load(context.Background())
+			published := len(e.pub.ids())
+			if tc.listing == "first" {
+				tc.listing = encode(t, carts[:1])
+			}
+			e.api.set(tc.listing)
+
+			sum, err := f.Run(context.Background(), Request{})
+			if !errors.Is(err, ErrSource) || !errors.Is(err, source.ErrCollapsed) || !strings.Contains(err.Error(), tc.wantReason) {
+				t.Fatalf("Run = %v, want a collapsed listing: %q", err, tc.wantReason)
+			}
+			if sum.Deleted != 0 || sum.StateCommitted || len(e.pub.ids()) != published {
+				t.Errorf("summary = %+v after %d more events, want nothing deleted or committed", sum, len(e.pub.ids())-published)
+			}
+			if _, now, _ := e.store().Load(context.Background()); now != gen {
+				t.Errorf("state generation %d, want %d untouched", now, gen)
+			}
+			obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
+			if err != nil || !strings.Contains(string(obj.Content), tc.wantReason) {
+				t.Errorf("rejects object: %v %s", err, obj.Content)
+			}
+
+			sum, err = f.Run(context.Background(), Request{AllowShrink: true})
+			if err != nil || sum.Deleted != tc.wantDeleted || !sum.StateCommitted {
+				t.Errorf("with allow_shrink: %+v, %v; want %d tombstones committed", sum, err, tc.wantDeleted)
+			}
+		})
+	}
+}
+
+// TestOversizedCartIsQuarantinedAndNothingDeleted: a cart over the record
+// limit cannot be read, so its id is unknown; it is quarantined by size and
+// reason, and no cart is taken as deleted.
+func TestOversizedCartIsQuarantinedAndNothingDeleted(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	e := newEnv(t, encode(t, carts))
+	f := e.poller(t, nil, map[string]string{"SOURCE_MAX_RECORD_BYTES": "1024"})
+	run(t, f)
+	carts[6]["note"] = strings.Repeat("x", 4000)
+	e.api.set(encode(t, carts))
+	sum := run(t, f)
+	if sum.Rejected != 1 || sum.Deleted != 0 || sum.CartsInState != 7 || sum.Unchanged != 6 {
+		t.Errorf("summary = %+v, want 1 rejected, 6 unchanged, none deleted, 7 in state", sum)
+	}
+	obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
+	if err != nil || !strings.Contains(string(obj.Content), "record 6 is ") || strings.Contains(string(obj.Content), "xxxx") {
+		t.Errorf("rejects object: %v %s", err, obj.Content)
+	}
+}
+
+// TestBrokenListingStartsOver: a listing cut off mid-body is read again
+// from the start, and the poll ends as a clean one would.
+func TestBrokenListingStartsOver(t *testing.T) {
+	t.Parallel()
+	full := encode(t, fixtureCarts(t))
+	e := newEnv(t, full)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			_, _ = w.Write([]byte(full[:len(full)/2]))
+			return
+		}
+		e.api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.apiURL = srv.URL
+	f := e.poller(t, nil, map[string]string{"SOURCE_MAX_RETRIES": "2"})
+	sum := run(t, f)
+	if sum.New != 7 || sum.Fetched != 7 || calls.Load() != 2 || !sum.StateCommitted {
+		t.Errorf("poll = %+v in %d calls; want 7 new from 2 calls, committed", sum, calls.Load())
+	}
+	// The carts the broken attempt had published are published again, under
+	// the same ids.
+	if n := len(distinct(e.pub.ids())); n != 7 || sum.Published != int64(len(e.pub.ids())) {
+		t.Errorf("%d distinct ids in %d events (summary: %d published), want 7 distinct", n, len(e.pub.ids()), sum.Published)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"strconv"
 	"time"
 
@@ -91,6 +92,7 @@ type Snapshot struct {
 	sum     hash.Hash
 	records int64
 	done    bool
+	meta    map[string]string // extra metadata for the published object
 }
 
 // Begin starts a snapshot that will be published at object.
@@ -196,6 +198,7 @@ func (s *Snapshot) Commit(ctx context.Context) (Result, error) {
 		MetaSHA256:      res.SHA256,
 		MetaExtractedAt: s.stamp.ExtractedAt.UTC().Format(time.RFC3339),
 	}
+	maps.Copy(copier.Metadata, s.meta)
 	out, err := copier.Run(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", s.final, err)

@@ -1,8 +1,10 @@
 // Package source is a client for FakeStore-compatible storefront REST APIs. It
 // streams the JSON array a list endpoint returns, one raw element at a time, so
-// memory does not grow with the catalogue; it retries network errors, 429 and
-// 5xx with exponential backoff and jitter (honouring Retry-After), rate-limits
-// its own requests, and caps the size of a response.
+// memory does not grow with the catalogue; it rate-limits its own requests,
+// caps the size of a response and of one record, and tells transient failures
+// (network errors, timeouts, 408, 429, 5xx, a body that ends early or stops
+// arriving) from permanent ones, so that Retry can start a whole fetch over
+// with exponential backoff and jitter, honouring Retry-After.
 package source
 
 import (
@@ -17,11 +19,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/secrets"
 )
 
@@ -36,18 +40,28 @@ type Config struct {
 	// APIKeySecret, when set, is a Secret Manager version holding the API
 	// key (SOURCE_API_KEY_SECRET); Open reads it once, at start-up.
 	APIKeySecret string
-	// Timeout bounds connecting and waiting for response headers (default 30s).
-	// The caller's context bounds the whole call, body included.
+	// Timeout bounds connecting, waiting for response headers, and any pause
+	// while the body streams (default 30s). The caller's context bounds the
+	// whole call.
 	Timeout time.Duration
-	// MaxRetries is how many times a failed request is retried (default 4;
-	// negative means none).
+	// MaxRetries is how many times Retry starts a failed fetch over (default
+	// 4; negative means none).
 	MaxRetries int
+	// RetryBudget bounds the time Retry spends on one fetch, attempts and
+	// waits together: no new attempt starts once it is spent (default 5m).
+	RetryBudget time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff (defaults 500ms, 30s).
 	BackoffBase, BackoffMax time.Duration
 	// RequestsPerSecond is the client-side rate limit (default 5).
 	RequestsPerSecond float64
 	// MaxResponseBytes caps one response body (default 1 GiB).
 	MaxResponseBytes int64
+	// MaxRecordBytes caps one element of a list (default 16 MiB); a larger
+	// element is skipped and reported, and the rest of the list is read.
+	MaxRecordBytes int
+	// MaxShrink is the largest fall in a listing's size, as a fraction of the
+	// last accepted one, taken as real (default 0.5; see CheckShrink).
+	MaxShrink float64
 }
 
 // ReadConfig reads the SOURCE_* variables shared by every function that calls
@@ -61,6 +75,9 @@ func ReadConfig(r *config.Reader) Config {
 		MaxRetries:        int(r.Int("SOURCE_MAX_RETRIES", 4, -1, 20)),
 		RequestsPerSecond: r.Float("SOURCE_RATE_LIMIT", 5, 0.01, 10000),
 		MaxResponseBytes:  r.Int("SOURCE_MAX_RESPONSE_BYTES", 1<<30, 1<<10, 1<<40),
+		RetryBudget:       r.Duration("SOURCE_RETRY_BUDGET", 0),
+		MaxRecordBytes:    int(r.Int("SOURCE_MAX_RECORD_BYTES", DefaultMaxRecordBytes, 1<<10, 1<<30)),
+		MaxShrink:         r.Float("SOURCE_MAX_SHRINK", DefaultMaxShrink, 0, 1),
 	}
 	cfg.APIKeySecret = r.String("SOURCE_API_KEY_SECRET", "")
 	if cfg.APIKeySecret != "" && !strings.HasPrefix(cfg.APIKeySecret, "projects/") {
@@ -115,6 +132,7 @@ type Client struct {
 	hc      *http.Client
 	limiter *rate.Limiter
 	sleep   func(context.Context, time.Duration) error
+	now     func() time.Time
 }
 
 // New returns a Client for cfg. A nil transport uses a clone of
@@ -145,6 +163,12 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 1 << 30
 	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = 5 * time.Minute
+	}
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
@@ -158,17 +182,34 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 		hc:      &http.Client{Transport: transport},
 		limiter: rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1),
 		sleep:   sleepCtx,
+		now:     time.Now,
 	}, nil
 }
 
-// Each fetches path (for example "/products", or "/carts?startdate=…") and calls fn with every element
-// of the JSON array it returns, in order, as it streams in. The element's
-// bytes are only valid during the call; each element's own JSON syntax is left
-// to the caller's decoder. Failures before the
-// body is read are retried; an error while streaming the body, or from fn, ends
-// the call with that error (fn has already seen part of the list, so the caller
-// must discard what it built).
-func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMessage) error) error {
+// ErrTransient marks a failure worth another attempt: a refused or reset
+// connection, a timeout, HTTP 408, 429 or 5xx, or a body that ended early or
+// stopped arriving. Retry starts a fetch over on it; nothing else is retried.
+var ErrTransient = errors.New("transient")
+
+// transientError wraps a failure worth retrying, with the delay the server
+// asked for, if any.
+type transientError struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (e *transientError) Error() string   { return e.err.Error() }
+func (e *transientError) Unwrap() []error { return []error{e.err, ErrTransient} }
+
+// Each makes one attempt at fetching path (for example "/products", or
+// "/carts?startdate=…") and calls fn for every element of the JSON array it
+// returns, in order, as it streams in: with the element's bytes (valid only
+// during the call; their JSON syntax is left to the caller's decoder), or,
+// for an element over Config.MaxRecordBytes, with nil and an
+// *OversizedError. Any failure ends the attempt; a transient one wraps
+// ErrTransient. fn may have seen part of the list by then, so run Each inside
+// Retry, which starts the caller's whole attempt over.
+func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *OversizedError) error) error {
 	ref, err := url.Parse(path)
 	if err != nil {
 		return fmt.Errorf("source path %q: %w", path, err)
@@ -176,25 +217,70 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	full := c.base.JoinPath(ref.Path)
 	full.RawQuery = ref.RawQuery
 	u := full.String()
-	resp, err := c.get(ctx, u)
+
+	// A body that stops arriving for Timeout cancels the request.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := c.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	resp, retryAfter, err := c.try(ctx, u)
 	if err != nil {
+		if retryable(err) && ctx.Err() == nil {
+			return &transientError{err: err, retryAfter: retryAfter}
+		}
 		return err
 	}
 	defer resp.Body.Close()
+	body := &watchedReader{r: resp.Body, idle: time.AfterFunc(c.cfg.Timeout, func() {
+		cancel(fmt.Errorf("%w: no data for %s", errStalled, c.cfg.Timeout))
+	}), timeout: c.cfg.Timeout}
+	defer body.idle.Stop()
 
-	sp := newSplitter(&limitedReader{r: resp.Body, left: c.cfg.MaxResponseBytes})
+	sp := newSplitter(&limitedReader{r: body, left: c.cfg.MaxResponseBytes}, c.cfg.MaxRecordBytes)
 	for {
 		el, err := sp.next()
-		if errors.Is(err, io.EOF) {
+		var big *OversizedError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
+		case errors.As(err, &big):
+			if err := fn(nil, big); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+				err = cause
+			}
+			err = fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+			if streamTransient(err) && (errors.Is(err, errStalled) || ctx.Err() == nil) {
+				return &transientError{err: err}
+			}
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", u, describeStreamError(err))
-		}
-		if err := fn(el); err != nil {
+		if err := fn(el, nil); err != nil {
 			return err
 		}
 	}
+}
+
+// errStalled reports a response body that stopped arriving.
+var errStalled = errors.New("response body stalled")
+
+// watchedReader restarts the idle timer on every read that made progress.
+type watchedReader struct {
+	r       io.Reader
+	idle    *time.Timer
+	timeout time.Duration
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if n > 0 {
+		w.idle.Reset(w.timeout)
+	}
+	return n, err
 }
 
 // describeStreamError keeps the size-limit sentinel and makes truncation plain.
@@ -205,30 +291,49 @@ func describeStreamError(err error) error {
 	return err
 }
 
-// get performs a GET with rate limiting and retries, returning a 2xx response.
-func (c *Client) get(ctx context.Context, u string) (*http.Response, error) {
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("GET %s: %w", u, errors.Join(err, lastErr))
-		}
-		resp, retryAfter, err := c.try(ctx, u)
+// streamTransient reports whether a failure while the body streamed is worth
+// another attempt: the body ended early, stalled, or the connection failed.
+func streamTransient(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStalled) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// Retry runs attempt until it succeeds or fails with an error that does not
+// wrap ErrTransient. Before each new attempt it waits with exponential
+// backoff and full jitter (at least what Retry-After asked, up to
+// BackoffMax), so attempt must start from nothing each time: it discards
+// whatever the previous attempt built. Attempts stop after MaxRetries
+// retries, or when the next one would start past RetryBudget; the error then
+// says how many were made. what names the fetch in that error and the logs.
+func (c *Client) Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error {
+	start := c.now()
+	for n := 1; ; n++ {
+		err := attempt(ctx)
 		if err == nil {
-			return resp, nil
+			return nil
 		}
-		lastErr = err
-		if ctx.Err() != nil || !retryable(err) || attempt >= c.cfg.MaxRetries || c.cfg.MaxRetries < 0 {
-			if attempt > 0 {
-				return nil, fmt.Errorf("after %d attempts: %w", attempt+1, err)
+		var te *transientError
+		if !errors.As(err, &te) || ctx.Err() != nil {
+			if n > 1 {
+				return fmt.Errorf("%s: after %d attempts: %w", what, n, err)
 			}
-			return nil, err
+			return err
 		}
-		wait := c.backoff(attempt)
-		if retryAfter > wait {
-			wait = min(retryAfter, c.cfg.BackoffMax)
+		wait := c.backoff(n - 1)
+		if te.retryAfter > wait {
+			wait = min(te.retryAfter, c.cfg.BackoffMax)
 		}
+		elapsed := c.now().Sub(start)
+		if c.cfg.MaxRetries < 0 || n > c.cfg.MaxRetries || elapsed+wait >= c.cfg.RetryBudget {
+			return fmt.Errorf("%s: gave up after %d attempts in %s: %w", what, n, elapsed.Round(time.Millisecond), err)
+		}
+		logging.FromContext(ctx).WarnContext(ctx, "source failed, starting the fetch over",
+			"fetch", what, "attempt", n, "wait", wait.String(), "error", err)
 		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("GET %s: %w (last error: %w)", u, err, lastErr)
+			return fmt.Errorf("%s: %w (after %d attempts; last error: %w)", what, err, n, te)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,11 +55,20 @@ func newTestClient(t *testing.T, baseURL string, cfg Config) (*Client, *[]time.D
 	return c, &slept
 }
 
+// collect fetches /products as a caller does: inside Retry, each attempt
+// starting from nothing.
 func collect(c *Client) ([]string, error) {
 	var got []string
-	err := c.Each(context.Background(), "/products", func(raw json.RawMessage) error {
-		got = append(got, string(raw))
-		return nil
+	err := c.Retry(context.Background(), "products", func(ctx context.Context) error {
+		got = got[:0]
+		return c.Each(ctx, "/products", func(raw json.RawMessage, big *OversizedError) error {
+			if big != nil {
+				got = append(got, big.Error())
+				return nil
+			}
+			got = append(got, string(raw))
+			return nil
+		})
 	})
 	return got, err
 }
@@ -77,7 +88,11 @@ func TestEachRetries(t *testing.T) {
 		{name: "500 then success", steps: []step{{status: 500}, {status: 503}, ok}, wantCalls: 3},
 		{name: "429 honours Retry-After", steps: []step{{status: 429, retryAfter: "7"}, ok}, wantCalls: 2, minSleep: 7 * time.Second},
 		{name: "404 is permanent", steps: []step{{status: 404}}, wantCalls: 1, wantErr: "HTTP 404"},
-		{name: "500 forever gives up", steps: []step{{status: 500}}, cfg: Config{MaxRetries: 3}, wantCalls: 4, wantErr: "after 4 attempts: GET"},
+		{name: "401 is permanent", steps: []step{{status: 401}}, wantCalls: 1, wantErr: "HTTP 401"},
+		{name: "HTML is permanent", steps: []step{{status: 200, body: "<html>down</html>"}}, wantCalls: 1, wantErr: "not a JSON array"},
+		{name: "body cut off, then whole", steps: []step{{status: 200, body: `[{"id":1},{"id":`}, ok}, wantCalls: 2},
+		{name: "408 then success", steps: []step{{status: 408}, ok}, wantCalls: 2},
+		{name: "500 forever gives up", steps: []step{{status: 500}}, cfg: Config{MaxRetries: 3}, wantCalls: 4, wantErr: "products: gave up after 4 attempts in"},
 		{name: "retries disabled", steps: []step{{status: 502}}, cfg: Config{MaxRetries: -1}, wantCalls: 1, wantErr: "HTTP 502"},
 	}
 	for _, tc := range cases {
@@ -156,6 +171,90 @@ func TestEachRetriesConnectionErrors(t *testing.T) {
 	}
 }
 
+// TestRetryStartsOverOnBrokenStreams covers failures after the headers: a
+// connection reset and a body that stops arriving. Each is retried from the
+// first element, and only the whole list is returned.
+func TestRetryStartsOverOnBrokenStreams(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		breakIt func(w http.ResponseWriter)
+	}{
+		{"connection reset", func(w http.ResponseWriter) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[{\"id\":1},")
+			_ = buf.Flush()
+			_ = conn.(*net.TCPConn).SetLinger(0) // close with RST
+			conn.Close()
+		}},
+		{"body stalls", func(w http.ResponseWriter) {
+			_, _ = w.Write([]byte(`[{"id":1},`))
+			_ = http.NewResponseController(w).Flush()
+			time.Sleep(time.Second)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					tc.breakIt(w)
+					return
+				}
+				_, _ = w.Write([]byte(`[{"id":1}, {"id":2}]`))
+			}))
+			t.Cleanup(srv.Close)
+			c, slept := newTestClient(t, srv.URL, Config{Timeout: 200 * time.Millisecond})
+			got, err := collect(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{`{"id":1}`, `{"id":2}`}, got); diff != "" {
+				t.Errorf("elements (-want +got):\n%s", diff)
+			}
+			if calls.Load() != 2 || len(*slept) != 1 {
+				t.Errorf("%d calls and %d waits, want 2 and 1", calls.Load(), len(*slept))
+			}
+		})
+	}
+}
+
+func TestRetryStopsAtTheBudget(t *testing.T) {
+	t.Parallel()
+	srv, calls := scriptedServer(t, step{status: 503, retryAfter: "20"})
+	c, _ := newTestClient(t, srv.URL, Config{MaxRetries: 10, RetryBudget: time.Minute, BackoffMax: time.Minute})
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return clock }
+	c.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+	_, err := collect(c)
+	// Waits of 20s: attempts at 0, 20 and 40s; the next would start at 60s.
+	if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts in 40s") || !errors.Is(err, ErrTransient) {
+		t.Fatalf("error = %v, want a transient failure after 3 attempts in 40s", err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("server saw %d calls, want 3", calls.Load())
+	}
+}
+
+func TestEachReportsOversizedRecordsAndReadsOn(t *testing.T) {
+	t.Parallel()
+	big := `{"id":2,"title":"` + strings.Repeat("x", 4096) + `"}`
+	srv, _ := scriptedServer(t, step{status: 200, body: `[{"id":1},` + big + `,{"id":3}]`})
+	c, _ := newTestClient(t, srv.URL, Config{MaxRecordBytes: 1024})
+	got, err := collect(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"id":1}`, fmt.Sprintf("record 1 is %d bytes, over the 1024-byte limit (SOURCE_MAX_RECORD_BYTES)", len(big)), `{"id":3}`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("elements (-want +got):\n%s", diff)
+	}
+}
+
 func TestEachSendsAPIKeyAndStopsOnCallbackError(t *testing.T) {
 	t.Parallel()
 	var gotKey, gotURL atomic.Value
@@ -168,7 +267,7 @@ func TestEachSendsAPIKeyAndStopsOnCallbackError(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, Config{APIKey: "k-123", APIKeyHeader: "X-Shop-Key"})
 	stop := errors.New("stop")
 	n := 0
-	err := c.Each(context.Background(), "/carts?startdate=2020-01-01&enddate=2020-02-01", func(json.RawMessage) error {
+	err := c.Each(context.Background(), "/carts?startdate=2020-01-01&enddate=2020-02-01", func(json.RawMessage, *OversizedError) error {
 		n++
 		if n == 2 {
 			return stop
@@ -221,6 +320,31 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 	for _, u := range []string{"", "fakestoreapi.com", "ftp://x", "http://"} {
 		if _, err := New(Config{BaseURL: u}, nil); err == nil {
 			t.Errorf("New(%q) succeeded", u)
+		}
+	}
+}
+
+func TestCheckShrink(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		before, got int64
+		wantErr     string
+	}{
+		{before: -1, got: 20},
+		{before: -1, got: 0, wantErr: "products came back empty"},
+		{before: 20, got: 0, wantErr: "came back empty where the last accepted listing had 20"},
+		{before: 20, got: 10},
+		{before: 20, got: 9, wantErr: "fell from 20 to 9 records (-55%)"},
+		{before: 20, got: 2, wantErr: "fell from 20 to 2 records (-90%)"},
+		{before: 20, got: 40},
+	}
+	for _, tc := range cases {
+		err := CheckShrink("products", tc.before, tc.got, DefaultMaxShrink)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("CheckShrink(%d, %d) = %v, want nil", tc.before, tc.got, err)
+		case tc.wantErr != "" && (err == nil || !errors.Is(err, ErrCollapsed) || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("CheckShrink(%d, %d) = %v, want ErrCollapsed containing %q", tc.before, tc.got, err, tc.wantErr)
 		}
 	}
 }

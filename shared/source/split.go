@@ -6,9 +6,22 @@ import (
 	"io"
 )
 
-// maxElement caps one array element; a larger one is an error, not a
-// reason to buffer without bound.
-const maxElement = 16 << 20
+// DefaultMaxRecordBytes is the default cap on one array element
+// (Config.MaxRecordBytes, SOURCE_MAX_RECORD_BYTES). A larger element is
+// skipped without being buffered and reported as an *OversizedError.
+const DefaultMaxRecordBytes = 16 << 20
+
+// OversizedError reports one array element larger than the record limit. The
+// element's bytes were skipped, never held; the rest of the array is read.
+type OversizedError struct {
+	Index int64 // position of the element in the array, from 0
+	Size  int64 // its length in bytes
+	Limit int64 // the limit it broke
+}
+
+func (e *OversizedError) Error() string {
+	return fmt.Sprintf("record %d is %d bytes, over the %d-byte limit (SOURCE_MAX_RECORD_BYTES)", e.Index, e.Size, e.Limit)
+}
 
 // ErrMalformed reports a response that is not a well-formed JSON array of
 // elements. (Each element's own syntax is checked when it is decoded.)
@@ -26,6 +39,8 @@ type splitter struct {
 	off   int64
 	eof   bool
 	state int
+	max   int   // the largest element held whole
+	index int64 // elements started so far
 }
 
 const (
@@ -35,12 +50,18 @@ const (
 	stateDone
 )
 
-func newSplitter(r io.Reader) *splitter {
-	return &splitter{r: r, buf: make([]byte, 256<<10)}
+func newSplitter(r io.Reader, maxElement int) *splitter {
+	if maxElement <= 0 {
+		maxElement = DefaultMaxRecordBytes
+	}
+	return &splitter{r: r, buf: make([]byte, min(256<<10, maxElement)), max: maxElement}
 }
 
+// errFull tells element that the buffer holds max bytes of one element.
+var errFull = errors.New("element buffer full")
+
 // fill reads more input, keeping bytes from s.start on; it grows the buffer
-// only for an element longer than the buffer.
+// only for an element longer than the buffer, up to s.max.
 func (s *splitter) fill() error {
 	if s.eof {
 		return io.ErrUnexpectedEOF
@@ -51,10 +72,10 @@ func (s *splitter) fill() error {
 		s.start, s.end = 0, n
 	}
 	if s.end == len(s.buf) {
-		if len(s.buf) >= maxElement {
-			return fmt.Errorf("%w: an element exceeds %d bytes", ErrTooLarge, maxElement)
+		if len(s.buf) >= s.max {
+			return errFull
 		}
-		s.buf = append(s.buf, make([]byte, len(s.buf))...)
+		s.buf = append(s.buf, make([]byte, min(len(s.buf), s.max-len(s.buf)))...)
 	}
 	n, err := s.r.Read(s.buf[s.end:])
 	s.end += n
@@ -136,10 +157,14 @@ func (s *splitter) next() ([]byte, error) {
 	}
 }
 
-// element scans one element starting at s.start.
+// element scans one element starting at s.start. An element longer than
+// s.max is scanned to its end with its bytes dropped as they pass, and
+// reported as an *OversizedError.
 func (s *splitter) element() ([]byte, error) {
 	s.state = stateNext
+	s.index++
 	depth, inString, escaped := 0, false, false
+	var skipped int64 // bytes of an oversized element already dropped
 	i := s.start
 	scalar := s.buf[i] != '{' && s.buf[i] != '[' && s.buf[i] != '"'
 	for {
@@ -154,7 +179,7 @@ func (s *splitter) element() ([]byte, error) {
 				case c == '"':
 					inString = false
 					if depth == 0 {
-						return s.take(i + 1), nil
+						return s.take(i+1, skipped)
 					}
 				}
 				continue
@@ -162,7 +187,7 @@ func (s *splitter) element() ([]byte, error) {
 			if scalar {
 				switch c {
 				case ',', ']', ' ', '\t', '\n', '\r':
-					return s.take(i), nil
+					return s.take(i, skipped)
 				}
 				continue
 			}
@@ -174,7 +199,7 @@ func (s *splitter) element() ([]byte, error) {
 			case '}', ']':
 				depth--
 				if depth == 0 {
-					return s.take(i + 1), nil
+					return s.take(i+1, skipped)
 				}
 				if depth < 0 {
 					return nil, s.errorf("unbalanced %q", c)
@@ -182,7 +207,13 @@ func (s *splitter) element() ([]byte, error) {
 			}
 		}
 		rel := i - s.start
-		if err := s.fill(); err != nil {
+		err := s.fill()
+		if errors.Is(err, errFull) {
+			skipped += int64(rel)
+			s.start, rel = i, 0 // drop what was scanned; the next fill reuses the space
+			err = s.fill()
+		}
+		if err != nil {
 			if scalar && s.eof && errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, io.ErrUnexpectedEOF
 			}
@@ -192,8 +223,13 @@ func (s *splitter) element() ([]byte, error) {
 	}
 }
 
-func (s *splitter) take(end int) []byte {
+// take consumes the element ending at end. An element whose start was
+// dropped is returned as an *OversizedError, without its bytes.
+func (s *splitter) take(end int, skipped int64) ([]byte, error) {
 	el := s.buf[s.start:end]
 	s.start = end
-	return el
+	if skipped > 0 {
+		return nil, &OversizedError{Index: s.index - 1, Size: skipped + int64(len(el)), Limit: int64(s.max)}
+	}
+	return el, nil
 }

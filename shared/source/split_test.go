@@ -12,7 +12,7 @@ import (
 )
 
 func splitAll(r io.Reader) ([]string, error) {
-	sp := newSplitter(r)
+	sp := newSplitter(r, 0)
 	var out []string
 	for {
 		el, err := sp.next()
@@ -82,6 +82,48 @@ func TestSplitterGrowsForLargeElements(t *testing.T) {
 	got, err := splitAll(strings.NewReader(`[` + big + `,1]`))
 	if err != nil || len(got) != 2 || got[0] != big {
 		t.Fatalf("got %d elements, %v", len(got), err)
+	}
+}
+
+func TestSplitterSkipsOversizedElements(t *testing.T) {
+	t.Parallel()
+	const limit = 1024
+	cases := []struct {
+		name string
+		big  string
+	}{
+		{"object", `{"a":"` + strings.Repeat("x", 5000) + `","b":[1,{"c":"}"}]}`},
+		{"string with escapes", `"` + strings.Repeat(`\"`, 3000) + `"`},
+		{"scalar", strings.Repeat("1", 4000)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := `[{"id":1}, ` + tc.big + ` ,{"id":3}]`
+			sp := newSplitter(iotest.HalfReader(strings.NewReader(in)), limit)
+			var got []string
+			var big *OversizedError
+			for {
+				el, err := sp.next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if errors.As(err, &big) {
+					got = append(got, "oversized")
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(el))
+			}
+			if diff := cmp.Diff([]string{`{"id":1}`, "oversized", `{"id":3}`}, got); diff != "" {
+				t.Fatalf("elements (-want +got):\n%s", diff)
+			}
+			if big.Index != 1 || big.Size != int64(len(tc.big)) || big.Limit != limit {
+				t.Errorf("oversized = %+v, want index 1, size %d, limit %d", *big, len(tc.big), limit)
+			}
+		})
 	}
 }
 

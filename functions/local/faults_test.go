@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoplake/shoplake/functions/local/storefront"
+)
+
+// rawState is what a run leaves for the next one: the rows of the raw
+// tables (cart events counted once per event id), and every lake object
+// under raw/ and state/ with its content hash.
+type rawState struct {
+	Rows map[string]int64
+	Lake map[string]string
+}
+
+func readRawState(t *testing.T, dir string) rawState {
+	t.Helper()
+	st := rawState{Rows: counts(t, dir), Lake: map[string]string{}}
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var events int64
+	if err := db.QueryRow("select count(distinct event_id) from bq_raw.cart_events").Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	st.Rows["cart_events"] = events
+	root := filepath.Join(dir, "gcs", Bucket)
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if !strings.HasPrefix(rel, "raw/") && !strings.HasPrefix(rel, "state/") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		sum := sha256.Sum256(b)
+		st.Lake[rel] = hex.EncodeToString(sum[:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// baseline is one clean run on the fixtures, shared by the fault tests:
+// each copies its directory and runs from there.
+var baseline struct {
+	once  sync.Once
+	dir   string
+	state rawState
+	err   string
+}
+
+func cleanBaseline(t *testing.T) (string, rawState) {
+	t.Helper()
+	baseline.once.Do(func() {
+		dir, err := os.MkdirTemp("", "shoplake-baseline-")
+		if err != nil {
+			baseline.err = err.Error()
+			return
+		}
+		if r := runLocal(t, dir, nil, "--port", "0"); r.code != 0 {
+			baseline.err = "clean run failed:\n" + r.stdout + r.stderr
+			return
+		}
+		baseline.dir, baseline.state = dir, readRawState(t, dir)
+	})
+	if baseline.err != "" {
+		t.Fatal(baseline.err)
+	}
+	return baseline.dir, baseline.state
+}
+
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "run")
+	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	return to
+}
+
+// TestRunAgainstMisbehavingSources runs the pipeline against the built-in
+// API misbehaving in each way a real one does (storefront.Fault). A
+// transient fault is retried, and the run ends as a clean one does; a
+// refused answer fails the run with a message that names it, and changes
+// nothing an earlier run left.
+func TestRunAgainstMisbehavingSources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline")
+	}
+	t.Parallel()
+	_, clean := cleanBaseline(t)
+	cases := []struct {
+		fault storefront.Fault
+		env   []string
+		// wantErr, when set, is what the failed run's message says;
+		// otherwise the run succeeds with the clean run's raw rows.
+		wantErr string
+	}{
+		{fault: storefront.Fault503Once},
+		{fault: storefront.Fault429Storm},
+		{fault: storefront.FaultCutOff},
+		{fault: storefront.FaultReset},
+		{fault: storefront.FaultDrip},
+		{fault: storefront.FaultHugeRecord},
+		{fault: storefront.FaultSlow, env: []string{"SOURCE_TIMEOUT=300ms", "SOURCE_MAX_RETRIES=1"},
+			wantErr: "source check: gave up after 2 attempts"},
+		{fault: storefront.FaultHTML, wantErr: "does not speak the FakeStore API"},
+		{fault: storefront.FaultObject, wantErr: "does not speak the FakeStore API"},
+		{fault: storefront.FaultEmpty, wantErr: "listing collapsed: products came back empty where the last accepted listing had 20"},
+		{fault: storefront.FaultShrink, wantErr: "listing collapsed: products fell from 20 to 2 records (-90%)"},
+	}
+	if len(cases) != len(storefront.Faults) {
+		t.Fatalf("%d cases for %d faults: test every fault", len(cases), len(storefront.Faults))
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			t.Parallel()
+			if tc.wantErr == "" {
+				dir := t.TempDir()
+				r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
+				if r.code != 0 {
+					t.Fatalf("exit %d, want 0 after retries\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				}
+				if diff := cmp.Diff(clean.Rows, readRawState(t, dir).Rows); diff != "" {
+					t.Errorf("raw rows differ from a clean run's (-clean +got):\n%s", diff)
+				}
+				if tc.fault == storefront.FaultHugeRecord {
+					assertHugeRecordQuarantined(t, dir, r.stdout)
+				}
+				return
+			}
+			base, _ := cleanBaseline(t)
+			dir := copyDir(t, base)
+			before := readRawState(t, dir)
+			r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
+			if r.code == 0 || !strings.Contains(r.stderr, tc.wantErr) {
+				t.Fatalf("exit %d, want non-zero with %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantErr, r.stdout, r.stderr)
+			}
+			if diff := cmp.Diff(before, readRawState(t, dir)); diff != "" {
+				t.Errorf("the refused run changed what the last run left (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// assertHugeRecordQuarantined checks that the 64 MiB product was
+// quarantined by its size and reason, without its content.
+func assertHugeRecordQuarantined(t *testing.T, dir, stdout string) {
+	t.Helper()
+	s := lastRun(t, dir)
+	if e := s.Ingest.Entities[0]; e.Entity != "products" || e.Rejected != 1 || e.Valid != 20 {
+		t.Errorf("products: %+v, want 20 valid and 1 rejected", e)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "gcs", Bucket, "rejects", "products", "dt=*", "products.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("rejects objects %v, want one", matches)
+	}
+	b, err := os.ReadFile(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "record 1 is 67108864 bytes, over the 16777216-byte limit"; !strings.Contains(string(b), want) || len(b) > 4096 {
+		t.Errorf("rejects object of %d bytes: %.300s; want the reason %q and no content", len(b), b, want)
+	}
+}
+
+// TestAllowShrinkAcceptsARealShrink: the same shrink goes through when the
+// run says it is real.
+func TestAllowShrinkAcceptsARealShrink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline")
+	}
+	t.Parallel()
+	base, _ := cleanBaseline(t)
+	dir := copyDir(t, base)
+	r := runLocal(t, dir, nil, "--port", "0", "--source-fault", string(storefront.FaultShrink), "--allow-shrink")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := counts(t, dir); got["products"] != 2 || got["users"] != 1 {
+		t.Errorf("raw rows %v, want today's snapshots of 2 products and 1 user", got)
+	}
+	if p := lastRun(t, dir).Polls[0].Poll; p.Deleted != 6 {
+		t.Errorf("poll %+v, want the 6 carts no longer listed tombstoned", p)
+	}
+}

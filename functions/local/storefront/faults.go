@@ -1,0 +1,202 @@
+package storefront
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is a way a storefront misbehaves. The runner's --source-fault flag
+// puts one in front of the built-in API, and the tests use each of them.
+type Fault string
+
+// The faults, each seen in real APIs.
+const (
+	// Fault503Once answers the first request for each collection with 503
+	// and Retry-After: 1.
+	Fault503Once Fault = "503-once"
+	// Fault429Storm answers the first three requests for each collection
+	// with 429 and Retry-After: 1.
+	Fault429Storm Fault = "429-storm"
+	// FaultCutOff sends half of the first response for each collection,
+	// then closes the connection.
+	FaultCutOff Fault = "cut-off"
+	// FaultReset sends half of the first response for each collection,
+	// then resets the connection (TCP RST).
+	FaultReset Fault = "reset"
+	// FaultSlow waits longer than the client's timeout before every answer.
+	FaultSlow Fault = "slow"
+	// FaultDrip sends every body 4 KiB at a time, 20 ms apart.
+	FaultDrip Fault = "drip"
+	// FaultEmpty answers [] for every collection: an outage that says 200.
+	FaultEmpty Fault = "empty"
+	// FaultShrink keeps one element in ten of every collection.
+	FaultShrink Fault = "shrink"
+	// FaultHugeRecord adds one 64 MiB product to /products.
+	FaultHugeRecord Fault = "huge-record"
+	// FaultHTML answers every request with a 200 HTML error page.
+	FaultHTML Fault = "html"
+	// FaultObject answers every request with 200 and {}.
+	FaultObject Fault = "object"
+)
+
+// Faults lists every Fault, for flags and tests.
+var Faults = []Fault{Fault503Once, Fault429Storm, FaultCutOff, FaultReset, FaultSlow, FaultDrip,
+	FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject}
+
+// HugeRecordBytes is the size of FaultHugeRecord's product.
+const HugeRecordBytes = 64 << 20
+
+// WithFault returns next misbehaving as f says; slow is how long FaultSlow
+// waits before answering.
+func WithFault(next http.Handler, f Fault, slow time.Duration) (http.Handler, error) {
+	found := false
+	for _, g := range Faults {
+		found = found || g == f
+	}
+	if !found {
+		names := make([]string, len(Faults))
+		for i, g := range Faults {
+			names[i] = string(g)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown source fault %q (one of: %s)", f, strings.Join(names, ", "))
+	}
+	return &faulty{next: next, fault: f, slow: slow, calls: map[string]int{}}, nil
+}
+
+type faulty struct {
+	next  http.Handler
+	fault Fault
+	slow  time.Duration
+	mu    sync.Mutex
+	calls map[string]int // requests seen per collection
+}
+
+func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	n := f.calls[r.URL.Path]
+	f.calls[r.URL.Path]++
+	f.mu.Unlock()
+
+	switch f.fault {
+	case Fault503Once, Fault429Storm:
+		status, times := http.StatusServiceUnavailable, 1
+		if f.fault == Fault429Storm {
+			status, times = http.StatusTooManyRequests, 3
+		}
+		if n < times {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+	case FaultSlow:
+		select {
+		case <-time.After(f.slow):
+		case <-r.Context().Done():
+			return
+		}
+	case FaultHTML:
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body><h1>We'll be back soon</h1></body></html>"))
+		return
+	case FaultObject:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("{}"))
+		return
+	case FaultCutOff, FaultReset:
+		if n == 0 {
+			f.breakOff(w, r)
+			return
+		}
+	case FaultDrip, FaultEmpty, FaultShrink, FaultHugeRecord:
+		f.rewrite(w, r)
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// breakOff sends the first half of the real answer and breaks the
+// connection: closed for FaultCutOff, reset for FaultReset.
+func (f *faulty) breakOff(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	_, _ = buf.Write(body[:len(body)/2])
+	_ = buf.Flush()
+	if tcp, ok := conn.(*net.TCPConn); ok && f.fault == FaultReset {
+		_ = tcp.SetLinger(0)
+	}
+}
+
+// rewrite serves the real answer changed as the fault says.
+func (f *faulty) rewrite(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code != http.StatusOK {
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+		return
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		http.Error(w, "storefront fault: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	switch f.fault {
+	case FaultEmpty:
+		elems = nil
+	case FaultShrink:
+		var kept []json.RawMessage
+		for i := 0; i < len(elems); i += 10 {
+			kept = append(kept, elems[i])
+		}
+		elems = kept
+	case FaultHugeRecord:
+		if strings.Trim(r.URL.Path, "/") == "products" {
+			elems = append(elems[:1], append([]json.RawMessage{hugeProduct()}, elems[1:]...)...)
+		}
+	}
+	out, _ := json.Marshal(elems)
+	if elems == nil {
+		out = []byte("[]")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	if f.fault != FaultDrip {
+		_, _ = w.Write(out)
+		return
+	}
+	rc := http.NewResponseController(w)
+	for len(out) > 0 {
+		chunk := out[:min(4<<10, len(out))]
+		out = out[len(chunk):]
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hugeProduct is a well-formed product of HugeRecordBytes.
+func hugeProduct() json.RawMessage {
+	head := `{"id":9999,"title":"huge","price":1,"category":"electronics","image":"https://example.com/x.jpg","description":"`
+	tail := `"}`
+	return json.RawMessage(head + string(bytes.Repeat([]byte("x"), HugeRecordBytes-len(head)-len(tail))) + tail)
+}
