@@ -8,6 +8,12 @@ GOFLAGS  ?= -buildvcs=false
 PYTHON   ?= python3
 VENV     := .venv
 export GOFLAGS
+# The Go release everything is built and tested with, fetched through the Go
+# module proxy on first use when the installed go is another one (machines
+# whose go.env says GOTOOLCHAIN=local would otherwise keep an unpatched
+# standard library). Keep it equal to go.mod's toolchain line.
+GOTOOLCHAIN ?= go1.26.11+auto
+export GOTOOLCHAIN
 
 .PHONY: run test vet vulncheck fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
 
@@ -35,7 +41,7 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-test: fmt-check vet venv lint-sql lint-deploy unit-python unit
+test: fmt-check vet vulncheck venv lint-sql lint-deploy unit-python unit
 
 # The dbt models, linted as the BigQuery SQL they compile to (see dbt/.sqlfluff).
 lint-sql: venv

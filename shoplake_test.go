@@ -215,3 +215,25 @@ func TestNoBuildArtefactIsTracked(t *testing.T) {
 		}
 	}
 }
+
+// TestMakefileBuildsWithGoModToolchain keeps the Go release make uses (its
+// GOTOOLCHAIN) and go.mod's toolchain line one and the same.
+func TestMakefileBuildsWithGoModToolchain(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toolchain string
+	for _, line := range strings.Split(string(mod), "\n") {
+		if v, ok := strings.CutPrefix(line, "toolchain "); ok {
+			toolchain = strings.TrimSpace(v)
+		}
+	}
+	if toolchain == "" || !strings.Contains(string(mk), "GOTOOLCHAIN ?= "+toolchain+"+auto\n") {
+		t.Errorf("go.mod's toolchain is %q; the Makefile must set GOTOOLCHAIN ?= %s+auto", toolchain, toolchain)
+	}
+}

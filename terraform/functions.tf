@@ -77,7 +77,7 @@ resource "google_cloudfunctions2_function" "fn" {
   description = each.value.description
 
   build_config {
-    runtime         = "go125"
+    runtime         = "go126"
     service_account = google_service_account.function_build.id
     # Function images go to this platform's repository, where the build
     # account may write, rather than to the default gcf-artifacts.

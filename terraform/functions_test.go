@@ -135,7 +135,7 @@ func TestArchiveBuildsLikeTheGoBuildpack(t *testing.T) {
 
 	app := filepath.Join(dir, "app")
 	module := modulePath(t, filepath.Join(src, "go.mod"))
-	write(t, filepath.Join(app, "go.mod"), fmt.Sprintf("module functions.local/app\n\ngo 1.25.0\n\nrequire %s v0.0.0\n\nreplace %s => ./serverless_function_source_code\n\n%s", module, module, requireBlocks(t, filepath.Join(src, "go.mod"))))
+	write(t, filepath.Join(app, "go.mod"), fmt.Sprintf("module functions.local/app\n\ngo 1.26.0\n\nrequire %s v0.0.0\n\nreplace %s => ./serverless_function_source_code\n\n%s", module, module, requireBlocks(t, filepath.Join(src, "go.mod"))))
 	write(t, filepath.Join(app, "main.go"), fmt.Sprintf(buildpackMain, module))
 	sum, err := os.ReadFile(filepath.Join(src, "go.sum"))
 	if err != nil {
