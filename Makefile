@@ -33,10 +33,14 @@ $(BIN)/shoplake-local: FORCE
 run: $(BIN)/shoplake-local venv
 	@./$(BIN)/shoplake-local --dbt $(VENV)/bin/dbt $(ARGS)
 
-# The project's Python tools, from the pinned requirements file.
-$(VENV)/.installed: requirements.txt
+# The project's Python tools, from the pinned requirements file, every
+# package constrained to the version requirements.lock pins. The install shows
+# progress (scripts/venv-progress.py); pip's whole output goes to .venv/pip.log.
+LOCKED := $(shell grep -vc '^\#' requirements.lock)
+$(VENV)/.installed: requirements.txt requirements.lock
+	@echo "setting up $(VENV)/ from requirements.txt (once; $(LOCKED) packages, about a minute)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@bash -o pipefail -c '$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements.txt -c requirements.lock 2>&1 | $(PYTHON) scripts/venv-progress.py $(LOCKED) $(VENV)/pip.log'
 	@touch $@
 
 venv: $(VENV)/.installed
