@@ -237,3 +237,28 @@ func TestMakefileBuildsWithGoModToolchain(t *testing.T) {
 		t.Errorf("go.mod's toolchain is %q; the Makefile must set GOTOOLCHAIN ?= %s+auto", toolchain, toolchain)
 	}
 }
+
+// TestRequirementsLockPinsEveryRequirement keeps requirements.lock (the
+// constraints of the virtualenv's install) in step with requirements.txt.
+func TestRequirementsLockPinsEveryRequirement(t *testing.T) {
+	pins := func(name string) map[string]string {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+			if pkg, version, ok := strings.Cut(line, "=="); ok {
+				out[strings.ToLower(strings.ReplaceAll(pkg, "_", "-"))] = version
+			}
+		}
+		return out
+	}
+	lock := pins("requirements.lock")
+	for pkg, version := range pins("requirements.txt") {
+		if lock[pkg] != version {
+			t.Errorf("requirements.txt pins %s==%s, requirements.lock %q: regenerate the lock (see its header)", pkg, version, lock[pkg])
+		}
+	}
+}

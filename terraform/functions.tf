@@ -17,7 +17,9 @@ locals {
       timeout       = 540
       max_instances = 1
       concurrency   = 1
-      env           = merge(local.platform_env, local.source_env)
+      env = merge(local.platform_env, local.source_env, {
+        PSEUDONYM_KEY_SECRET = "${google_secret_manager_secret.pseudonym_key.id}/versions/latest"
+      })
       # Raw objects trigger LoadRawObject (see event_trigger below).
       storage_trigger = false
     }
@@ -129,6 +131,7 @@ resource "google_cloudfunctions2_function" "fn" {
     google_artifact_registry_repository_iam_member.build_pushes_images,
     google_project_iam_member.log_writer,
     google_secret_manager_secret_iam_member.source_api_key,
+    google_secret_manager_secret_iam_member.pseudonym_key,
     google_project_iam_member.gcs_publishes_events,
     google_project_iam_member.eventarc_receiver,
   ]

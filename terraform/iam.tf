@@ -192,10 +192,10 @@ resource "google_secret_manager_secret_iam_member" "source_api_key" {
   member    = "serviceAccount:${google_service_account.function[each.value].email}"
 }
 
-resource "google_secret_manager_secret_iam_member" "email_salt" {
-  secret_id = google_secret_manager_secret.email_salt.id
+resource "google_secret_manager_secret_iam_member" "pseudonym_key" {
+  secret_id = google_secret_manager_secret.pseudonym_key.id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.dbt.email}"
+  member    = "serviceAccount:${google_service_account.function["ingest_batch"].email}"
 }
 
 # --- Invokers (per function, never project-wide) ---------------------------

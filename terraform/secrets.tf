@@ -12,9 +12,13 @@ resource "google_secret_manager_secret" "source_api_key" {
   depends_on = [google_project_service.this]
 }
 
-# Salt of the e-mail hash in dim_users, read by the dbt job.
-resource "google_secret_manager_secret" "email_salt" {
-  secret_id = "shoplake-email-salt"
+# Key of the e-mail pseudonyms (HMAC-SHA-256), read by IngestBatch at cold
+# start. Only IngestBatch may read it: the address is replaced before anything
+# is written, so no SQL, dbt artifact or BigQuery job ever holds key or address.
+# Add a version of at least 16 random bytes before the first ingest; without
+# one, IngestBatch fails closed at start-up.
+resource "google_secret_manager_secret" "pseudonym_key" {
+  secret_id = "shoplake-pseudonym-key"
 
   replication {
     auto {}

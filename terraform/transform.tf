@@ -70,15 +70,6 @@ resource "google_cloud_run_v2_job" "dbt" {
           name  = "SHOPLAKE_LOCK_BUCKET"
           value = google_storage_bucket.transform.name
         }
-        env {
-          name = "SHOPLAKE_EMAIL_SALT"
-          value_source {
-            secret_key_ref {
-              secret  = google_secret_manager_secret.email_salt.secret_id
-              version = "latest"
-            }
-          }
-        }
 
         resources {
           limits = {
@@ -90,7 +81,7 @@ resource "google_cloud_run_v2_job" "dbt" {
     }
   }
 
-  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.email_salt]
+  depends_on = [google_project_service.this]
 }
 
 # The dbt job's own bucket: the lock that keeps two executions from building

@@ -19,17 +19,3 @@
         {%- endfor %}
     ))
 {%- endmacro %}
-
-{#- Pseudonymises an e-mail address: hex SHA-256 of a salt and the trimmed,
-    lower-cased address. The salt comes from SHOPLAKE_EMAIL_SALT. -#}
-{% macro hash_email(column) -%}
-    {{ return(adapter.dispatch('hash_email', 'shoplake')(column)) }}
-{%- endmacro %}
-
-{% macro default__hash_email(column) -%}
-    sha256('{{ env_var("SHOPLAKE_EMAIL_SALT", "shoplake-local-salt") }}' || lower(trim({{ column }})))
-{%- endmacro %}
-
-{% macro bigquery__hash_email(column) -%}
-    to_hex(sha256('{{ env_var("SHOPLAKE_EMAIL_SALT", "shoplake-local-salt") }}' || lower(trim({{ column }}))))
-{%- endmacro %}

@@ -207,7 +207,7 @@ func benchmarkIngest(b *testing.B, sinkName string, null bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fn, err := New(Config{}, Deps{Source: src, Lake: lw, Runs: &fakeRuns{}, Logger: logging.New(io.Discard, slog.LevelError)})
+	fn, err := New(Config{}, Deps{Source: src, Key: testKey, Lake: lw, Runs: &fakeRuns{}, Logger: logging.New(io.Discard, slog.LevelError)})
 	if err != nil {
 		b.Fatal(err)
 	}

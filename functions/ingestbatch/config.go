@@ -2,6 +2,7 @@ package ingestbatch
 
 import (
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
 )
 
@@ -10,11 +11,14 @@ type Config struct {
 	config.Platform
 	// Source configures the storefront client (SOURCE_* variables).
 	Source source.Config
+	// Pseudonym names the key that replaces users' e-mail addresses
+	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).
+	Pseudonym pseudonym.Config
 }
 
 // LoadConfig reads the configuration from lookup and reports every problem.
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
-	cfg := Config{Platform: r.Platform(), Source: source.ReadConfig(r)}
+	cfg := Config{Platform: r.Platform(), Source: source.ReadConfig(r), Pseudonym: pseudonym.ReadConfig(r)}
 	return cfg, r.Err()
 }

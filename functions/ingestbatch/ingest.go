@@ -15,6 +15,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -32,6 +33,8 @@ type Source interface {
 // Deps are the Function's collaborators.
 type Deps struct {
 	Source Source
+	// Key pseudonymises users' e-mail addresses before anything is written.
+	Key    pseudonym.Key
 	Lake   *lake.Writer
 	Runs   warehouse.RunRecorder
 	Logger *slog.Logger
@@ -47,8 +50,8 @@ type Function struct {
 
 // New returns a Function. Every dependency is required except Now.
 func New(cfg Config, deps Deps) (*Function, error) {
-	if deps.Source == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
-		return nil, errors.New("ingestbatch: Source, Lake, Runs and Logger are required")
+	if deps.Source == nil || !deps.Key.Valid() || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
+		return nil, errors.New("ingestbatch: Source, Key, Lake, Runs and Logger are required")
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -159,7 +162,7 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 
 	var errs []error
 	for _, e := range p.entities {
-		res, err := f.ingest(ctx, e, stamp, p.allowShrink)
+		res, err := f.ingest(ctx, e.WithKey(f.deps.Key), stamp, p.allowShrink)
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -48,6 +49,9 @@ type harness struct {
 	handler http.Handler
 }
 
+// testKey pseudonymises the users of these tests.
+var testKey, _ = pseudonym.NewKey("ingest-test-key-0123456789")
+
 var testNow = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, api http.Handler) *harness {
@@ -60,7 +64,7 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 
 	cfg, err := LoadConfig(config.Map(map[string]string{
 		"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": apiSrv.URL,
-		"SOURCE_RATE_LIMIT": "1000", "SOURCE_MAX_RETRIES": "-1",
+		"SOURCE_RATE_LIMIT": "1000", "SOURCE_MAX_RETRIES": "-1", "PSEUDONYM_KEY": "ingest-test-key-0123456789",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +79,7 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 	}
 	h := &harness{gcs: gcsSrv.Client(), runs: &fakeRuns{}, logs: &bytes.Buffer{}}
 	h.fn, err = New(cfg, Deps{
-		Source: src, Lake: lw, Runs: h.runs,
+		Source: src, Key: testKey, Lake: lw, Runs: h.runs,
 		Logger: logging.New(h.logs, slog.LevelDebug),
 		Now:    func() time.Time { return testNow },
 	})
@@ -216,6 +220,8 @@ func TestIngestQuarantinesInvalidRecords(t *testing.T) {
 // TestNoFixturePasswordIsWrittenAnywhere runs the real FakeStore users, valid
 // and then made invalid, and looks for every fixture password in every object,
 // log line, response and pipeline run.
+// E-mail addresses and the pseudonymisation key are kept out the same way:
+// valid users hold only the pseudonym, and rejected ones lose the address.
 func TestNoFixturePasswordIsWrittenAnywhere(t *testing.T) {
 	t.Parallel()
 	var fixtureUsers bytes.Buffer
@@ -226,13 +232,13 @@ func TestNoFixturePasswordIsWrittenAnywhere(t *testing.T) {
 	if err := json.Unmarshal(fixtureUsers.Bytes(), &users); err != nil {
 		t.Fatal(err)
 	}
-	var passwords []string
+	secrets := []string{"ingest-test-key-0123456789"}
 	for _, u := range users {
-		passwords = append(passwords, u["password"].(string))
+		secrets = append(secrets, u["password"].(string), u["email"].(string))
 	}
-	// Half the users made invalid, so passwords also meet the rejects path.
+	// Half the users made invalid, so their secrets also meet the rejects path.
 	for i := range users[:5] {
-		users[i]["email"] = "broken"
+		users[i]["username"] = " "
 	}
 	broken, _ := json.Marshal(users)
 	api := storefront.NewServer(storefront.Raw(map[string]string{"users": string(broken)}))
@@ -241,9 +247,9 @@ func TestNoFixturePasswordIsWrittenAnywhere(t *testing.T) {
 	_, _, body := h.call(t, `{"entities":["users"]}`)
 	h2 := newHarness(t, storefront.NewServer(storefront.Fixtures()))
 	_, _, body2 := h2.call(t, "")
-	for _, pw := range passwords {
-		assertNoSecret(t, pw, h, body)
-		assertNoSecret(t, pw, h2, body2)
+	for _, secret := range secrets {
+		assertNoSecret(t, secret, h, body)
+		assertNoSecret(t, secret, h2, body2)
 	}
 	if len(h.objects(t)) != 2 {
 		t.Errorf("want a users snapshot and its rejects, got %v", h.objects(t))
@@ -253,19 +259,19 @@ func TestNoFixturePasswordIsWrittenAnywhere(t *testing.T) {
 func assertNoSecret(t *testing.T, secret string, h *harness, response string) {
 	t.Helper()
 	for name, body := range h.objects(t) {
-		if strings.Contains(body, secret) || strings.Contains(body, `"password"`) {
-			t.Errorf("object %s contains a password", name)
+		if strings.Contains(body, secret) || strings.Contains(body, `"password"`) || strings.Contains(body, `"email"`) {
+			t.Errorf("object %s contains a password, an e-mail address or the key", name)
 		}
 	}
 	if strings.Contains(h.logs.String(), secret) {
-		t.Error("logs contain a password")
+		t.Error("logs contain a password, an e-mail address or the key")
 	}
 	if strings.Contains(response, secret) {
-		t.Error("response contains a password")
+		t.Error("response contains a password, an e-mail address or the key")
 	}
 	for _, r := range h.runs.runs {
 		if strings.Contains(r.Details+r.Error, secret) {
-			t.Error("pipeline run contains a password")
+			t.Error("pipeline run contains a password, an e-mail address or the key")
 		}
 	}
 }
@@ -357,7 +363,7 @@ func TestLoadConfigNamesEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("LoadConfig succeeded")
 	}
-	for _, want := range []string{"RAW_BUCKET", "PROJECT_ID", "SOURCE_BASE_URL", "SOURCE_TIMEOUT", "LOG_LEVEL"} {
+	for _, want := range []string{"RAW_BUCKET", "PROJECT_ID", "SOURCE_BASE_URL", "SOURCE_TIMEOUT", "LOG_LEVEL", "PSEUDONYM_KEY_SECRET"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -217,7 +217,7 @@ func writeBuildState(dir string, st buildState) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(buildStatePath(dir), b); err != nil {
+	if err := replaceFile(buildStatePath(dir), b, 0o644); err != nil {
 		return fmt.Errorf("write dbt state: %w", err)
 	}
 	return nil

@@ -58,7 +58,7 @@ func (e *eventarc) saveState(d delivered) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(e.statePath, b); err != nil {
+	if err := replaceFile(e.statePath, b, 0o644); err != nil {
 		return fmt.Errorf("write eventarc state: %w", err)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 )
 
 // TestMain lets the test binary act as the runner: each run is a fresh
@@ -277,15 +278,16 @@ func assertDuplicateEventsChangeNothing(t *testing.T, dir string, before map[str
 	}
 }
 
-// assertNoFixturePassword looks for every FakeStore fixture password in every
-// file the runner wrote and in every row of every warehouse table.
+// assertNoFixturePassword looks for every FakeStore fixture password and
+// e-mail address in every file the runner wrote and in every row of every
+// warehouse table.
 func assertNoFixturePassword(t *testing.T, dir string) {
 	t.Helper()
 	var users bytes.Buffer
 	if _, _, err := storefront.Fixtures().WriteEntity(&users, "users"); err != nil {
 		t.Fatal(err)
 	}
-	var fixture []struct{ Password string }
+	var fixture []struct{ Password, Email string }
 	if err := json.Unmarshal(users.Bytes(), &fixture); err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +317,9 @@ func assertNoFixturePassword(t *testing.T, dir string) {
 	for _, u := range fixture {
 		if u.Password == "" || strings.Contains(haystack.String(), u.Password) {
 			t.Errorf("a fixture password (%d chars) was written", len(u.Password))
+		}
+		if u.Email == "" || strings.Contains(haystack.String(), u.Email) {
+			t.Errorf("a fixture e-mail address (%d chars) was written", len(u.Email))
 		}
 	}
 }
@@ -679,5 +684,87 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 	}
 	if diff := cmp.Diff(incItems, liveItems()); diff != "" {
 		t.Errorf("fact_order_items: incremental differs from a full refresh (-incremental +full):\n%s", diff)
+	}
+}
+
+// TestPseudonymKeyIsWrittenNowhere: with the key set to a marker, no file of
+// the run directory (dbt's target and logs included), no warehouse row and
+// no output holds the marker, while dim_users holds the HMAC of each address
+// under it, the same on the next run.
+func TestPseudonymKeyIsWrittenNowhere(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const marker = "MARKER-pseudonym-key-7f3a"
+	env := []string{"PSEUDONYM_KEY=" + marker}
+	args := append([]string{"--port", "0"}, dbtArgs()...)
+	var outputs strings.Builder
+	for range 2 {
+		r := runLocal(t, dir, env, args...)
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		outputs.WriteString(r.stdout + r.stderr)
+	}
+	if strings.Contains(outputs.String(), marker) {
+		t.Error("the run's output shows the key")
+	}
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s holds the key", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pseudonym.key")); err == nil {
+		t.Error("a key given in PSEUDONYM_KEY was kept on disk")
+	}
+
+	var users bytes.Buffer
+	if _, _, err := storefront.Fixtures().WriteEntity(&users, "users"); err != nil {
+		t.Fatal(err)
+	}
+	var fixture []struct {
+		ID    int64
+		Email string
+	}
+	if err := json.Unmarshal(users.Bytes(), &fixture); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pseudonym.NewKey(marker)
+	want := map[int64]string{}
+	for _, u := range fixture {
+		want[u.ID] = key.Email(u.Email)
+	}
+	query := "select distinct id, email_hash from bq_raw.users"
+	if os.Getenv("SHOPLAKE_DBT") != "" {
+		query = "select user_id, email_hash from bq_analytics.dim_users"
+	}
+	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var h string
+		if err := rows.Scan(&id, &h); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = h
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: pseudonyms (-HMAC of the fixtures +got):\n%s", query, diff)
 	}
 }

@@ -208,7 +208,7 @@ func (q *diskQueue) cursor() (queuePosition, error) {
 // settle records that every record before p is settled, and deletes the
 // segments wholly before it.
 func (q *diskQueue) settle(p queuePosition) error {
-	if err := replaceFile(q.cursorPath(), []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off))); err != nil {
+	if err := replaceFile(q.cursorPath(), []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off)), 0o644); err != nil {
 		return fmt.Errorf("write queue cursor: %w", err)
 	}
 	segs, err := q.segments()
@@ -355,9 +355,9 @@ func (c *countingReader) ReadByte() (byte, error) {
 // replaceFile replaces path with b as one step: b is written to a temporary
 // file beside it and fsynced, then renamed over path, so a crash leaves the
 // old content or the new, never a torn file.
-func replaceFile(path string, b []byte) error {
+func replaceFile(path string, b []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -13,20 +19,24 @@ import (
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/setup"
 )
 
 // passedThrough are the optional settings a user may give the local functions,
 // as they would to the deployed ones.
 var passedThrough = []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_MAX_RETRIES",
-	"SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "LOG_LEVEL", "CARTS_WINDOW_DAYS", "INSERT_BATCH_ROWS", "INSERT_BATCH_DELAY"}
+	"SOURCE_RETRY_BUDGET", "SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "SOURCE_MAX_RECORD_BYTES", "SOURCE_MAX_SHRINK",
+	"LOG_LEVEL", "CARTS_WINDOW_DAYS", "INSERT_BATCH_ROWS", "INSERT_BATCH_DELAY"}
 
 // functionEnv is the environment the local functions see: the deployed
-// variables, pointed at the local resources.
-func functionEnv(user config.Lookup, sourceURL string) config.Lookup {
+// variables, pointed at the local resources, with the run directory's
+// pseudonymisation key.
+func functionEnv(user config.Lookup, sourceURL, key string) config.Lookup {
 	env := map[string]string{
 		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
 		"SOURCE_BASE_URL": sourceURL, "CART_EVENTS_TOPIC": Topic, "CART_STATE_OBJECT": StateObject,
+		"PSEUDONYM_KEY": key,
 	}
 	for _, k := range passedThrough {
 		if v, ok := user(k); ok {
@@ -60,7 +70,11 @@ func handler[T http.Handler](fn func(context.Context, config.Lookup, *setup.Over
 // Cloud Storage and Pub/Sub reach the stand-ins through STORAGE_EMULATOR_HOST
 // and PUBSUB_EMULATOR_HOST, set when they started.
 func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer) error {
-	lookup := functionEnv(st.opts.Env, sourceURL)
+	key, err := pseudonymKey(st.opts.Dir, st.opts.Env)
+	if err != nil {
+		return err
+	}
+	lookup := functionEnv(st.opts.Env, sourceURL, key)
 	ov := &setup.Overrides{Warehouse: st.wh, Transform: st.transform, LogOutput: logs}
 	for _, e := range entryPoints {
 		h, err := e.setup(ctx, lookup, ov)
@@ -70,4 +84,29 @@ func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer)
 		functions.HTTP(e.name, h.ServeHTTP)
 	}
 	return nil
+}
+
+// pseudonymKey is the key that pseudonymises e-mail addresses: PSEUDONYM_KEY
+// when set (never written anywhere), else a random key generated once per
+// run directory and kept there (pseudonym.key, readable by its owner only),
+// so that pseudonyms stay the same from run to run.
+func pseudonymKey(dir string, user config.Lookup) (string, error) {
+	if v, ok := user("PSEUDONYM_KEY"); ok && v != "" {
+		return v, nil
+	}
+	path := filepath.Join(dir, "pseudonym.key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= pseudonym.MinKeyBytes {
+		return string(b), nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read the pseudonymisation key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(raw)
+	if err := replaceFile(path, []byte(key), 0o600); err != nil {
+		return "", fmt.Errorf("keep the pseudonymisation key: %w", err)
+	}
+	return key, nil
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // RejectLine is the quarantined form of an invalid element: the reason and the
-// element itself, with any password-like field removed first.
+// element itself, with any password-like or e-mail field removed first (the
+// lake never holds either; a valid user keeps only the e-mail's pseudonym).
 func RejectLine(raw json.RawMessage, reason error) []byte {
 	b, err := json.Marshal(struct {
 		Reason string          `json:"reason"`
@@ -21,7 +22,8 @@ func RejectLine(raw json.RawMessage, reason error) []byte {
 	return b
 }
 
-// scrub removes every object key that looks like a password, at any depth.
+// scrub removes every object key that looks like a password or an e-mail
+// address, at any depth.
 func scrub(raw json.RawMessage) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -40,7 +42,7 @@ func scrubValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			if strings.Contains(strings.ToLower(k), "password") {
+			if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "email") {
 				delete(x, k)
 				continue
 			}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-playground/validator/v10"
 	nonstandard "github.com/go-playground/validator/v10/non-standard/validators"
+
+	"github.com/shoplake/shoplake/shared/pseudonym"
 )
 
 // ErrInvalid is wrapped by every error that rejects a record as invalid, so
@@ -25,6 +27,14 @@ type Entity struct {
 	Path string
 
 	newRecord func() any
+	key       pseudonym.Key // replaces personal identifiers (users)
+}
+
+// WithKey returns e with the key that pseudonymises its personal identifiers
+// in Canonical. Users need one; the other entities hold none.
+func (e Entity) WithKey(k pseudonym.Key) Entity {
+	e.key = k
+	return e
 }
 
 // Products, Users and Carts are the entities the storefront API serves.
@@ -49,12 +59,19 @@ func LookupBatchEntity(name string) (Entity, bool) {
 
 // Canonical decodes one raw JSON element of the entity's list, validates it and
 // returns its canonical JSON encoding: the model's fields in declaration order,
-// without unknown source fields (`__v`, `password`). Errors wrap ErrInvalid and
-// name the offending fields, never their values.
+// without unknown source fields (`__v`, `password`), and with a user's e-mail
+// address replaced by its pseudonym under the entity's key (WithKey). Errors
+// wrap ErrInvalid and name the offending fields, never their values.
 func (e Entity) Canonical(raw []byte) ([]byte, error) {
 	v, err := e.Decode(raw)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := v.(*User); ok {
+		if !e.key.Valid() {
+			return nil, errors.New("encode users record: no pseudonymisation key (model.Users.WithKey)")
+		}
+		u.EmailHash, u.Email = e.key.Email(u.Email), ""
 	}
 	out, err := json.Marshal(v)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoplake/shoplake/shared/pseudonym"
 )
 
 func TestCanonical(t *testing.T) {
@@ -34,15 +36,15 @@ func TestCanonical(t *testing.T) {
 		},
 		{
 			name:   "user with string lat/long, __v and password dropped",
-			entity: Users,
+			entity: keyedUsers,
 			raw:    `{"address":{"geolocation":{"lat":"-37.3159","long":"81.1496"},"city":"kilcoole","street":"new road","number":7682,"zipcode":"12926-3874"},"id":1,"email":"john@gmail.com","username":"johnd","password":"m38rmF$","name":{"firstname":"john","lastname":"doe"},"phone":"1-570-236-7033","__v":0}`,
-			want:   `{"id":1,"email":"john@gmail.com","username":"johnd","name":{"firstname":"john","lastname":"doe"},"phone":"1-570-236-7033","address":{"city":"kilcoole","street":"new road","number":7682,"zipcode":"12926-3874","geolocation":{"lat":-37.3159,"long":81.1496}}}`,
+			want:   `{"id":1,"email_hash":"` + testKey.Email("john@gmail.com") + `","username":"johnd","name":{"firstname":"john","lastname":"doe"},"phone":"1-570-236-7033","address":{"city":"kilcoole","street":"new road","number":7682,"zipcode":"12926-3874","geolocation":{"lat":-37.3159,"long":81.1496}}}`,
 		},
 		{
 			name:   "user with numeric lat/long",
-			entity: Users,
-			raw:    `{"id":2,"email":"a@b.co","username":"u","address":{"geolocation":{"lat":10.5,"long":-20}}}`,
-			want:   `{"id":2,"email":"a@b.co","username":"u","name":{"firstname":"","lastname":""},"phone":"","address":{"city":"","street":"","number":0,"zipcode":"","geolocation":{"lat":10.5,"long":-20}}}`,
+			entity: keyedUsers,
+			raw:    `{"id":2,"email":"A@b.co","email_hash":"forged","username":"u","address":{"geolocation":{"lat":10.5,"long":-20}}}`,
+			want:   `{"id":2,"email_hash":"` + testKey.Email("a@b.co") + `","username":"u","name":{"firstname":"","lastname":""},"phone":"","address":{"city":"","street":"","number":0,"zipcode":"","geolocation":{"lat":10.5,"long":-20}}}`,
 		},
 		{name: "missing id", entity: Products, raw: `{"title":"t","price":1,"category":"c"}`, wantErr: "id fails gt=0"},
 		{name: "empty title", entity: Products, raw: `{"id":1,"title":"  ","price":1,"category":"c"}`, wantErr: "title fails notblank"},
@@ -88,13 +90,24 @@ func TestCanonical(t *testing.T) {
 
 // TestFixturesDecode proves every record of the real FakeStore snapshot is valid
 // and that no fixture password survives into a canonical record.
+// testKey pseudonymises the users of these tests.
+var testKey, _ = pseudonym.NewKey("test-key-0123456789")
+
+var keyedUsers = Users.WithKey(testKey)
+
+func TestUsersNeedAKey(t *testing.T) {
+	if _, err := Users.Canonical([]byte(`{"id":1,"email":"a@b.co","username":"u"}`)); err == nil || !strings.Contains(err.Error(), "no pseudonymisation key") {
+		t.Errorf("Canonical without a key = %v, want an error", err)
+	}
+}
+
 func TestFixturesDecode(t *testing.T) {
 	t.Parallel()
 
 	for _, tc := range []struct {
 		entity Entity
 		want   int
-	}{{Products, 20}, {Users, 10}, {Carts, 7}} {
+	}{{Products, 20}, {keyedUsers, 10}, {Carts, 7}} {
 		t.Run(tc.entity.Name, func(t *testing.T) {
 			t.Parallel()
 			b, err := os.ReadFile("../../functions/local/storefront/fixtures/" + tc.entity.Name + ".json")
@@ -116,7 +129,7 @@ func TestFixturesDecode(t *testing.T) {
 						t.Errorf("element %d: canonical record contains a source password", i)
 					}
 				}
-				if strings.Contains(string(got), "password") || strings.Contains(string(got), "__v") {
+				if strings.Contains(string(got), "password") || strings.Contains(string(got), "__v") || strings.Contains(string(got), "@") {
 					t.Errorf("element %d: canonical record keeps a dropped field: %s", i, got)
 				}
 			}
@@ -162,11 +175,19 @@ func FuzzCanonical(f *testing.F) {
 	f.Add([]byte(`{"id":1,"address":{"geolocation":{"lat":"1e400"}}}`))
 	f.Add([]byte(`[{}]`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, e := range []Entity{Products, Users, Carts} {
+		for _, e := range []Entity{Products, keyedUsers, Carts} {
 			got, err := e.Canonical(raw)
 			if err != nil {
 				if !errors.Is(err, ErrInvalid) {
 					t.Fatalf("%s: error %v does not wrap ErrInvalid", e.Name, err)
+				}
+				continue
+			}
+			if e.Name == Users.Name {
+				// A canonical user holds the pseudonym, never the address:
+				// it is not input to decode again.
+				if strings.Contains(string(got), `"email"`) || !strings.Contains(string(got), `"email_hash":"`) {
+					t.Fatalf("users: canonical record keeps the address or lacks its pseudonym: %s", got)
 				}
 				continue
 			}

@@ -35,14 +35,17 @@ type Rating struct {
 }
 
 // User is one customer from GET /users. It intentionally has no password field:
-// the source's plaintext password is dropped by decoding.
+// the source's plaintext password is dropped by decoding. Its e-mail address
+// is validated, then replaced by its pseudonym before anything is written
+// (see Entity.WithKey): a canonical user holds email_hash, never email.
 type User struct {
-	ID       int64    `json:"id" validate:"gt=0"`
-	Email    string   `json:"email" validate:"required,email,max=320"`
-	Username string   `json:"username" validate:"notblank,max=200"`
-	Name     Name     `json:"name"`
-	Phone    string   `json:"phone" validate:"max=100"`
-	Address  *Address `json:"address"`
+	ID        int64    `json:"id" validate:"gt=0"`
+	Email     string   `json:"email,omitempty" validate:"required,email,max=320"`
+	EmailHash string   `json:"email_hash" validate:"-"`
+	Username  string   `json:"username" validate:"notblank,max=200"`
+	Name      Name     `json:"name"`
+	Phone     string   `json:"phone" validate:"max=100"`
+	Address   *Address `json:"address"`
 }
 
 // Name is a user's first and last name.

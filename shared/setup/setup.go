@@ -23,6 +23,7 @@ import (
 
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/transform"
 	"github.com/shoplake/shoplake/shared/warehouse"
@@ -174,6 +175,19 @@ func (e *Env) Source(cfg source.Config) *source.Client {
 		e.fail(err)
 	}
 	return src
+}
+
+// Pseudonym returns the pseudonymisation key cfg names, read from Secret
+// Manager when cfg.Secret is set.
+func (e *Env) Pseudonym(cfg pseudonym.Config) pseudonym.Key {
+	if e.err != nil {
+		return pseudonym.Key{}
+	}
+	k, err := pseudonym.Open(e.ctx, cfg)
+	if err != nil {
+		e.fail(fmt.Errorf("pseudonymisation key: %w", err))
+	}
+	return k
 }
 
 // PubSub returns a Pub/Sub client for the project.

@@ -2,7 +2,6 @@
     bigquery__ variants, as adapter.dispatch does on the prod target, so that
     the models are linted as the BigQuery SQL they compile to. -#}
 {% macro surrogate_key(fields) %}{{ bigquery__surrogate_key(fields) }}{% endmacro %}
-{% macro hash_email(column) %}{{ bigquery__hash_email(column) }}{% endmacro %}
 {% macro unnest_lines(relation, array_column, keep) %}{{ bigquery__unnest_lines(relation, array_column, keep) }}{% endmacro %}
 {% macro array_length(column) %}{{ bigquery__array_length(column) }}{% endmacro %}
 {% macro date_series(start_date, end_date) %}{{ bigquery__date_series(start_date, end_date) }}{% endmacro %}

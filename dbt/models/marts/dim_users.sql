@@ -11,7 +11,7 @@ final as (
     select
         {{ surrogate_key(['user_id']) }} as user_key,
         user_id,
-        {{ hash_email('email') }} as email_hash,
+        email_hash,
         city,
         zipcode,
         latitude,

@@ -24,7 +24,7 @@ renamed as (
 
         -- strings
         username,
-        lower(trim(email)) as email,
+        email_hash,
         name.firstname as first_name,
         name.lastname as last_name,
         phone,

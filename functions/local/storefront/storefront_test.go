@@ -43,7 +43,7 @@ func TestCatalogsServeValidArrays(t *testing.T) {
 					t.Errorf("got %d elements, served counter %d, want %d", len(elems), srv.Served(), want)
 				}
 				for i, raw := range elems {
-					if _, err := e.Canonical(raw); err != nil {
+					if _, err := e.Decode(raw); err != nil {
 						t.Fatalf("element %d invalid: %v", i, err)
 					}
 				}
