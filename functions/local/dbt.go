@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,18 +51,39 @@ type SourceFreshness struct {
 	AgeSeconds float64 `json:"age_seconds"`
 }
 
-var dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*TOTAL=\d+`)
+var (
+	dbtDone = regexp.MustCompile(`Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+.*TOTAL=\d+`)
+	// dbtNodeDone matches the line dbt prints when a node ends, such as
+	// "12 of 45 OK created sql view model main.stg_users".
+	dbtNodeDone = regexp.MustCompile(`\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b`)
+)
 
 // runDBT runs `dbt build --target local` on the warehouse file, which the
-// caller must have released, with dbt's logs and artefacts under dir.
-func runDBT(ctx context.Context, dbt, project, dbPath, dir string) (DBTReport, error) {
+// caller must have released, with dbt's logs and artefacts under dir; every
+// two seconds it prints on out the nodes done of the total, the rate and the
+// time left.
+func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer) (DBTReport, error) {
 	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
+	var done, total atomic.Int64
+	stop := every(2*time.Second, func() {
+		if n := total.Load(); n > 0 {
+			fmt.Fprintf(out, "  … dbt build: %s\n", progressLine(done.Load(), n, "nodes", time.Since(start)))
+		} else {
+			fmt.Fprintf(out, "  … dbt build: starting, %.0fs\n", time.Since(start).Seconds())
+		}
+	})
 	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
 		if m := dbtDone.FindString(line); m != "" {
 			r.Result = m
 		}
+		if m := dbtNodeDone.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.ParseInt(m[2], 10, 64)
+			done.Add(1)
+			total.Store(n)
+		}
 	}, "build")
+	stop()
 	r.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return r, fmt.Errorf("dbt build failed (%s): see %s", cmp.Or(r.Result, err.Error()), r.LogFile)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -33,6 +34,9 @@ type eventarc struct {
 	client    *http.Client
 	attempts  int
 	backoff   time.Duration
+
+	// pending and done count this delivery's objects, for progress.
+	pending, done atomic.Int64
 }
 
 // delivered maps object name to the last generation delivered.
@@ -97,8 +101,10 @@ func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, e
 		}
 	}
 	var out []Delivery
+	e.pending.Store(int64(len(pending)))
 	for _, a := range pending {
 		d, err := e.deliver(ctx, a)
+		e.done.Add(1)
 		out = append(out, d)
 		if err != nil {
 			return out, err

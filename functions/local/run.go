@@ -100,7 +100,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
-	stop = progress(out, "loading", nil, 0)
+	loadStart := time.Now()
+	stop = every(2*time.Second, func() {
+		fmt.Fprintf(out, "  … loading: %s\n", progressLine(ea.done.Load(), ea.pending.Load(), "objects", time.Since(loadStart)))
+	})
 	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
 	stop()
 	if err != nil {
@@ -252,7 +255,7 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks}); err != nil {
 			return err
 		}
-		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out)
 		sum.DBT.Reason = reason
 		status := warehouse.StatusSucceeded
 		if err != nil {
