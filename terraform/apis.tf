@@ -1,11 +1,14 @@
 # The APIs the platform uses. They stay enabled on destroy: other workloads in
-# the project may depend on them.
+# the project may depend on them. Service accounts and project-level grants
+# wait for them (depends_on), since nothing else orders them after the IAM and
+# Resource Manager APIs on an empty project.
 locals {
   services = toset([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com", # project IAM grants, the project data source
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
     "iam.googleapis.com",
@@ -14,6 +17,7 @@ locals {
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "serviceusage.googleapis.com", # enabling the others
     "storage.googleapis.com",
   ])
 }

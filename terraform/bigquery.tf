@@ -16,6 +16,13 @@ locals {
   }
 }
 
+locals {
+  # Load jobs read the raw bucket, which is in var.region: a dataset in a
+  # region loads only from that region, one in EU only from Europe; US loads
+  # from anywhere (BigQuery docs, "Location considerations").
+  bq_loads_from_region = upper(var.bq_location) == "US" || (upper(var.bq_location) == "EU" && startswith(var.region, "europe-")) || lower(var.bq_location) == lower(var.region)
+}
+
 resource "google_bigquery_dataset" "this" {
   for_each = local.datasets
   # checkov:skip=CKV_GCP_81:Google-managed encryption keys; CMEK is left to an organisation's own key policy (a KMS key, its rotation and agent grants).
@@ -24,6 +31,13 @@ resource "google_bigquery_dataset" "this" {
   location    = var.bq_location
   description = each.value.description
   labels      = merge(local.labels, { layer = each.key })
+
+  lifecycle {
+    precondition {
+      condition     = local.bq_loads_from_region
+      error_message = "bq_location ${var.bq_location} cannot load from a bucket in ${var.region}: use US, EU with a europe-* region, or the region itself."
+    }
+  }
 
   depends_on = [google_project_service.this]
 }

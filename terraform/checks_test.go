@@ -18,6 +18,7 @@ var checks = map[string]func(*tfConfig) []string{
 	"references": danglingReferences,
 	"archive":    archiveProblems,
 	"deployment": deployment,
+	"firstApply": firstApplyProblems,
 }
 
 // TestEveryCheckHolds runs every check on this folder's configuration.
@@ -60,6 +61,14 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"archive", breakage{"no write grant", "iam.tf", `"roles/storage.objectCreator", "roles/storage.legacyBucketReader"`, `"roles/storage.objectViewer", "roles/storage.legacyBucketReader"`, "lacks roles/storage.objectCreator"}},
 		{"deployment", breakage{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"}},
 		{"deployment", breakage{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"}},
+		{"firstApply", breakage{"build cannot read gcf sources", "iam.tf", `gcf-v2-sources-${data.google_project.this.number}-${var.region}`, `gcf-v2-sources`, "the build account cannot read gcf-v2-sources"}},
+		{"firstApply", breakage{"access logs never arrive", "storage.tf", `member = "group:cloud-storage-analytics@google.com"`, `member = "group:storage-admins@example.com"`, "group:cloud-storage-analytics@google.com"}},
+		{"firstApply", breakage{"resource manager API", "apis.tf", `"cloudresourcemanager.googleapis.com",`, ``, "does not enable cloudresourcemanager.googleapis.com"}},
+		{"firstApply", breakage{"service usage API", "apis.tf", `"serviceusage.googleapis.com",`, ``, "does not enable serviceusage.googleapis.com"}},
+		{"firstApply", breakage{"account before its API", "iam.tf", "  description  = each.value\n\n  depends_on = [google_project_service.this]", "  description  = each.value", `google_service_account.function does not wait for the APIs`}},
+		{"firstApply", breakage{"old Pub/Sub agent", "iam.tf", `service_account_id = google_service_account.function["load_raw_object"].name`, `service_account_id = google_service_account.scheduler.name`, "cannot mint the trigger's tokens"}},
+		{"firstApply", breakage{"deployer cannot attach", "scheduler.tf", "  depends_on = [google_project_service.this, google_service_account_iam_member.deployer_acts_as]", "  depends_on = [google_project_service.this]", "google_cloud_scheduler_job.function attaches a service account before the deployer may act as it"}},
+		{"firstApply", breakage{"EU dataset, US bucket", "bigquery.tf", `      condition     = local.bq_loads_from_region`, `      condition     = true`, "accepts a bq_location"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

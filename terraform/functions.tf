@@ -132,6 +132,9 @@ resource "google_cloudfunctions2_function" "fn" {
     google_project_iam_member.log_writer,
     google_secret_manager_secret_iam_member.source_api_key,
     google_secret_manager_secret_iam_member.pseudonym_key,
+    google_project_iam_member.build_reads_gcf_sources,
+    google_service_account_iam_member.agent_signs_trigger_tokens,
+    google_service_account_iam_member.deployer_acts_as,
     google_project_iam_member.gcs_publishes_events,
     google_project_iam_member.eventarc_receiver,
   ]

@@ -19,30 +19,63 @@ resource "google_service_account" "function" {
   account_id   = "sl-${replace(each.key, "_", "-")}"
   display_name = "Shoplake ${each.key}"
   description  = each.value
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "dbt" {
   account_id   = "sl-dbt"
   display_name = "Shoplake dbt job"
   description  = "Runs dbt build: reads bq_raw, writes bq_staging and bq_analytics."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "function_build" {
   account_id   = "sl-function-build"
   display_name = "Shoplake function builds"
   description  = "Builds the functions' source into images (Cloud Build, on deploy); projects no longer give the default compute account the rights to."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "scheduler" {
   account_id   = "sl-scheduler"
   display_name = "Shoplake scheduler"
   description  = "Identity of the Cloud Scheduler jobs: invokes IngestBatch and PollCarts, runs the nightly dbt job."
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_service_account" "pubsub_push" {
   account_id   = "sl-pubsub-push"
   display_name = "Shoplake cart-events push"
   description  = "Identity of the cart-events-stream push subscription's OIDC tokens: invokes StreamCartEvents."
+
+  depends_on = [google_project_service.this]
+}
+
+# The deployer may attach each account it creates (iam.serviceAccounts.actAs)
+# to the function, job, schedule or subscription that runs as it, and no other
+# account: granted per account here rather than project-wide by hand.
+locals {
+  attached_accounts = merge(
+    { for k, sa in google_service_account.function : k => sa.name },
+    {
+      dbt            = google_service_account.dbt.name
+      function_build = google_service_account.function_build.name
+      scheduler      = google_service_account.scheduler.name
+      pubsub_push    = google_service_account.pubsub_push.name
+    },
+  )
+}
+
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = var.deployer == "" ? {} : local.attached_accounts
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = var.deployer
 }
 
 # --- Logging and metrics (project level by nature) ---------------------------
@@ -60,6 +93,8 @@ resource "google_project_iam_member" "log_writer" {
   project = var.project_id
   role    = "roles/logging.logWriter"
   member  = "serviceAccount:${each.value}"
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_project_iam_member" "metric_writer" {
@@ -68,6 +103,8 @@ resource "google_project_iam_member" "metric_writer" {
   project = var.project_id
   role    = "roles/monitoring.metricWriter"
   member  = "serviceAccount:${each.value}"
+
+  depends_on = [google_project_service.this]
 }
 
 # --- Lake bucket -------------------------------------------------------------
@@ -126,6 +163,25 @@ resource "google_storage_bucket_iam_member" "build_reads_sources" {
   member = "serviceAccount:${google_service_account.function_build.email}"
 }
 
+# Cloud Functions copies the uploaded archive into a bucket of its own,
+# gcf-v2-sources-<project number>-<region>, and the build reads it from there
+# (terraform-provider-google issue 20571; Cloud Run's "build service account"
+# docs). That bucket is created by the first deploy, so the grant cannot sit on
+# it: it is made on the project and narrowed by a condition to that one bucket.
+resource "google_project_iam_member" "build_reads_gcf_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.function_build.email}"
+
+  condition {
+    title       = "gcf-v2-sources bucket only"
+    description = "The bucket Cloud Functions copies function sources into, in this region."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-${var.region}\")"
+  }
+
+  depends_on = [google_project_service.this]
+}
+
 resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
   location   = google_artifact_registry_repository.images.location
   repository = google_artifact_registry_repository.images.name
@@ -143,6 +199,8 @@ resource "google_project_iam_member" "bigquery_job_users" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
   member  = "serviceAccount:${each.value}"
+
+  depends_on = [google_project_service.this]
 }
 
 # --- Pub/Sub -----------------------------------------------------------------
@@ -226,10 +284,21 @@ resource "google_service_account_iam_member" "agent_signs_push_tokens" {
   member             = local.pubsub_agent
 }
 
+# The Eventarc trigger of LoadRawObject runs as the function's account, and
+# Pub/Sub mints the push tokens for it. Projects whose Pub/Sub service agent
+# predates 2021-04-08 lack this grant by default (Eventarc docs).
+resource "google_service_account_iam_member" "agent_signs_trigger_tokens" {
+  service_account_id = google_service_account.function["load_raw_object"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
 resource "google_project_iam_member" "eventarc_receiver" {
   project = var.project_id
   role    = "roles/eventarc.eventReceiver"
   member  = "serviceAccount:${google_service_account.function["load_raw_object"].email}"
+
+  depends_on = [google_project_service.this]
 }
 
 # Cloud Storage triggers: the storage service agent publishes to the topic
@@ -240,6 +309,8 @@ resource "google_project_iam_member" "gcs_publishes_events" {
   project = var.project_id
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${data.google_storage_project_service_account.gcs_agent.email_address}"
+
+  depends_on = [google_project_service.this]
 }
 
 # --- Transform job -----------------------------------------------------------

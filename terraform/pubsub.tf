@@ -52,6 +52,9 @@ resource "google_pubsub_subscription" "cart_events_stream" {
   expiration_policy {
     ttl = ""
   }
+
+  # Terraform attaches sl-pubsub-push to the subscription as the deployer.
+  depends_on = [google_service_account_iam_member.deployer_acts_as]
 }
 
 # Holds dead-lettered messages for inspection and replay.

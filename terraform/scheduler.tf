@@ -53,7 +53,7 @@ resource "google_cloud_scheduler_job" "function" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_service_account_iam_member.deployer_acts_as]
 }
 
 # Nightly: the dbt job with every data test, including those that scan whole
@@ -87,5 +87,5 @@ resource "google_cloud_scheduler_job" "dbt_nightly" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_service_account_iam_member.deployer_acts_as]
 }

@@ -112,6 +112,14 @@ resource "google_storage_bucket_object" "function_source" {
   source = var.function_source_archive
 }
 
+# Cloud Storage writes usage and storage logs as this Google group; the bucket
+# must let it create objects, or no log ever arrives.
+resource "google_storage_bucket_iam_member" "analytics_writes_access_logs" {
+  bucket = google_storage_bucket.access_logs.name
+  role   = "roles/storage.objectCreator"
+  member = "group:cloud-storage-analytics@google.com"
+}
+
 # Usage and access logs of the two buckets above.
 resource "google_storage_bucket" "access_logs" {
   # checkov:skip=CKV_GCP_62:This is the access-log bucket itself; logging it to itself would loop.

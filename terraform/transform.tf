@@ -81,7 +81,7 @@ resource "google_cloud_run_v2_job" "dbt" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_service_account_iam_member.deployer_acts_as]
 }
 
 # The dbt job's own bucket: the lock that keeps two executions from building

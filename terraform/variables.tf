@@ -143,6 +143,17 @@ variable "message_retention" {
   default     = "604800s"
 }
 
+variable "deployer" {
+  type        = string
+  description = "The principal that runs terraform apply: serviceAccount:shoplake-deployer@<project>.iam.gserviceaccount.com as scripts/bootstrap.sh creates it, or user:… It gets Service Account User on each account Terraform attaches to a function, job, schedule or subscription, and on no other. Empty when it holds that role some other way."
+  default     = ""
+
+  validation {
+    condition     = var.deployer == "" || can(regex("^(serviceAccount|user|group):[^@]+@[^@]+$", var.deployer))
+    error_message = "deployer must be serviceAccount:<email>, user:<email> or group:<email>, or empty."
+  }
+}
+
 variable "alert_notification_channels" {
   type        = list(string)
   description = "Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) that receive the alerts."
