@@ -35,7 +35,7 @@ func archiveProblems(c *tfConfig) []string {
 			out = append(out, fmt.Sprintf("%s: does not read cart-events", r.name()))
 		}
 		cfg := nested(r.Block, "cloud_storage_config")[0]
-		if len(nested(cfg, "text_config")) == 0 {
+		if len(nested(cfg, "avro_config")) > 0 {
 			out = append(out, fmt.Sprintf("%s: not in text format (one message body a line)", r.name()))
 		}
 	}

@@ -57,7 +57,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"references", breakage{"undefined local", "functions.tf", "environment_variables            = each.value.env", "environment_variables            = local.function_env", "local.function_env is not declared"}},
 		{"archive", breakage{"prefix", "pubsub.tf", `filename_prefix          = "raw/cart_events/dt="`, `filename_prefix          = "raw/cart-events/dt="`, `filename_prefix is "raw/cart-events/dt="`}},
 		{"archive", breakage{"datetime", "pubsub.tf", `"YYYY-MM-DD/hh_mm_ssZ"`, `"YYYY-MM-DD/hh_mm"`, "filename_datetime_format"}},
-		{"archive", breakage{"avro", "pubsub.tf", "text_config {}", "avro_config {}", "not in text format"}},
+		{"archive", breakage{"avro", "pubsub.tf", "    max_bytes    = 100000000\n", "    max_bytes    = 100000000\n    avro_config {}\n", "not in text format"}},
 		{"archive", breakage{"no write grant", "iam.tf", `"roles/storage.objectCreator", "roles/storage.legacyBucketReader"`, `"roles/storage.objectViewer", "roles/storage.legacyBucketReader"`, "lacks roles/storage.objectCreator"}},
 		{"deployment", breakage{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"}},
 		{"deployment", breakage{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"}},

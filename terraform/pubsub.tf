@@ -91,8 +91,8 @@ resource "google_pubsub_subscription" "cart_events_archive" {
     # A new object every 5 minutes or 100 MB, whichever comes first.
     max_duration = "300s"
     max_bytes    = 100000000
-
-    text_config {}
+    # No avro_config: each message body is written as text, one a line (the
+    # provider has no text_config block; text is the format without avro_config).
   }
 
   expiration_policy {
