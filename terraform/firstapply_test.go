@@ -62,8 +62,7 @@ func firstApplyProblems(c *tfConfig) []string {
 	// accounts, granted before anything runs as them.
 	for _, typ := range []string{"google_cloudfunctions2_function", "google_cloud_run_v2_job", "google_cloud_scheduler_job", "google_pubsub_subscription"} {
 		for _, r := range c.ofType(typ) {
-			src := string(r.Range().SliceBytes(c.src[r.file]))
-			if !strings.Contains(src, "google_service_account.") {
+			if !strings.Contains(c.source(r), "google_service_account.") {
 				continue // attaches no account of ours
 			}
 			if d := attr(r.Block, "depends_on"); d == nil || !strings.Contains(c.text(r.file, d.Expr), "google_service_account_iam_member.deployer_acts_as") {
@@ -93,7 +92,7 @@ func firstApplyProblems(c *tfConfig) []string {
 // containing every one of parts.
 func (c *tfConfig) anyResource(typ string, parts ...string) bool {
 	for _, r := range c.ofType(typ) {
-		src := string(r.Range().SliceBytes(c.src[r.file]))
+		src := c.source(r)
 		found := true
 		for _, p := range parts {
 			found = found && strings.Contains(src, p)

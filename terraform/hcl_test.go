@@ -104,6 +104,11 @@ func (c *tfConfig) text(file string, e hclsyntax.Expression) string {
 	return string(e.Range().SliceBytes(c.src[file]))
 }
 
+// source is the source text of a whole block.
+func (c *tfConfig) source(b *block) string {
+	return string(b.Range().SliceBytes(c.src[b.file]))
+}
+
 // attr returns the attribute at a path of nested blocks ("service_config",
 // "ingress_settings"), or nil.
 func attr(b *hclsyntax.Block, path ...string) *hclsyntax.Attribute {

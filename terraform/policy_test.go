@@ -35,7 +35,7 @@ func violations(c *tfConfig) []string {
 		out = append(out, fmt.Sprintf("%s (%s): %s", r.name(), r.file, fmt.Sprintf(format, args...)))
 	}
 	for _, r := range c.blocks {
-		src := string(r.Range().SliceBytes(c.src[r.file]))
+		src := c.source(r)
 		if strings.Contains(src, "allUsers") || strings.Contains(src, "allAuthenticatedUsers") {
 			add(r, "grants to allUsers or allAuthenticatedUsers")
 		}

@@ -66,13 +66,7 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer
 	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
 	var done, total atomic.Int64
-	stop := every(2*time.Second, func() {
-		if n := total.Load(); n > 0 {
-			fmt.Fprintf(out, "  … dbt build: %s\n", progressLine(done.Load(), n, "nodes", time.Since(start)))
-		} else {
-			fmt.Fprintf(out, "  … dbt build: starting, %.0fs\n", time.Since(start).Seconds())
-		}
-	})
+	stop := reportEvery(out, 2*time.Second, "dbt build:", "nodes", done.Load, total.Load)
 	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
 		if m := dbtDone.FindString(line); m != "" {
 			r.Result = m

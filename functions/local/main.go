@@ -28,21 +28,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 )
-
-// faultNames lists the --source-fault values.
-func faultNames() string {
-	names := make([]string, len(storefront.Faults))
-	for i, f := range storefront.Faults {
-		names[i] = string(f)
-	}
-	return strings.Join(names, ", ")
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,7 +58,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	rebuild := fs.Bool("rebuild", false, "delete the warehouse and rebuild it from the lake (snapshots reloaded, archived cart events replayed, marts rebuilt)")
 	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
-	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+faultNames()+" (see functions/local/storefront/faults.go)")
+	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (see functions/local/storefront/faults.go)")
 	allowShrink := fs.Bool("allow-shrink", false, "accept snapshots and cart listings that are empty or far smaller than the last ones (a real shrink, not an outage)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -106,10 +106,8 @@ func (p *queuePusher) progress(total int64) func() {
 	if total == 0 {
 		return func() {}
 	}
-	start := time.Now()
-	return every(p.progressEvery, func() {
-		fmt.Fprintf(p.out, "  … delivered %s\n", progressLine(p.snapshot().settled(), total, "events", time.Since(start)))
-	})
+	return reportEvery(p.out, p.progressEvery, "delivered", "events",
+		func() int64 { return p.snapshot().settled() }, func() int64 { return total })
 }
 
 // archive writes the window to the event archive, named by its first

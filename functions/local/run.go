@@ -100,10 +100,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
-	loadStart := time.Now()
-	stop = every(2*time.Second, func() {
-		fmt.Fprintf(out, "  … loading: %s\n", progressLine(ea.done.Load(), ea.pending.Load(), "objects", time.Since(loadStart)))
-	})
+	stop = reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
 	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
 	stop()
 	if err != nil {
@@ -328,21 +325,35 @@ func errorDetail(body []byte) string {
 	return strings.TrimSpace(string(body))
 }
 
-// progress prints a line every two seconds until stopped: what is being
-// done and for how long, and, with the built-in API, how many records it
-// served for this phase, their rate and, when total is known, the time left.
+// progress prints a line every two seconds until stopped: with the built-in
+// API, how many records it served for this phase of total (0: unknown), their
+// rate and the time left; with an external one, which the runner cannot
+// count, only what is being done and for how long.
 func progress(out io.Writer, what string, api *storefront.Server, total int64) func() {
-	start := time.Now()
-	var served0 int64
-	if api != nil {
-		served0 = api.Served()
-	}
-	return every(2*time.Second, func() {
-		if api == nil {
+	if api == nil {
+		start := time.Now()
+		return every(2*time.Second, func() {
 			fmt.Fprintf(out, "  … %s, %.0fs\n", what, time.Since(start).Seconds())
+		})
+	}
+	served0 := api.Served()
+	return reportEvery(out, 2*time.Second, what+":", "records",
+		func() int64 { return api.Served() - served0 }, func() int64 { return total })
+}
+
+// reportEvery prints "  … <what> <progressLine>" every interval until
+// stopped, counting done() of total() (0: not known yet) since it was
+// called. While nothing is counted and no total is known, the line reads
+// "  … <what> starting, <seconds>s".
+func reportEvery(out io.Writer, interval time.Duration, what, unit string, done, total func() int64) (stop func()) {
+	start := time.Now()
+	return every(interval, func() {
+		d, n := done(), total()
+		if d == 0 && n <= 0 {
+			fmt.Fprintf(out, "  … %s starting, %.0fs\n", what, time.Since(start).Seconds())
 			return
 		}
-		fmt.Fprintf(out, "  … %s: %s\n", what, progressLine(api.Served()-served0, total, "records", time.Since(start)))
+		fmt.Fprintf(out, "  … %s %s\n", what, progressLine(d, n, unit, time.Since(start)))
 	})
 }
 

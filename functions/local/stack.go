@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -169,23 +170,27 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 		}
 	}
 	st.api = storefront.NewServer(catalog)
-	var handler http.Handler = st.api
-	if opts.SourceFault != "" {
-		var err error
-		if handler, err = storefront.WithFault(st.api, opts.SourceFault, 2*sourceTimeout(opts.Env)); err != nil {
-			return "", err
-		}
-		desc += ", misbehaving: " + string(opts.SourceFault)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("start storefront API: %w", err)
+	}
+	url := "http://" + l.Addr().String()
+	var handler http.Handler = st.api
+	if opts.SourceFault != "" {
+		cfg, err := sourceConfig(url, opts.Env)
+		if err == nil {
+			handler, err = storefront.WithFault(st.api, opts.SourceFault, 2*cmp.Or(cfg.Timeout, source.DefaultTimeout))
+		}
+		if err != nil {
+			l.Close()
+			return "", err
+		}
+		desc += ", misbehaving: " + string(opts.SourceFault)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	st.closers = append(st.closers, func() { srv.Close() })
 	sum.Source = desc
-	url := "http://" + l.Addr().String()
 	if opts.SourceFault != "" { // the built-in API ignores ?limit=1: only a misbehaving one is worth checking
 		if err := preflight(ctx, url, opts.Env, opts.Out); err != nil {
 			return "", err
@@ -240,14 +245,8 @@ func preflight(ctx context.Context, baseURL string, env config.Lookup, out io.Wr
 			return a
 		},
 	})))
-	r := config.NewReader(func(name string) (string, bool) {
-		if name == "SOURCE_BASE_URL" {
-			return baseURL, true
-		}
-		return env(name)
-	})
-	cfg := source.ReadConfig(r)
-	if err := r.Err(); err != nil {
+	cfg, err := sourceConfig(baseURL, env)
+	if err != nil {
 		return err
 	}
 	client, err := source.New(cfg, nil)
@@ -273,12 +272,12 @@ func preflight(ctx context.Context, baseURL string, env config.Lookup, out io.Wr
 	}
 }
 
-// sourceTimeout is the SOURCE_TIMEOUT the functions use (default 30s).
-func sourceTimeout(env config.Lookup) time.Duration {
-	if d, err := time.ParseDuration(envOr(env, "SOURCE_TIMEOUT", "")); err == nil && d > 0 {
-		return d
-	}
-	return 30 * time.Second
+// sourceConfig is the storefront client configuration the functions get
+// from functionEnv for a source at baseURL.
+func sourceConfig(baseURL string, env config.Lookup) (source.Config, error) {
+	r := config.NewReader(functionEnv(env, baseURL, ""))
+	cfg := source.ReadConfig(r)
+	return cfg, r.Err()
 }
 
 func isConflict(err error) bool {

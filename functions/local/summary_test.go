@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,3 +24,36 @@ func TestProgressLine(t *testing.T) {
 		}
 	}
 }
+
+func TestReportEvery(t *testing.T) {
+	cases := []struct {
+		name        string
+		done, total int64
+		want        string
+	}{
+		{"nothing counted, no total", 0, 0, "  … loading: starting, 0s\n"},
+		{"nothing counted of a total", 0, 10, "  … loading: 0 of 10 objects (0%), 0 objects/s, time left unknown\n"},
+		{"counted, no total", 5, 0, "  … loading: 5 objects, "},
+		{"counted of a total", 5, 10, "  … loading: 5 of 10 objects (50%), "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var out strings.Builder
+			w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+			stop := reportEvery(w, 5*time.Millisecond, "loading:", "objects",
+				func() int64 { return tc.done }, func() int64 { return tc.total })
+			time.Sleep(30 * time.Millisecond)
+			stop()
+			mu.Lock()
+			defer mu.Unlock()
+			if first, _, _ := strings.Cut(out.String(), "\n"); !strings.HasPrefix(first+"\n", tc.want) {
+				t.Errorf("first line %q, want it to start with %q", first, tc.want)
+			}
+		})
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

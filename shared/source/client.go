@@ -29,6 +29,9 @@ import (
 	"github.com/shoplake/shoplake/shared/secrets"
 )
 
+// DefaultTimeout is Config.Timeout's default (SOURCE_TIMEOUT).
+const DefaultTimeout = 30 * time.Second
+
 // Config configures a Client. Zero durations and limits take the defaults noted.
 type Config struct {
 	// BaseURL is the API root, such as https://fakestoreapi.com.
@@ -146,7 +149,7 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 		cfg.APIKeyHeader = "X-API-Key"
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 4

@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,23 +52,23 @@ const (
 var Faults = []Fault{Fault503Once, Fault429Storm, FaultCutOff, FaultReset, FaultSlow, FaultDrip,
 	FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject}
 
+// FaultNames lists the Faults' names, comma-separated, for flags and errors.
+func FaultNames() string {
+	names := make([]string, len(Faults))
+	for i, f := range Faults {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
+
 // HugeRecordBytes is the size of FaultHugeRecord's product.
 const HugeRecordBytes = 64 << 20
 
 // WithFault returns next misbehaving as f says; slow is how long FaultSlow
 // waits before answering.
 func WithFault(next http.Handler, f Fault, slow time.Duration) (http.Handler, error) {
-	found := false
-	for _, g := range Faults {
-		found = found || g == f
-	}
-	if !found {
-		names := make([]string, len(Faults))
-		for i, g := range Faults {
-			names[i] = string(g)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown source fault %q (one of: %s)", f, strings.Join(names, ", "))
+	if !slices.Contains(Faults, f) {
+		return nil, fmt.Errorf("unknown source fault %q (one of: %s)", f, FaultNames())
 	}
 	return &faulty{next: next, fault: f, slow: slow, calls: map[string]int{}}, nil
 }
