@@ -16,6 +16,7 @@ import (
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/pseudonym"
+	"github.com/shoplake/shoplake/shared/respond"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -23,16 +24,9 @@ import (
 // FunctionName is the entry point's name.
 const FunctionName = "IngestBatch"
 
-// Source streams the elements of a storefront list endpoint, one attempt at
-// a time, and starts an attempt over while its failures are transient.
-type Source interface {
-	Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *source.OversizedError) error) error
-	Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error
-}
-
 // Deps are the Function's collaborators.
 type Deps struct {
-	Source Source
+	Source source.Lister
 	// Key pseudonymises users' e-mail addresses before anything is written.
 	Key    pseudonym.Key
 	Lake   *lake.Writer
@@ -98,11 +92,11 @@ type Summary struct {
 
 // Error kinds a caller maps to HTTP statuses.
 var (
-	// ErrBadRequest marks a malformed request.
-	ErrBadRequest = errors.New("bad request")
+	// ErrBadRequest marks a malformed request (400).
+	ErrBadRequest = respond.ErrBadRequest
 	// ErrSource marks a failure of the storefront API, including a listing
-	// held back as collapsed (source.ErrCollapsed).
-	ErrSource = errors.New("source failed")
+	// held back as collapsed (source.ErrCollapsed): 502.
+	ErrSource = respond.Upstream("source failed")
 )
 
 // plan is a validated request.

@@ -23,6 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/respond"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
 	"github.com/shoplake/shoplake/shared/warehouse"
@@ -30,13 +31,6 @@ import (
 
 // FunctionName is the entry point's name.
 const FunctionName = "PollCarts"
-
-// Source streams the elements of a storefront list endpoint, one attempt at
-// a time, and starts an attempt over while its failures are transient.
-type Source interface {
-	Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *source.OversizedError) error) error
-	Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error
-}
 
 // Request is the optional JSON body of a call.
 type Request struct {
@@ -59,7 +53,7 @@ type Publisher interface {
 
 // Deps are the Function's collaborators.
 type Deps struct {
-	Source    Source
+	Source    source.Lister
 	State     StateStore
 	Publisher Publisher
 	// Lake receives the carts that fail validation, under rejects/carts/.
@@ -114,8 +108,8 @@ const StatusSuperseded = "superseded"
 
 // Error kinds a caller maps to HTTP statuses.
 var (
-	// ErrSource marks a failure of the storefront API.
-	ErrSource = errors.New("source failed")
+	// ErrSource marks a failure of the storefront API (502).
+	ErrSource = respond.Upstream("source failed")
 	// ErrPublish marks a failure to publish an event.
 	ErrPublish = errors.New("publish failed")
 )

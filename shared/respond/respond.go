@@ -1,4 +1,5 @@
-// Package respond reads HTTP function requests and writes their responses.
+// Package respond reads HTTP function requests and writes their responses,
+// and serves the scheduled functions' calls the same way.
 package respond
 
 import (

@@ -128,6 +128,17 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
 }
 
+// Lister streams the elements of a storefront list endpoint, one attempt at
+// a time, and starts an attempt over while its failures are transient. The
+// functions that read the storefront (IngestBatch, PollCarts) take one;
+// *Client is the implementation.
+type Lister interface {
+	Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *OversizedError) error) error
+	Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error
+}
+
+var _ Lister = (*Client)(nil)
+
 // Client reads list endpoints of a storefront API.
 type Client struct {
 	cfg     Config
