@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,13 +13,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
@@ -58,9 +55,7 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 	t.Helper()
 	apiSrv := httptest.NewServer(api)
 	t.Cleanup(apiSrv.Close)
-	gcsSrv := fakestorage.NewServer(nil)
-	t.Cleanup(gcsSrv.Stop)
-	gcsSrv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "raw"})
+	gcs := laketest.New(t, "raw", nil)
 
 	cfg, err := LoadConfig(config.Map(map[string]string{
 		"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": apiSrv.URL,
@@ -73,11 +68,11 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, gcsSrv.Client())
+	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, gcs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{gcs: gcsSrv.Client(), runs: &fakeRuns{}, logs: &bytes.Buffer{}}
+	h := &harness{gcs: gcs, runs: &fakeRuns{}, logs: &bytes.Buffer{}}
 	h.fn, err = New(cfg, Deps{
 		Source: src, Key: testKey, Lake: lw, Runs: h.runs,
 		Logger: logging.New(h.logs, slog.LevelDebug),
@@ -101,25 +96,7 @@ func (h *harness) call(t *testing.T, body string) (int, Summary, string) {
 // objects returns every object in the bucket with its body.
 func (h *harness) objects(t *testing.T) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	it := h.gcs.Bucket("raw").Objects(ctx, nil)
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := h.gcs.Bucket("raw").Object(a.Name).NewReader(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(r)
-		r.Close()
-		out[a.Name] = string(b)
-	}
+	return laketest.Objects(t, h.gcs.Bucket("raw"))
 }
 
 func TestIngestFixturesAndRerun(t *testing.T) {

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-
+	"cloud.google.com/go/storage"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source"
@@ -67,7 +67,7 @@ func (nopRuns) RecordRun(context.Context, warehouse.Run) error { return nil }
 // env is a storefront, a bucket and a publisher shared by the pollers of a test.
 type env struct {
 	api    *catalog
-	gcs    *fakestorage.Server
+	gcs    *storage.Client
 	pub    *recorder
 	logs   *bytes.Buffer
 	apiURL string
@@ -116,13 +116,17 @@ func newEnv(t *testing.T, carts string) *env {
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	e.apiURL = srv.URL
-	e.gcs = fakestorage.NewServer(nil)
-	t.Cleanup(e.gcs.Stop)
-	e.gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "raw"})
+	e.gcs = laketest.New(t, "raw", nil)
 	return e
 }
 
 var pollNow = time.Date(2020, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// rejects returns the carts quarantined on the fixtures' day.
+func (e *env) rejects(t *testing.T) string {
+	t.Helper()
+	return laketest.Read(t, e.gcs.Bucket("raw"), "rejects/carts/dt=2020-03-10/carts.jsonl")
+}
 
 func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *Function {
 	t.Helper()
@@ -139,7 +143,7 @@ func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *F
 	if err != nil {
 		t.Fatal(err)
 	}
-	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, e.gcs.Client())
+	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, e.gcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +159,7 @@ func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *F
 }
 
 func (e *env) store() *state.Store {
-	return state.NewStore(e.gcs.Client().Bucket("raw"), "state/cart-poller.state")
+	return state.NewStore(e.gcs.Bucket("raw"), "state/cart-poller.state")
 }
 
 func run(t *testing.T, f *Function) Summary {
@@ -329,9 +333,8 @@ func TestInvalidCartsAreQuarantinedNotDeleted(t *testing.T) {
 	if sum.Rejected != 1 || sum.Deleted != 0 || sum.Published != 0 || sum.CartsInState != 7 {
 		t.Errorf("summary = %+v, want 1 rejected and nothing deleted or published", sum)
 	}
-	obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
-	if err != nil || !strings.Contains(string(obj.Content), "products[0].quantity fails gt=0") {
-		t.Errorf("rejects object: %v %s", err, obj.Content)
+	if rejects := e.rejects(t); !strings.Contains(rejects, "products[0].quantity fails gt=0") {
+		t.Errorf("rejects object: %s", rejects)
 	}
 }
 
@@ -413,9 +416,8 @@ func TestCollapsedListingDeletesNothing(t *testing.T) {
 			if _, now, _ := e.store().Load(context.Background()); now != gen {
 				t.Errorf("state generation %d, want %d untouched", now, gen)
 			}
-			obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
-			if err != nil || !strings.Contains(string(obj.Content), tc.wantReason) {
-				t.Errorf("rejects object: %v %s", err, obj.Content)
+			if rejects := e.rejects(t); !strings.Contains(rejects, tc.wantReason) {
+				t.Errorf("rejects object: %s", rejects)
 			}
 
 			sum, err = f.Run(context.Background(), Request{AllowShrink: true})
@@ -441,9 +443,8 @@ func TestOversizedCartIsQuarantinedAndNothingDeleted(t *testing.T) {
 	if sum.Rejected != 1 || sum.Deleted != 0 || sum.CartsInState != 7 || sum.Unchanged != 6 {
 		t.Errorf("summary = %+v, want 1 rejected, 6 unchanged, none deleted, 7 in state", sum)
 	}
-	obj, err := e.gcs.GetObject("raw", "rejects/carts/dt=2020-03-10/carts.jsonl")
-	if err != nil || !strings.Contains(string(obj.Content), "record 6 is ") || strings.Contains(string(obj.Content), "xxxx") {
-		t.Errorf("rejects object: %v %s", err, obj.Content)
+	if rejects := e.rejects(t); !strings.Contains(rejects, "record 6 is ") || strings.Contains(rejects, "xxxx") {
+		t.Errorf("rejects object: %s", rejects)
 	}
 }
 

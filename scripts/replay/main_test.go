@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
@@ -36,14 +35,12 @@ func lakeAndWarehouse(t *testing.T) (func(context.Context, options) (target, err
 		b, _ := json.Marshal(model.NewUpsertEvent(c, fp, at, at))
 		return string(b) + "\n"
 	}
-	srv := fakestorage.NewServer([]fakestorage.Object{
-		{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "lake", Name: "raw/products/dt=2026-11-22/products.jsonl"}, Content: []byte(products("2026-11-22", 1, 2, 3))},
-		{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "lake", Name: "raw/products/dt=2026-11-23/products.jsonl"}, Content: []byte(products("2026-11-23", 1, 2))},
-		{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "lake", Name: "raw/cart_events/dt=2026-11-22/06_00_00Z_a.jsonl"}, Content: []byte(event(1) + event(2))},
-		{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "lake", Name: "raw/cart_events/dt=2026-11-22/06_05_00Z_b.jsonl"}, Content: []byte(event(2) + event(3) + "{\"event_id\": 7}\n")},
+	client := laketest.New(t, "lake", map[string]string{
+		"raw/products/dt=2026-11-22/products.jsonl":       products("2026-11-22", 1, 2, 3),
+		"raw/products/dt=2026-11-23/products.jsonl":       products("2026-11-23", 1, 2),
+		"raw/cart_events/dt=2026-11-22/06_00_00Z_a.jsonl": event(1) + event(2),
+		"raw/cart_events/dt=2026-11-22/06_05_00Z_b.jsonl": event(2) + event(3) + "{\"event_id\": 7}\n",
 	})
-	t.Cleanup(srv.Stop)
-	client := srv.Client()
 	wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(t.TempDir(), "w.duckdb"), Dataset: "bq_raw"}, duckdb.BucketObjects{Client: client})
 	if err != nil {
 		t.Fatal(err)

@@ -4,22 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/api/iterator"
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 )
 
 func newTestWriter(t *testing.T) (*Writer, *storage.Client) {
 	t.Helper()
-	srv := fakestorage.NewServer(nil)
-	t.Cleanup(srv.Stop)
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "lake"})
-	client := srv.Client()
+	client := laketest.New(t, "lake", nil)
 	w, err := NewWriter(Config{Bucket: "lake"}, client)
 	if err != nil {
 		t.Fatal(err)
@@ -67,17 +64,11 @@ func read(t *testing.T, c *storage.Client, name string) (string, *storage.Object
 func listAll(t *testing.T, c *storage.Client) []string {
 	t.Helper()
 	var names []string
-	it := c.Bucket("lake").Objects(context.Background(), nil)
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, a.Name)
+	for name := range laketest.Objects(t, c.Bucket("lake")) {
+		names = append(names, name)
 	}
+	slices.Sort(names)
+	return names
 }
 
 func TestSnapshotWritesStampedLinesAndMetadata(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -73,14 +73,7 @@ func eventLine(t *testing.T, cartID int64) string {
 
 func newLake(t *testing.T, objects map[string]string) *storage.BucketHandle {
 	t.Helper()
-	var init []fakestorage.Object
-	for name, body := range objects {
-		init = append(init, fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "lake", Name: name}, Content: []byte(body)})
-	}
-	srv := fakestorage.NewServer(init)
-	t.Cleanup(srv.Stop)
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "lake"})
-	return srv.Client().Bucket("lake")
+	return laketest.New(t, "lake", objects).Bucket("lake")
 }
 
 func TestSnapshotsLoadsEveryDayAgainUnderTheReplaysID(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -75,11 +75,8 @@ func FuzzDecode(f *testing.F) {
 
 func TestStoreCommitsWithGenerationPreconditions(t *testing.T) {
 	t.Parallel()
-	srv := fakestorage.NewServer(nil)
-	defer srv.Stop()
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "lake"})
 	ctx := context.Background()
-	s := NewStore(srv.Client().Bucket("lake"), "state/cart-poller.state")
+	s := NewStore(laketest.New(t, "lake", nil).Bucket("lake"), "state/cart-poller.state")
 
 	entries, gen, err := s.Load(ctx)
 	if err != nil || gen != 0 || len(entries) != 0 {

@@ -1,17 +1,9 @@
 -- The latest snapshot of each product, typed and renamed.
 with
 
-source as (
-
-    select * from {{ source('bq_raw', 'products') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (partition by id order by dt desc, _extracted_at desc) = 1
+    {{ latest_snapshot(source('bq_raw', 'products')) }}
 
 ),
 

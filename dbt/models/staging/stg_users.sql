@@ -2,17 +2,9 @@
 -- a password; no model has such a column.
 with
 
-source as (
-
-    select * from {{ source('bq_raw', 'users') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (partition by id order by dt desc, _extracted_at desc) = 1
+    {{ latest_snapshot(source('bq_raw', 'users')) }}
 
 ),
 
