@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
@@ -77,9 +78,14 @@ type EntityResult struct {
 	RejectsObject string `json:"rejects_object,omitempty"`
 	// HeldObject is where a snapshot that failed the shrink check was kept,
 	// under rejects/, instead of being published.
-	HeldObject     string `json:"held_object,omitempty"`
-	Error          string `json:"error,omitempty"`
-	DurationMillis int64  `json:"duration_ms"`
+	HeldObject string `json:"held_object,omitempty"`
+	// RejectReasons counts the rejected records by kind of reason
+	// (lake.ReasonKind).
+	RejectReasons map[string]int64 `json:"reject_reasons,omitempty"`
+	// Drift is how the records' fields differ from the model's.
+	Drift          *drift.Report `json:"drift,omitempty"`
+	Error          string        `json:"error,omitempty"`
+	DurationMillis int64         `json:"duration_ms"`
 }
 
 // Summary is the response of a run.
@@ -195,6 +201,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	defer snap.Abort()
 	rejects := f.deps.Lake.Quarantine(e.Name, stamp)
 	defer rejects.Abort()
+	tracker := drift.NewTracker(e.Schema())
 
 	sourceErr, writeErr := canonicalize(ctx, e,
 		func(fn func(json.RawMessage, error) error) error {
@@ -207,6 +214,9 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		},
 		func(raw, rec []byte, invalid error) error {
 			res.Fetched++
+			if raw != nil {
+				tracker.Observe(raw)
+			}
 			if invalid == nil {
 				res.Valid++
 				return snap.Add(rec)
@@ -218,6 +228,11 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			res.Rejected++
 			return rejects.Add(ctx, raw, invalid)
 		})
+	if sourceErr == nil {
+		r := tracker.Report()
+		res.Drift = &r
+		drift.Log(ctx, logging.FromContext(ctx), e.Name, r)
+	}
 	switch {
 	case writeErr != nil:
 		return fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
@@ -241,6 +256,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			if res.HeldObject, err = snap.Hold(ctx, e.Name, collapsed); err != nil {
 				return fmt.Errorf("hold %s snapshot: %w", e.Name, err)
 			}
+			res.RejectReasons = rejects.Reasons()
 			if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
 				return err
 			}
@@ -255,6 +271,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		return fmt.Errorf("write %s snapshot: %w", e.Name, err)
 	}
 	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
+	res.RejectReasons = rejects.Reasons()
 	if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
 		return err
 	}

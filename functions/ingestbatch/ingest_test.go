@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -108,8 +109,8 @@ func TestIngestFixturesAndRerun(t *testing.T) {
 		t.Fatalf("status %d: %s", code, body)
 	}
 	want := []EntityResult{
-		{Entity: "products", Fetched: 20, Valid: 20, Object: "raw/products/dt=2026-11-23/products.jsonl"},
-		{Entity: "users", Fetched: 10, Valid: 10, Object: "raw/users/dt=2026-11-23/users.jsonl"},
+		{Entity: "products", Fetched: 20, Valid: 20, Object: "raw/products/dt=2026-11-23/products.jsonl", Drift: &drift.Report{Records: 20}},
+		{Entity: "users", Fetched: 10, Valid: 10, Object: "raw/users/dt=2026-11-23/users.jsonl", Drift: &drift.Report{Records: 10}},
 	}
 	ignore := func(rs []EntityResult) []EntityResult {
 		out := append([]EntityResult(nil), rs...)
@@ -150,6 +151,40 @@ func TestIngestFixturesAndRerun(t *testing.T) {
 	}
 }
 
+// TestSchemaDriftIsReportedAndLoaded: a source that adds a field and stops
+// sending another is named in the summary and the log, and every record is
+// still written.
+func TestSchemaDriftIsReportedAndLoaded(t *testing.T) {
+	t.Parallel()
+	products := `[{"id":1,"title":"a","price":1.5,"category":"c","description":"d","rating":{"rate":4,"count":2},"colour":"red"},` +
+		`{"id":2,"title":"b","price":"2","category":"c","description":"d","rating":{"rate":4,"count":2},"colour":"blue"}]`
+	h := newHarness(t, storefront.NewServer(storefront.Raw(map[string]string{"products": products})))
+
+	code, sum, body := h.call(t, `{"entities":["products"]}`)
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	want := &drift.Report{Records: 2,
+		Added:   []drift.Field{{Path: "colour", Count: 2, Type: drift.TypeString}},
+		Missing: []drift.Field{{Path: "image", Count: 2, Of: 2}},
+		Retyped: []drift.Field{{Path: "price", Count: 1, Type: drift.TypeString, Want: drift.TypeNumber}},
+	}
+	if diff := cmp.Diff(want, sum.Entities[0].Drift); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+	if e := sum.Entities[0]; e.Valid != 1 || e.Rejected != 1 {
+		t.Errorf("valid %d rejected %d, want the string price rejected by the model and the other written", e.Valid, e.Rejected)
+	}
+	for _, s := range []string{`"message":"schema drift"`, "added colour (string) in 2 of 2", "stopped arriving image"} {
+		if !strings.Contains(h.logs.String(), s) {
+			t.Errorf("log lacks %q:\n%s", s, h.logs.String())
+		}
+	}
+	if len(h.runs.runs) != 1 || !strings.Contains(h.runs.runs[0].Details, `"added":[{"path":"colour"`) {
+		t.Errorf("pipeline run details lack the drift: %+v", h.runs.runs)
+	}
+}
+
 func TestIngestQuarantinesInvalidRecords(t *testing.T) {
 	t.Parallel()
 	products := `[` +
@@ -172,6 +207,13 @@ func TestIngestQuarantinesInvalidRecords(t *testing.T) {
 		got[e.Entity] = [3]int64{e.Fetched, e.Valid, e.Rejected}
 		if e.Fetched != e.Valid+e.Rejected {
 			t.Errorf("%s: fetched %d != valid %d + rejected %d", e.Entity, e.Fetched, e.Valid, e.Rejected)
+		}
+		var byReason int64
+		for _, n := range e.RejectReasons {
+			byReason += n
+		}
+		if byReason != e.Rejected {
+			t.Errorf("%s: reject reasons %v count %d of %d rejected", e.Entity, e.RejectReasons, byReason, e.Rejected)
 		}
 	}
 	if diff := cmp.Diff(map[string][3]int64{"products": {6, 2, 4}, "users": {2, 1, 1}}, got); diff != "" {

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -97,10 +98,15 @@ type Summary struct {
 	Published int64 `json:"published"`
 	// StateCommitted is false when the poll failed or another poll committed
 	// first (Status "superseded"; its events repeat this poll's ids).
-	StateCommitted  bool   `json:"state_committed"`
-	StateGeneration int64  `json:"state_generation,omitempty"`
-	CartsInState    int    `json:"carts_in_state"`
-	Error           string `json:"error,omitempty"`
+	StateCommitted  bool  `json:"state_committed"`
+	StateGeneration int64 `json:"state_generation,omitempty"`
+	CartsInState    int   `json:"carts_in_state"`
+	// RejectReasons counts the rejected carts by kind of reason
+	// (lake.ReasonKind).
+	RejectReasons map[string]int64 `json:"reject_reasons,omitempty"`
+	// Drift is how the listing's carts differ from the model's fields.
+	Drift *drift.Report `json:"drift,omitempty"`
+	Error string        `json:"error,omitempty"`
 }
 
 // StatusSuperseded is the status of a poll whose state commit lost a race.
@@ -129,6 +135,8 @@ type poll struct {
 	// unreadable is set when a cart was too large to read: its id is
 	// unknown, so no cart is taken as deleted by this poll.
 	unreadable bool
+	// drift counts the listing's fields against the model's.
+	drift *drift.Tracker
 }
 
 // publish queues ev and, every drainEvery events, waits for the results.
@@ -200,9 +208,14 @@ func (p *poll) run(ctx context.Context) error {
 		}
 		d, rejects = newDiffer(prev), f.deps.Lake.Quarantine(model.Carts.Name, stamp)
 		p.sum.Fetched, p.sum.Valid, p.sum.Rejected, p.sum.New, p.sum.Changed, p.sum.Unchanged = 0, 0, 0, 0, 0, 0
-		p.unreadable = false
+		p.unreadable, p.drift = false, drift.NewTracker(model.Carts.Schema())
 		return p.list(ctx, path, d, rejects)
 	})
+	if p.drift != nil {
+		r := p.drift.Report()
+		p.sum.Drift = &r
+		drift.Log(ctx, logging.FromContext(ctx), model.Carts.Name, r)
+	}
 	if err != nil {
 		_ = p.drain(ctx)
 		return err
@@ -216,6 +229,7 @@ func (p *poll) run(ctx context.Context) error {
 			if err := rejects.Add(ctx, nil, collapsed); err != nil {
 				return fmt.Errorf("write rejected carts: %w", err)
 			}
+			p.sum.RejectReasons = rejects.Reasons()
 			if _, err := rejects.Commit(ctx); err != nil {
 				return err
 			}
@@ -238,6 +252,7 @@ func (p *poll) run(ctx context.Context) error {
 	if err := p.drain(ctx); err != nil {
 		return err // nothing committed: the next poll publishes again
 	}
+	p.sum.RejectReasons = rejects.Reasons()
 	if _, err := rejects.Commit(ctx); err != nil {
 		return err
 	}
@@ -360,6 +375,7 @@ func (p *poll) list(ctx context.Context, path string, d *differ, rejects *lake.Q
 			writeErr = rejects.Add(ctx, nil, big)
 			return writeErr
 		}
+		p.drift.Observe(raw)
 		v, err := model.Carts.Decode(raw)
 		if err != nil {
 			p.sum.Rejected++

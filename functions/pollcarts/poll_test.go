@@ -175,6 +175,28 @@ func counts(s Summary) [5]int64 {
 	return [5]int64{s.New, s.Changed, s.Unchanged, s.Deleted, s.Published}
 }
 
+// TestSchemaDriftIsReported: carts with a field the model does not know are
+// named in the summary and the log, and published all the same.
+func TestSchemaDriftIsReported(t *testing.T) {
+	t.Parallel()
+	carts := fixtureCarts(t)
+	if got := run(t, newEnv(t, encode(t, carts)).poller(t, nil, nil)); got.Drift == nil || got.Drift.Drifted() || got.Drift.Records != 7 {
+		t.Fatalf("fixtures drift = %+v, want none over 7 carts", got.Drift)
+	}
+	for _, c := range carts {
+		c["coupon"] = "XMAS"
+		c["products"].([]any)[0].(map[string]any)["price"] = 1.5
+	}
+	e := newEnv(t, encode(t, carts))
+	got := run(t, e.poller(t, nil, nil))
+	if got.Published != 7 || got.Drift == nil || got.Drift.String() != "added coupon (string) in 7 of 7; added products[].price (number) in 7 of 7" {
+		t.Errorf("published %d, drift %v", got.Published, got.Drift)
+	}
+	if !strings.Contains(e.logs.String(), `"message":"schema drift"`) {
+		t.Errorf("no drift logged:\n%s", e.logs.String())
+	}
+}
+
 func TestPollPublishesOnlyWhatChanged(t *testing.T) {
 	t.Parallel()
 	carts := fixtureCarts(t)
@@ -332,6 +354,9 @@ func TestInvalidCartsAreQuarantinedNotDeleted(t *testing.T) {
 	sum := run(t, f)
 	if sum.Rejected != 1 || sum.Deleted != 0 || sum.Published != 0 || sum.CartsInState != 7 {
 		t.Errorf("summary = %+v, want 1 rejected and nothing deleted or published", sum)
+	}
+	if sum.RejectReasons["invalid record: products[].quantity fails gt=0"] != 1 {
+		t.Errorf("reject reasons = %v", sum.RejectReasons)
 	}
 	if rejects := e.rejects(t); !strings.Contains(rejects, "products[0].quantity fails gt=0") {
 		t.Errorf("rejects object: %s", rejects)

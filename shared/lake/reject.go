@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -64,6 +65,8 @@ type Quarantine struct {
 	object string
 	stamp  Stamp
 	snap   *Snapshot
+	// reasons counts the records added by the kind of their reason.
+	reasons map[string]int64
 }
 
 // Quarantine returns an empty quarantine for entity's records of stamp.Day.
@@ -76,7 +79,47 @@ func (q *Quarantine) Add(ctx context.Context, raw json.RawMessage, reason error)
 	if q.snap == nil {
 		q.snap = q.w.Begin(ctx, q.object, q.stamp)
 	}
+	if q.reasons == nil {
+		q.reasons = map[string]int64{}
+	}
+	kind := ReasonKind(reason)
+	if _, ok := q.reasons[kind]; !ok && len(q.reasons) >= MaxReasonKinds {
+		kind = OtherReasons
+	}
+	q.reasons[kind]++
 	return q.snap.Add(RejectLine(raw, reason))
+}
+
+// Reasons returns how many records were quarantined per kind of reason (see
+// ReasonKind), or nil when none were.
+func (q *Quarantine) Reasons() map[string]int64 { return q.reasons }
+
+// MaxReasonKinds bounds the kinds of reason a Quarantine counts apart; the
+// others are counted under OtherReasons.
+const MaxReasonKinds = 50
+
+// OtherReasons is the kind under which reasons beyond MaxReasonKinds count.
+const OtherReasons = "(other reasons)"
+
+var (
+	reasonIndex  = regexp.MustCompile(`\[[0-9]+\]`)
+	reasonRecord = regexp.MustCompile(`\b(record|element) [0-9]+`)
+	reasonSize   = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)? ?(bytes|B|KiB|MiB|GiB)\b`)
+)
+
+// ReasonKind is a rejection reason with what varies from record to record
+// (array positions, record numbers, sizes) taken out, so that records
+// rejected for the same rule count together: "products[2].quantity fails
+// gt=0" is "products[].quantity fails gt=0". Reasons name fields and rules,
+// never values, so a kind holds no personal data.
+func ReasonKind(reason error) string {
+	s := reasonIndex.ReplaceAllString(reason.Error(), "[]")
+	s = reasonRecord.ReplaceAllString(s, "$1 #")
+	s = reasonSize.ReplaceAllString(s, "# $2")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }
 
 // Commit publishes the quarantined records and returns their object, or ""

@@ -11,6 +11,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	nonstandard "github.com/go-playground/validator/v10/non-standard/validators"
 
+	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 )
 
@@ -28,6 +29,16 @@ type Entity struct {
 
 	newRecord func() any
 	key       pseudonym.Key // replaces personal identifiers (users)
+	// dropped are fields the source sends that the model drops on purpose;
+	// derived are model fields computed at ingestion, never sent.
+	dropped, derived []string
+}
+
+// Schema is the fields the source sends for the entity, for drift reports:
+// the model's fields and those it drops on purpose (__v, a user's password),
+// less those computed at ingestion (email_hash).
+func (e Entity) Schema() drift.Schema {
+	return drift.Of(e.newRecord(), e.dropped, e.derived)
 }
 
 // WithKey returns e with the key that pseudonymises its personal identifiers
@@ -39,9 +50,12 @@ func (e Entity) WithKey(k pseudonym.Key) Entity {
 
 // Products, Users and Carts are the entities the storefront API serves.
 var (
-	Products = Entity{Name: "products", Path: "/products", newRecord: func() any { return new(Product) }}
-	Users    = Entity{Name: "users", Path: "/users", newRecord: func() any { return new(User) }}
-	Carts    = Entity{Name: "carts", Path: "/carts", newRecord: func() any { return new(Cart) }}
+	Products = Entity{Name: "products", Path: "/products", newRecord: func() any { return new(Product) },
+		dropped: []string{"__v"}}
+	Users = Entity{Name: "users", Path: "/users", newRecord: func() any { return new(User) },
+		dropped: []string{"__v", "password"}, derived: []string{"email_hash"}}
+	Carts = Entity{Name: "carts", Path: "/carts", newRecord: func() any { return new(Cart) },
+		dropped: []string{"__v"}}
 )
 
 // BatchEntities are the entities IngestBatch snapshots into the lake.

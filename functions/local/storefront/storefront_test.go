@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -42,10 +43,15 @@ func TestCatalogsServeValidArrays(t *testing.T) {
 				if len(elems) != want || srv.Served() != int64(want) {
 					t.Errorf("got %d elements, served counter %d, want %d", len(elems), srv.Served(), want)
 				}
+				tracker := drift.NewTracker(e.Schema())
 				for i, raw := range elems {
 					if _, err := e.Decode(raw); err != nil {
 						t.Fatalf("element %d invalid: %v", i, err)
 					}
+					tracker.Observe(raw)
+				}
+				if r := tracker.Report(); r.Drifted() || r.Records != int64(want) {
+					t.Errorf("drift against the model over %d records: %s", r.Records, r)
 				}
 			})
 		}
