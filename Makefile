@@ -15,10 +15,11 @@ export GOFLAGS
 GOTOOLCHAIN ?= go1.26.11+auto
 export GOTOOLCHAIN
 
-.PHONY: run test vet vulncheck fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
+.PHONY: run report test vet vulncheck fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
+	@echo "make report                                draw the run report (.local/report.html) again and open it"
 	@echo "make test                                  vet, format check and every test"
 	@echo "make package                               the functions' source archive for terraform apply"
 	@echo "make bench                                 benchmarks and longer fuzzing"
@@ -32,6 +33,13 @@ $(BIN)/shoplake-local: FORCE
 
 run: $(BIN)/shoplake-local venv
 	@./$(BIN)/shoplake-local --dbt $(VENV)/bin/dbt $(ARGS)
+
+# Every run draws .local/report.html; this draws it again from the kept runs
+# and opens it in the desktop's browser, or says where it is.
+report: $(BIN)/shoplake-local
+	@./$(BIN)/shoplake-local --report
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && command -v xdg-open >/dev/null 2>&1; then xdg-open .local/report.html; \
+	else echo "open file://$(CURDIR)/.local/report.html in a browser"; fi
 
 # The project's Python tools, from the pinned requirements file, every
 # package constrained to the version requirements.lock pins. The install shows
@@ -94,8 +102,16 @@ vulncheck: $(VULNDB)/index/db.json
 unit-python: venv
 	cd dbt/runner && ../../$(VENV)/bin/python -m unittest -q
 
+# The run report is drawn in Debian's chromium by a test; without it that
+# test is skipped, and this says so before and after the tests.
+NO_CHROMIUM := command -v chromium >/dev/null 2>&1 || printf '\n%s\n%s\n\n' \
+	"!!! chromium is not installed: the browser test of the run report (TestReportShowsEveryRunAndDrift) is SKIPPED" \
+	"!!! .ci/run installs it on a fresh machine; here: apt-get install chromium"
+
 unit:
+	@$(NO_CHROMIUM)
 	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python SHOPLAKE_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 -timeout 20m ./...
+	@$(NO_CHROMIUM)
 
 bench:
 	./scripts/bench.sh

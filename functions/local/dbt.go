@@ -37,6 +37,10 @@ type DBTReport struct {
 	Revenue string `json:"revenue,omitempty"`
 	// Freshness is how recent each raw source is (dbt source freshness).
 	Freshness []SourceFreshness `json:"freshness,omitempty"`
+	// Tests counts the data and unit tests of the build by status (pass,
+	// warn, fail, error, skipped), and Failed names those that did not pass.
+	Tests  map[string]int `json:"tests,omitempty"`
+	Failed []string       `json:"failed_tests,omitempty"`
 }
 
 // FreshnessEmpty is the freshness status of a raw table with no rows.
@@ -49,6 +53,10 @@ type SourceFreshness struct {
 	// Status is pass, warn, error or runtime error.
 	Status     string  `json:"status"`
 	AgeSeconds float64 `json:"age_seconds"`
+	// WarnAfter and ErrorAfter are the source's thresholds in seconds (0:
+	// none).
+	WarnAfter  float64 `json:"warn_after_s,omitempty"`
+	ErrorAfter float64 `json:"error_after_s,omitempty"`
 }
 
 var (
@@ -65,6 +73,7 @@ var (
 func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer) (DBTReport, error) {
 	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
+	_ = os.Remove(filepath.Join(dir, "dbt", "target", "run_results.json"))
 	var done, total atomic.Int64
 	stop := reportEvery(out, 2*time.Second, "dbt build:", "nodes", done.Load, total.Load)
 	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
@@ -79,6 +88,8 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer
 	}, "build")
 	stop()
 	r.Seconds = time.Since(start).Seconds()
+	// A build that failed part-way still says which tests failed.
+	r.Tests, r.Failed, _ = readTests(dir)
 	if err != nil {
 		return r, fmt.Errorf("dbt build failed (%s): see %s", cmp.Or(r.Result, err.Error()), r.LogFile)
 	}
@@ -102,6 +113,10 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 			Status   string  `json:"status"`
 			Age      float64 `json:"max_loaded_at_time_ago_in_s"`
 			Latest   *string `json:"max_loaded_at"`
+			Criteria struct {
+				WarnAfter  period `json:"warn_after"`
+				ErrorAfter period `json:"error_after"`
+			} `json:"criteria"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
@@ -111,7 +126,8 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 	for _, r := range res.Results {
 		// unique_id is source.<project>.<source>.<table>
 		parts := strings.SplitN(r.UniqueID, ".", 3)
-		f := SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age}
+		f := SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age,
+			WarnAfter: r.Criteria.WarnAfter.seconds(), ErrorAfter: r.Criteria.ErrorAfter.seconds()}
 		if r.Latest == nil || *r.Latest == "" || r.Age < 0 { // no row to date: dbt reports an error and a nonsense age
 			f.Status, f.AgeSeconds = FreshnessEmpty, 0
 		}
@@ -119,6 +135,52 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 	}
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Source < fs[j].Source })
 	return fs, nil
+}
+
+// period is a dbt freshness threshold such as {"count": 2, "period": "hour"}.
+type period struct {
+	Count  *float64 `json:"count"`
+	Period string   `json:"period"`
+}
+
+func (p period) seconds() float64 {
+	unit := map[string]float64{"minute": 60, "hour": 3600, "day": 86400}[p.Period]
+	if p.Count == nil {
+		return 0
+	}
+	return *p.Count * unit
+}
+
+// readTests counts the tests of the last build by status from dbt's
+// run_results.json.
+func readTests(dir string) (map[string]int, []string, error) {
+	path := filepath.Join(dir, "dbt", "target", "run_results.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read dbt results: %w", err)
+	}
+	var res struct {
+		Results []struct {
+			UniqueID string `json:"unique_id"`
+			Status   string `json:"status"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	counts := map[string]int{}
+	var failed []string
+	for _, r := range res.Results {
+		if !strings.HasPrefix(r.UniqueID, "test.") && !strings.HasPrefix(r.UniqueID, "unit_test.") {
+			continue
+		}
+		counts[r.Status]++
+		if r.Status != "pass" {
+			failed = append(failed, r.UniqueID)
+		}
+	}
+	sort.Strings(failed)
+	return counts, failed, nil
 }
 
 // dbtLogPath is where the runner appends dbt's output, under the run's dir.

@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
@@ -60,6 +61,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
 	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (see functions/local/storefront/faults.go)")
 	allowShrink := fs.Bool("allow-shrink", false, "accept snapshots and cart listings that are empty or far smaller than the last ones (a real shrink, not an outage)")
+	reportOnly := fs.Bool("report", false, "only draw the report of the runs kept in --dir (report.html) and print its path; run nothing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -82,11 +84,26 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if baseURL != "" && *fault != "" {
 		return errors.New("--source-fault applies to the built-in API; it cannot be combined with SOURCE_BASE_URL")
 	}
-	_, err := Run(ctx, Options{
+	if *reportOnly {
+		path, err := writeReport(ctx, *dir, time.Now())
+		if err == nil {
+			fmt.Fprintf(out, "report: %s\n", path)
+		}
+		return err
+	}
+	sum, err := Run(ctx, Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls, Rebuild: *rebuild,
 		SourceFault: storefront.Fault(*fault), AllowShrink: *allowShrink,
 		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,
 	})
+	if sum != nil { // a run that started, whatever its end, is in the report
+		path, rerr := writeReport(context.WithoutCancel(ctx), *dir, time.Now())
+		if rerr != nil {
+			fmt.Fprintf(out, "report: not drawn: %v\n", rerr)
+		} else {
+			fmt.Fprintf(out, "report: %s\n", path)
+		}
+	}
 	return err
 }

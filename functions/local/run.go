@@ -75,7 +75,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer lock.release()
-	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log")}
+	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log"), StartedAt: started.UTC()}
 	st, err := start(ctx, opts, sum)
 	if st != nil {
 		defer st.close()
@@ -88,7 +88,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// Cloud Scheduler: the daily batch.
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
 	stop := progress(out, "ingesting products and users", st.api, 2*opts.Scale)
-	err = callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest)
+	end := sum.phase("ingest")
+	err = end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest))
 	stop()
 	if err != nil {
 		return sum.failed(started, err)
@@ -101,7 +102,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
 	stop = reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
+	end = sum.phase("load")
 	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
+	err = end(err)
 	stop()
 	if err != nil {
 		return sum.failed(started, err)
@@ -114,7 +117,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return sum.failed(started, err)
 	}
 	for n := 1; ; n++ {
-		report, err := st.pollAndStream(ctx, push)
+		report, err := st.pollAndStream(ctx, push, sum)
 		sum.Polls = append(sum.Polls, report)
 		if err != nil {
 			return sum.failed(started, err)
@@ -136,7 +139,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := sum.collect(ctx, st.wh); err != nil {
 		return sum, err
 	}
-	if err := st.transforms(ctx, sum); err != nil {
+	end = sum.phase("dbt")
+	if err := end(st.transforms(ctx, sum)); err != nil {
 		return sum.failed(started, err)
 	}
 	sum.finish(started)
@@ -181,20 +185,23 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 	}
 	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: %d events published by an interrupted run, delivering them first\n",
 		Subscription, streamcartevents.FunctionName, n)
+	end := sum.phase("backlog")
 	stats, err := push.drain(ctx)
+	err = end(err)
 	sum.Backlog = stats
 	fmt.Fprintf(s.opts.Out, "  %s\n", stats)
 	return err
 }
 
 // pollAndStream calls PollCarts and delivers what it published.
-func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, error) {
+func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary) (PollReport, error) {
 	out := s.opts.Out
 	start := time.Now()
 	var r PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", pollcarts.FunctionName)
 	stop := progress(out, "polling carts", s.api, s.opts.Scale)
-	err := callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll)
+	end := sum.phase("poll")
+	err := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
 	if err != nil {
 		return r, err
@@ -202,7 +209,9 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer) (PollReport, 
 	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
 		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
 	fmt.Fprintf(out, "Pub/Sub push (%s) → %s, archived under gs://%s/%s\n", Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
+	end = sum.phase("delivery")
 	r.Push, err = push.drain(ctx)
+	err = end(err)
 	r.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(out, "  %s", r.Push)
 	if settled := r.Push.settled(); settled > 0 {

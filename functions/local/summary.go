@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/pollcarts"
+	"github.com/shoplake/shoplake/shared/drift"
+	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
@@ -36,6 +39,48 @@ type Summary struct {
 	Streaming      StreamReport `json:"streaming"`
 	NothingChanged bool         `json:"nothing_changed"`
 	DBT            DBTReport    `json:"dbt"`
+	// Phases are the run's steps in order, with their times.
+	Phases []Phase `json:"phases"`
+	// Status is "succeeded" or "failed" and Error what failed.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Phase is one step of a run: ingest, load, backlog, poll, delivery or dbt.
+type Phase struct {
+	Name string `json:"name"`
+	// Start is when the phase began, in seconds from the start of the run.
+	Start   float64 `json:"start_s"`
+	Seconds float64 `json:"seconds"`
+	Failed  bool    `json:"failed,omitempty"`
+}
+
+// phase starts timing the named phase; the returned function ends it,
+// failed when err is not nil, and returns err.
+func (s *Summary) phase(name string) func(err error) error {
+	begin := time.Now()
+	return func(err error) error {
+		s.Phases = append(s.Phases, Phase{Name: name, Start: begin.Sub(s.StartedAt).Seconds(),
+			Seconds: time.Since(begin).Seconds(), Failed: err != nil})
+		return err
+	}
+}
+
+// Drift returns the schema drift of every entity the run read: products
+// and users from the ingest, carts from the last poll that read a listing.
+func (s *Summary) Drift() map[string]drift.Report {
+	out := map[string]drift.Report{}
+	for _, e := range s.Ingest.Entities {
+		if e.Drift != nil {
+			out[e.Entity] = *e.Drift
+		}
+	}
+	for _, p := range s.Polls {
+		if p.Poll.Drift != nil {
+			out["carts"] = *p.Poll.Drift
+		}
+	}
+	return out
 }
 
 // PollReport is one poll of carts and the delivery of its events.
@@ -123,11 +168,16 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 func (s *Summary) finish(started time.Time) {
 	s.StartedAt = started.UTC()
 	s.Seconds = time.Since(started).Seconds()
+	if s.Status == "" {
+		s.Status = warehouse.StatusSucceeded
+	}
 }
 
 // failed records a run that ended with err: the summary written so far is
-// kept in last-run.json for the operator, and err is returned.
+// kept in last-run.json and the run history for the operator, and err is
+// returned.
 func (s *Summary) failed(started time.Time, err error) (*Summary, error) {
+	s.Status, s.Error = warehouse.StatusFailed, err.Error()
 	s.finish(started)
 	_ = s.write()
 	return s, err
@@ -135,15 +185,55 @@ func (s *Summary) failed(started time.Time, err error) (*Summary, error) {
 
 func (s *Summary) path() string { return filepath.Join(s.Dir, "last-run.json") }
 
+// KeepRuns is how many run summaries Dir/runs/ keeps for the report.
+const KeepRuns = 50
+
+// runsDir holds one summary per run, named by its start time, for the report.
+func runsDir(dir string) string { return filepath.Join(dir, "runs") }
+
 func (s *Summary) write() error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(s.path(), append(b, '\n'), 0o644); err != nil {
+	b = append(b, '\n')
+	if err := os.WriteFile(s.path(), b, 0o644); err != nil {
 		return fmt.Errorf("write run summary: %w", err)
 	}
+	if err := os.MkdirAll(runsDir(s.Dir), 0o755); err != nil {
+		return fmt.Errorf("write run history: %w", err)
+	}
+	name := filepath.Join(runsDir(s.Dir), s.StartedAt.Format("20060102T150405.000000000Z")+".json")
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		return fmt.Errorf("write run history: %w", err)
+	}
+	old, _ := filepath.Glob(filepath.Join(runsDir(s.Dir), "*.json"))
+	for len(old) > KeepRuns { // names sort by time
+		_ = os.Remove(old[0])
+		old = old[1:]
+	}
 	return nil
+}
+
+// readRuns returns the kept run summaries, oldest first.
+func readRuns(dir string) ([]Summary, error) {
+	names, err := filepath.Glob(filepath.Join(runsDir(dir), "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var runs []Summary
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read run history: %w", err)
+		}
+		var s Summary
+		if err := json.Unmarshal(b, &s); err != nil {
+			continue // a summary cut off by a crash; the others still count
+		}
+		runs = append(runs, s)
+	}
+	return runs, nil
 }
 
 // Print writes the human-readable summary.
@@ -171,6 +261,20 @@ func (s *Summary) Print(out io.Writer) {
 		for _, d := range s.Deliveries {
 			fmt.Fprintf(out, "loaded    %s (generation %d, %d attempt(s))\n", d.Object, d.Generation, d.Attempts)
 		}
+	}
+	drifts := s.Drift()
+	var entities []string
+	for e, r := range drifts {
+		if r.Drifted() {
+			entities = append(entities, e)
+		}
+	}
+	sort.Strings(entities)
+	if len(drifts) > 0 && len(entities) == 0 {
+		fmt.Fprintln(out, "schema drift: none (every field the source sent is one the model knows, and none is missing)")
+	}
+	for _, e := range entities {
+		fmt.Fprintf(out, "schema drift %s: %s\n", e, drifts[e])
 	}
 	for _, e := range s.Entities {
 		if e.Rejected > 0 {

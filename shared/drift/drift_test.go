@@ -51,7 +51,7 @@ func TestTracker(t *testing.T) {
 				`{"id":"2","title":"b","active":true,"geo":{"lat":1},"lines":[{"productId":1},{"productId":2,"quantity":1}],"colour":"blue"}`,
 			},
 			want: Report{Records: 2,
-				Added: []Field{{Path: "colour", Count: 2, Type: TypeString}, {Path: "geo.alt", Count: 1, Type: TypeNumber}, {Path: "lines[].sku", Count: 1, Type: TypeString}},
+				Added:   []Field{{Path: "colour", Count: 2, Type: TypeString}, {Path: "geo.alt", Count: 1, Type: TypeNumber}, {Path: "lines[].sku", Count: 1, Type: TypeString}},
 				Missing: []Field{{Path: "lines[].quantity", Count: 1, Of: 3}, {Path: "price", Count: 2, Of: 2}},
 				Retyped: []Field{{Path: "active", Count: 1, Type: TypeString, Want: TypeBoolean}, {Path: "id", Count: 1, Type: TypeString, Want: TypeNumber}},
 			},

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shoplake/shoplake/functions/local/report"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+// reportPath is where a run's report is drawn.
+func reportPath(dir string) string { return filepath.Join(dir, "report.html") }
+
+// writeReport draws Dir/report.html from the kept run summaries and the
+// warehouse (opened read-only, when it exists) and returns its path.
+func writeReport(ctx context.Context, dir string, now time.Time) (string, error) {
+	runs, err := readRuns(dir)
+	if err != nil {
+		return "", err
+	}
+	p := report.Page{Generated: now.UTC(), Dir: dir}
+	for _, s := range runs {
+		p.Runs = append(p.Runs, reportRun(s))
+	}
+	var latest *Summary
+	if len(runs) > 0 {
+		latest = &runs[len(runs)-1]
+		p.Drift = latest.Drift()
+		p.Rejects = rejectsOf(latest)
+	}
+	// The last run that built the marts says how its tests went, and the
+	// last that checked freshness how old the raw tables are.
+	var tested, checked *Summary
+	for i := len(runs) - 1; i >= 0; i-- {
+		if tested == nil && runs[i].DBT.Tests != nil {
+			tested = &runs[i]
+		}
+		if checked == nil && runs[i].DBT.Freshness != nil {
+			checked = &runs[i]
+		}
+	}
+	if tested != nil {
+		p.Tests, p.FailedTests = tested.DBT.Tests, tested.DBT.Failed
+	}
+
+	db, err := openReadOnly(filepath.Join(dir, "warehouse.duckdb"))
+	if err != nil {
+		return "", err
+	}
+	if db != nil {
+		defer db.Close()
+		if err := fromWarehouse(ctx, db, dir, latest, checked, now, &p); err != nil {
+			return "", err
+		}
+	}
+
+	path := reportPath(dir)
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := report.Render(f, p); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return path, os.Rename(path+".tmp", path)
+}
+
+// reportRun is the part of a run summary the report draws.
+func reportRun(s Summary) report.Run {
+	r := report.Run{Started: s.StartedAt, Seconds: s.Seconds, Status: s.Status, Error: s.Error, Rows: map[string]int64{}}
+	if r.Status == "" {
+		r.Status = warehouse.StatusSucceeded // summaries written before runs had a status
+	}
+	for _, p := range s.Phases {
+		r.Phases = append(r.Phases, report.Phase{Name: p.Name, Start: p.Start, Seconds: p.Seconds, Failed: p.Failed})
+	}
+	for _, e := range s.Ingest.Entities {
+		r.Rows[e.Entity] = e.Fetched
+	}
+	delivered := s.Backlog.Delivered
+	for _, p := range s.Polls {
+		r.Rows["carts"] = p.Poll.Fetched
+		delivered += p.Push.Delivered
+	}
+	if len(s.Polls) > 0 || delivered > 0 {
+		r.Rows["cart events"] = delivered
+	}
+	return r
+}
+
+// rejectsOf counts the run's rejected records by entity and kind of reason.
+func rejectsOf(s *Summary) []report.Reject {
+	var out []report.Reject
+	add := func(entity string, reasons map[string]int64) {
+		for reason, n := range reasons {
+			out = append(out, report.Reject{Entity: entity, Reason: reason, Count: n})
+		}
+	}
+	for _, e := range s.Ingest.Entities {
+		add(e.Entity, e.RejectReasons)
+	}
+	carts := map[string]int64{}
+	for _, p := range s.Polls {
+		for reason, n := range p.Poll.RejectReasons {
+			carts[reason] += n
+		}
+	}
+	add("carts", carts)
+	sortRejects(out)
+	return out
+}
+
+func sortRejects(r []report.Reject) {
+	sort.Slice(r, func(i, j int) bool {
+		if r[i].Count != r[j].Count {
+			return r[i].Count > r[j].Count
+		}
+		return r[i].Entity+r[i].Reason < r[j].Entity+r[j].Reason
+	})
+}
+
+// openReadOnly opens the DuckDB file read-only, or returns nil when there is
+// none yet.
+func openReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// fromWarehouse fills the health, dead-letter rejects, function invocations
+// and the marts at a glance.
+func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked *Summary, now time.Time, p *report.Page) error {
+	count := func(table string) (int64, bool) {
+		var n int64
+		if err := db.QueryRowContext(ctx, "select count(*) from "+table).Scan(&n); err != nil {
+			return 0, false
+		}
+		return n, true
+	}
+
+	// Raw tables: dbt's freshness verdict against the sources' thresholds.
+	stale := false
+	var strictest time.Duration
+	if checked != nil {
+		for _, f := range checked.DBT.Freshness {
+			h := report.Health{Name: f.Source, Kind: "raw",
+				// its age when dbt checked it, at the end of that run, and since
+				Age:       seconds(f.AgeSeconds) + now.Sub(checked.StartedAt.Add(seconds(checked.Seconds))),
+				Threshold: seconds(f.WarnAfter)}
+			h.Rows, _ = count(h.Name)
+			switch f.Status {
+			case "pass":
+				h.Status = report.Fresh
+			case "warn", "error":
+				h.Status, stale = report.Stale, true
+				h.Note = "dbt source freshness: " + f.Status
+			case FreshnessEmpty:
+				h.Status, h.Age = report.Empty, 0
+			default:
+				h.Status, h.Note = report.Failed, "dbt source freshness: "+f.Status
+			}
+			if h.Status != report.Empty && h.Threshold > 0 && h.Age > h.Threshold && h.Status == report.Fresh {
+				h.Status, h.Note, stale = report.Stale, "older than its threshold since the last check", true
+			}
+			if h.Threshold > 0 && (strictest == 0 || h.Threshold < strictest) {
+				strictest = h.Threshold
+			}
+			p.Health = append(p.Health, h)
+		}
+	}
+
+	// Marts: the last build's outcome, their rows and their sources.
+	build, err := readBuildState(dir)
+	if err != nil {
+		return err
+	}
+	var built time.Time
+	if st, err := os.Stat(buildStatePath(dir)); err == nil && build.Status == warehouse.StatusSucceeded {
+		built = st.ModTime()
+	}
+	for _, m := range Marts {
+		h := report.Health{Name: "bq_analytics." + m, Kind: "mart", Threshold: strictest}
+		if !built.IsZero() {
+			h.Age = now.Sub(built)
+		}
+		n, ok := count(h.Name)
+		h.Rows = n
+		switch {
+		case build.Status != "" && build.Status != warehouse.StatusSucceeded:
+			h.Status, h.Note = report.Failed, "the last dbt build "+build.Status
+		case !ok:
+			h.Status, h.Note = report.Failed, "not built"
+		case n == 0:
+			h.Status = report.Empty
+		case stale:
+			h.Status, h.Note = report.Stale, "a raw source is stale"
+		default:
+			h.Status = report.Fresh
+		}
+		p.Health = append(p.Health, h)
+	}
+
+	// The dead-letter table's rows since the latest run began.
+	if latest != nil {
+		rows, err := db.QueryContext(ctx, `select reason, count(*) from bq_raw.cart_events_rejected
+			where received_at >= ? group by reason`, latest.StartedAt)
+		if err == nil {
+			for rows.Next() {
+				r := report.Reject{Entity: "cart events"}
+				if err := rows.Scan(&r.Reason, &r.Count); err != nil {
+					rows.Close()
+					return fmt.Errorf("read rejected events: %w", err)
+				}
+				p.Rejects = append(p.Rejects, r)
+			}
+			rows.Close()
+			sortRejects(p.Rejects)
+		}
+	}
+
+	if err := query(ctx, db, `select function_name, count(*), count(*) filter (where status = 'failed'),
+			arg_max(status, started_at), max(started_at), sum(records_in), sum(records_rejected)
+		from bq_raw.pipeline_runs group by function_name order by function_name`,
+		func(rows *sql.Rows) error {
+			var f report.Function
+			if err := rows.Scan(&f.Name, &f.Runs, &f.Failed, &f.LastStatus, &f.LastRun, &f.RecordsIn, &f.Rejected); err != nil {
+				return err
+			}
+			p.Functions = append(p.Functions, f)
+			return nil
+		}); err != nil {
+		return fmt.Errorf("read pipeline runs: %w", err)
+	}
+	if _, ok := count("bq_analytics.fact_order_items"); !ok {
+		return nil // no marts yet
+	}
+	if err := query(ctx, db, `select * from (
+			select order_date, count(*), coalesce(sum(revenue), 0)::double
+			from bq_analytics.fact_orders where not is_deleted
+			group by order_date order by order_date desc limit 60
+		) order by 1`,
+		func(rows *sql.Rows) error {
+			var d report.Day
+			if err := rows.Scan(&d.Date, &d.Orders, &d.Revenue); err != nil {
+				return err
+			}
+			p.Days = append(p.Days, d)
+			return nil
+		}); err != nil {
+		return fmt.Errorf("read orders per day: %w", err)
+	}
+	if err := query(ctx, db, `select coalesce(p.product_title, 'product ' || i.product_key), sum(i.line_revenue)::double, sum(i.quantity)
+		from bq_analytics.fact_order_items i left join bq_analytics.dim_products p using (product_key)
+		where not i.is_deleted and not i.is_removed
+		group by 1 order by 2 desc, 1 limit 10`,
+		func(rows *sql.Rows) error {
+			var pr report.Product
+			if err := rows.Scan(&pr.Title, &pr.Revenue, &pr.Units); err != nil {
+				return err
+			}
+			pr.Title = strings.TrimSpace(pr.Title)
+			p.TopProducts = append(p.TopProducts, pr)
+			return nil
+		}); err != nil {
+		return fmt.Errorf("read top products: %w", err)
+	}
+	return nil
+}
+
+// query runs q and calls scan for each row.
+func query(ctx context.Context, db *sql.DB, q string, scan func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
