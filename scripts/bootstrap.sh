@@ -34,6 +34,7 @@ DEPLOYER_ROLES=(
   roles/eventarc.admin                  # the event_trigger of google_cloudfunctions2_function
   roles/logging.configWriter            # google_logging_metric
   roles/monitoring.alertPolicyEditor    # google_monitoring_alert_policy
+  roles/monitoring.dashboardEditor      # google_monitoring_dashboard
   roles/browser                         # data.google_project (reads the project number)
 )
 

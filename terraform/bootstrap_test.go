@@ -39,6 +39,7 @@ var deployerRole = map[string]string{
 	"google_artifact_registry_repository_iam_member": "roles/artifactregistry.admin",
 	"google_logging_metric":                          "roles/logging.configWriter",
 	"google_monitoring_alert_policy":                 "roles/monitoring.alertPolicyEditor",
+	"google_monitoring_dashboard":                    "roles/monitoring.dashboardEditor",
 	"google_project":                                 "roles/browser",
 }
 
@@ -137,7 +138,7 @@ func TestBootstrapCheckCatchesBreakage(t *testing.T) {
 	}{
 		{"a role missing", edited(t, "apis.tf", "# The APIs", "# The APIs"), strings.Replace(script, "  roles/pubsub.admin ", "  ", 1), "lacks roles/pubsub.admin"},
 		{"a new project grant", edited(t, "iam.tf", `role    = "roles/bigquery.jobUser"`, `role    = "roles/bigquery.dataViewer"`), script, "the plan grants"},
-		{"a new resource type", edited(t, "apis.tf", "# The APIs", "resource \"google_monitoring_dashboard\" \"d\" {\n  dashboard_json = \"{}\"\n}\n# The APIs"), script, "google_monitoring_dashboard: which role"},
+		{"a new resource type", edited(t, "apis.tf", "# The APIs", "resource \"google_monitoring_group\" \"g\" {\n  display_name = \"g\"\n  filter       = \"\"\n}\n# The APIs"), script, "google_monitoring_group: which role"},
 		{"owner", edited(t, "apis.tf", "# The APIs", "# The APIs"), strings.Replace(script, "  roles/browser ", "  roles/owner ", 1), "primitive role roles/owner"},
 	}
 	for _, tc := range cases {

@@ -19,6 +19,7 @@ var checks = map[string]func(*tfConfig) []string{
 	"archive":    archiveProblems,
 	"deployment": deployment,
 	"firstApply": firstApplyProblems,
+	"dashboard":  dashboardProblems,
 }
 
 // TestEveryCheckHolds runs every check on this folder's configuration.
@@ -69,6 +70,9 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"firstApply", breakage{"old Pub/Sub agent", "iam.tf", `service_account_id = google_service_account.function["load_raw_object"].name`, `service_account_id = google_service_account.scheduler.name`, "cannot mint the trigger's tokens"}},
 		{"firstApply", breakage{"deployer cannot attach", "scheduler.tf", "  depends_on = [google_project_service.this, google_service_account_iam_member.deployer_acts_as]", "  depends_on = [google_project_service.this]", "google_cloud_scheduler_job.function attaches a service account before the deployer may act as it"}},
 		{"firstApply", breakage{"EU dataset, US bucket", "bigquery.tf", `      condition     = local.bq_loads_from_region`, `      condition     = true`, "accepts a bq_location"}},
+		{"dashboard", breakage{"a log metric left off", "dashboard.tf", `metric.type=\"logging.googleapis.com/user/${google_logging_metric.count["schema_drift"].name}\"`, `metric.type=\"logging.googleapis.com/user/shoplake/schema_drift\"`, "log metric schema_drift is not on the dashboard"}},
+		{"dashboard", breakage{"a metric that does not exist", "dashboard.tf", `google_logging_metric.count["held_listings"]`, `google_logging_metric.count["held_listing"]`, `log metric "held_listing", which monitoring.tf does not define`}},
+		{"dashboard", breakage{"no dead letters", "dashboard.tf", "subscription/dead_letter_message_count", "subscription/num_undelivered_messages", "dead-lettered events"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,11 @@ locals {
       functions   = ["ingest_batch", "poll_carts"]
       message     = "listing held back"
     }
+    schema_drift = {
+      description = "Runs whose records had fields the model does not know, lacked known ones or sent another JSON type (the log line names each field)."
+      functions   = ["ingest_batch", "poll_carts"]
+      message     = "schema drift"
+    }
   }
 }
 

@@ -41,3 +41,8 @@ output "artifact_repository" {
   description = "Docker repository for the dbt image."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
 }
+
+output "dashboard_url" {
+  description = "The Cloud Monitoring dashboard \"Shoplake pipeline\" (terraform/dashboard.tf)."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.pipeline.id), 3)}?project=${var.project_id}"
+}
