@@ -42,7 +42,8 @@ for target in \
   "FuzzDecodeEvent ./functions/loadrawobject/" \
   "FuzzDecode ./shared/state/" \
   "FuzzHandle ./functions/streamcartevents/" \
-  "FuzzDecodePush ./shared/events/"; do
+  "FuzzDecodePush ./shared/events/" \
+  "FuzzObserve ./shared/drift/"; do
   set -- $target
   echo "== fuzz $1 for $fuzztime"
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzztime" "$2" 2>&1 | tail -n 2

@@ -199,9 +199,15 @@ func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func
 		return fmt.Errorf("open dbt log: %w", err)
 	}
 	defer logFile.Close()
+	// dbt reads relative paths from the project directory: the run's
+	// directory is made absolute so that its artefacts land under it.
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
 	args = append(args, "--target", "local", "--no-use-colors",
 		"--project-dir", project, "--profiles-dir", project,
-		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
+		"--target-path", filepath.Join(absDir, "dbt", "target"), "--log-path", filepath.Join(absDir, "dbt", "logs"))
 	cmd := exec.CommandContext(ctx, dbt, args...)
 	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+absDB)
 	dieWithRunner(cmd)

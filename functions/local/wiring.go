@@ -95,9 +95,14 @@ func pseudonymKey(dir string, user config.Lookup) (string, error) {
 		return v, nil
 	}
 	path := filepath.Join(dir, "pseudonym.key")
-	if b, err := os.ReadFile(path); err == nil && len(b) >= pseudonym.MinKeyBytes {
+	switch b, err := os.ReadFile(path); {
+	case err == nil && len(b) >= pseudonym.MinKeyBytes:
 		return string(b), nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	case err == nil:
+		// A new key would silently give every user a new email_hash.
+		return "", fmt.Errorf("%s holds %d bytes, fewer than the %d a pseudonymisation key needs: restore it, or delete it to start new pseudonyms (every email_hash changes)",
+			path, len(b), pseudonym.MinKeyBytes)
+	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("read the pseudonymisation key: %w", err)
 	}
 	raw := make([]byte, 32)
