@@ -47,9 +47,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveNullStorage answers the four Cloud Storage JSON API calls the lake
-// writer makes (upload, get attributes, rewrite, delete) and discards the
-// bytes. It isolates the ingest path's own throughput from the cost of
+// serveNullStorage answers the Cloud Storage JSON API calls the lake writer
+// makes (upload, get attributes, rewrite, delete, and the listing of earlier
+// snapshots, always empty here) and discards the bytes. It isolates the ingest path's own throughput from the cost of
 // fake-gcs-server storing hundreds of MiB in memory.
 func serveNullStorage(port string) {
 	var gen atomic.Int64
@@ -69,6 +69,8 @@ func serveNullStorage(port string) {
 			fmt.Fprintf(w, `{"bucket":"bench","name":"staged","generation":"%d","crc32c":%q}`, gen.Add(1), base64.StdEncoding.EncodeToString(sum))
 		case r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/rewriteTo/"):
 			fmt.Fprintf(w, `{"kind":"storage#rewriteResponse","done":true,"resource":{"bucket":"bench","name":"final","generation":"%d"}}`, gen.Add(1))
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/o"):
+			fmt.Fprint(w, `{"kind":"storage#objects"}`)
 		case r.Method == http.MethodGet:
 			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprint(w, `{"error":{"code":404,"message":"No such object"}}`)

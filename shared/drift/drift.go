@@ -50,45 +50,64 @@ const OtherFields = "(other fields)"
 // nested object's field, a[].b for a field of an array's elements) with its
 // JSON type. Build one with Of.
 type Schema struct {
-	fields map[string]string
-	// children lists the known paths directly under each prefix ("" for the
-	// record's own fields, "a." and "a[]." for nested ones).
-	children map[string][]string
-	// ignored are fields the source sends that the model drops on purpose
-	// (__v, password): known, of any type, never reported missing.
-	ignored map[string]bool
+	root   *level
+	fields []*known // by id
 }
 
+// level is the fields of one kind of JSON object: the record itself, a
+// nested object, or the elements of an array.
+type level struct {
+	byName map[string]*known
+	list   []*known
+}
+
+// known is one field of the model.
+type known struct {
+	id   int
+	path string
+	typ  string
+	// child holds the fields of its object, or of its array's elements.
+	child *level
+	// ignored is set for a field the source sends and the model drops on
+	// purpose: of any type, never reported missing.
+	ignored bool
+	// bit is the field's bit in its level's presence mask.
+	bit uint64
+}
+
+// maxLevelFields is how many fields one level of a model may have (the bits
+// of a presence mask).
+const maxLevelFields = 64
+
 // Of returns the schema of the JSON encoding of v's type (a struct or a
-// pointer to one), read from its json tags. ignored names fields the source
-// sends and the model drops on purpose; derived names model fields the source
-// does not send (computed at ingestion, such as a pseudonym).
+// pointer to one), read from its json tags. ignored names fields of the
+// record the source sends and the model drops on purpose; derived names
+// model fields the source does not send (computed at ingestion, such as a
+// pseudonym).
 func Of(v any, ignored, derived []string) Schema {
-	s := Schema{fields: map[string]string{}, children: map[string][]string{}, ignored: map[string]bool{}}
-	for _, f := range ignored {
-		s.ignored[f] = true
-	}
-	s.walk(reflect.TypeOf(v), "", 0)
+	var s Schema
+	skip := map[string]bool{}
 	for _, f := range derived {
-		delete(s.fields, f)
+		skip[f] = true
 	}
-	for path := range s.fields {
-		i := strings.LastIndexAny(path, ".")
-		prefix := path[:i+1]
-		s.children[prefix] = append(s.children[prefix], path)
+	s.root = s.level(reflect.TypeOf(v), "", 0, skip)
+	if s.root == nil {
+		s.root = &level{byName: map[string]*known{}}
+	}
+	for _, f := range ignored {
+		s.add(s.root, f, &known{path: f, typ: TypeAny, ignored: true})
 	}
 	return s
 }
 
-var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
-
-func (s Schema) walk(t reflect.Type, prefix string, depth int) {
-	for t.Kind() == reflect.Pointer {
+func (s *Schema) level(t reflect.Type, prefix string, depth int, derived map[string]bool) *level {
+	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || depth >= MaxDepth {
-		return
+	if t == nil || t.Kind() != reflect.Struct || depth >= MaxDepth {
+		return nil
 	}
+	l := &level{byName: map[string]*known{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -99,28 +118,45 @@ func (s Schema) walk(t reflect.Type, prefix string, depth int) {
 			name = f.Name
 		}
 		path := prefix + name
+		if derived[path] {
+			continue
+		}
 		typ, elem := jsonType(f.Type)
-		s.fields[path] = typ
+		k := &known{path: path, typ: typ}
 		switch typ {
 		case TypeObject:
-			s.walk(f.Type, path+".", depth+1)
+			k.child = s.level(f.Type, path+".", depth+1, derived)
 		case TypeArray:
-			s.walk(elem, path+"[].", depth+1)
+			k.child = s.level(elem, path+"[].", depth+1, derived)
 		}
+		s.add(l, name, k)
 	}
+	return l
 }
+
+func (s *Schema) add(l *level, name string, k *known) {
+	if len(l.list) >= maxLevelFields {
+		panic(fmt.Sprintf("drift: %s: a model level has more than %d fields", k.path, maxLevelFields))
+	}
+	k.id, k.bit = len(s.fields), 1<<len(l.list)
+	l.list = append(l.list, k)
+	l.byName[name] = k
+	s.fields = append(s.fields, k)
+}
+
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
 // jsonType is the JSON type a Go type encodes as, and for a slice its
 // element type.
 func jsonType(t reflect.Type) (string, reflect.Type) {
-	if t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
-		return TypeAny, nil
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	for {
 		if t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
 			return TypeAny, nil
 		}
+		if t.Kind() != reflect.Pointer {
+			break
+		}
+		t = t.Elem()
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -140,67 +176,207 @@ func jsonType(t reflect.Type) (string, reflect.Type) {
 }
 
 // Tracker counts, over the records of one run, what differs from a schema.
-// It is not safe for concurrent use.
+// It reads each record's bytes once, without decoding values, and is not
+// safe for concurrent use.
 type Tracker struct {
 	schema  Schema
 	records int64
-	// parents counts, per known path, the objects that could hold it (its
+	// parents counts, per known field, the objects that could hold it (its
 	// parent was present); present those that did.
-	parents, present map[string]int64
+	parents, present []int64
 	unknown          map[string]*Field
-	retyped          map[string]*Field
+	retyped          map[int]*Field
 }
 
 // NewTracker returns a Tracker for records of the schema.
 func NewTracker(s Schema) *Tracker {
-	return &Tracker{schema: s, parents: map[string]int64{}, present: map[string]int64{},
-		unknown: map[string]*Field{}, retyped: map[string]*Field{}}
+	return &Tracker{schema: s, parents: make([]int64, len(s.fields)), present: make([]int64, len(s.fields)),
+		unknown: map[string]*Field{}, retyped: map[int]*Field{}}
 }
 
 // Observe counts one raw record. A record that is not a JSON object is left
 // to the model's validation and not counted here.
 func (t *Tracker) Observe(raw []byte) {
-	var rec map[string]any
-	if json.Unmarshal(raw, &rec) != nil || rec == nil {
+	if !json.Valid(raw) {
+		return
+	}
+	s := scanner{b: raw, t: t}
+	s.ws()
+	if s.peek() != '{' {
 		return
 	}
 	t.records++
-	t.object(rec, "", 0)
+	s.object(t.schema.root, "", 0)
 }
 
-func (t *Tracker) object(obj map[string]any, prefix string, depth int) {
+// scanner walks one valid JSON text, counting its fields into a Tracker.
+type scanner struct {
+	b []byte
+	i int
+	t *Tracker
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// object reads the object at s.i, whose fields are l's.
+func (s *scanner) object(l *level, prefix string, depth int) {
 	if depth >= MaxDepth {
+		s.skip()
 		return
 	}
-	for _, path := range t.schema.children[prefix] {
-		t.parents[path]++
-	}
-	for name, v := range obj {
-		path := prefix + name
-		want, known := t.schema.fields[path]
-		if !known {
-			if !t.schema.ignored[path] {
-				t.count(t.unknown, path, typeOf(v), "")
+	s.i++ // {
+	var seen uint64
+	for {
+		s.ws()
+		c := s.peek()
+		if c == ',' {
+			s.i++
+			s.ws()
+			c = s.peek()
+		}
+		if c != '"' { // '}' or the end
+			s.i++
+			break
+		}
+		key := s.str()
+		s.ws()
+		s.i++ // :
+		s.ws()
+		typ := kindOf(s.peek())
+		k := l.byName[string(key)]
+		switch {
+		case k == nil:
+			s.t.count(s.t.unknown, prefix+unquote(key), typ, "")
+		case seen&k.bit != 0: // a repeated key counts once
+		case k.ignored:
+			seen |= k.bit
+		default:
+			seen |= k.bit
+			s.t.present[k.id]++
+			if typ != k.typ && typ != TypeNull && k.typ != TypeAny {
+				s.t.retype(k, typ)
+				break
 			}
-			continue
+			if k.child != nil && typ == TypeObject {
+				s.object(k.child, k.path+".", depth+1)
+				continue
+			}
+			if k.child != nil && typ == TypeArray {
+				s.array(k.child, k.path+"[].", depth+1)
+				continue
+			}
 		}
-		t.present[path]++
-		got := typeOf(v)
-		if got != want && got != TypeNull && want != TypeAny {
-			t.count(t.retyped, path, got, want)
-			continue
+		s.skip()
+	}
+	for _, k := range l.list {
+		if !k.ignored {
+			s.t.parents[k.id]++
 		}
-		switch v := v.(type) {
-		case map[string]any:
-			t.object(v, path+".", depth+1)
-		case []any:
-			for _, el := range v {
-				if m, ok := el.(map[string]any); ok {
-					t.object(m, path+"[].", depth+1)
+	}
+}
+
+// array reads the array at s.i, whose object elements have l's fields.
+func (s *scanner) array(l *level, prefix string, depth int) {
+	s.i++ // [
+	for {
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+			continue
+		case ']', 0:
+			s.i++
+			return
+		case '{':
+			s.object(l, prefix, depth)
+		default:
+			s.skip()
+		}
+	}
+}
+
+// str reads the string at s.i and returns its bytes as written, without the
+// quotes.
+func (s *scanner) str() []byte {
+	start := s.i + 1
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			s.i++
+			return s.b[start : s.i-1]
+		}
+	}
+	return s.b[start:]
+}
+
+// skip passes over the value at s.i.
+func (s *scanner) skip() {
+	switch s.peek() {
+	case '"':
+		s.str()
+	case '{', '[':
+		depth := 0
+		for ; s.i < len(s.b); s.i++ {
+			switch s.b[s.i] {
+			case '"':
+				s.str()
+				s.i--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.i++
+					return
 				}
 			}
 		}
+	default:
+		for s.i < len(s.b) && !strings.ContainsRune(",}] \t\n\r", rune(s.b[s.i])) {
+			s.i++
+		}
 	}
+}
+
+// kindOf is the JSON type of the value that starts with c.
+func kindOf(c byte) string {
+	switch c {
+	case '"':
+		return TypeString
+	case '{':
+		return TypeObject
+	case '[':
+		return TypeArray
+	case 't', 'f':
+		return TypeBoolean
+	case 'n':
+		return TypeNull
+	}
+	return TypeNumber
+}
+
+// unquote is a key as the source meant it (escapes resolved).
+func unquote(key []byte) string {
+	if !slices.Contains(key, '\\') {
+		return string(key)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &s) != nil {
+		return string(key)
+	}
+	return s
 }
 
 func (t *Tracker) count(m map[string]*Field, path, typ, want string) {
@@ -218,6 +394,14 @@ func (t *Tracker) count(m map[string]*Field, path, typ, want string) {
 	m[path] = &Field{Path: clip(path), Count: 1, Type: typ, Want: want}
 }
 
+func (t *Tracker) retype(k *known, got string) {
+	if f, ok := t.retyped[k.id]; ok {
+		f.Count++
+		return
+	}
+	t.retyped[k.id] = &Field{Path: k.path, Count: 1, Type: got, Want: k.typ}
+}
+
 // clip cuts a path named by the source to a printable, bounded length.
 func clip(path string) string {
 	path = strings.Map(func(r rune) rune {
@@ -230,22 +414,6 @@ func clip(path string) string {
 		return path[:maxName] + "…"
 	}
 	return path
-}
-
-func typeOf(v any) string {
-	switch v.(type) {
-	case string:
-		return TypeString
-	case float64, json.Number:
-		return TypeNumber
-	case bool:
-		return TypeBoolean
-	case map[string]any:
-		return TypeObject
-	case []any:
-		return TypeArray
-	}
-	return TypeNull
 }
 
 // Field is one drifted field of a report.
@@ -286,9 +454,9 @@ func (t *Tracker) Report() Report {
 	for _, f := range t.retyped {
 		r.Retyped = append(r.Retyped, *f)
 	}
-	for path, of := range t.parents {
-		if n := of - t.present[path]; n > 0 {
-			r.Missing = append(r.Missing, Field{Path: path, Count: n, Of: of})
+	for _, k := range t.schema.fields {
+		if n := t.parents[k.id] - t.present[k.id]; n > 0 {
+			r.Missing = append(r.Missing, Field{Path: k.path, Count: n, Of: t.parents[k.id]})
 		}
 	}
 	for _, l := range [][]Field{r.Added, r.Missing, r.Retyped} {

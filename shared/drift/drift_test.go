@@ -1,10 +1,12 @@
 package drift
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 type geo struct {
@@ -102,13 +104,97 @@ func TestUnknownFieldsAreBounded(t *testing.T) {
 	}
 }
 
+// FuzzObserve: any input is read without a panic, and for every JSON
+// object the byte scanner counts what a plain decode into maps counts.
 func FuzzObserve(f *testing.F) {
 	f.Add([]byte(`{"id":1,"lines":[{"productId":1}],"geo":{"lat":"1"}}`))
 	f.Add([]byte(`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{}}}}}}}}}}`))
-	schema := Of(record{}, nil, nil)
+	f.Add([]byte(`{"id":"x","title":null,"lines":[1,{"quantity":true,"x":[{}]}],"geo":[],"__v":{"a":1},"k\u00e9y":"\"}"}`))
+	schema := Of(record{}, []string{"__v"}, []string{"hash"})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		tr := NewTracker(schema)
 		tr.Observe(raw)
 		_ = tr.Report().String()
+
+		var rec map[string]any
+		if json.Unmarshal(raw, &rec) != nil || rec == nil {
+			return
+		}
+		canonical, err := json.Marshal(rec) // one value a key, as the decode sees it
+		if err != nil {
+			return
+		}
+		got := NewTracker(schema)
+		got.Observe(canonical)
+		want := reference(schema, rec)
+		if len(want.Added) >= MaxUnknown {
+			return // which fields are named then depends on the order read
+		}
+		if diff := cmp.Diff(want, got.Report(), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("scanner and decode differ on %s (-decode +scanner):\n%s", canonical, diff)
+		}
 	})
+}
+
+// reference counts one decoded record the plain way, for FuzzObserve.
+func reference(s Schema, rec map[string]any) Report {
+	t := NewTracker(s)
+	t.records++
+	referenceObject(t, s.root, rec, "", 0)
+	return t.Report()
+}
+
+func referenceObject(t *Tracker, l *level, obj map[string]any, prefix string, depth int) {
+	if depth >= MaxDepth {
+		return
+	}
+	for name, v := range obj {
+		typ := referenceType(v)
+		k := l.byName[name]
+		switch {
+		case k == nil:
+			t.count(t.unknown, prefix+name, typ, "")
+			continue
+		case k.ignored:
+			continue
+		}
+		t.present[k.id]++
+		if typ != k.typ && typ != TypeNull && k.typ != TypeAny {
+			t.retype(k, typ)
+			continue
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			if k.child != nil {
+				referenceObject(t, k.child, v, k.path+".", depth+1)
+			}
+		case []any:
+			for _, el := range v {
+				if m, ok := el.(map[string]any); ok && k.child != nil {
+					referenceObject(t, k.child, m, k.path+"[].", depth+1)
+				}
+			}
+		}
+	}
+	for _, k := range l.list {
+		if !k.ignored {
+			t.parents[k.id]++
+		}
+	}
+}
+
+func referenceType(v any) string {
+	switch v.(type) {
+	case string:
+		return TypeString
+	case float64:
+		return TypeNumber
+	case bool:
+		return TypeBoolean
+	case map[string]any:
+		return TypeObject
+	case []any:
+		return TypeArray
+	}
+	return TypeNull
 }
