@@ -163,54 +163,50 @@ const maxDays = 60
 
 // orderBars draws orders per day.
 func orderBars(days []Day) Chart {
-	days = lastDays(days)
-	const w, h = 560.0, 140.0
-	c := Chart{Name: "orders per day", Width: w, Height: h + 20}
-	if len(days) == 0 {
-		c.Note = "No orders in fact_orders."
-		return c
-	}
-	top := 1.0
-	for _, d := range days {
-		top = max(top, float64(d.Orders))
-	}
-	slot := w / float64(len(days))
-	for i, d := range days {
-		bh := float64(d.Orders) / top * (h - 10)
-		c.Rects = append(c.Rects, Rect{X: float64(i)*slot + slot*0.1, Y: h - bh, W: max(slot*0.8, 1), H: max(bh, 1), Class: "bar",
-			Title: fmt.Sprintf("%s: %s orders", d.Date.Format("2006-01-02"), number(d.Orders))})
-	}
-	c.Lines = append(c.Lines, Line{Points: fmt.Sprintf("0,%.1f %.1f,%.1f", h, w, h), Class: "axis"})
-	c.Texts = append(c.Texts,
-		Text{X: 0, Y: h + 14, Anchor: "start", Class: "tick", Text: days[0].Date.Format("2006-01-02")},
-		Text{X: w, Y: h + 14, Anchor: "end", Class: "tick", Text: days[len(days)-1].Date.Format("2006-01-02")})
-	return c
+	return daily("orders per day", "No orders in fact_orders.", " orders", days, func(d Day) float64 { return float64(d.Orders) }, false)
 }
 
 // revenueLine draws revenue per day as a line.
 func revenueLine(days []Day) Chart {
+	return daily("revenue per day", "No revenue in fact_orders.", "", days, func(d Day) float64 { return d.Revenue }, true)
+}
+
+// daily draws one value per day of the latest days, as bars or as a line
+// with a dot a day, with the first and last dates and the largest value.
+func daily(name, empty, unit string, days []Day, value func(Day) float64, line bool) Chart {
 	days = lastDays(days)
 	const w, h = 560.0, 140.0
-	c := Chart{Name: "revenue per day", Width: w, Height: h + 20}
+	c := Chart{Name: name, Width: w, Height: h + 20}
 	if len(days) == 0 {
-		c.Note = "No revenue in fact_orders."
+		c.Note = empty
 		return c
 	}
 	top := 1.0
 	for _, d := range days {
-		top = max(top, d.Revenue)
+		top = max(top, value(d))
 	}
-	step := w / float64(max(len(days)-1, 1))
+	y := func(v float64) float64 { return h - v/top*(h-10) }
+	slot := w / float64(len(days))
 	var pts []string
 	for i, d := range days {
-		x, y := float64(i)*step, h-d.Revenue/top*(h-10)
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
-		c.Rects = append(c.Rects, Rect{X: x - 2, Y: y - 2, W: 4, H: 4, Class: "dot",
-			Title: fmt.Sprintf("%s: %s", d.Date.Format("2006-01-02"), number(int64(math.Round(d.Revenue))))})
+		v := value(d)
+		title := fmt.Sprintf("%s: %s%s", d.Date.Format("2006-01-02"), number(int64(math.Round(v))), unit)
+		if !line {
+			c.Rects = append(c.Rects, Rect{X: float64(i)*slot + slot*0.1, Y: y(v), W: max(slot*0.8, 1), H: max(h-y(v), 1), Class: "bar", Title: title})
+			continue
+		}
+		x := (float64(i) + 0.5) * slot
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y(v)))
+		c.Rects = append(c.Rects, Rect{X: x - 2, Y: y(v) - 2, W: 4, H: 4, Class: "dot", Title: title})
 	}
-	c.Lines = append(c.Lines, Line{Points: strings.Join(pts, " "), Class: "series"},
-		Line{Points: fmt.Sprintf("0,%.1f %.1f,%.1f", h, w, h), Class: "axis"})
-	c.Texts = append(c.Texts, Text{X: 0, Y: 12, Anchor: "start", Class: "tick", Text: "max " + number(int64(top))})
+	if line {
+		c.Lines = append(c.Lines, Line{Points: strings.Join(pts, " "), Class: "series"})
+	}
+	c.Lines = append(c.Lines, Line{Points: fmt.Sprintf("0,%.1f %.1f,%.1f", h, w, h), Class: "axis"})
+	c.Texts = append(c.Texts,
+		Text{X: 0, Y: h + 14, Anchor: "start", Class: "tick", Text: days[0].Date.Format("2006-01-02")},
+		Text{X: w, Y: h + 14, Anchor: "end", Class: "tick", Text: days[len(days)-1].Date.Format("2006-01-02")},
+		Text{X: 0, Y: 8, Anchor: "start", Class: "tick", Text: "max " + number(int64(math.Round(top))) + unit})
 	return c
 }
 

@@ -62,7 +62,7 @@ func TestRenderGolden(t *testing.T) {
 	if err := Render(&b, samplePage()); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "report.golden.html")
+	golden := filepath.Join("testdata", "report.golden")
 	if *update {
 		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
