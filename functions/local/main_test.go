@@ -176,11 +176,7 @@ func assertMartsMatchTheFixtures(t *testing.T, dir string) {
 		Products []struct{ ProductID, Quantity int64 }
 	}
 	for entity, v := range map[string]any{"products": &products, "carts": &carts} {
-		var b bytes.Buffer
-		if _, _, err := storefront.Fixtures().WriteEntity(&b, entity); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b.Bytes(), v); err != nil {
+		if err := storefront.DecodeFixtures(entity, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -448,12 +444,8 @@ type mutableAPI struct {
 
 func newMutableAPI(t *testing.T) (*mutableAPI, string) {
 	t.Helper()
-	var b bytes.Buffer
-	if _, _, err := storefront.Fixtures().WriteEntity(&b, "carts"); err != nil {
-		t.Fatal(err)
-	}
 	m := &mutableAPI{}
-	if err := json.Unmarshal(b.Bytes(), &m.carts); err != nil {
+	if err := storefront.DecodeFixtures("carts", &m.carts); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(m)

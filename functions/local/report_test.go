@@ -17,12 +17,8 @@ import (
 // field (colour) and lost one (image).
 func driftingAPI(t *testing.T) string {
 	t.Helper()
-	var b bytes.Buffer
-	if _, _, err := storefront.Fixtures().WriteEntity(&b, "products"); err != nil {
-		t.Fatal(err)
-	}
 	var products []map[string]any
-	if err := json.Unmarshal(b.Bytes(), &products); err != nil {
+	if err := storefront.DecodeFixtures("products", &products); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range products {

@@ -90,12 +90,8 @@ func (c *catalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func fixtureCarts(t *testing.T) []map[string]any {
 	t.Helper()
-	var b bytes.Buffer
-	if _, _, err := storefront.Fixtures().WriteEntity(&b, "carts"); err != nil {
-		t.Fatal(err)
-	}
 	var carts []map[string]any
-	if err := json.Unmarshal(b.Bytes(), &carts); err != nil {
+	if err := storefront.DecodeFixtures("carts", &carts); err != nil {
 		t.Fatal(err)
 	}
 	return carts

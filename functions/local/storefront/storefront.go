@@ -7,6 +7,7 @@ package storefront
 import (
 	"bufio"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,6 +45,19 @@ func (fixtureCatalog) WriteEntity(w io.Writer, entity string) (int64, bool, erro
 	}
 	_, err = w.Write(b)
 	return n, true, err
+}
+
+// DecodeFixtures decodes the FakeStore snapshot's array of entity into v,
+// for tests that compare with the fixtures or serve them changed.
+func DecodeFixtures(entity string, v any) error {
+	b, err := fixtures.ReadFile("fixtures/" + entity + ".json")
+	if err != nil {
+		return fmt.Errorf("fixtures of %s: %w", entity, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("fixtures of %s: %w", entity, err)
+	}
+	return nil
 }
 
 // Raw returns a catalog serving the given JSON array bodies by entity, for

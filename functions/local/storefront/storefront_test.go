@@ -106,3 +106,16 @@ func TestSyntheticChangingChangesAFewCartsPerRead(t *testing.T) {
 		t.Errorf("%d of 1000 carts changed between reads, want about 1%%", changed)
 	}
 }
+
+func TestDecodeFixtures(t *testing.T) {
+	t.Parallel()
+	for entity, want := range map[string]int{"products": 20, "users": 10, "carts": 7} {
+		var records []map[string]any
+		if err := DecodeFixtures(entity, &records); err != nil || len(records) != want {
+			t.Errorf("%s: %d records, %v; want %d", entity, len(records), err, want)
+		}
+	}
+	if err := DecodeFixtures("orders", &[]any{}); err == nil {
+		t.Error("fixtures of an unknown entity decoded")
+	}
+}
