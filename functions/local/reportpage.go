@@ -205,7 +205,7 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		case build.Status != "" && build.Status != warehouse.StatusSucceeded:
 			h.Status, h.Note = report.Failed, "the last dbt build "+build.Status
 		case !ok:
-			h.Status, h.Note = report.Failed, "not built"
+			h.Status, h.Note = report.Empty, "not built yet"
 		case n == 0:
 			h.Status = report.Empty
 		case stale:
