@@ -158,26 +158,11 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 	stale := false
 	var strictest time.Duration
 	if checked != nil {
+		checkedAt := checked.StartedAt.Add(seconds(checked.Seconds)) // the check ends its run
 		for _, f := range checked.DBT.Freshness {
-			h := report.Health{Name: f.Source, Kind: "raw",
-				// its age when dbt checked it, at the end of that run, and since
-				Age:       seconds(f.AgeSeconds) + now.Sub(checked.StartedAt.Add(seconds(checked.Seconds))),
-				Threshold: seconds(f.WarnAfter)}
-			h.Rows, _ = count(h.Name)
-			switch f.Status {
-			case "pass":
-				h.Status = report.Fresh
-			case "warn", "error":
-				h.Status, stale = report.Stale, true
-				h.Note = "dbt source freshness: " + f.Status
-			case FreshnessEmpty:
-				h.Status, h.Age = report.Empty, 0
-			default:
-				h.Status, h.Note = report.Failed, "dbt source freshness: "+f.Status
-			}
-			if h.Status != report.Empty && h.Threshold > 0 && h.Age > h.Threshold && h.Status == report.Fresh {
-				h.Status, h.Note, stale = report.Stale, "older than its threshold since the last check", true
-			}
+			rows, _ := count(f.Source)
+			h := rawHealth(f, checkedAt, now, rows)
+			stale = stale || h.Status == report.Stale
 			if h.Threshold > 0 && (strictest == 0 || h.Threshold < strictest) {
 				strictest = h.Threshold
 			}
@@ -195,23 +180,11 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		built = st.ModTime()
 	}
 	for _, m := range Marts {
-		h := report.Health{Name: "bq_analytics." + m, Kind: "mart", Threshold: strictest}
+		rows, exists := count("bq_analytics." + m)
+		h := martHealth("bq_analytics."+m, build.Status, rows, exists, stale)
+		h.Threshold = strictest
 		if !built.IsZero() {
 			h.Age = now.Sub(built)
-		}
-		n, ok := count(h.Name)
-		h.Rows = n
-		switch {
-		case build.Status != "" && build.Status != warehouse.StatusSucceeded:
-			h.Status, h.Note = report.Failed, "the last dbt build "+build.Status
-		case !ok:
-			h.Status, h.Note = report.Empty, "not built yet"
-		case n == 0:
-			h.Status = report.Empty
-		case stale:
-			h.Status, h.Note = report.Stale, "a raw source is stale"
-		default:
-			h.Status = report.Fresh
 		}
 		p.Health = append(p.Health, h)
 	}
@@ -281,6 +254,48 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		return fmt.Errorf("read top products: %w", err)
 	}
 	return nil
+}
+
+// rawHealth is one raw table's health: dbt's freshness verdict, given when
+// the check ended at checkedAt, and its age now against the source's
+// threshold (a table dbt found fresh may have aged past it since).
+func rawHealth(f SourceFreshness, checkedAt, now time.Time, rows int64) report.Health {
+	h := report.Health{Name: f.Source, Kind: "raw", Rows: rows,
+		Age: seconds(f.AgeSeconds) + now.Sub(checkedAt), Threshold: seconds(f.WarnAfter)}
+	switch f.Status {
+	case "pass":
+		h.Status = report.Fresh
+		if h.Threshold > 0 && h.Age > h.Threshold {
+			h.Status, h.Note = report.Stale, "older than its threshold since the last check"
+		}
+	case "warn", "error":
+		h.Status, h.Note = report.Stale, "dbt source freshness: "+f.Status
+	case FreshnessEmpty:
+		h.Status, h.Age = report.Empty, 0
+	default:
+		h.Status, h.Note = report.Failed, "dbt source freshness: "+f.Status
+	}
+	return h
+}
+
+// martHealth is one mart's health: failed when the last dbt build did not
+// succeed, empty when it has no rows or was never built, stale when a raw
+// table is, else fresh.
+func martHealth(name, buildStatus string, rows int64, exists, rawStale bool) report.Health {
+	h := report.Health{Name: name, Kind: "mart", Rows: rows}
+	switch {
+	case buildStatus != "" && buildStatus != warehouse.StatusSucceeded:
+		h.Status, h.Note = report.Failed, "the last dbt build "+buildStatus
+	case !exists:
+		h.Status, h.Note = report.Empty, "not built yet"
+	case rows == 0:
+		h.Status = report.Empty
+	case rawStale:
+		h.Status, h.Note = report.Stale, "a raw source is stale"
+	default:
+		h.Status = report.Fresh
+	}
+	return h
 }
 
 // query runs q and calls scan for each row.

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shoplake/shoplake/functions/local/report"
+	"github.com/shoplake/shoplake/shared/warehouse"
+)
+
+func TestRawHealth(t *testing.T) {
+	t.Parallel()
+	checked := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	twoHours := float64(2 * 3600)
+	cases := []struct {
+		name       string
+		f          SourceFreshness
+		now        time.Time
+		wantStatus string
+		wantAge    time.Duration
+	}{
+		{"fresh", SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(time.Minute), report.Fresh, 2 * time.Minute},
+		{"aged past its threshold since the check", SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(3 * time.Hour), report.Stale, 3*time.Hour + time.Minute},
+		{"no threshold never ages", SourceFreshness{Status: "pass", AgeSeconds: 60}, checked.Add(30 * 24 * time.Hour), report.Fresh, 30*24*time.Hour + time.Minute},
+		{"dbt warned", SourceFreshness{Status: "warn", AgeSeconds: 3 * 3600, WarnAfter: twoHours}, checked, report.Stale, 3 * time.Hour},
+		{"dbt errored", SourceFreshness{Status: "error", AgeSeconds: 30 * 3600, WarnAfter: twoHours}, checked, report.Stale, 30 * time.Hour},
+		{"no rows", SourceFreshness{Status: FreshnessEmpty, WarnAfter: twoHours}, checked.Add(time.Hour), report.Empty, 0},
+		{"the check failed", SourceFreshness{Status: "runtime error", WarnAfter: twoHours}, checked, report.Failed, 0},
+	}
+	for _, tc := range cases {
+		h := rawHealth(tc.f, checked, tc.now, 5)
+		if h.Status != tc.wantStatus || h.Age != tc.wantAge || h.Rows != 5 || h.Kind != "raw" {
+			t.Errorf("%s: %+v, want %s aged %s", tc.name, h, tc.wantStatus, tc.wantAge)
+		}
+	}
+}
+
+func TestMartHealth(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		build       string
+		rows        int64
+		exists, raw bool
+		want        string
+	}{
+		{"built and fresh", warehouse.StatusSucceeded, 7, true, false, report.Fresh},
+		{"a raw table is stale", warehouse.StatusSucceeded, 7, true, true, report.Stale},
+		{"the last build failed, old rows kept", warehouse.StatusFailed, 7, true, false, report.Failed},
+		{"a build was interrupted", "started", 7, true, false, report.Failed},
+		{"never built", "", 0, false, false, report.Empty},
+		{"built, no rows", warehouse.StatusSucceeded, 0, true, true, report.Empty},
+	}
+	for _, tc := range cases {
+		if h := martHealth("bq_analytics.fact_orders", tc.build, tc.rows, tc.exists, tc.raw); h.Status != tc.want || h.Kind != "mart" {
+			t.Errorf("%s: %+v, want %s", tc.name, h, tc.want)
+		}
+	}
+}
