@@ -166,6 +166,22 @@ func TestAFailedDBTBuildFailsTheRunAndTheNextRunBuilds(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "dbt build failed") {
 		t.Fatalf("a failed dbt build: exit %d, stderr %q; want a failure naming dbt", r.code, r.stderr)
 	}
+	// The failed run is in the report as failed, its dbt phase in red, and
+	// the marts are failed, not fresh.
+	failed := lastRun(t, dir)
+	if failed.Status != "failed" || !strings.Contains(failed.Error, "dbt build failed") {
+		t.Errorf("the failed run's summary: status %q, error %q", failed.Status, failed.Error)
+	}
+	html := readReport(t, dir)
+	for _, want := range []string{`class="phase dbt failed"`, `<span class="pill failed">failed</span>`, `data-health="failed"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report after a failed build lacks %s", want)
+		}
+	}
+	if strings.Contains(html, `data-health="fresh"`) {
+		t.Error("the report calls a table fresh after a failed build")
+	}
+
 	r = runLocal(t, dir, nil, append([]string{"--port", "0"}, dbtArgs()...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "the last dbt build did not succeed") {
 		t.Fatalf("the run after a failed build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -173,6 +189,19 @@ func TestAFailedDBTBuildFailsTheRunAndTheNextRunBuilds(t *testing.T) {
 	if got := martFigures(t, dir); got != "fact_orders 7, fact_order_items 14, revenue 4691.27" {
 		t.Errorf("marts %s, want the fixtures' figures", got)
 	}
+	if html := readReport(t, dir); strings.Count(html, "data-run=") != 2 || strings.Contains(html, `data-health="failed"`) {
+		t.Error("the report after the repairing run should list both runs and no failed table")
+	}
+}
+
+// readReport returns the run report of dir.
+func readReport(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(reportPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestTwoRunsOnOneDirectory: the second run stops at once, naming the first.
