@@ -239,6 +239,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	case sourceErr != nil:
 		return fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
 	}
+	res.RejectReasons = rejects.Reasons() // published with the snapshot or beside the held one
 
 	if !allowShrink {
 		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, e.Name, stamp.Day)
@@ -256,7 +257,6 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			if res.HeldObject, err = snap.Hold(ctx, e.Name, collapsed); err != nil {
 				return fmt.Errorf("hold %s snapshot: %w", e.Name, err)
 			}
-			res.RejectReasons = rejects.Reasons()
 			if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
 				return err
 			}
@@ -271,7 +271,6 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		return fmt.Errorf("write %s snapshot: %w", e.Name, err)
 	}
 	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
-	res.RejectReasons = rejects.Reasons()
 	if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
 		return err
 	}

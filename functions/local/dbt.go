@@ -73,7 +73,7 @@ var (
 func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer) (DBTReport, error) {
 	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
-	_ = os.Remove(filepath.Join(dir, "dbt", "target", "run_results.json"))
+	_ = os.Remove(runResultsPath(dir))
 	var done, total atomic.Int64
 	stop := reportEvery(out, 2*time.Second, "dbt build:", "nodes", done.Load, total.Load)
 	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
@@ -151,10 +151,15 @@ func (p period) seconds() float64 {
 	return *p.Count * unit
 }
 
+// runResultsPath is where dbt writes the results of the run's build.
+func runResultsPath(dir string) string {
+	return filepath.Join(dir, "dbt", "target", "run_results.json")
+}
+
 // readTests counts the tests of the last build by status from dbt's
 // run_results.json.
 func readTests(dir string) (map[string]int, []string, error) {
-	path := filepath.Join(dir, "dbt", "target", "run_results.json")
+	path := runResultsPath(dir)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read dbt results: %w", err)

@@ -60,6 +60,7 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 			return "", err
 		}
 	}
+	sortRejects(p.Rejects)
 
 	path := reportPath(dir)
 	f, err := os.Create(path + ".tmp")
@@ -117,7 +118,6 @@ func rejectsOf(s *Summary) []report.Reject {
 		}
 	}
 	add("carts", carts)
-	sortRejects(out)
 	return out
 }
 
@@ -175,35 +175,35 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 	if err != nil {
 		return err
 	}
-	var built time.Time
+	var builtAt time.Time
 	if st, err := os.Stat(buildStatePath(dir)); err == nil && build.Status == warehouse.StatusSucceeded {
-		built = st.ModTime()
+		builtAt = st.ModTime()
 	}
+	built := map[string]bool{}
 	for _, m := range Marts {
 		rows, exists := count("bq_analytics." + m)
+		built[m] = exists
 		h := martHealth("bq_analytics."+m, build.Status, rows, exists, stale)
 		h.Threshold = strictest
-		if !built.IsZero() {
-			h.Age = now.Sub(built)
+		if !builtAt.IsZero() {
+			h.Age = now.Sub(builtAt)
 		}
 		p.Health = append(p.Health, h)
 	}
 
 	// The dead-letter table's rows since the latest run began.
 	if latest != nil {
-		rows, err := db.QueryContext(ctx, `select reason, count(*) from bq_raw.cart_events_rejected
-			where received_at >= ? group by reason`, latest.StartedAt)
-		if err == nil {
-			for rows.Next() {
+		if err := query(ctx, db, `select reason, count(*) from bq_raw.cart_events_rejected
+			where received_at >= ? group by reason`,
+			func(rows *sql.Rows) error {
 				r := report.Reject{Entity: "cart events"}
 				if err := rows.Scan(&r.Reason, &r.Count); err != nil {
-					rows.Close()
-					return fmt.Errorf("read rejected events: %w", err)
+					return err
 				}
 				p.Rejects = append(p.Rejects, r)
-			}
-			rows.Close()
-			sortRejects(p.Rejects)
+				return nil
+			}, latest.StartedAt); err != nil {
+			return fmt.Errorf("read rejected events: %w", err)
 		}
 	}
 
@@ -220,7 +220,7 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		}); err != nil {
 		return fmt.Errorf("read pipeline runs: %w", err)
 	}
-	if _, ok := count("bq_analytics.fact_order_items"); !ok {
+	if !built["fact_order_items"] {
 		return nil // no marts yet
 	}
 	if err := query(ctx, db, `select * from (
@@ -298,9 +298,9 @@ func martHealth(name, buildStatus string, rows int64, exists, rawStale bool) rep
 	return h
 }
 
-// query runs q and calls scan for each row.
-func query(ctx context.Context, db *sql.DB, q string, scan func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, q)
+// query runs q with args and calls scan for each row.
+func query(ctx context.Context, db *sql.DB, q string, scan func(*sql.Rows) error, args ...any) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (s *Summary) write() error {
 		return fmt.Errorf("write run history: %w", err)
 	}
 	name := filepath.Join(runsDir(s.Dir), s.StartedAt.Format("20060102T150405.000000000Z")+".json")
-	if err := os.WriteFile(name, b, 0o644); err != nil {
+	if err := replaceFile(name, b, 0o644); err != nil {
 		return fmt.Errorf("write run history: %w", err)
 	}
 	old, _ := filepath.Glob(filepath.Join(runsDir(s.Dir), "*.json"))
@@ -229,7 +229,7 @@ func readRuns(dir string) ([]Summary, error) {
 		}
 		var s Summary
 		if err := json.Unmarshal(b, &s); err != nil {
-			continue // a summary cut off by a crash; the others still count
+			continue // a file that is not a summary; the others still count
 		}
 		runs = append(runs, s)
 	}
@@ -305,7 +305,7 @@ func (s *Summary) Print(out io.Writer) {
 				fmt.Fprintf(out, " %s empty%s", f.Source, sep)
 				continue
 			}
-			fmt.Fprintf(out, " %s %s (%s old)%s", f.Source, f.Status, time.Duration(f.AgeSeconds*float64(time.Second)).Round(time.Second), sep)
+			fmt.Fprintf(out, " %s %s (%s old)%s", f.Source, f.Status, seconds(f.AgeSeconds).Round(time.Second), sep)
 		}
 	}
 	fmt.Fprintf(out, "Query the warehouse (any DuckDB 1.5 client): .venv/bin/python -c \"import duckdb; duckdb.connect('%s', read_only=True).sql('from bq_analytics.fact_orders').show()\"\n", s.Warehouse)

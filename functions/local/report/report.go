@@ -10,7 +10,6 @@
 package report
 
 import (
-	"cmp"
 	"embed"
 	"fmt"
 	"html/template"
@@ -171,7 +170,7 @@ func entities(runs []Run) []string {
 			seen[e] = true
 		}
 	}
-	var out []string
+	var out, others []string
 	for _, e := range []string{"products", "users", "carts", "cart events"} {
 		if seen[e] {
 			out = append(out, e)
@@ -179,10 +178,10 @@ func entities(runs []Run) []string {
 		}
 	}
 	for e := range seen {
-		out = append(out, e)
+		others = append(others, e)
 	}
-	slices.Sort(out[len(out)-len(seen):])
-	return out
+	slices.Sort(others)
+	return append(out, others...)
 }
 
 func roundDuration(d time.Duration) string {
@@ -199,7 +198,7 @@ func roundDuration(d time.Duration) string {
 
 // number writes n with thousands separators.
 func number(n int64) string {
-	s := fmt.Sprint(cmp.Or(n, 0))
+	s := fmt.Sprint(n)
 	neg := n < 0
 	if neg {
 		s = s[1:]
