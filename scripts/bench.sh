@@ -15,8 +15,8 @@ go test -run '^$' -bench BenchmarkIngestProducts -benchtime 1x -timeout 30m ./fu
 echo "== PollCarts: fingerprint+diff and state at ${SHOPLAKE_BENCH_CARTS:-1000000} carts"
 go test -run '^$' -bench BenchmarkFingerprintDiff -benchtime 3x ./functions/pollcarts/ 2>&1 | grep -E '^poll state' | tail -n 2
 
-echo "== StreamCartEvents: grouped insert vs one row per insert, 100 concurrent deliveries"
-go test -run '^$' -bench BenchmarkGroupedInsert -benchtime 1x ./functions/streamcartevents/ 2>&1 | grep -E '^insert'
+echo "== StreamCartEvents: batch messages of 1,000 events, null warehouse and DuckDB"
+go test -run '^$' -bench BenchmarkHandleBatch -benchtime 50x ./functions/streamcartevents/ 2>&1 | grep -E '^StreamCartEvents'
 
 events=${SHOPLAKE_BENCH_EVENTS:-200000}
 echo "== local stack end to end: $events synthetic records per entity, carts polled, published, pushed and stored, marts built"

@@ -54,18 +54,15 @@ locals {
     }
     stream_cart_events = {
       name          = "stream-cart-events"
-      description   = "For each cart event pushed by cart-events-stream: inserts it into bq_raw.cart_events (insertId = event_id); poison messages go to cart_events_rejected."
+      description   = "For each batch of cart events pushed by cart-events-stream: appends the valid events to bq_raw.cart_events (Storage Write API, default stream); each invalid event goes to cart_events_rejected."
       entry_point   = "StreamCartEvents"
       memory        = "512Mi"
       cpu           = "1"
       timeout       = 60
       max_instances = var.stream_max_instances
-      # Concurrent deliveries on one instance share one insert request.
-      concurrency = var.stream_concurrency
-      env = merge(local.platform_env, {
-        INSERT_BATCH_ROWS  = "500"
-        INSERT_BATCH_DELAY = "5ms"
-      })
+      # Each delivery is a batch of up to 1,000 events, appended in one request.
+      concurrency     = var.stream_concurrency
+      env             = local.platform_env
       storage_trigger = false
     }
   }

@@ -5,9 +5,9 @@
 locals {
   log_metrics = {
     rejected_events = {
-      description = "Cart event messages StreamCartEvents quarantined in bq_raw.cart_events_rejected."
+      description = "Cart events (or unreadable messages) StreamCartEvents quarantined in bq_raw.cart_events_rejected, one log line each."
       functions   = ["stream_cart_events"]
-      message     = "rejected message"
+      message     = "rejected event"
     }
     batch_loads = {
       description = "Raw objects LoadRawObject loaded into BigQuery."

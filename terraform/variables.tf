@@ -115,8 +115,8 @@ variable "stream_max_instances" {
 
 variable "stream_concurrency" {
   type        = number
-  description = "Concurrent deliveries per StreamCartEvents instance (grouped into shared inserts)."
-  default     = 80
+  description = "Concurrent deliveries per StreamCartEvents instance; each is a batch message of up to 1,000 events (at most 1 MiB), appended in one request."
+  default     = 8
 }
 
 variable "raw_nearline_after_days" {

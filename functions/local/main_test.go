@@ -115,8 +115,8 @@ func TestRunFixturesTwice(t *testing.T) {
 	if len(s1.Deliveries) != 2 || s1.NothingChanged {
 		t.Errorf("first run: deliveries %v, nothing changed %v", s1.Deliveries, s1.NothingChanged)
 	}
-	if p := s1.Polls[0]; p.Poll.Published != 7 || p.Push.Acked != 7 || s1.Streaming.CartEventRows != 7 {
-		t.Errorf("first run streamed %+v, %+v; want 7 published, 7 acked, 7 rows", p, s1.Streaming)
+	if p := s1.Polls[0]; p.Poll.Published != 7 || p.Push.Events != 7 || p.Push.Acked != 1 || s1.Streaming.CartEventRows != 7 {
+		t.Errorf("first run streamed %+v, %+v; want 7 published, 7 events acked in 1 message, 7 rows", p, s1.Streaming)
 	}
 
 	var martsBefore map[string]string
@@ -487,9 +487,9 @@ func streamingSequence(t *testing.T, extraEnv ...string) {
 		}
 		s := lastRun(t, dir)
 		p := s.Polls[0]
-		if p.Poll.Published != wantPublished || p.Push.Acked != wantPublished || s.Streaming.CartEventRows != wantRows || s.Streaming.DistinctEvents != wantDistinct {
+		if p.Poll.Published != wantPublished || p.Push.Events != wantPublished || s.Streaming.CartEventRows != wantRows || s.Streaming.DistinctEvents != wantDistinct {
 			t.Errorf("%s: published %d, acked %d, rows %d, distinct %d; want %d, %d, %d, %d",
-				name, p.Poll.Published, p.Push.Acked, s.Streaming.CartEventRows, s.Streaming.DistinctEvents,
+				name, p.Poll.Published, p.Push.Events, s.Streaming.CartEventRows, s.Streaming.DistinctEvents,
 				wantPublished, wantPublished, wantRows, wantDistinct)
 		}
 		if wantType != "" {
@@ -577,7 +577,7 @@ func TestRunKeepsPollingChangingCarts(t *testing.T) {
 		t.Fatalf("polls = %+v", s.Polls)
 	}
 	for i, p := range s.Polls[1:] {
-		if p.Poll.Changed == 0 || p.Poll.Changed > 30 || p.Push.Acked != p.Poll.Published {
+		if p.Poll.Changed == 0 || p.Poll.Changed > 30 || p.Push.Events != p.Poll.Published {
 			t.Errorf("poll %d: %+v, want a few changed carts, all delivered", i+2, p)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -103,27 +104,41 @@ func (ps *localPubSub) close() {
 func topicName(id string) string        { return "projects/" + ProjectID + "/topics/" + id }
 func subscriptionName(id string) string { return "projects/" + ProjectID + "/subscriptions/" + id }
 
-// PushStats counts what the pusher did.
+// PushStats counts what the pusher did. Delivered, Acked, Nacked and
+// DeadLettered count messages (push requests); Events counts the cart
+// events of the messages that are done.
 type PushStats struct {
 	Delivered    int64 `json:"delivered"`
 	Acked        int64 `json:"acked"`
 	Nacked       int64 `json:"nacked"`
 	DeadLettered int64 `json:"dead_lettered"`
+	// Events counts the events in the messages acknowledged or
+	// dead-lettered.
+	Events int64 `json:"events"`
 }
-
-// settled counts the messages that are done: acknowledged or dead-lettered.
-func (s PushStats) settled() int64 { return s.Acked + s.DeadLettered }
 
 // since is what was counted after before.
 func (s PushStats) since(before PushStats) PushStats {
 	return PushStats{
 		Delivered: s.Delivered - before.Delivered, Acked: s.Acked - before.Acked,
 		Nacked: s.Nacked - before.Nacked, DeadLettered: s.DeadLettered - before.DeadLettered,
+		Events: s.Events - before.Events,
 	}
 }
 
 func (s PushStats) String() string {
-	return fmt.Sprintf("delivered %d, acknowledged %d, redelivered %d, dead-lettered %d", s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
+	return fmt.Sprintf("%d events in %d messages: delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
+		s.Events, s.Acked+s.DeadLettered, s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
+}
+
+// eventCount is the number of cart events m carries: its event_count
+// attribute, or 1 for a message of the one-event shape (or one whose count
+// is unreadable, which StreamCartEvents quarantines as one).
+func eventCount(m *pubsubpb.PubsubMessage) int64 {
+	if n, err := strconv.ParseInt(m.GetAttributes()[events.AttrEventCount], 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 // pushCounter is the PushStats of a pusher, safe for its concurrent
@@ -202,9 +217,9 @@ func inParallel(limit, n int, fn func(i int) error) error {
 }
 
 // pusher stands in for the cart-events-stream push subscription: it pulls the
-// subscription and posts each message's push body to the function, up to 100
-// at a time (like one instance's concurrency); it acks on
-// 2xx and nacks otherwise (after a backoff), and after maxDeliveries failed
+// subscription (50 messages a pull: each may carry a thousand events) and
+// posts each message's push body to the function, up to 16 at a time; it
+// acks on 2xx and nacks otherwise (after a backoff), and after maxDeliveries failed
 // deliveries moves the message to the dead-letter topic, as a subscription's
 // dead-letter policy would. It pulls with the unary Pull call: pstest's
 // streaming pull hands out about one message per 10 ms.
@@ -230,7 +245,7 @@ func newPusher(ps *localPubSub, target string) *pusher {
 	return &pusher{
 		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(DeadLetterTopic), target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
-		parallel: 100, attempts: map[string]int{},
+		parallel: 16, attempts: map[string]int{},
 	}
 }
 
@@ -264,7 +279,7 @@ func (p *pusher) drainIdle(ctx context.Context, idle time.Duration) (PushStats, 
 	emptySince := time.Time{}
 	for {
 		resp, err := p.admin.Pull(ctx, &pubsubpb.PullRequest{
-			Subscription: subscriptionName(Subscription), MaxMessages: 500, ReturnImmediately: true, //nolint:staticcheck // wanted here
+			Subscription: subscriptionName(Subscription), MaxMessages: 50, ReturnImmediately: true, //nolint:staticcheck // wanted here
 		})
 		if err != nil {
 			return p.snapshot(), fmt.Errorf("pull %s: %w", Subscription, err)
@@ -336,7 +351,7 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 	code, err := postJSON(ctx, p.client, p.target, nil, body)
 	p.count(func(s *PushStats) { s.Delivered++ })
 	if err == nil && code >= 200 && code < 300 {
-		p.count(func(s *PushStats) { s.Acked++ })
+		p.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
 		p.attemptsMu.Lock()
 		delete(p.attempts, m.GetMessageId())
 		p.attemptsMu.Unlock()
@@ -351,7 +366,7 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 		if _, err := p.deadLetter.Publish(ctx, dl).Get(ctx); err != nil {
 			return false, fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 		}
-		p.count(func(s *PushStats) { s.DeadLettered++ })
+		p.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
 		return true, nil
 	}
 	p.count(func(s *PushStats) { s.Nacked++ })

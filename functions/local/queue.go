@@ -232,20 +232,25 @@ type queuedMessage struct {
 	pos, next queuePosition
 }
 
-// read returns up to max records from p on, crossing into later segments;
+// read returns up to max records from p on, crossing into later segments,
+// and stops after the record that brings their data to maxBytes or more;
 // fewer (possibly none) when the backlog ends.
-func (q *diskQueue) read(p queuePosition, max int) ([]queuedMessage, error) {
+func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, error) {
 	var out []queuedMessage
-	for len(out) < max {
+	size := 0
+	for len(out) < max && size < maxBytes {
 		f, err := os.Open(q.segPath(p.Seg))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return out, fmt.Errorf("open queue segment: %w", err)
 		}
 		if err == nil {
-			msgs, err := readSegment(f, p, max-len(out))
+			msgs, err := readSegment(f, p, max-len(out), maxBytes-size)
 			f.Close()
 			out = append(out, msgs...)
-			if err != nil || len(out) >= max {
+			for _, m := range msgs {
+				size += len(m.msg.GetData())
+			}
+			if err != nil || len(out) >= max || size >= maxBytes {
 				return out, err
 			}
 		}
@@ -273,14 +278,15 @@ func (q *diskQueue) nextSegment(after int) (int, bool, error) {
 	return 0, false, nil
 }
 
-// readSegment reads up to max whole records of f from p.
-func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, error) {
+// readSegment reads up to max whole records of f from p, stopping after the
+// record that brings their data to maxBytes or more.
+func readSegment(f *os.File, p queuePosition, max, maxBytes int) ([]queuedMessage, error) {
 	if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
 		return nil, err
 	}
 	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: p.Off}
 	var out []queuedMessage
-	for len(out) < max {
+	for size := 0; len(out) < max && size < maxBytes; {
 		start := r.n
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -295,42 +301,29 @@ func readSegment(f *os.File, p queuePosition, max int) ([]queuedMessage, error) 
 			return out, fmt.Errorf("queue record at %s is corrupt: %w", queuePosition{p.Seg, start}, err)
 		}
 		out = append(out, queuedMessage{msg: m, pos: queuePosition{p.Seg, start}, next: queuePosition{p.Seg, r.n}})
+		size += len(m.GetData())
 	}
 	return out, nil
 }
 
-// pending counts the records not yet settled, from their length prefixes
-// (no record is decoded).
+// pending counts the cart events in the records not yet settled (see
+// eventCount).
 func (q *diskQueue) pending() (int64, error) {
 	p, err := q.cursor()
 	if err != nil {
 		return 0, err
 	}
-	segs, err := q.segments()
-	if err != nil {
-		return 0, err
-	}
 	var total int64
-	for _, s := range segs {
-		if s < p.Seg {
-			continue
-		}
-		f, err := os.Open(q.segPath(s))
-		if err != nil {
-			return total, fmt.Errorf("open queue segment: %w", err)
-		}
-		off := int64(0)
-		if s == p.Seg {
-			off = p.Off
-		}
-		n, _, err := walkRecords(f, off)
-		f.Close()
-		if err != nil {
+	for {
+		msgs, err := q.read(p, 10000, 64<<20)
+		if err != nil || len(msgs) == 0 {
 			return total, err
 		}
-		total += n
+		for _, m := range msgs {
+			total += eventCount(m.msg)
+		}
+		p = msgs[len(msgs)-1].next
 	}
-	return total, nil
 }
 
 type countingReader struct {

@@ -44,7 +44,7 @@ func TestDiskQueueKeepsWhatIsNotSettled(t *testing.T) {
 		t.Fatalf("pending = %d, %v; want 30", n, err)
 	}
 	cur, _ := q.cursor()
-	first, err := q.read(cur, 12)
+	first, err := q.read(cur, 12, 1<<20)
 	if err != nil || len(first) != 12 || string(first[11].msg.GetData()) != `{"n":11}` {
 		t.Fatalf("read %v, %v", datas(first), err)
 	}
@@ -62,7 +62,7 @@ func TestDiskQueueKeepsWhatIsNotSettled(t *testing.T) {
 		t.Fatalf("after reopening, pending = %d, %v; want 18", n, err)
 	}
 	cur, _ = q.cursor()
-	rest, err := q.read(cur, 100)
+	rest, err := q.read(cur, 100, 1<<20)
 	if err != nil || len(rest) != 18 || string(rest[0].msg.GetData()) != `{"n":12}` || string(rest[17].msg.GetData()) != `{"n":29}` {
 		t.Fatalf("read after reopening: %v, %v", datas(rest), err)
 	}
@@ -105,7 +105,7 @@ func TestDiskQueueDropsARecordCutShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, _ := q.cursor()
-	got, err := q.read(cur, 10)
+	got, err := q.read(cur, 10, 1<<20)
 	if err != nil || len(got) != 3 || string(got[2].msg.GetData()) != `{"n":2}` {
 		t.Fatalf("read %v, %v; want the two whole records and the new one", datas(got), err)
 	}

@@ -53,9 +53,12 @@ type queuePusher struct {
 	client            *http.Client
 	maxDeliveries     int
 	backoff           time.Duration
-	parallel, window  int
-	out               io.Writer
-	progressEvery     time.Duration
+	parallel          int
+	// window bounds the messages read, archived and delivered at a time:
+	// at most windowMessages, and no more than windowBytes of data.
+	windowMessages, windowBytes int
+	out                         io.Writer
+	progressEvery               time.Duration
 
 	pushCounter
 }
@@ -64,7 +67,7 @@ func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, targ
 	return &queuePusher{
 		queue: q, deadLetter: deadLetter, bucket: bucket, target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
-		parallel: 100, window: 2000, out: out, progressEvery: 5 * time.Second,
+		parallel: 16, windowMessages: 2000, windowBytes: 32 << 20, out: out, progressEvery: 5 * time.Second,
 	}
 }
 
@@ -84,7 +87,7 @@ func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
 	stop := p.progress(total)
 	defer stop()
 	for {
-		msgs, err := p.queue.read(cur, p.window)
+		msgs, err := p.queue.read(cur, p.windowMessages, p.windowBytes)
 		if err != nil || len(msgs) == 0 {
 			return p.snapshot(), err
 		}
@@ -107,7 +110,7 @@ func (p *queuePusher) progress(total int64) func() {
 		return func() {}
 	}
 	return reportEvery(p.out, p.progressEvery, "delivered", "events",
-		func() int64 { return p.snapshot().settled() }, func() int64 { return total })
+		func() int64 { return p.snapshot().Events }, func() int64 { return total })
 }
 
 // archive writes the window to the event archive, named by its first
@@ -159,7 +162,7 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 		code, err := postJSON(ctx, p.client, p.target, nil, body)
 		p.count(func(s *PushStats) { s.Delivered++ })
 		if err == nil && code >= 200 && code < 300 {
-			p.count(func(s *PushStats) { s.Acked++ })
+			p.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -170,7 +173,7 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 			if _, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now()); err != nil {
 				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 			}
-			p.count(func(s *PushStats) { s.DeadLettered++ })
+			p.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
 			return nil
 		}
 		p.count(func(s *PushStats) { s.Nacked++ })

@@ -89,10 +89,10 @@ func reportRun(s Summary) report.Run {
 	for _, e := range s.Ingest.Entities {
 		r.Rows[e.Entity] = e.Fetched
 	}
-	delivered := s.Backlog.Delivered
+	delivered := s.Backlog.Events
 	for _, p := range s.Polls {
 		r.Rows["carts"] = p.Poll.Fetched
-		delivered += p.Push.Delivered
+		delivered += p.Push.Events
 	}
 	if len(s.Polls) > 0 || delivered > 0 {
 		r.Rows["cart events"] = delivered
@@ -191,10 +191,14 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		p.Health = append(p.Health, h)
 	}
 
-	// The dead-letter table's rows since the latest run began.
+	// The dead-letter table's events since the latest run began, by reason
+	// (without the line of a batch), each rejected event counted once
+	// however often its message was redelivered.
 	if latest != nil {
-		if err := query(ctx, db, `select reason, count(*) from bq_raw.cart_events_rejected
-			where received_at >= ? group by reason`,
+		if err := query(ctx, db, `select regexp_replace(reason, '^line [0-9]+: ', '') as kind,
+				count(distinct message_id || '#' || coalesce(event_index, 0))
+			from bq_raw.cart_events_rejected
+			where received_at >= ? group by kind`,
 			func(rows *sql.Rows) error {
 				r := report.Reject{Entity: "cart events"}
 				if err := rows.Scan(&r.Reason, &r.Count); err != nil {

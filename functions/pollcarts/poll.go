@@ -47,9 +47,12 @@ type StateStore interface {
 	Commit(ctx context.Context, entries []state.Entry, generation int64) (int64, error)
 }
 
-// Publisher publishes cart events.
+// Publisher publishes cart events. It may hold events back to pack them
+// into one message: Flush sends what it holds, and a Result resolves only
+// once its event was sent.
 type Publisher interface {
 	Publish(ctx context.Context, ev model.CartEvent) events.Result
+	Flush(ctx context.Context)
 }
 
 // Deps are the Function's collaborators.
@@ -148,8 +151,10 @@ func (p *poll) publish(ctx context.Context, ev model.CartEvent) error {
 	return nil
 }
 
-// drain waits for every queued result and returns the first failure.
+// drain sends what the publisher holds, waits for every queued result and
+// returns the first failure.
 func (p *poll) drain(ctx context.Context) error {
+	p.f.deps.Publisher.Flush(ctx)
 	for _, r := range p.pending {
 		if _, err := r.Get(ctx); err != nil {
 			if p.firstErr == nil {

@@ -50,6 +50,8 @@ func (r *recorder) Publish(_ context.Context, ev model.CartEvent) events.Result 
 	return result{}
 }
 
+func (r *recorder) Flush(context.Context) {}
+
 func (r *recorder) ids() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,110 +3,69 @@ package streamcartevents
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
-// remoteWarehouse models a streaming-insert API: every request takes
-// latency, and at most parallel requests are served at once (per-table
-// limits, connection pools), whatever the number of rows.
-type remoteWarehouse struct {
-	latency time.Duration
-	slots   chan struct{}
-	rows    atomic.Int64
-}
+// nullWarehouse stores nothing: it measures the function's own work.
+type nullWarehouse struct{}
 
-func (w *remoteWarehouse) InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
-	w.slots <- struct{}{}
-	defer func() { <-w.slots }()
-	time.Sleep(w.latency)
-	w.rows.Add(int64(len(rows)))
+func (nullWarehouse) InsertCartEvents(_ context.Context, rows []warehouse.CartEventRow) ([]error, error) {
 	return make([]error, len(rows)), nil
 }
 
-func (w *remoteWarehouse) InsertRejectedEvents(context.Context, []warehouse.RejectedEvent) error {
+func (nullWarehouse) InsertRejectedEvents(context.Context, []warehouse.RejectedEvent) error {
 	return nil
 }
 
-// measure inserts total rows from 100 concurrent deliveries with insert and
-// returns rows per second.
-func measure(b *testing.B, total int, insert func(ctx context.Context, row warehouse.CartEventRow) error) float64 {
-	b.Helper()
-	const deliveries = 100
-	at := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range deliveries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(total) {
-					return
-				}
-				row := warehouse.CartEventRow{CartEvent: model.NewDeleteEvent(i, 1, at, at), MessageID: fmt.Sprint(i), IngestedAt: at}
-				if err := insert(context.Background(), row); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
+// BenchmarkHandleBatch handles push bodies of full batch messages (1,000
+// events each) against a warehouse that stores nothing (the function's own
+// decoding and validation) and against DuckDB (the local warehouse), and
+// prints events per second.
+func BenchmarkHandleBatch(b *testing.B) {
+	evs := make([]model.CartEvent, events.MaxBatchEvents)
+	for i := range evs {
+		evs[i] = cartEvent(int64(i + 1))
 	}
-	wg.Wait()
-	return float64(total) / time.Since(start).Seconds()
-}
-
-// BenchmarkGroupedInsert compares, in one run, the grouped insert (the
-// batcher every invocation of an instance shares) with one insert per row,
-// at 100 concurrent deliveries, against DuckDB (the local warehouse) and a
-// modelled remote warehouse (20 ms per request, 10 requests at once).
-func BenchmarkGroupedInsert(b *testing.B) {
-	dir := b.TempDir()
+	body := batchEnvelope(b, "m1", evs...)
 	targets := []struct {
-		name  string
-		total int
-		open  func(i int) Warehouse
+		name string
+		open func() Warehouse
 	}{
-		{"duckdb", 3000, func(i int) Warehouse {
-			w, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(dir, fmt.Sprint(i, ".duckdb")), Dataset: "bq_raw"}, nil)
+		{"null", func() Warehouse { return nullWarehouse{} }},
+		{"duckdb", func() Warehouse {
+			w, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(b.TempDir(), "w.duckdb"), Dataset: "bq_raw"}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { w.Close() })
 			return w
 		}},
-		{"remote-20ms-x10", 3000, func(int) Warehouse {
-			return &remoteWarehouse{latency: 20 * time.Millisecond, slots: make(chan struct{}, 10)}
-		}},
 	}
-	for ti, target := range targets {
+	for _, target := range targets {
 		b.Run(target.name, func(b *testing.B) {
-			var single, grouped float64
-			for it := 0; it < b.N; it++ {
-				w := target.open(ti*10 + 2*it)
-				single = measure(b, target.total, func(ctx context.Context, row warehouse.CartEventRow) error {
-					_, err := w.InsertCartEvents(ctx, []warehouse.CartEventRow{row})
-					return err
-				})
-				w = target.open(ti*10 + 2*it + 1)
-				bt := newBatcher(w.InsertCartEvents, 500, 5*time.Millisecond, 30*time.Second)
-				grouped = measure(b, target.total, bt.Insert)
+			fn, err := New(Config{}, Deps{Warehouse: target.open(), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(single, "single-rows/s")
-			b.ReportMetric(grouped, "grouped-rows/s")
-			b.ReportMetric(grouped/single, "speedup")
-			fmt.Fprintf(os.Stderr, "insert [%s], 100 concurrent deliveries: one row per insert %.0f rows/s, grouped %.0f rows/s: %.1fx\n",
-				target.name, single, grouped, grouped/single)
+			b.SetBytes(int64(len(body)))
+			start := time.Now()
+			for b.Loop() {
+				if err := fn.Handle(context.Background(), body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rate := float64(b.N*len(evs)) / time.Since(start).Seconds()
+			b.ReportMetric(rate, "events/s")
+			fmt.Fprintf(os.Stderr, "StreamCartEvents [%s]: %d batch messages of %d events, %.0f events/s\n", target.name, b.N, len(evs), rate)
 		})
 	}
 }

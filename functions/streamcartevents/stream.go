@@ -1,12 +1,15 @@
-// Package streamcartevents is the StreamCartEvents function: for every cart
-// event the cart-events-stream push subscription delivers (a plain Pub/Sub
-// push request), it validates the event and streams it into bq_raw.cart_events
-// with the event id as insert id.
+// Package streamcartevents is the StreamCartEvents function: for every
+// message the cart-events-stream push subscription delivers (a plain Pub/Sub
+// push request carrying a batch of cart events, or one event in the earlier
+// one-event shape), it validates each event and appends the valid ones to
+// bq_raw.cart_events.
 //
-// Malformed or invalid messages go to bq_raw.cart_events_rejected with their
-// reason and are acknowledged, so Pub/Sub stops redelivering them; transient
-// warehouse failures return an error, so Pub/Sub redelivers. Concurrent
-// invocations in one instance share inserts (see batcher).
+// Each invalid event, and each message that cannot be read at all, goes to
+// bq_raw.cart_events_rejected with its reason, and the message is
+// acknowledged, so Pub/Sub stops redelivering it; a transient warehouse
+// failure returns an error, so Pub/Sub redelivers the whole message. A
+// redelivery appends its events again under the same event ids, which the
+// staging model deduplicates.
 package streamcartevents
 
 import (
@@ -31,6 +34,11 @@ const FunctionName = "StreamCartEvents"
 
 // Warehouse is what StreamCartEvents needs of the warehouse.
 type Warehouse interface {
+	// InsertCartEvents appends rows. Its error is a failure of the whole
+	// request (worth retrying); otherwise it returns one result per row:
+	// nil when stored, an error wrapping warehouse.ErrInvalidData when the
+	// warehouse refused the row, warehouse.ErrRowNotAttempted when the row
+	// was not written because another one was refused.
 	InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error)
 	InsertRejectedEvents(ctx context.Context, rows []warehouse.RejectedEvent) error
 }
@@ -45,12 +53,11 @@ type Deps struct {
 
 // Function streams cart events into the warehouse.
 type Function struct {
-	cfg   Config
-	deps  Deps
-	batch *batcher
+	cfg  Config
+	deps Deps
 }
 
-// New returns a Function and starts its insert batcher.
+// New returns a Function.
 func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Warehouse == nil || deps.Logger == nil {
 		return nil, errors.New("streamcartevents: Warehouse and Logger are required")
@@ -58,8 +65,10 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Function{cfg: cfg, deps: deps,
-		batch: newBatcher(deps.Warehouse.InsertCartEvents, cfg.BatchRows, cfg.BatchDelay, cfg.InsertTimeout)}, nil
+	if cfg.BatchRows < 1 {
+		cfg.BatchRows = events.MaxBatchEvents
+	}
+	return &Function{cfg: cfg, deps: deps}, nil
 }
 
 // ServeHTTP is the thin push handler: read the size-limited body, Handle it,
@@ -83,32 +92,95 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Handle stores the cart event of one push request body. A body that is not
-// a push envelope, or whose message is not a valid cart event, is
-// quarantined and acknowledged (nil); an error means the warehouse failed and
-// the message must come back.
+// Handle stores the cart events of one push request body: valid events in
+// cart_events, each invalid one in cart_events_rejected. A body that is not
+// a push envelope, or a message that cannot be read as a whole, is
+// quarantined as one row. Handle returns nil when the message may be
+// acknowledged, and an error when the warehouse failed and the message must
+// come back.
 func (f *Function) Handle(ctx context.Context, body []byte) error {
 	push, err := events.DecodePush(body)
 	if err != nil {
-		return f.reject(ctx, warehouse.RejectedEvent{MessageID: unknownMessageID, Payload: payload(clip(body))}, err)
+		return f.quarantine(ctx, []warehouse.RejectedEvent{{MessageID: unknownMessageID, Payload: payload(clip(body)), Reason: err.Error()}})
 	}
 	msg := push.Message
 	logger := logging.FromContextOr(ctx, f.deps.Logger).With("message_id", msg.MessageID)
 	ctx = logging.WithLogger(ctx, logger)
-	ev, err := events.DecodeCartEvent(msg)
+	lines, err := events.DecodeMessage(msg)
 	if err != nil {
-		return f.reject(ctx, rejectedMessage(push), err)
+		rej := rejected(push, msg.Data, err)
+		rej.EventID = msg.Attributes[events.AttrEventID]
+		return f.quarantine(ctx, []warehouse.RejectedEvent{rej})
 	}
-	err = f.batch.Insert(ctx, warehouse.CartEventRow{CartEvent: ev, MessageID: msg.MessageID, IngestedAt: f.deps.Now().UTC()})
-	switch {
-	case errors.Is(err, warehouse.ErrInvalidData):
-		return f.reject(ctx, rejectedMessage(push), err)
-	case err != nil:
-		logger.ErrorContext(ctx, "insert failed, will be redelivered", "event_id", ev.EventID, "error", err)
-		return fmt.Errorf("insert event %s (message %s): %w", ev.EventID, msg.MessageID, err)
+	now := f.deps.Now().UTC()
+	var (
+		rows    []warehouse.CartEventRow
+		stored  []events.Line // the line of each row
+		rejects []warehouse.RejectedEvent
+	)
+	for _, l := range lines {
+		if l.Err != nil {
+			rejects = append(rejects, rejectedLine(push, l, l.Err))
+			continue
+		}
+		rows = append(rows, warehouse.CartEventRow{CartEvent: l.Event, MessageID: msg.MessageID, IngestedAt: now})
+		stored = append(stored, l)
 	}
-	logger.DebugContext(ctx, "stored cart event", "event_id", ev.EventID, "cart_id", ev.CartID, "event_type", ev.EventType)
+	refused, err := f.insert(ctx, rows)
+	if err != nil {
+		logger.ErrorContext(ctx, "insert failed, the message will be redelivered", "events", len(rows), "error", err)
+		return fmt.Errorf("insert %d events of message %s: %w", len(rows), msg.MessageID, err)
+	}
+	for i, rowErr := range refused {
+		rejects = append(rejects, rejectedLine(push, stored[i], rowErr))
+	}
+	if err := f.quarantine(ctx, rejects); err != nil {
+		return err
+	}
+	logger.DebugContext(ctx, "stored cart events", "events", len(rows)-len(refused), "rejected", len(rejects))
 	return nil
+}
+
+// maxAttempts bounds how often one message's rows are inserted again when
+// the warehouse did not attempt them because another row was refused.
+const maxAttempts = 3
+
+// insert appends rows in requests of at most cfg.BatchRows, and returns the
+// rows the warehouse refused (by index in rows) with their reasons. Rows not
+// attempted because another row of their request was refused are inserted
+// again; an error means the insert must be retried as a whole.
+func (f *Function) insert(ctx context.Context, rows []warehouse.CartEventRow) (map[int]error, error) {
+	refused := map[int]error{}
+	for start := 0; start < len(rows); start += f.cfg.BatchRows {
+		todo := make([]int, 0, f.cfg.BatchRows)
+		for i := start; i < min(start+f.cfg.BatchRows, len(rows)); i++ {
+			todo = append(todo, i)
+		}
+		for attempt := 1; len(todo) > 0; attempt++ {
+			batch := make([]warehouse.CartEventRow, len(todo))
+			for j, i := range todo {
+				batch[j] = rows[i]
+			}
+			perRow, err := f.deps.Warehouse.InsertCartEvents(ctx, batch)
+			if err != nil {
+				return nil, err
+			}
+			var again []int
+			for j, i := range todo {
+				switch rowErr := perRow[j]; {
+				case rowErr == nil:
+				case errors.Is(rowErr, warehouse.ErrRowNotAttempted) && attempt < maxAttempts:
+					again = append(again, i)
+				case errors.Is(rowErr, warehouse.ErrInvalidData):
+					refused[i] = rowErr
+				default:
+					return nil, fmt.Errorf("event %s: %w", rows[i].EventID, rowErr)
+				}
+			}
+			todo = again
+		}
+	}
+	return refused, nil
 }
 
 // unknownMessageID names the message of a body that is not a push envelope.
@@ -121,30 +193,51 @@ const maxRejectedPayload = 1 << 20
 // clip keeps the first maxRejectedPayload bytes of b.
 func clip(b []byte) []byte { return b[:min(len(b), maxRejectedPayload)] }
 
-// reject stores a poison message in cart_events_rejected and acknowledges it
-// (returns nil). If the rejected row cannot be stored either, it returns an
-// error so the message comes back and the rejection is tried again.
-func (f *Function) reject(ctx context.Context, rej warehouse.RejectedEvent, reason error) error {
-	rej.Reason = reason.Error()
-	rej.ReceivedAt = f.deps.Now().UTC()
-	logger := logging.FromContextOr(ctx, f.deps.Logger)
-	if err := f.deps.Warehouse.InsertRejectedEvents(ctx, []warehouse.RejectedEvent{rej}); err != nil {
-		logger.ErrorContext(ctx, "could not quarantine a rejected message", "message_id", rej.MessageID, "reason", rej.Reason, "error", err)
-		return fmt.Errorf("quarantine message %s: %w", rej.MessageID, err)
+// quarantine stores rejected events in cart_events_rejected, so that the
+// message can be acknowledged (it returns nil). If they cannot be stored, it
+// returns an error so the message comes back and is tried again.
+func (f *Function) quarantine(ctx context.Context, rejects []warehouse.RejectedEvent) error {
+	if len(rejects) == 0 {
+		return nil
 	}
-	logger.WarnContext(ctx, "rejected message", "message_id", rej.MessageID, "reason", rej.Reason)
+	now := f.deps.Now().UTC()
+	for i := range rejects {
+		rejects[i].ReceivedAt = now
+	}
+	logger := logging.FromContextOr(ctx, f.deps.Logger)
+	if err := f.deps.Warehouse.InsertRejectedEvents(ctx, rejects); err != nil {
+		logger.ErrorContext(ctx, "could not quarantine rejected events", "message_id", rejects[0].MessageID, "rejected", len(rejects), "error", err)
+		return fmt.Errorf("quarantine %d events of message %s: %w", len(rejects), rejects[0].MessageID, err)
+	}
+	for _, r := range rejects {
+		logger.WarnContext(ctx, "rejected event", "message_id", r.MessageID, "event_index", r.EventIndex, "reason", r.Reason)
+	}
 	return nil
 }
 
-// rejectedMessage is the quarantine row of a decoded envelope; it is built
-// only for rejected messages, off the path of the valid ones.
-func rejectedMessage(push events.PushRequest) warehouse.RejectedEvent {
+// rejected is the quarantine row of data from a decoded envelope; it is
+// built only for rejected events, off the path of the valid ones.
+func rejected(push events.PushRequest, data []byte, reason error) warehouse.RejectedEvent {
 	msg := push.Message
 	attrs, _ := json.Marshal(msg.Attributes)
 	return warehouse.RejectedEvent{
-		MessageID: msg.MessageID, EventID: msg.Attributes[events.AttrEventID],
-		Payload: payload(msg.Data), Attributes: string(attrs), Subscription: push.Subscription,
+		MessageID: msg.MessageID, Reason: reason.Error(),
+		Payload: payload(data), Attributes: string(attrs), Subscription: push.Subscription,
 	}
+}
+
+// rejectedLine is the quarantine row of one event of a message; in a batch
+// it names the event's line.
+func rejectedLine(push events.PushRequest, l events.Line, reason error) warehouse.RejectedEvent {
+	rej := rejected(push, l.Data, reason)
+	rej.EventID = l.Event.EventID
+	if rej.EventID == "" {
+		rej.EventID = push.Message.Attributes[events.AttrEventID]
+	}
+	if _, batch := push.Message.Attributes[events.AttrEventCount]; batch {
+		rej.EventIndex = l.Index
+	}
+	return rej
 }
 
 // payload keeps message data as text when it is UTF-8, else as base64.

@@ -208,6 +208,9 @@ func TestPoisonMessagesAreRejectedAndAcknowledged(t *testing.T) {
 		{"not JSON", []byte(`message`), "not a Pub/Sub push envelope"},
 		{"too large", []byte(`{"message":{"data":"` + strings.Repeat("A", events.MaxPushBody) + `"}}`), "over the 16777216-byte limit"},
 		{"no message id", []byte(`{"message":{"data":"e30="}}`), "no message id"},
+		{"batch cut short", envelope(t, msg.Data, map[string]string{"schema_version": "1", "event_count": "3"}, "m8"), "event_count says 3 events but the data holds 1 lines"},
+		{"event_count not a number", envelope(t, msg.Data, map[string]string{"schema_version": "1", "event_count": "many"}, "m9"), `event_count "many" is not a number`},
+		{"event_count over the limit", envelope(t, msg.Data, map[string]string{"schema_version": "1", "event_count": "1001"}, "m10"), "from 1 to 1000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,70 +250,102 @@ func TestTransientWarehouseFailureIsRedeliveredUntilStored(t *testing.T) {
 	}
 }
 
-func TestRowsAreHandledOneByOne(t *testing.T) {
+// batchEnvelope is the push body of one batch message of evs.
+func batchEnvelope(t testing.TB, messageID string, evs ...model.CartEvent) []byte {
+	t.Helper()
+	msg, err := events.NewBatchMessage(evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return envelope(t, msg.Data, msg.Attributes, messageID)
+}
+
+func TestRowsOfABatchAreHandledOneByOne(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, map[string]string{"INSERT_BATCH_DELAY": "50ms"})
+	h := newHarness(t, nil)
 	h.wh.refuse[2] = true    // the warehouse refuses this row: quarantined
 	h.wh.notAttempted[3] = 1 // dropped once because of another row: re-inserted
-	var wg sync.WaitGroup
-	codes := make([]int, 4)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = h.deliver(t, eventEnvelope(t, cartEvent(int64(i+1)), fmt.Sprint("m", i)))
-		}()
+	if code := h.deliver(t, batchEnvelope(t, "m1", cartEvent(1), cartEvent(2), cartEvent(3), cartEvent(4))); !ok(code) {
+		t.Fatalf("status %d", code)
 	}
-	wg.Wait()
-	for i, c := range codes {
-		if !ok(c) {
-			t.Errorf("cart %d: status %d", i+1, c)
+	if len(h.wh.rows) != 3 || len(h.wh.rejected) != 1 {
+		t.Fatalf("rows %d, rejected %+v; want 3 and 1", len(h.wh.rows), h.wh.rejected)
+	}
+	rej := h.wh.rejected[0]
+	if !strings.Contains(rej.Reason, "no such field") || rej.EventIndex != 2 || rej.EventID != cartEvent(2).EventID || rej.MessageID != "m1" {
+		t.Errorf("rejected %+v; want line 2 (cart 2) of m1 with the warehouse's reason", rej)
+	}
+}
+
+func TestABatchWithInvalidLinesStoresTheRestAndNamesEachLine(t *testing.T) {
+	t.Parallel()
+	good1, good2 := cartEvent(1), cartEvent(2)
+	b1, _ := json.Marshal(good1)
+	b2, _ := json.Marshal(good2)
+	lines := [][]byte{b1, []byte(`{"event_id":`), b2, []byte(`{"event_id":"x","coupon":1}`), {0xff, 0xfe}}
+	data := bytes.Join(lines, []byte("\n"))
+	attrs := map[string]string{events.AttrSchemaVersion: model.CartEventSchemaVersion, events.AttrEventCount: "5"}
+	h := newHarness(t, nil)
+	for range 2 { // a redelivery changes nothing downstream
+		if code := h.deliver(t, envelope(t, data, attrs, "m1")); !ok(code) {
+			t.Fatalf("status %d", code)
 		}
 	}
-	if len(h.wh.rows) != 3 || len(h.wh.rejected) != 1 || !strings.Contains(h.wh.rejected[0].Reason, "no such field") {
-		t.Errorf("rows %d, rejected %+v", len(h.wh.rows), h.wh.rejected)
+	if h.wh.stored(good1.EventID) != 2 || h.wh.stored(good2.EventID) != 2 || len(h.wh.rows) != 4 {
+		t.Errorf("rows %+v; want both good events once per delivery", h.wh.rows)
+	}
+	want := map[int]string{2: "line 2: poison message: body is not a cart event", 4: `line 4: poison message: body is not a cart event: json: unknown field "coupon"`, 5: "line 5: poison message: body is not a cart event"}
+	if len(h.wh.rejected) != 6 {
+		t.Fatalf("rejected %d rows, want 3 per delivery: %+v", len(h.wh.rejected), h.wh.rejected)
+	}
+	for _, r := range h.wh.rejected[:3] {
+		if !strings.HasPrefix(r.Reason, want[r.EventIndex]) || r.MessageID != "m1" {
+			t.Errorf("rejected line %d: %q, want it to start %q", r.EventIndex, r.Reason, want[r.EventIndex])
+		}
+	}
+	if p := h.wh.rejected[2].Payload; p != "base64://4=" {
+		t.Errorf("binary line kept as %q, want base64", p)
 	}
 }
 
-func TestConcurrentDeliveriesShareInserts(t *testing.T) {
+func TestABatchIsAppendedInRequestsOfBatchRows(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, map[string]string{"INSERT_BATCH_DELAY": "20ms"})
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for i := 1; i <= 100; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev := cartEvent(int64(i))
-			env := eventEnvelope(t, ev, fmt.Sprint("m", i))
-			if err := h.fn.Handle(context.Background(), env); err != nil {
-				errs <- err
-				return
-			}
-			// Handle returns only once its own row is stored.
-			if h.wh.stored(ev.EventID) != 1 {
-				errs <- fmt.Errorf("cart %d returned before its row was stored", i)
-			}
-		}()
+	evs := make([]model.CartEvent, events.MaxBatchEvents)
+	for i := range evs {
+		evs[i] = cartEvent(int64(i + 1))
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if len(h.wh.rows) != 100 || h.wh.inserts > 10 {
-		t.Errorf("%d rows in %d inserts; want 100 rows in a few inserts", len(h.wh.rows), h.wh.inserts)
+	for _, tc := range []struct {
+		batchRows string
+		inserts   int
+	}{{"", 1}, {"300", 4}, {"1", 1000}} {
+		t.Run("INSERT_BATCH_ROWS="+tc.batchRows, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{}
+			if tc.batchRows != "" {
+				vars["INSERT_BATCH_ROWS"] = tc.batchRows
+			}
+			h := newHarness(t, vars)
+			if code := h.deliver(t, batchEnvelope(t, "m1", evs...)); !ok(code) {
+				t.Fatalf("status %d", code)
+			}
+			if len(h.wh.rows) != len(evs) || h.wh.inserts != tc.inserts {
+				t.Errorf("%d rows in %d inserts; want %d in %d", len(h.wh.rows), h.wh.inserts, len(evs), tc.inserts)
+			}
+		})
 	}
 }
 
-// FuzzHandle: any payload is either stored or quarantined, never lost,
-// never a panic, and never an error while the warehouse is healthy.
+// FuzzHandle: any payload is stored or quarantined, never lost, never a
+// panic, and never an error while the warehouse is healthy; a message read as
+// a batch has each of its lines stored or quarantined exactly once.
 func FuzzHandle(f *testing.F) {
 	f.Add(eventEnvelope(f, cartEvent(1), "m1"))
+	f.Add(batchEnvelope(f, "m2", cartEvent(1), cartEvent(2)))
+	f.Add([]byte(`{"message":{"data":"bm90IGpzb24KMg==","messageId":"x","attributes":{"schema_version":"1","event_count":"2"}}}`))
 	f.Add([]byte(`{"message":{"data":"bm90IGpzb24=","messageId":"x","attributes":{"schema_version":"1"}}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte{0xff})
-	cfg, err := LoadConfig(config.Map(map[string]string{"PROJECT_ID": "p", "RAW_BUCKET": "b", "INSERT_BATCH_DELAY": "1ms"}))
+	cfg, err := LoadConfig(config.Map(map[string]string{"PROJECT_ID": "p", "RAW_BUCKET": "b"}))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -329,8 +364,14 @@ func FuzzHandle(f *testing.F) {
 		wh.mu.Lock()
 		after := len(wh.rows) + len(wh.rejected)
 		wh.mu.Unlock()
-		if after != before+1 {
-			t.Fatalf("payload was neither stored nor quarantined exactly once (%d -> %d)", before, after)
+		want := 1
+		if push, err := events.DecodePush(data); err == nil {
+			if lines, err := events.DecodeMessage(push.Message); err == nil {
+				want = len(lines)
+			}
+		}
+		if after != before+want {
+			t.Fatalf("%d lines were not each stored or quarantined exactly once (%d -> %d)", want, before, after)
 		}
 	})
 }

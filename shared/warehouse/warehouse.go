@@ -126,4 +126,7 @@ type RejectedEvent struct {
 	Attributes   string    `json:"attributes"`
 	Subscription string    `json:"subscription"`
 	ReceivedAt   time.Time `json:"received_at"`
+	// EventIndex is the event's line in a batch message, from 1; 0 when the
+	// whole message was rejected.
+	EventIndex int `json:"event_index,omitempty"`
 }

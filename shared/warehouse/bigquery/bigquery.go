@@ -1,7 +1,8 @@
 // Package bigquery is the BigQuery adapter of the warehouse: it loads lake
 // objects into day partitions of raw tables with load jobs (explicit schema,
-// WRITE_TRUNCATE on the partition decorator, so a reload is idempotent), and
-// records loads and pipeline runs in bq_raw.
+// WRITE_TRUNCATE on the partition decorator, so a reload is idempotent),
+// appends cart events and rejected events through the Storage Write API's
+// default stream, and records loads and pipeline runs in bq_raw.
 package bigquery
 
 import (
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/bigquery/storage/managedwriter"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
@@ -35,27 +37,43 @@ var identifier = regexp.MustCompile(`^[A-Za-z0-9_-]{1,1000}$`)
 // Warehouse is the BigQuery adapter.
 type Warehouse struct {
 	client *bigquery.Client
+	write  *writers // nil without a write client
 	cfg    Config
 }
 
-// New returns a Warehouse using client. The client's Location should be the
-// datasets' location.
-func New(cfg Config, client *bigquery.Client) (*Warehouse, error) {
+// New returns a Warehouse using client for jobs and inserts, and write (the
+// Storage Write API; may be nil when nothing is streamed) for cart events
+// and rejected events. The client's Location should be the datasets'
+// location.
+func New(cfg Config, client *bigquery.Client, write *managedwriter.Client) (*Warehouse, error) {
 	if !identifier.MatchString(cfg.ProjectID) || !identifier.MatchString(cfg.Dataset) {
 		return nil, fmt.Errorf("bigquery warehouse: invalid project %q or dataset %q", cfg.ProjectID, cfg.Dataset)
 	}
-	return &Warehouse{client: client, cfg: cfg}, nil
+	w := &Warehouse{client: client, cfg: cfg}
+	if write != nil {
+		var err error
+		if w.write, err = newWriters(write, cfg.ProjectID, cfg.Dataset); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
-// Open creates a BigQuery client with the runtime's credentials and returns a
-// Warehouse using it.
+// Open creates the BigQuery and Storage Write API clients with the
+// runtime's credentials and returns a Warehouse using them. The write
+// client connects on the first append.
 func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	client, err := bigquery.NewClient(ctx, cfg.ProjectID)
 	if err != nil {
 		return nil, fmt.Errorf("bigquery client: %w", err)
 	}
 	client.Location = cfg.Location
-	return New(cfg, client)
+	write, err := managedwriter.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("bigquery storage write client: %w", err)
+	}
+	return New(cfg, client, write)
 }
 
 func (w *Warehouse) table(name string) *bigquery.Table {
@@ -179,12 +197,8 @@ func (w *Warehouse) insert(ctx context.Context, table string, row any, insertID 
 	return nil
 }
 
-// cartEventSaver maps a cart event row onto the cart_events schema, with the
-// event id as insert id so BigQuery drops retried inserts of the same event.
-type cartEventSaver struct{ row *warehouse.CartEventRow }
-
-func (s cartEventSaver) Save() (map[string]bigquery.Value, string, error) {
-	r := s.row
+// cartEventRow maps a cart event row onto the cart_events columns.
+func cartEventRow(r *warehouse.CartEventRow) map[string]bigquery.Value {
 	lines := make([]bigquery.Value, len(r.Products))
 	for i, l := range r.Products {
 		lines[i] = map[string]bigquery.Value{"product_id": l.ProductID, "quantity": l.Quantity}
@@ -202,87 +216,70 @@ func (s cartEventSaver) Save() (map[string]bigquery.Value, string, error) {
 	if r.CartDate != nil {
 		row["cart_date"] = *r.CartDate
 	}
-	return row, r.EventID, nil
+	return row
 }
 
-// InsertCartEvents streams rows into cart_events with insertAll. The second
-// result is a request-level failure (retry everything); otherwise the first
-// holds one entry per row: nil when stored, ErrInvalidData when BigQuery
-// refused the row, ErrRowNotAttempted when it was dropped because of another
-// row, or another error.
+// InsertCartEvents appends rows to cart_events through the Storage Write
+// API, in one request. The second result is a failure of the whole request
+// (retry everything); otherwise the first holds one entry per row: nil when
+// stored, ErrInvalidData when BigQuery refused the row, ErrRowNotAttempted
+// when the request failed because of another row (nothing of it is stored).
 func (w *Warehouse) InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
-	savers := make([]bigquery.ValueSaver, len(rows))
+	if w.write == nil {
+		return nil, errNoWriter
+	}
+	vals := make([]map[string]bigquery.Value, len(rows))
 	for i := range rows {
-		savers[i] = cartEventSaver{&rows[i]}
+		vals[i] = cartEventRow(&rows[i])
 	}
-	perRow := make([]error, len(rows))
-	err := w.table(schema.CartEvents).Inserter().Put(ctx, savers)
-	if err == nil {
-		return perRow, nil
-	}
-	var multi bigquery.PutMultiError
-	if !errors.As(err, &multi) {
-		return nil, fmt.Errorf("insert into %s: %w", schema.CartEvents, err)
-	}
-	for _, re := range multi {
-		if re.RowIndex < 0 || re.RowIndex >= len(rows) {
-			return nil, fmt.Errorf("insert into %s: error for unknown row %d: %v", schema.CartEvents, re.RowIndex, re.Errors)
-		}
-		perRow[re.RowIndex] = classifyRowError(re)
-	}
-	return perRow, nil
+	return w.write.events.append(ctx, vals)
 }
 
-// classifyRowError maps BigQuery's per-row reasons onto warehouse errors.
-func classifyRowError(re bigquery.RowInsertionError) error {
-	reasons := make([]string, 0, len(re.Errors))
-	invalid, stopped := false, true
-	for _, e := range re.Errors {
-		var be *bigquery.Error
-		reason := ""
-		if errors.As(e, &be) {
-			reason = be.Reason
-		}
-		reasons = append(reasons, e.Error())
-		invalid = invalid || reason == "invalid"
-		stopped = stopped && reason == "stopped"
-	}
-	detail := strings.Join(reasons, "; ")
-	switch {
-	case invalid:
-		return fmt.Errorf("%w: %s", warehouse.ErrInvalidData, detail)
-	case stopped && len(re.Errors) > 0:
-		return fmt.Errorf("%w: %s", warehouse.ErrRowNotAttempted, detail)
-	default:
-		return fmt.Errorf("row %s: %s", re.InsertID, detail)
-	}
-}
-
-// rejectedSaver maps a rejected message onto cart_events_rejected.
-type rejectedSaver struct{ r *warehouse.RejectedEvent }
-
-func (s rejectedSaver) Save() (map[string]bigquery.Value, string, error) {
-	r := s.r
+// rejectedRow maps a rejected event onto the cart_events_rejected columns.
+func rejectedRow(r *warehouse.RejectedEvent) map[string]bigquery.Value {
 	row := map[string]bigquery.Value{
 		"message_id": r.MessageID, "reason": r.Reason, "payload": r.Payload,
 		"attributes": r.Attributes, "subscription": r.Subscription, "received_at": r.ReceivedAt,
-		"event_id": nil,
+		"event_id": nil, "event_index": nil,
 	}
 	if r.EventID != "" {
 		row["event_id"] = r.EventID
 	}
-	return row, "rejected:" + r.MessageID, nil
+	if r.EventIndex > 0 {
+		row["event_index"] = r.EventIndex
+	}
+	return row
 }
 
-// InsertRejectedEvents streams rows into cart_events_rejected, with the
-// message id as insert id.
+// InsertRejectedEvents appends rows to cart_events_rejected through the
+// Storage Write API, all or nothing: any row refused fails the call, so the
+// message is redelivered and no rejected event is lost.
 func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.RejectedEvent) error {
-	savers := make([]bigquery.ValueSaver, len(rows))
-	for i := range rows {
-		savers[i] = rejectedSaver{&rows[i]}
+	if w.write == nil {
+		return errNoWriter
 	}
-	if err := w.table(schema.CartEventsRejected).Inserter().Put(ctx, savers); err != nil {
-		return fmt.Errorf("insert into %s: %w", schema.CartEventsRejected, err)
+	vals := make([]map[string]bigquery.Value, len(rows))
+	for i := range rows {
+		vals[i] = rejectedRow(&rows[i])
+	}
+	perRow, err := w.write.rejected.append(ctx, vals)
+	if err != nil {
+		return err
+	}
+	for i, rowErr := range perRow {
+		if rowErr != nil {
+			return fmt.Errorf("store rejected event %d of message %s: %w", rows[i].EventIndex, rows[i].MessageID, rowErr)
+		}
 	}
 	return nil
+}
+
+// Close closes the write streams and the clients.
+func (w *Warehouse) Close() error {
+	var errs []error
+	if w.write != nil {
+		errs = append(errs, w.write.events.close(), w.write.rejected.close(), w.write.events.client.Close())
+	}
+	errs = append(errs, w.client.Close())
+	return errors.Join(errs...)
 }

@@ -15,7 +15,7 @@ import (
 func newTestWarehouse(t *testing.T) (*fakeBQ, *Warehouse) {
 	t.Helper()
 	fake, client := newFakeBQ(t)
-	w, err := New(Config{ProjectID: "proj", Dataset: "bq_raw"}, client)
+	w, err := New(Config{ProjectID: "proj", Dataset: "bq_raw"}, client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

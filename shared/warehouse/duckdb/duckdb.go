@@ -92,6 +92,20 @@ func (w *Warehouse) migrate(ctx context.Context) error {
 		if _, err := w.db.ExecContext(ctx, ddl); err != nil {
 			return fmt.Errorf("create table %s.%s: %w", w.dataset, t.Name, err)
 		}
+		// A nullable column added to the schema since the table was made
+		// is added to it, as BigQuery allows (Terraform's schema update).
+		for _, f := range t.Fields {
+			if f.Mode == "REQUIRED" {
+				continue
+			}
+			typ, err := columnType(f)
+			if err != nil {
+				return err
+			}
+			if _, err := w.db.ExecContext(ctx, fmt.Sprintf("alter table %s.%s add column if not exists %s %s", w.dataset, quote(t.Name), quote(f.Name), typ)); err != nil {
+				return fmt.Errorf("add column %s to %s.%s: %w", f.Name, w.dataset, t.Name, err)
+			}
+		}
 	}
 	return nil
 }

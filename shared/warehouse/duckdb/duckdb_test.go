@@ -173,3 +173,39 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("after reopen: %d rows", n)
 	}
 }
+
+// TestOpenAddsNullableColumnsNewToTheSchema: a warehouse made before a
+// nullable column joined the schema (cart_events_rejected.event_index) gets
+// the column on open, and keeps its rows.
+func TestOpenAddsNullableColumnsNewToTheSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	w, err := Open(ctx, Config{Path: path, Dataset: "bq_raw"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DB().ExecContext(ctx, `alter table bq_raw.cart_events_rejected drop column event_index`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DB().ExecContext(ctx, `insert into bq_raw.cart_events_rejected (message_id, reason, received_at) values ('old', 'r', now())`); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, err = Open(ctx, Config{Path: path, Dataset: "bq_raw"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rej := warehouse.RejectedEvent{MessageID: "new", Reason: "r", ReceivedAt: time.Now(), EventIndex: 3}
+	if err := w.InsertRejectedEvents(ctx, []warehouse.RejectedEvent{rej}); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := w.DB().QueryRowContext(ctx, `select string_agg(message_id || ':' || coalesce(event_index::varchar, 'null'), ',' order by message_id) from bq_raw.cart_events_rejected`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "new:3,old:null" {
+		t.Errorf("rows %q, want new:3,old:null", got)
+	}
+}
