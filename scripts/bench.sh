@@ -23,9 +23,14 @@ echo "== local stack end to end: $events synthetic records per entity, carts pol
 make --no-print-directory venv >/dev/null
 go build -o bin/shoplake-local ./functions/local
 dir=$(mktemp -d)
-timed=()
-if [ -x /usr/bin/time ]; then timed=(/usr/bin/time -f 'wall %e s, peak RSS %M KiB'); fi
-"${timed[@]}" ./bin/shoplake-local --dbt .venv/bin/dbt --dir "$dir" --port 0 --scale "$events" 2>&1 | grep -E 'events/s|^marts|^Done|^wall'
+# The runner prints each phase's time and its peak memory (the "phases" line).
+./bin/shoplake-local --dbt .venv/bin/dbt --dir "$dir" --port 0 --scale "$events" 2>&1 | grep -E 'events/s|^marts|^phases|^Done'
+rm -rf "$dir"
+
+stream=${SHOPLAKE_BENCH_STREAM:-1000000}
+echo "== local stream: $stream synthetic carts from poll to warehouse (no dbt)"
+dir=$(mktemp -d)
+./bin/shoplake-local --dir "$dir" --port 0 --scale "$stream" 2>&1 | grep -E 'events/s|^phases'
 rm -rf "$dir"
 
 crash=${SHOPLAKE_CRASH_SCALE:-100000}

@@ -111,8 +111,10 @@ func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
 	phases := []struct{ name, marker string }{
 		{"during ingest", "Cloud Scheduler → IngestBatch"},
 		{"during load", "Eventarc (Cloud Storage) → LoadRawObject"},
-		{"between poll and delivery", "Pub/Sub push (cart-events-stream) → StreamCartEvents, archived"},
-		{"during delivery", "… delivered"},
+		{"as the poll starts", "Cloud Scheduler → PollCarts"},
+		// The delivery follows the poll as it publishes.
+		{"during poll and delivery", "… delivered"},
+		{"after the poll, while its last events are delivered", "  fetched "},
 		{"during dbt", "dbt build (local target)"},
 	}
 	for _, ph := range phases {

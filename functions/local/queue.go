@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -34,6 +35,8 @@ import (
 // consumer reads a window of records at a time.
 type diskQueue struct {
 	dir string
+	// published counts the events appended since the queue was opened.
+	published atomic.Int64
 
 	mu     sync.Mutex
 	active *os.File // the segment being appended to
@@ -160,6 +163,9 @@ func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]st
 		return nil, fmt.Errorf("sync queue: %w", err)
 	}
 	q.size = off
+	for _, m := range msgs {
+		q.published.Add(eventCount(m))
+	}
 	return ids, nil
 }
 
@@ -234,11 +240,19 @@ type queuedMessage struct {
 
 // read returns up to max records from p on, crossing into later segments,
 // and stops after the record that brings their data to maxBytes or more;
-// fewer (possibly none) when the backlog ends.
+// fewer (possibly none) when the backlog ends. It may run while publish
+// appends: a record still being written is left for a later read, and a
+// segment is left for the next one only if the next one existed before the
+// segment was read (the writer completes a segment before it starts the
+// next, so that read saw all of it).
 func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, error) {
 	var out []queuedMessage
 	size := 0
 	for len(out) < max && size < maxBytes {
+		next, more, err := q.nextSegment(p.Seg)
+		if err != nil {
+			return out, err
+		}
 		f, err := os.Open(q.segPath(p.Seg))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return out, fmt.Errorf("open queue segment: %w", err)
@@ -255,10 +269,9 @@ func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, e
 			}
 		}
 		// The segment ended (or was settled and removed): go on with the
-		// next one, if any.
-		next, ok, err := q.nextSegment(p.Seg)
-		if err != nil || !ok {
-			return out, err
+		// next one, if there was one before this one was read.
+		if !more {
+			return out, nil
 		}
 		p = queuePosition{Seg: next}
 	}

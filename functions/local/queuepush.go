@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -67,7 +68,7 @@ func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, targ
 	return &queuePusher{
 		queue: q, deadLetter: deadLetter, bucket: bucket, target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
-		parallel: 16, windowMessages: 2000, windowBytes: 32 << 20, out: out, progressEvery: 5 * time.Second,
+		parallel: 6, windowMessages: 2000, windowBytes: 8 << 20, out: out, progressEvery: 5 * time.Second,
 	}
 }
 
@@ -75,8 +76,15 @@ func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, targ
 // when every message is acknowledged or dead-lettered, or with an error (the
 // unsettled window is delivered again by the next drain).
 func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
+	return p.follow(ctx, nil)
+}
+
+// follow delivers the backlog as it grows, while a poll publishes into it,
+// until done is closed; then it delivers what is left and returns what it
+// did. A nil done delivers the backlog there is (drain).
+func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushStats, error) {
 	p.count(func(s *PushStats) { *s = PushStats{} })
-	total, err := p.queue.pending()
+	backlog, err := p.queue.pending()
 	if err != nil {
 		return PushStats{}, err
 	}
@@ -84,12 +92,47 @@ func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
 	if err != nil {
 		return PushStats{}, err
 	}
-	stop := p.progress(total)
+	// While a poll publishes, the total is not known yet: progress shows
+	// counts and rate, then the time left once the poll is done.
+	published := p.queue.published.Load()
+	var polling atomic.Bool
+	if done != nil {
+		polling.Store(true)
+		returned := make(chan struct{})
+		defer close(returned)
+		go func() {
+			select {
+			case <-done:
+				polling.Store(false)
+			case <-returned:
+			}
+		}()
+	}
+	total := func() int64 {
+		if polling.Load() {
+			return 0
+		}
+		return backlog + p.queue.published.Load() - published
+	}
+	stop := p.progress(done != nil || backlog > 0, total)
 	defer stop()
 	for {
 		msgs, err := p.queue.read(cur, p.windowMessages, p.windowBytes)
-		if err != nil || len(msgs) == 0 {
+		if err != nil {
 			return p.snapshot(), err
+		}
+		if len(msgs) == 0 {
+			if done == nil {
+				return p.snapshot(), nil
+			}
+			select {
+			case <-done: // read once more: the poll's last publishes
+				done = nil
+			case <-time.After(20 * time.Millisecond):
+			case <-ctx.Done():
+				return p.snapshot(), ctx.Err()
+			}
+			continue
 		}
 		if err := p.archive(ctx, msgs); err != nil {
 			return p.snapshot(), err
@@ -104,13 +147,14 @@ func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
 	}
 }
 
-// progress prints delivered counts, rate and time left until stopped.
-func (p *queuePusher) progress(total int64) func() {
-	if total == 0 {
+// progress prints delivered counts of the events published so far, rate
+// and time left until stopped.
+func (p *queuePusher) progress(show bool, total func() int64) func() {
+	if !show {
 		return func() {}
 	}
 	return reportEvery(p.out, p.progressEvery, "delivered", "events",
-		func() int64 { return p.snapshot().Events }, func() int64 { return total })
+		func() int64 { return p.snapshot().Events }, total)
 }
 
 // archive writes the window to the event archive, named by its first
@@ -126,25 +170,30 @@ func (p *queuePusher) archive(ctx context.Context, msgs []queuedMessage) error {
 
 // archiveEvents writes the bodies of msgs, one a line, to the object the
 // Cloud Storage subscription (text format) would start with the first of
-// them: raw/cart_events/dt=<day>/<hh_mm_ss>Z_<message id>.jsonl.
+// them: raw/cart_events/dt=<day>/<hh_mm_ss>Z_<message id>.jsonl. The bodies
+// are streamed to the object in one request, not gathered first.
 func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, msgs []*pubsubpb.PubsubMessage) error {
 	name := lake.CartEventsArchiveName(msgs[0].GetPublishTime().AsTime(), msgs[0].GetMessageId())
-	var buf bytes.Buffer
-	for _, m := range msgs {
-		buf.Write(bytes.TrimRight(m.GetData(), "\n"))
-		buf.WriteByte('\n')
-	}
 	w := bucket.Object(name).NewWriter(ctx)
 	w.ContentType = "application/x-ndjson"
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		w.Close()
-		return fmt.Errorf("archive events to %s: %w", name, err)
+	w.ChunkSize = 0 // one request, no buffer
+	for _, m := range msgs {
+		if _, err := w.Write(bytes.TrimRight(m.GetData(), "\n")); err != nil {
+			w.Close()
+			return fmt.Errorf("archive events to %s: %w", name, err)
+		}
+		if _, err := w.Write(newline); err != nil {
+			w.Close()
+			return fmt.Errorf("archive events to %s: %w", name, err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("archive events to %s: %w", name, err)
 	}
 	return nil
 }
+
+var newline = []byte("\n")
 
 // deliverWindow delivers every message of a window, up to parallel at once.
 func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) error {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -109,6 +111,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum.failed(started, err)
 	}
+	// fake-gcs-server holds whole objects in memory while they are written
+	// and read: give that memory back before the stream starts, which then
+	// runs within a memory budget (a soft limit: the collector works harder
+	// near it), unless GOMEMLIMIT says otherwise.
+	debug.FreeOSMemory()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(streamMemoryLimit))
+	}
 
 	// Cloud Scheduler: the cart poller, then the push subscription until the
 	// subscription is drained; again every PollEvery if asked.
@@ -150,6 +160,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	sum.Print(out)
 	return sum, nil
 }
+
+// streamMemoryLimit is the Go heap's soft limit while carts are polled and
+// delivered: with DuckDB's own 192MB, it keeps the runner near 512 MiB
+// however large the backlog.
+const streamMemoryLimit = 192 << 20
 
 // deliverer stands in for the subscriptions on cart-events: drain delivers
 // the whole backlog and reports what it did.
@@ -193,25 +208,59 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 	return err
 }
 
-// pollAndStream calls PollCarts and delivers what it published.
+// follower is a deliverer that can deliver while a poll publishes (see
+// queuePusher.follow), as the push subscription does in the cloud.
+type follower interface {
+	follow(ctx context.Context, done <-chan struct{}) (PushStats, error)
+}
+
+// pollAndStream calls PollCarts and delivers what it published: while the
+// poll runs when the deliverer can follow it, else after it.
 func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary) (PollReport, error) {
 	out := s.opts.Out
 	start := time.Now()
 	var r PollReport
-	fmt.Fprintf(out, "Cloud Scheduler → %s\n", pollcarts.FunctionName)
+	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
+		pollcarts.FunctionName, Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
+	type delivery struct {
+		stats PushStats
+		err   error
+	}
+	var (
+		polled    = make(chan struct{})
+		delivered chan delivery
+		endPush   func(error) error
+	)
+	if f, ok := push.(follower); ok {
+		delivered = make(chan delivery, 1)
+		endPush = sum.phase("delivery")
+		go func() {
+			stats, err := f.follow(ctx, polled)
+			delivered <- delivery{stats, err}
+		}()
+	}
 	stop := progress(out, "polling carts", s.api, s.opts.Scale)
 	end := sum.phase("poll")
-	err := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
+	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
-	if err != nil {
-		return r, err
+	close(polled)
+	if pollErr == nil {
+		fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
+			r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
 	}
-	fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
-		r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
-	fmt.Fprintf(out, "Pub/Sub push (%s) → %s, archived under gs://%s/%s\n", Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
-	end = sum.phase("delivery")
-	r.Push, err = push.drain(ctx)
-	err = end(err)
+	var err error
+	if delivered != nil {
+		// What the poll published before it failed is delivered too.
+		d := <-delivered
+		r.Push, err = d.stats, endPush(d.err)
+	} else if pollErr == nil {
+		end = sum.phase("delivery")
+		r.Push, err = push.drain(ctx)
+		err = end(err)
+	}
+	if pollErr != nil {
+		return r, pollErr
+	}
 	r.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(out, "  %s", r.Push)
 	if settled := r.Push.Events; settled > 0 {

@@ -107,7 +107,11 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	}
 	_, statErr := os.Stat(dbPath)
 	newWarehouse := errors.Is(statErr, os.ErrNotExist)
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset}, duckdb.BucketObjects{Client: st.gcs})
+	// DuckDB's memory is bounded (SHOPLAKE_DUCKDB_MEMORY, default 192MB;
+	// it spills to disk past it), so that the runner's memory stays flat
+	// at any scale.
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
+		duckdb.BucketObjects{Client: st.gcs})
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)

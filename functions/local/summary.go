@@ -53,15 +53,19 @@ type Phase struct {
 	Start   float64 `json:"start_s"`
 	Seconds float64 `json:"seconds"`
 	Failed  bool    `json:"failed,omitempty"`
+	// PeakRSS is the runner's highest resident memory during the phase, in
+	// bytes (0 where unknown). Phases that overlap share their peak.
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // phase starts timing the named phase; the returned function ends it,
 // failed when err is not nil, and returns err.
 func (s *Summary) phase(name string) func(err error) error {
 	begin := time.Now()
+	resetPeakRSS()
 	return func(err error) error {
 		s.Phases = append(s.Phases, Phase{Name: name, Start: begin.Sub(s.StartedAt).Seconds(),
-			Seconds: time.Since(begin).Seconds(), Failed: err != nil})
+			Seconds: time.Since(begin).Seconds(), Failed: err != nil, PeakRSS: peakRSS()})
 		return err
 	}
 }
@@ -309,5 +313,19 @@ func (s *Summary) Print(out io.Writer) {
 		}
 	}
 	fmt.Fprintf(out, "Query the warehouse (any DuckDB 1.5 client): .venv/bin/python -c \"import duckdb; duckdb.connect('%s', read_only=True).sql('from bq_analytics.fact_orders').show()\"\n", s.Warehouse)
+	if len(s.Phases) > 0 {
+		fmt.Fprintf(out, "phases (time, peak memory):")
+		for i, p := range s.Phases {
+			sep := ","
+			if i == len(s.Phases)-1 {
+				sep = "\n"
+			}
+			fmt.Fprintf(out, " %s %.1fs", p.Name, p.Seconds)
+			if p.PeakRSS > 0 {
+				fmt.Fprintf(out, " %d MiB", p.PeakRSS>>20)
+			}
+			fmt.Fprint(out, sep)
+		}
+	}
 	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
 }

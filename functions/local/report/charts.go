@@ -45,6 +45,10 @@ func (c Chart) Empty() bool { return len(c.Rects)+len(c.Lines) == 0 }
 
 const maxTimelineRuns = 15
 
+// overlapSlack is how much two phases must overlap, in seconds, to share
+// a row: less is the rounding of one ending as the next starts.
+const overlapSlack = 1e-3
+
 // timeline draws the last runs as rows of phase bars on one time axis.
 func timeline(runs []Run) Chart {
 	if len(runs) > maxTimelineRuns {
@@ -65,12 +69,24 @@ func timeline(runs []Run) Chart {
 		y := top + row*float64(len(runs)-1-i)
 		c.Texts = append(c.Texts, Text{X: left - 8, Y: y + row/2 + 4, Anchor: "end", Class: "label " + r.Status,
 			Text: r.Started.UTC().Format("01-02 15:04:05") + " " + r.Status})
-		for _, p := range r.Phases {
+		for j, p := range r.Phases {
 			class := "phase " + p.Name
 			if p.Failed {
 				class += " failed"
 			}
-			c.Rects = append(c.Rects, Rect{X: left + p.Start*scale, Y: y + 4, W: max(p.Seconds*scale, 1.5), H: row - 8,
+			// Phases that ran at the same time (the poll, and the delivery
+			// that follows it) share the row: each takes half of it.
+			top, h := y+4, row-8
+			for k, q := range r.Phases {
+				if k != j && p.Start+overlapSlack < q.Start+q.Seconds && q.Start+overlapSlack < p.Start+p.Seconds {
+					h /= 2
+					if k < j {
+						top += h
+					}
+					break
+				}
+			}
+			c.Rects = append(c.Rects, Rect{X: left + p.Start*scale, Y: top, W: max(p.Seconds*scale, 1.5), H: h,
 				Class: class, Title: fmt.Sprintf("%s: %.1fs from %.1fs", p.Name, p.Seconds, p.Start)})
 		}
 	}

@@ -21,8 +21,9 @@ func samplePage() Page {
 		return Run{Started: at, Seconds: 12.5, Status: status, Phases: phases,
 			Rows: map[string]int64{"products": products, "users": 10, "carts": 7, "cart events": 7}}
 	}
-	phases := []Phase{{Name: "ingest", Seconds: 0.5}, {Name: "load", Start: 0.5, Seconds: 0.4}, {Name: "poll", Start: 0.9, Seconds: 0.2},
-		{Name: "delivery", Start: 1.1, Seconds: 0.6}, {Name: "dbt", Start: 1.7, Seconds: 10.8}}
+	// The delivery follows the poll as it publishes: the two overlap.
+	phases := []Phase{{Name: "ingest", Seconds: 0.5}, {Name: "load", Start: 0.5, Seconds: 0.4}, {Name: "poll", Start: 0.9, Seconds: 0.7},
+		{Name: "delivery", Start: 0.9, Seconds: 0.8}, {Name: "dbt", Start: 1.7, Seconds: 10.8}}
 	failed := append([]Phase(nil), phases[:4]...)
 	failed = append(failed, Phase{Name: "dbt", Start: 1.7, Seconds: 3, Failed: true})
 	return Page{

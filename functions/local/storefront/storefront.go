@@ -94,7 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entity := strings.Trim(r.URL.Path, "/")
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := &countingWriter{Writer: bufio.NewWriterSize(w, 64<<10), served: &s.served}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	n, ok, err := s.catalog.WriteEntity(bw, entity)
 	if !ok {
@@ -104,12 +104,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = bw.Flush()
 	}
-	s.served.Add(n)
+	s.served.Add(n - bw.told)
 	if err != nil {
 		// Headers are gone; abort the connection so the client sees a broken body.
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// countingWriter is the response writer a catalog writes to: a catalog
+// that writes a long array tells it of the elements written so far (Wrote),
+// so that Served counts them while the response is still being written.
+type countingWriter struct {
+	*bufio.Writer
+	served *atomic.Int64
+	told   int64
+}
+
+// Wrote records that n more elements were written.
+func (c *countingWriter) Wrote(n int64) {
+	c.told += n
+	c.served.Add(n)
+}
+
+// wroter is what a catalog writing a long array tells of its progress.
+type wroter interface{ Wrote(n int64) }
 
 // Synthetic returns a catalog of n deterministic products, n users and n carts.
 // Element i is the same on every call, so reruns see unchanged data.
@@ -145,8 +163,10 @@ func (s *synthetic) WriteEntity(w io.Writer, entity string) (int64, bool, error)
 	default:
 		return 0, false, nil
 	}
+	progress, _ := w.(wroter)
 	buf := make([]byte, 0, 1024)
 	buf = append(buf, '[')
+	told := int64(0)
 	for i := int64(1); i <= s.n; i++ {
 		if i > 1 {
 			buf = append(buf, ',')
@@ -157,6 +177,10 @@ func (s *synthetic) WriteEntity(w io.Writer, entity string) (int64, bool, error)
 				return i, true, err
 			}
 			buf = buf[:0]
+			if progress != nil {
+				progress.Wrote(i - told)
+				told = i
+			}
 		}
 	}
 	buf = append(buf, ']')

@@ -3,9 +3,11 @@ package storefront
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/model"
@@ -117,5 +119,39 @@ func TestDecodeFixtures(t *testing.T) {
 	}
 	if err := DecodeFixtures("orders", &[]any{}); err == nil {
 		t.Error("fixtures of an unknown entity decoded")
+	}
+}
+
+// TestServedCountsWhileTheResponseIsWritten: progress reports read Served
+// while a long listing is still being sent, so it must count as it goes and
+// end at the number of elements.
+func TestServedCountsWhileTheResponseIsWritten(t *testing.T) {
+	t.Parallel()
+	const n = 200000
+	srv := NewServer(Synthetic(n))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	resp, err := http.Get(ts.URL + "/products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The client reads nothing more: the server blocks once the
+	// connection's buffers are full, part of the way through.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Served() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := srv.Served(); got == 0 || got >= n {
+		t.Fatalf("Served() = %d while the response is half written, want between 0 and %d", got, n)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	for srv.Served() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := srv.Served(); got != n {
+		t.Errorf("Served() = %d after the response, want %d", got, n)
 	}
 }

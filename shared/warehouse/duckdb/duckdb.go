@@ -9,14 +9,17 @@
 package duckdb
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"cloud.google.com/go/storage"
@@ -46,6 +49,10 @@ type Config struct {
 	Path string
 	// Dataset is the raw schema's name, such as bq_raw.
 	Dataset string
+	// MemoryLimit bounds DuckDB's own memory (its memory_limit setting,
+	// such as "256MB"); beyond it DuckDB spills to disk. Empty keeps
+	// DuckDB's default, 80% of the machine's memory.
+	MemoryLimit string
 }
 
 // Warehouse is the DuckDB adapter.
@@ -62,7 +69,11 @@ func Open(ctx context.Context, cfg Config, objects ObjectReader) (*Warehouse, er
 	if !ident.MatchString(cfg.Dataset) {
 		return nil, fmt.Errorf("duckdb warehouse: invalid dataset name %q", cfg.Dataset)
 	}
-	db, err := sql.Open("duckdb", cfg.Path)
+	dsn := cfg.Path
+	if cfg.MemoryLimit != "" {
+		dsn += "?" + url.Values{"memory_limit": {cfg.MemoryLimit}}.Encode()
+	}
+	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %s: %w", cfg.Path, err)
 	}
@@ -209,7 +220,7 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	if _, err := tx.ExecContext(ctx, "delete from "+table+" where "+part+" = ?::date", day); err != nil {
 		return 0, fmt.Errorf("clear %s partition %s: %w", t.Name, day, err)
 	}
-	rows, err := insertJSON(ctx, tx, w.dataset, t, path)
+	rows, err := insertJSON(ctx, tx, w.dataset, t, path, 0)
 	if err != nil {
 		return 0, fmt.Errorf("load %s into %s: %w: %w", req.URI(), t.Name, warehouse.ErrInvalidData, err)
 	}
@@ -227,13 +238,18 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 }
 
 // insertJSON appends the NDJSON file at path to table t, typed by t's schema,
-// and returns how many rows it inserted.
-func insertJSON(ctx context.Context, tx *sql.Tx, dataset string, t schema.Table, path string) (int64, error) {
+// and returns how many rows it inserted. maxLine bounds one line (read_json
+// holds buffers of twice that while it reads); 0 keeps DuckDB's 16 MiB.
+func insertJSON(ctx context.Context, tx *sql.Tx, dataset string, t schema.Table, path string, maxLine int) (int64, error) {
 	columns, err := readJSONColumns(t)
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, "insert into "+dataset+"."+quote(t.Name)+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
+	size := ""
+	if maxLine > 0 {
+		size = ", maximum_object_size = " + strconv.Itoa(maxLine)
+	}
+	res, err := tx.ExecContext(ctx, "insert into "+dataset+"."+quote(t.Name)+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+size+")", path)
 	if err != nil {
 		return 0, err
 	}
@@ -251,12 +267,21 @@ func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) er
 		return fmt.Errorf("stage rows for %s: %w", table, err)
 	}
 	defer os.Remove(f.Name())
-	enc := json.NewEncoder(f)
+	bw := bufio.NewWriterSize(f, 256<<10)
+	longest := 0
 	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
+		line, err := json.Marshal(r)
+		if err != nil {
 			f.Close()
 			return fmt.Errorf("encode row for %s: %w", table, err)
 		}
+		longest = max(longest, len(line))
+		bw.Write(line)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("stage rows for %s: %w", table, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("stage rows for %s: %w", table, err)
@@ -266,7 +291,9 @@ func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) er
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	defer tx.Rollback()
-	if _, err := insertJSON(ctx, tx, w.dataset, t, f.Name()); err != nil {
+	// read_json's buffers follow the longest line, not DuckDB's 16 MiB
+	// default: concurrent inserts stay within DuckDB's memory limit.
+	if _, err := insertJSON(ctx, tx, w.dataset, t, f.Name(), max(2*longest, 64<<10)); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	if err := tx.Commit(); err != nil {

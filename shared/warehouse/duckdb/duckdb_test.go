@@ -209,3 +209,19 @@ func TestOpenAddsNullableColumnsNewToTheSchema(t *testing.T) {
 		t.Errorf("rows %q, want new:3,old:null", got)
 	}
 }
+
+func TestMemoryLimitIsDuckDBs(t *testing.T) {
+	t.Parallel()
+	w, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "w.duckdb"), Dataset: "bq_raw", MemoryLimit: "200MB"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var limit string
+	if err := w.DB().QueryRow(`select current_setting('memory_limit')`).Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if limit != "190.7 MiB" {
+		t.Errorf("memory_limit = %q, want 200MB (190.7 MiB)", limit)
+	}
+}
