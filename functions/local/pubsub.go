@@ -127,8 +127,12 @@ func (s PushStats) since(before PushStats) PushStats {
 }
 
 func (s PushStats) String() string {
-	return fmt.Sprintf("%d events in %d messages: delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
-		s.Events, s.Acked+s.DeadLettered, s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
+	messages := "messages"
+	if s.Acked+s.DeadLettered == 1 {
+		messages = "message"
+	}
+	return fmt.Sprintf("%d events in %d %s: delivered %d, acknowledged %d, redelivered %d, dead-lettered %d",
+		s.Events, s.Acked+s.DeadLettered, messages, s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
 }
 
 // eventCount is the number of cart events m carries: its event_count
