@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/bigquery/storage/managedwriter"
@@ -37,8 +38,13 @@ var identifier = regexp.MustCompile(`^[A-Za-z0-9_-]{1,1000}$`)
 // Warehouse is the BigQuery adapter.
 type Warehouse struct {
 	client *bigquery.Client
-	write  *writers // nil without a write client
 	cfg    Config
+
+	// dial makes the Storage Write API client on first use (Open), so that
+	// functions that stream nothing never connect to it.
+	dial    func(ctx context.Context) (*managedwriter.Client, error)
+	writeMu sync.Mutex
+	write   *writers // nil until dialled, or without a write client
 }
 
 // New returns a Warehouse using client for jobs and inserts, and write (the
@@ -60,20 +66,45 @@ func New(cfg Config, client *bigquery.Client, write *managedwriter.Client) (*War
 }
 
 // Open creates the BigQuery and Storage Write API clients with the
-// runtime's credentials and returns a Warehouse using them. The write
-// client connects on the first append.
+// runtime's credentials and returns a Warehouse using them; the Storage
+// Write API client is made on the first append.
 func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	client, err := bigquery.NewClient(ctx, cfg.ProjectID)
 	if err != nil {
 		return nil, fmt.Errorf("bigquery client: %w", err)
 	}
 	client.Location = cfg.Location
-	write, err := managedwriter.NewClient(ctx, cfg.ProjectID)
+	w, err := New(cfg, client, nil)
 	if err != nil {
-		client.Close()
+		return nil, err
+	}
+	w.dial = func(ctx context.Context) (*managedwriter.Client, error) {
+		// The client outlives the call that needed it first.
+		return managedwriter.NewClient(context.WithoutCancel(ctx), cfg.ProjectID)
+	}
+	return w, nil
+}
+
+// writers returns the Storage Write API writers, dialling the client on
+// first use; a failed dial is tried again by the next call.
+func (w *Warehouse) writers(ctx context.Context) (*writers, error) {
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+	if w.write != nil {
+		return w.write, nil
+	}
+	if w.dial == nil {
+		return nil, errNoWriter
+	}
+	client, err := w.dial(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("bigquery storage write client: %w", err)
 	}
-	return New(cfg, client, write)
+	if w.write, err = newWriters(client, w.cfg.ProjectID, w.cfg.Dataset); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return w.write, nil
 }
 
 func (w *Warehouse) table(name string) *bigquery.Table {
@@ -225,14 +256,15 @@ func cartEventRow(r *warehouse.CartEventRow) map[string]bigquery.Value {
 // stored, ErrInvalidData when BigQuery refused the row, ErrRowNotAttempted
 // when the request failed because of another row (nothing of it is stored).
 func (w *Warehouse) InsertCartEvents(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
-	if w.write == nil {
-		return nil, errNoWriter
+	ws, err := w.writers(ctx)
+	if err != nil {
+		return nil, err
 	}
 	vals := make([]map[string]bigquery.Value, len(rows))
 	for i := range rows {
 		vals[i] = cartEventRow(&rows[i])
 	}
-	return w.write.events.append(ctx, vals)
+	return ws.events.append(ctx, vals)
 }
 
 // rejectedRow maps a rejected event onto the cart_events_rejected columns.
@@ -255,14 +287,15 @@ func rejectedRow(r *warehouse.RejectedEvent) map[string]bigquery.Value {
 // Storage Write API, all or nothing: any row refused fails the call, so the
 // message is redelivered and no rejected event is lost.
 func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.RejectedEvent) error {
-	if w.write == nil {
-		return errNoWriter
+	ws, err := w.writers(ctx)
+	if err != nil {
+		return err
 	}
 	vals := make([]map[string]bigquery.Value, len(rows))
 	for i := range rows {
 		vals[i] = rejectedRow(&rows[i])
 	}
-	perRow, err := w.write.rejected.append(ctx, vals)
+	perRow, err := ws.rejected.append(ctx, vals)
 	if err != nil {
 		return err
 	}
@@ -276,6 +309,8 @@ func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.R
 
 // Close closes the write streams and the clients.
 func (w *Warehouse) Close() error {
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
 	var errs []error
 	if w.write != nil {
 		errs = append(errs, w.write.events.close(), w.write.rejected.close(), w.write.events.client.Close())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/bigquery/storage/managedwriter"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -194,5 +195,38 @@ func TestAWarehouseWithoutAWriteClientSaysSo(t *testing.T) {
 	_, w := newTestWarehouse(t)
 	if _, err := w.InsertCartEvents(context.Background(), eventRows()); !errors.Is(err, errNoWriter) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestTheWriteClientIsDialledOnFirstUseAndAgainAfterAFailure: functions
+// that stream nothing never connect to the Storage Write API, and a failed
+// dial does not stick.
+func TestTheWriteClientIsDialledOnFirstUseAndAgainAfterAFailure(t *testing.T) {
+	t.Parallel()
+	fake, dial := startFakeWrite(t)
+	_, client := newFakeBQ(t)
+	w, err := New(Config{ProjectID: "proj", Dataset: "bq_raw"}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	dials := 0
+	w.dial = func(context.Context) (*managedwriter.Client, error) {
+		dials++
+		if dials == 1 {
+			return nil, errors.New("no credentials yet")
+		}
+		return dial()
+	}
+	if _, err := w.InsertCartEvents(context.Background(), eventRows()); err == nil || !strings.Contains(err.Error(), "no credentials yet") {
+		t.Fatalf("first insert: %v, want the dial's error", err)
+	}
+	for range 2 {
+		if perRow, err := w.InsertCartEvents(context.Background(), eventRows()); err != nil || perRow[0] != nil {
+			t.Fatalf("insert after the failed dial: %v, %v", perRow, err)
+		}
+	}
+	if dials != 2 || len(fake.stored("cart_events")) != 4 {
+		t.Errorf("%d dials, %d rows; want 2 dials (one failed), 4 rows", dials, len(fake.stored("cart_events")))
 	}
 }

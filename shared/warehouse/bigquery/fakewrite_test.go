@@ -160,9 +160,9 @@ func (f *fakeWrite) stored(table string) []*dynamicpb.Message {
 	return f.rows["projects/proj/datasets/bq_raw/tables/"+table]
 }
 
-// newWriteWarehouse returns a Warehouse whose Storage Write API client talks
-// to a fakeWrite on a local port (and whose REST client to a fakeBQ).
-func newWriteWarehouse(t *testing.T) (*fakeWrite, *Warehouse) {
+// startFakeWrite serves a fakeWrite on a local port and returns it with a
+// function making Storage Write API clients connected to it.
+func startFakeWrite(t *testing.T) (*fakeWrite, func() (*managedwriter.Client, error)) {
 	t.Helper()
 	fake := &fakeWrite{}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -173,10 +173,19 @@ func newWriteWarehouse(t *testing.T) (*fakeWrite, *Warehouse) {
 	storagepb.RegisterBigQueryWriteServer(srv, fake)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	ctx := context.Background()
-	write, err := managedwriter.NewClient(ctx, "proj",
-		option.WithEndpoint(lis.Addr().String()), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	return fake, func() (*managedwriter.Client, error) {
+		return managedwriter.NewClient(context.Background(), "proj",
+			option.WithEndpoint(lis.Addr().String()), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+}
+
+// newWriteWarehouse returns a Warehouse whose Storage Write API client talks
+// to a fakeWrite on a local port (and whose REST client to a fakeBQ).
+func newWriteWarehouse(t *testing.T) (*fakeWrite, *Warehouse) {
+	t.Helper()
+	fake, dial := startFakeWrite(t)
+	write, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}

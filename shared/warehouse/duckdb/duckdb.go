@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/storage"
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
@@ -60,6 +61,10 @@ type Warehouse struct {
 	db      *sql.DB
 	objects ObjectReader
 	dataset string
+	// appendMu lets one append run at a time: DuckDB commits them one by one
+	// anyway, and each append in flight holds read buffers of its own,
+	// which under a memory limit made concurrent appends fail.
+	appendMu sync.Mutex
 }
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -286,6 +291,8 @@ func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) er
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("stage rows for %s: %w", table, err)
 	}
+	w.appendMu.Lock()
+	defer w.appendMu.Unlock()
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
