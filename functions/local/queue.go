@@ -72,7 +72,7 @@ func openDiskQueue(dir string) (*diskQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue segment: %w", err)
 	}
-	_, good, err := walkRecords(f, 0)
+	good, err := wholeRecordsEnd(f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -89,24 +89,24 @@ func openDiskQueue(dir string) (*diskQueue, error) {
 	return q, nil
 }
 
-// walkRecords steps over the whole records of f from offset off, by their
-// length prefixes alone, and returns how many it passed and the offset
-// after the last one (where a record cut short by a crash begins).
-func walkRecords(f *os.File, off int64) (n, end int64, err error) {
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return 0, off, err
+// wholeRecordsEnd steps over the whole records of f from the start, by
+// their length prefixes alone, and returns the offset after the last one
+// (where a record cut short by a crash begins).
+func wholeRecordsEnd(f *os.File) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
 	}
-	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: off}
-	end = off
+	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20)}
+	end := int64(0)
 	for {
 		size, err := binary.ReadUvarint(r)
 		if err != nil {
-			return n, end, nil
+			return end, nil
 		}
 		if _, err := io.CopyN(io.Discard, r, int64(size)); err != nil {
-			return n, end, nil
+			return end, nil
 		}
-		n, end = n+1, r.n
+		end = r.n
 	}
 }
 
@@ -317,6 +317,16 @@ func readSegment(f *os.File, p queuePosition, max, maxBytes int) ([]queuedMessag
 		size += len(m.GetData())
 	}
 	return out, nil
+}
+
+// hasPending reports whether any record is not yet settled, reading one.
+func (q *diskQueue) hasPending() (bool, error) {
+	p, err := q.cursor()
+	if err != nil {
+		return false, err
+	}
+	msgs, err := q.read(p, 1, 1)
+	return len(msgs) > 0, err
 }
 
 // pending counts the cart events in the records not yet settled (see

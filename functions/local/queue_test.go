@@ -197,3 +197,29 @@ func TestFollowDeliversEveryMessageOnceWhilePublishing(t *testing.T) {
 		t.Errorf("pending after follow = %d, %v; want 0", n, err)
 	}
 }
+
+func TestHasPending(t *testing.T) {
+	t.Parallel()
+	q, err := openDiskQueue(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.close()
+	if ok, err := q.hasPending(); err != nil || ok {
+		t.Fatalf("empty queue: hasPending = %v, %v", ok, err)
+	}
+	if _, err := q.publish(messages(0, 2), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.hasPending(); err != nil || !ok {
+		t.Fatalf("after a publish: hasPending = %v, %v", ok, err)
+	}
+	cur, _ := q.cursor()
+	msgs, _ := q.read(cur, 10, 1<<20)
+	if err := q.settle(msgs[len(msgs)-1].next); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.hasPending(); err != nil || ok {
+		t.Fatalf("after settling all: hasPending = %v, %v", ok, err)
+	}
+}

@@ -194,12 +194,14 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 	if s.ps.queue == nil {
 		return nil
 	}
-	n, err := s.ps.queue.pending()
-	if err != nil || n == 0 {
+	// Only whether there is a backlog: the delivery counts it (and prints
+	// how much) as it starts.
+	backlog, err := s.ps.queue.hasPending()
+	if err != nil || !backlog {
 		return err
 	}
-	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: %d events published by an interrupted run, delivering them first\n",
-		Subscription, streamcartevents.FunctionName, n)
+	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
+		Subscription, streamcartevents.FunctionName)
 	end := sum.phase("backlog")
 	stats, err := push.drain(ctx)
 	err = end(err)

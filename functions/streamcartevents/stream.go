@@ -131,13 +131,17 @@ func (f *Function) Handle(ctx context.Context, body []byte) error {
 		logger.ErrorContext(ctx, "insert failed, the message will be redelivered", "events", len(rows), "error", err)
 		return fmt.Errorf("insert %d events of message %s: %w", len(rows), msg.MessageID, err)
 	}
+	kept := len(rows)
 	for i, rowErr := range refused {
-		rejects = append(rejects, rejectedLine(push, stored[i], rowErr))
+		if rowErr != nil {
+			rejects = append(rejects, rejectedLine(push, stored[i], rowErr))
+			kept--
+		}
 	}
 	if err := f.quarantine(ctx, rejects); err != nil {
 		return err
 	}
-	logger.DebugContext(ctx, "stored cart events", "events", len(rows)-len(refused), "rejected", len(rejects))
+	logger.DebugContext(ctx, "stored cart events", "events", kept, "rejected", len(rejects))
 	return nil
 }
 
@@ -145,12 +149,13 @@ func (f *Function) Handle(ctx context.Context, body []byte) error {
 // the warehouse did not attempt them because another row was refused.
 const maxAttempts = 3
 
-// insert appends rows in requests of at most cfg.BatchRows, and returns the
-// rows the warehouse refused (by index in rows) with their reasons. Rows not
-// attempted because another row of their request was refused are inserted
-// again; an error means the insert must be retried as a whole.
-func (f *Function) insert(ctx context.Context, rows []warehouse.CartEventRow) (map[int]error, error) {
-	refused := map[int]error{}
+// insert appends rows in requests of at most cfg.BatchRows, and returns one
+// result per row: nil when stored, the warehouse's reason when it refused
+// the row. Rows not attempted because another row of their request was
+// refused are inserted again; an error means the insert must be retried as
+// a whole.
+func (f *Function) insert(ctx context.Context, rows []warehouse.CartEventRow) ([]error, error) {
+	refused := make([]error, len(rows))
 	for start := 0; start < len(rows); start += f.cfg.BatchRows {
 		todo := make([]int, 0, f.cfg.BatchRows)
 		for i := start; i < min(start+f.cfg.BatchRows, len(rows)); i++ {

@@ -311,10 +311,9 @@ func (w *Warehouse) InsertRejectedEvents(ctx context.Context, rows []warehouse.R
 func (w *Warehouse) Close() error {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
-	var errs []error
+	var err error
 	if w.write != nil {
-		errs = append(errs, w.write.events.close(), w.write.rejected.close(), w.write.events.client.Close())
+		err = w.write.close()
 	}
-	errs = append(errs, w.client.Close())
-	return errors.Join(errs...)
+	return errors.Join(err, w.client.Close())
 }

@@ -262,9 +262,16 @@ func scalar(fd protoreflect.FieldDescriptor, v bigquery.Value) (protoreflect.Val
 	return protoreflect.Value{}, fmt.Errorf("column %s: cannot write %T as %s", fd.Name(), v, fd.Kind())
 }
 
-// writers are the Storage Write API writers of the streamed tables.
+// writers are the Storage Write API writers of the streamed tables, and
+// the client they share.
 type writers struct {
+	client           *managedwriter.Client
 	events, rejected *streamWriter
+}
+
+// close closes the streams, then the client.
+func (ws *writers) close() error {
+	return errors.Join(ws.events.close(), ws.rejected.close(), ws.client.Close())
 }
 
 // errNoWriter is returned when a Warehouse made without a write client is
@@ -280,5 +287,5 @@ func newWriters(client *managedwriter.Client, projectID, dataset string) (*write
 	if err != nil {
 		return nil, err
 	}
-	return &writers{events: events, rejected: rejected}, nil
+	return &writers{client: client, events: events, rejected: rejected}, nil
 }

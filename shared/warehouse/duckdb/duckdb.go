@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -100,30 +99,59 @@ func (w *Warehouse) migrate(ctx context.Context) error {
 	if _, err := w.db.ExecContext(ctx, "create schema if not exists "+w.dataset); err != nil {
 		return fmt.Errorf("create schema %s: %w", w.dataset, err)
 	}
+	existing, err := w.columns(ctx)
+	if err != nil {
+		return err
+	}
 	for _, t := range schema.All() {
-		ddl, err := createTable(w.dataset, t)
-		if err != nil {
-			return err
-		}
-		if _, err := w.db.ExecContext(ctx, ddl); err != nil {
-			return fmt.Errorf("create table %s.%s: %w", w.dataset, t.Name, err)
+		have, made := existing[t.Name]
+		if !made {
+			ddl, err := createTable(w.dataset, t)
+			if err != nil {
+				return err
+			}
+			if _, err := w.db.ExecContext(ctx, ddl); err != nil {
+				return fmt.Errorf("create table %s.%s: %w", w.dataset, t.Name, err)
+			}
+			continue
 		}
 		// A nullable column added to the schema since the table was made
 		// is added to it, as BigQuery allows (Terraform's schema update).
 		for _, f := range t.Fields {
-			if f.Mode == "REQUIRED" {
+			if f.Mode == "REQUIRED" || have[f.Name] {
 				continue
 			}
 			typ, err := columnType(f)
 			if err != nil {
 				return err
 			}
-			if _, err := w.db.ExecContext(ctx, fmt.Sprintf("alter table %s.%s add column if not exists %s %s", w.dataset, quote(t.Name), quote(f.Name), typ)); err != nil {
+			if _, err := w.db.ExecContext(ctx, fmt.Sprintf("alter table %s.%s add column %s %s", w.dataset, quote(t.Name), quote(f.Name), typ)); err != nil {
 				return fmt.Errorf("add column %s to %s.%s: %w", f.Name, w.dataset, t.Name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// columns returns the column names of every table of the raw dataset.
+func (w *Warehouse) columns(ctx context.Context) (map[string]map[string]bool, error) {
+	rows, err := w.db.QueryContext(ctx, `select table_name, column_name from duckdb_columns() where schema_name = ?`, w.dataset)
+	if err != nil {
+		return nil, fmt.Errorf("list the columns of %s: %w", w.dataset, err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]bool{}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			return nil, fmt.Errorf("list the columns of %s: %w", w.dataset, err)
+		}
+		if out[table] == nil {
+			out[table] = map[string]bool{}
+		}
+		out[table][column] = true
+	}
+	return out, rows.Err()
 }
 
 // createTable renders CREATE TABLE for a schema table. Every identifier comes
@@ -225,7 +253,7 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	if _, err := tx.ExecContext(ctx, "delete from "+table+" where "+part+" = ?::date", day); err != nil {
 		return 0, fmt.Errorf("clear %s partition %s: %w", t.Name, day, err)
 	}
-	rows, err := insertJSON(ctx, tx, w.dataset, t, path, 0)
+	rows, err := insertJSON(ctx, tx, w.dataset, t, path)
 	if err != nil {
 		return 0, fmt.Errorf("load %s into %s: %w: %w", req.URI(), t.Name, warehouse.ErrInvalidData, err)
 	}
@@ -243,18 +271,13 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 }
 
 // insertJSON appends the NDJSON file at path to table t, typed by t's schema,
-// and returns how many rows it inserted. maxLine bounds one line (read_json
-// holds buffers of twice that while it reads); 0 keeps DuckDB's 16 MiB.
-func insertJSON(ctx context.Context, tx *sql.Tx, dataset string, t schema.Table, path string, maxLine int) (int64, error) {
+// and returns how many rows it inserted.
+func insertJSON(ctx context.Context, tx *sql.Tx, dataset string, t schema.Table, path string) (int64, error) {
 	columns, err := readJSONColumns(t)
 	if err != nil {
 		return 0, err
 	}
-	size := ""
-	if maxLine > 0 {
-		size = ", maximum_object_size = " + strconv.Itoa(maxLine)
-	}
-	res, err := tx.ExecContext(ctx, "insert into "+dataset+"."+quote(t.Name)+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+size+")", path)
+	res, err := tx.ExecContext(ctx, "insert into "+dataset+"."+quote(t.Name)+" by name select * from read_json(?, format = 'newline_delimited', columns = "+columns+")", path)
 	if err != nil {
 		return 0, err
 	}
@@ -273,16 +296,12 @@ func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) er
 	}
 	defer os.Remove(f.Name())
 	bw := bufio.NewWriterSize(f, 256<<10)
-	longest := 0
+	enc := json.NewEncoder(bw)
 	for _, r := range rows {
-		line, err := json.Marshal(r)
-		if err != nil {
+		if err := enc.Encode(r); err != nil {
 			f.Close()
 			return fmt.Errorf("encode row for %s: %w", table, err)
 		}
-		longest = max(longest, len(line))
-		bw.Write(line)
-		bw.WriteByte('\n')
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
@@ -298,9 +317,7 @@ func (w *Warehouse) appendRows(ctx context.Context, table string, rows []any) er
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	defer tx.Rollback()
-	// read_json's buffers follow the longest line, not DuckDB's 16 MiB
-	// default: concurrent inserts stay within DuckDB's memory limit.
-	if _, err := insertJSON(ctx, tx, w.dataset, t, f.Name(), max(2*longest, 64<<10)); err != nil {
+	if _, err := insertJSON(ctx, tx, w.dataset, t, f.Name()); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	if err := tx.Commit(); err != nil {
