@@ -98,9 +98,12 @@ $(VULNDB)/index/db.json:
 vulncheck: $(VULNDB)/index/db.json
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(CURDIR)/$(VULNDB) ./...
 
-# The dbt job's lock protocol (dbt/runner), on an in-memory store.
+# The dbt job's lock protocol (dbt/runner), on an in-memory store; and the
+# routine production dbt build run against a fake BigQuery API, whose SQL must
+# prune cart events by partition (dbt/prodcheck).
 unit-python: venv
 	cd dbt/runner && ../../$(VENV)/bin/python -m unittest -q
+	cd dbt/prodcheck && ../../$(VENV)/bin/python -m unittest -q
 
 # The run report is drawn in Debian's chromium by a test; without it that
 # test is skipped, and this says so before and after the tests.

@@ -27,7 +27,8 @@ c.execute(f"""insert into bq_raw.users select i, 'user' || i || '@example.com', 
   {{'firstname': 'f', 'lastname': 'l'}}, '1-555', {{'city': 'city' || (i % 500), 'street': 's', 'number': i % 999,
   'zipcode': '1' || (i % 9999), 'geolocation': {{'lat': 1.5, 'long': 2.5}}}}, date '2026-11-23', timestamp '2026-11-23 06:00:00', 'bench'
   from range(1, {n} + 1) t(i)""")
-# m events over m/2 carts: each cart is published twice (a first version and a change).
+# m events over m/2 carts: each cart is published twice (a first version and a
+# change), one event every 2 seconds from 2026-10-01 (43,200 a day).
 c.execute(f"""insert into bq_raw.cart_events select
   md5(i::varchar) || md5((i + 1)::varchar), 'cart.upserted', i % ({m} // 2) + 1, i % {n} + 1,
   timestamp '2020-01-01' + to_days(i % 900),
@@ -68,9 +69,10 @@ k = m // 100
 c.execute(f"""insert into bq_raw.cart_events select
   md5(('new' || i)::varchar) || md5(i::varchar), 'cart.upserted', i % ({m} // 2) + 1, 1,
   timestamp '2020-06-01', [{{'product_id': 1, 'quantity': 9}}], substr(md5(('new' || i)::varchar), 1, 16),
-  timestamp '2026-11-23' + to_seconds(i), timestamp '2026-11-23' + to_seconds(i), 'n' || i, timestamp '2026-11-23' + to_seconds(i)
+  timestamp '2026-10-01' + to_seconds({m} * 2 + i), timestamp '2026-10-01' + to_seconds({m} * 2 + i), 'n' || i,
+  timestamp '2026-10-01' + to_seconds({m} * 2 + i)
   from range(0, {k}) t(i)""")
-print(f"added {k} events (1%)")
+print(f"added {k} events (1%), published after the newest")
 PY
 
 # The same 1% twice, on copies of the warehouse: once with every test, once

@@ -26,16 +26,3 @@
 {% macro bigquery__iso_day_of_week(date_expr) -%}
     mod(extract(dayofweek from {{ date_expr }}) + 5, 7) + 1
 {%- endmacro %}
-
-{#- A timestamp expression moved back by a number of days. -#}
-{% macro timestamp_minus_days(expr, days) -%}
-    {{ return(adapter.dispatch('timestamp_minus_days', 'shoplake')(expr, days)) }}
-{%- endmacro %}
-
-{% macro default__timestamp_minus_days(expr, days) -%}
-    ({{ expr }} - interval ({{ days }}) day)
-{%- endmacro %}
-
-{% macro bigquery__timestamp_minus_days(expr, days) -%}
-    timestamp_sub({{ expr }}, interval {{ days }} day)
-{%- endmacro %}

@@ -1,10 +1,17 @@
-{#- The deliveries of cart events with one row per event_id: the latest
-    published (then stored) delivery. Raw may hold several deliveries of an
-    event (retries, redeliveries, overlapping polls). -#}
+{#- The deliveries of cart events with one row per event_id and day of
+    publication (UTC): the latest published (then stored) delivery. Raw may
+    hold several deliveries of an event (retries, redeliveries, overlapping
+    polls). The day is part of the grain so that a day's rows depend on that
+    day's deliveries alone: an incremental run replaces whole days, and an
+    event id seen again on a later day (a cart changed back to an earlier
+    content) stays once on each day. -#}
 {% macro dedupe_cart_events(relation) -%}
     select *
     from {{ relation }}
-    qualify row_number() over (partition by event_id order by published_at desc, ingested_at desc) = 1
+    qualify row_number() over (
+        partition by event_id, cast(published_at as date)
+        order by published_at desc, ingested_at desc
+    ) = 1
 {%- endmacro %}
 
 {#- The latest snapshot of each record of a batch entity (products, users):

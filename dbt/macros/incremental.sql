@@ -1,39 +1,90 @@
-{#- The start of an incremental model's lookback window: lookback_days
-    before the newest cart event the model already holds (its
-    last_event_at column), as a scalar subquery. -#}
-{% macro lookback_start(model_relation) -%}
-    (
-        select {{ timestamp_minus_days('max(last_event_at)', var('lookback_days')) }}
-        from {{ model_relation }}
-    )
-{%- endmacro %}
-
-{#- The carts with an event published in the lookback window of
-    model_relation: the carts an incremental run recomputes. -#}
-{% macro recent_carts(model_relation) -%}
-    select distinct cart_id
-    from {{ ref('stg_cart_events') }}
-    where published_at >= {{ lookback_start(model_relation) }}
+{#- The first day an incremental run of a model re-reads: lookback_days
+    before the day of the newest value of column (a date or timestamp) the
+    model already holds, as 'YYYY-MM-DD' (UTC). It is a constant in the
+    compiled SQL, read with one query as the model runs, because BigQuery
+    prunes partitions only on constants: a scalar subquery in the filter
+    would scan every partition. An empty model re-reads everything.
+    partitioned: column is the model's day partition column; on BigQuery
+    the newest partition is then read from the table's partition metadata,
+    not by scanning the column. -#}
+{% macro lookback_start_date(model_relation, column, partitioned=false) -%}
+    {%- if not execute -%}
+        {{ return('0001-01-01') }}
+    {%- endif -%}
+    {%- if partitioned and target.type == 'bigquery' -%}
+        {%- set query -%}
+            select max(parse_date('%Y%m%d', partition_id)) as watermark
+            from `{{ model_relation.database }}.{{ model_relation.schema }}.INFORMATION_SCHEMA.PARTITIONS`
+            where table_name = '{{ model_relation.identifier }}' and regexp_contains(partition_id, r'^[0-9]{8}$')
+        {%- endset -%}
+    {%- else -%}
+        {%- set query = 'select max(' ~ column ~ ') as watermark from ' ~ model_relation -%}
+    {%- endif -%}
+    {%- set newest = run_query(query).columns[0].values()[0] -%}
+    {%- if newest is none -%}
+        {{ return('0001-01-01') }}
+    {%- endif -%}
+    {%- set day = modules.datetime.date.fromisoformat((newest | string)[:10]) -%}
+    {{ return((day - modules.datetime.timedelta(days=var('lookback_days'))).isoformat()) }}
 {%- endmacro %}
 
 {#- The configuration both facts share: incremental merges on their key,
-    partitioned by order date and clustered on BigQuery. -#}
+    partitioned by order date and clustered on BigQuery, where each merge
+    touches only the order dates of the carts it rebuilds
+    (bigquery__get_merge_sql). -#}
 {% macro fact_config(unique_key, cluster_column) -%}
     {{ config(
         materialized='incremental',
         unique_key=unique_key,
-        incremental_strategy='merge',
+        incremental_strategy='merge' if target.type == 'bigquery' else 'delete+insert',
         on_schema_change='fail',
+        merge_on_order_dates=true,
         partition_by={'field': 'order_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
         cluster_by=[cluster_column] if target.type == 'bigquery' else none
     ) }}
 {%- endmacro %}
 
-{#- The carts a fact (re)builds: every cart on a full build, on an
-    incremental run those with an event in the lookback window. -#}
+{#- The carts a fact (re)builds: every cart on a full build; on an
+    incremental run, those with an event since the fact's lookback start. -#}
 {% macro carts_to_build() -%}
     select * from {{ ref('int_carts_latest') }}
     {% if is_incremental() %}
-        where last_event_at >= {{ lookback_start(this) }}
+        where last_event_at >= timestamp '{{ lookback_start_date(this, 'last_event_at') }}'
     {% endif %}
+{%- endmacro %}
+
+{#- Every order date the carts an incremental fact run rebuilds have ever
+    had (int_carts_latest.order_dates), as a SQL list of date literals: the
+    partitions of the fact that hold those carts' rows, before and after the
+    run. A list that matches nothing when there are no such carts. -#}
+{% macro order_dates_to_rebuild() -%}
+    {%- if not execute -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct order_date
+        from ({{ unnest_order_dates('carts') }}) as dates
+        order by order_date
+    {%- endset -%}
+    {%- set query = 'with carts as (' ~ carts_to_build() ~ ') ' ~ query -%}
+    {%- set dates = run_query(query).columns[0].values() -%}
+    {%- if dates | length == 0 -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for d in dates -%}
+        {%- do literals.append("date '" ~ (d | string)[:10] ~ "'") -%}
+    {%- endfor -%}
+    {{ return(literals | join(', ')) }}
+{%- endmacro %}
+
+{#- On BigQuery, a fact's merge (merge_on_order_dates) reads and rewrites
+    only the order-date partitions of the carts it rebuilds: their rows can
+    be nowhere else, and a constant list lets BigQuery prune the rest. -#}
+{% macro bigquery__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
+    {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
+    {%- if config.get('merge_on_order_dates') -%}
+        {%- do predicates.append('DBT_INTERNAL_DEST.order_date in (' ~ order_dates_to_rebuild() ~ ')') -%}
+    {%- endif -%}
+    {{ return(default__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}
 {%- endmacro %}

@@ -36,3 +36,24 @@
 {% macro bigquery__array_length(column) -%}
     array_length({{ column }})
 {%- endmacro %}
+
+{#- Selects one row per order date a cart of relation has had (its
+    order_dates array, from int_carts_latest): cart_id and order_date. -#}
+{% macro unnest_order_dates(relation) -%}
+    {{ return(adapter.dispatch('unnest_order_dates', 'shoplake')(relation)) }}
+{%- endmacro %}
+
+{% macro default__unnest_order_dates(relation) -%}
+    select
+        cart_id,
+        unnest(order_dates) as order_date
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro bigquery__unnest_order_dates(relation) -%}
+    select
+        {{ relation }}.cart_id,
+        order_date
+    from {{ relation }}
+    cross join unnest({{ relation }}.order_dates) as order_date
+{%- endmacro %}

@@ -1,3 +1,5 @@
+{{ config(tags=['full_history']) }}
+
 -- Every order's revenue is the sum of its lines' revenue.
 with items as (
     select

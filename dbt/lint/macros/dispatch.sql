@@ -6,6 +6,6 @@
 {% macro array_length(column) %}{{ bigquery__array_length(column) }}{% endmacro %}
 {% macro date_series(start_date, end_date) %}{{ bigquery__date_series(start_date, end_date) }}{% endmacro %}
 {% macro iso_day_of_week(date_expr) %}{{ bigquery__iso_day_of_week(date_expr) }}{% endmacro %}
+{% macro unnest_order_dates(relation) %}{{ bigquery__unnest_order_dates(relation) }}{% endmacro %}
 {#- dbt's env_var, returning the default. -#}
 {% macro env_var(name, default='') %}{{ default }}{% endmacro %}
-{% macro timestamp_minus_days(expr, days) %}{{ bigquery__timestamp_minus_days(expr, days) }}{% endmacro %}

@@ -115,7 +115,9 @@ current_lines as (
         from {{ this }} as existing
         inner join recomputed_carts on existing.cart_id = recomputed_carts.cart_id
         left join current_lines on existing.order_item_key = current_lines.order_item_key
-        where current_lines.order_item_key is null
+        where
+            current_lines.order_item_key is null
+            and existing.order_date in ({{ order_dates_to_rebuild() }})
 
     )
 

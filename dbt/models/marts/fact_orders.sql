@@ -14,7 +14,11 @@ carts as (
 items as (
 
     select * from {{ ref('fact_order_items') }}
-    where cart_id in (select carts.cart_id from carts)
+    where
+        cart_id in (select carts.cart_id from carts)
+        {% if is_incremental() %}
+            and order_date in ({{ order_dates_to_rebuild() }})
+        {% endif %}
 
 ),
 
