@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,10 +70,10 @@ var (
 )
 
 // runDBT runs `dbt build --target local` on the warehouse file, which the
-// caller must have released, with dbt's logs and artefacts under dir; every
-// two seconds it prints on out the nodes done of the total, the rate and the
-// time left.
-func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer) (DBTReport, error) {
+// caller must have released, with dbt's logs and artefacts under dir, and
+// with args (such as --full-refresh); every two seconds it prints on out the
+// nodes done of the total, the rate and the time left.
+func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer, args ...string) (DBTReport, error) {
 	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
 	start := time.Now()
 	_ = os.Remove(runResultsPath(dir))
@@ -85,7 +88,7 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer
 			done.Add(1)
 			total.Store(n)
 		}
-	}, "build")
+	}, append([]string{"build"}, args...)...)
 	stop()
 	r.Seconds = time.Since(start).Seconds()
 	// A build that failed part-way still says which tests failed.
@@ -277,12 +280,48 @@ func findDBT(path string) (string, error) {
 // warehouse.StatusSucceeded or warehouse.StatusFailed, like a pipeline run.
 const buildStarted = "started"
 
-// buildState is the outcome of the last dbt build and the raw tables' high
-// water marks it covered, kept in <dir>/dbt-state.json. A build that was
-// killed leaves "started", so the next run builds again.
+// buildState is the outcome of the last dbt build, the raw tables' high
+// water marks it covered and the project it built, kept in
+// <dir>/dbt-state.json. A build that was killed leaves "started", so the next
+// run builds again.
 type buildState struct {
 	Status string `json:"status"`
 	Raw    string `json:"raw"`
+	// Project is the dbt project's fingerprint (projectMark) at the build.
+	Project string `json:"project,omitempty"`
+}
+
+// projectMark fingerprints what a build of the dbt project depends on
+// besides the raw tables: dbt_project.yml and every file under its models,
+// macros, snapshots and tests (names and contents), so that a changed
+// project is built again although no raw table changed.
+func projectMark(project string) (string, error) {
+	h := sha256.New()
+	add := func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(project, path)
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+		return nil
+	}
+	if err := add(filepath.Join(project, "dbt_project.yml")); err != nil {
+		return "", fmt.Errorf("fingerprint the dbt project: %w", err)
+	}
+	for _, sub := range []string{"models", "macros", "snapshots", "tests"} {
+		err := filepath.WalkDir(filepath.Join(project, sub), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			return add(path)
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("fingerprint the dbt project: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
 func buildStatePath(dir string) string { return filepath.Join(dir, "dbt-state.json") }

@@ -34,3 +34,58 @@ func TestDBTArtefactsLandInTheRunDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectMarkFollowsTheProjectFiles: the project fingerprint changes with
+// any file a build reads, and not with dbt's own output.
+func TestProjectMarkFollowsTheProjectFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("dbt_project.yml", "name: p\n")
+	write("models/a.sql", "select 1")
+	mark := func() string {
+		t.Helper()
+		m, err := projectMark(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	prev := mark()
+	for _, tc := range []struct {
+		name, file, body string
+		changes          bool
+	}{
+		{"dbt's output", "target/run_results.json", "{}", false},
+		{"dbt's logs", "logs/dbt.log", "x", false},
+		{"a model", "models/a.sql", "select 2", true},
+		{"a new macro", "macros/m.sql", "{% macro m() %}{% endmacro %}", true},
+		{"a test", "tests/t.sql", "select 1 where false", true},
+		{"a snapshot", "snapshots/s.sql", "x", true},
+		{"the project file", "dbt_project.yml", "name: q\n", true},
+		{"a file renamed", "models/b.sql", "select 2", true},
+	} {
+		if tc.name == "a file renamed" {
+			if err := os.Remove(filepath.Join(dir, "models/a.sql")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(tc.file, tc.body)
+		got := mark()
+		if (got != prev) != tc.changes {
+			t.Errorf("%s: mark changed = %v, want %v", tc.name, got != prev, tc.changes)
+		}
+		prev = got
+	}
+	if _, err := projectMark(t.TempDir()); err == nil {
+		t.Error("a directory without dbt_project.yml has a mark")
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"io/fs"
 	"os"
@@ -28,10 +27,7 @@ type rawState struct {
 func readRawState(t *testing.T, dir string) rawState {
 	t.Helper()
 	st := rawState{Rows: counts(t, dir), Lake: map[string]string{}}
-	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openWarehouse(t, dir)
 	defer db.Close()
 	var events int64
 	if err := db.QueryRow("select count(distinct event_id) from bq_raw.cart_events").Scan(&events); err != nil {
@@ -39,7 +35,7 @@ func readRawState(t *testing.T, dir string) rawState {
 	}
 	st.Rows["cart_events"] = events
 	root := filepath.Join(dir, "gcs", Bucket)
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

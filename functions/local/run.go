@@ -277,8 +277,8 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 
 // transforms runs dbt once, after every load and stream has settled, when
 // the marts are behind the raw tables: a mart is missing, the last build did
-// not succeed (failed, or was interrupted), or the raw tables changed since
-// the build that succeeded (see buildState). The warehouse is released first.
+// not succeed (failed, or was interrupted), or the raw tables or the dbt
+// project changed since the build that succeeded (see buildState). The warehouse is released first.
 func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	dbt, err := findDBT(s.opts.DBT)
 	if err != nil {
@@ -293,8 +293,16 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	if err != nil {
 		return err
 	}
-	reason := ""
+	project, err := projectMark(s.opts.DBTProject)
+	if err != nil {
+		return err
+	}
+	reason, args := "", []string(nil)
 	switch {
+	case last.Status != "" && last.Project != project:
+		// Incremental tables hold rows the earlier project computed, maybe
+		// with other columns: rebuilt from scratch, they match the project.
+		reason, args = "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", []string{"--full-refresh"}
 	case last.Status != "" && last.Status != warehouse.StatusSucceeded:
 		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
 	case !martsExist(ctx, s.wh.DB()):
@@ -306,19 +314,21 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	}
 	s.releaseWarehouse()
 	if reason == "" {
-		sum.DBT = DBTReport{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ")"}
+		sum.DBT = DBTReport{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ") and the dbt project"}
 	} else {
 		fmt.Fprintf(s.opts.Out, "dbt build (local target): %s …\n", reason)
-		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks}); err != nil {
+		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks, Project: last.Project}); err != nil {
 			return err
 		}
-		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out)
+		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out, args...)
 		sum.DBT.Reason = reason
-		status := warehouse.StatusSucceeded
+		// The project is recorded once a build of it succeeded: until then
+		// the next run rebuilds from scratch again.
+		st := buildState{Status: warehouse.StatusSucceeded, Raw: marks, Project: project}
 		if err != nil {
-			status = warehouse.StatusFailed
+			st.Status, st.Project = warehouse.StatusFailed, last.Project
 		}
-		if serr := writeBuildState(s.opts.Dir, buildState{Status: status, Raw: marks}); serr != nil && err == nil {
+		if serr := writeBuildState(s.opts.Dir, st); serr != nil && err == nil {
 			err = serr
 		}
 		if err != nil {
