@@ -702,8 +702,8 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 // of the dbt project built (another project fingerprint, int_carts_latest
 // without a column the project now has, which an incremental build cannot
 // read) is brought up to date by a plain rerun, although no raw table
-// changed: the project is built from scratch, and the marts come out as
-// they were.
+// changed: the project is built from scratch (again after a rebuild that
+// failed), and the marts come out as they were.
 func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 	if os.Getenv("SHOPLAKE_DBT") == "" {
 		t.Skip("SHOPLAKE_DBT is not set (make test sets it)")
@@ -733,6 +733,19 @@ func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 	st.Project = "an-earlier-release"
 	if err := writeBuildState(dir, st); err != nil {
 		t.Fatal(err)
+	}
+
+	// A rebuild that fails leaves the earlier project recorded, so the next
+	// run rebuilds from scratch again.
+	broken := filepath.Join(t.TempDir(), "dbt")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := runLocal(t, dir, nil, "--port", "0", "--dbt", broken, "--dbt-project", "../../dbt"); r.code == 0 || !strings.Contains(r.stdout, "--full-refresh") {
+		t.Fatalf("the rebuild with a failing dbt: exit %d\n%s", r.code, r.stdout)
+	}
+	if st, err := readBuildState(dir); err != nil || st.Project != "an-earlier-release" || st.Status != "failed" {
+		t.Fatalf("build state after the failed rebuild: %+v (%v)", st, err)
 	}
 
 	r, second := run("run after the project changed")

@@ -312,21 +312,27 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	case last.Raw != marks:
 		reason = "the raw tables changed since the last build"
 	}
+	// The project whose tables the warehouse holds until this build
+	// succeeds: an interrupted or failed build of a changed project is
+	// rebuilt from scratch again by the next run. A warehouse without any
+	// build holds no project's tables.
+	builtBy := last.Project
+	if last.Status == "" {
+		builtBy = project
+	}
 	s.releaseWarehouse()
 	if reason == "" {
 		sum.DBT = DBTReport{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ") and the dbt project"}
 	} else {
 		fmt.Fprintf(s.opts.Out, "dbt build (local target): %s …\n", reason)
-		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks, Project: last.Project}); err != nil {
+		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks, Project: builtBy}); err != nil {
 			return err
 		}
 		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out, args...)
 		sum.DBT.Reason = reason
-		// The project is recorded once a build of it succeeded: until then
-		// the next run rebuilds from scratch again.
 		st := buildState{Status: warehouse.StatusSucceeded, Raw: marks, Project: project}
 		if err != nil {
-			st.Status, st.Project = warehouse.StatusFailed, last.Project
+			st.Status, st.Project = warehouse.StatusFailed, builtBy
 		}
 		if serr := writeBuildState(s.opts.Dir, st); serr != nil && err == nil {
 			err = serr

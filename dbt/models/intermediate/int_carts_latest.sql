@@ -99,26 +99,14 @@ ranked as (
 
 latest_event as (
 
-    select
-        event_id,
-        cart_id,
-        is_tombstone,
-        published_at
-    from ranked
+    select * from ranked
     where event_rank = 1
 
 ),
 
 latest_upsert as (
 
-    select
-        event_id,
-        cart_id,
-        user_id,
-        cart_date,
-        lines,
-        published_at
-    from ranked
+    select * from ranked
     where not is_tombstone and kind_rank = 1
 
 ),
