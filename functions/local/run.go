@@ -278,7 +278,8 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 // transforms runs dbt once, after every load and stream has settled, when
 // the marts are behind the raw tables: a mart is missing, the last build did
 // not succeed (failed, or was interrupted), or the raw tables or the dbt
-// project changed since the build that succeeded (see buildState). The warehouse is released first.
+// project changed since the build that succeeded (see buildState). The
+// warehouse is released first.
 func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	dbt, err := findDBT(s.opts.DBT)
 	if err != nil {
