@@ -39,13 +39,14 @@ c.execute(f"""insert into bq_raw.cart_events select
 print(f"raw: {n} products, {n} users, {m} cart events")
 PY
 
-# build runs dbt build, prints dbt's summary and where the time went (dbt's
-# own per-node timings, from run_results.json), and last the wall-clock time.
+# build runs dbt build, prints on stderr dbt's summary and where the time went
+# (dbt's own per-node timings, from run_results.json), and on stdout the
+# wall-clock time.
 build() {
   local start end
   start=$(date +%s.%N)
   (cd dbt && SHOPLAKE_DUCKDB_PATH="$db" ../.venv/bin/dbt build --no-use-colors "$@" --profiles-dir . \
-      --target-path "$dir/target" --log-path "$dir/logs" | grep -E 'Done\. PASS' | sed 's/^.*Done/Done/')
+      --target-path "$dir/target" --log-path "$dir/logs" | grep -E 'Done\. PASS' | sed 's/^.*Done/Done/' >&2)
   end=$(date +%s.%N)
   .venv/bin/python - "$dir/target/run_results.json" "$end - $start" >&2 <<'PY'
 import json, sys
@@ -59,7 +60,7 @@ PY
 }
 
 echo "== full build (--full-refresh)"
-full=$(build --full-refresh | tee /dev/stderr | tail -n 1)
+full=$(build --full-refresh)
 
 .venv/bin/python - "$db" "$events" <<'PY'
 import sys, duckdb
@@ -80,10 +81,10 @@ PY
 # which its nightly run keeps; see dbt_project.yml).
 cp "$db" "$dir/after-1pct.duckdb"
 echo "== incremental build, every test"
-inc=$(build | tee /dev/stderr | tail -n 1)
+inc=$(build)
 cp "$dir/after-1pct.duckdb" "$db"
 echo "== incremental build, routine (--exclude tag:full_history)"
-routine=$(build --exclude tag:full_history | tee /dev/stderr | tail -n 1)
+routine=$(build --exclude tag:full_history)
 ratio() { echo "$1 / $2" | bc -l; }
 printf 'dbt build: full %.1fs; after 1%% new events: incremental %.1fs (%.1fx faster), routine incremental %.1fs (%.1fx faster)\n' \
   "$full" "$inc" "$(ratio "$full" "$inc")" "$routine" "$(ratio "$full" "$routine")"
