@@ -46,7 +46,7 @@ report: $(BIN)/shoplake-local
 # progress (scripts/venv-progress.py); pip's whole output goes to .venv/pip.log.
 LOCKED := $(shell grep -vc '^\#' requirements.lock)
 $(VENV)/.installed: requirements.txt requirements.lock
-	@echo "setting up $(VENV)/ from requirements.txt (once; $(LOCKED) packages, about a minute)"
+	@echo "setting up $(VENV)/ from requirements.txt (once; $(LOCKED) packages, a minute or two)"
 	$(PYTHON) -m venv $(VENV)
 	@bash -o pipefail -c '$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements.txt -c requirements.lock 2>&1 | $(PYTHON) scripts/venv-progress.py $(LOCKED) $(VENV)/pip.log'
 	@touch $@
