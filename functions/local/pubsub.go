@@ -158,6 +158,16 @@ func (c *pushCounter) count(fn func(*PushStats)) {
 	c.mu.Unlock()
 }
 
+// acked counts m as acknowledged, with the cart events it carries.
+func (c *pushCounter) acked(m *pubsubpb.PubsubMessage) {
+	c.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
+}
+
+// deadLettered counts m as dead-lettered, with the cart events it carries.
+func (c *pushCounter) deadLettered(m *pubsubpb.PubsubMessage) {
+	c.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
+}
+
 func (c *pushCounter) snapshot() PushStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -355,7 +365,7 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 	code, err := postJSON(ctx, p.client, p.target, nil, body)
 	p.count(func(s *PushStats) { s.Delivered++ })
 	if err == nil && code >= 200 && code < 300 {
-		p.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
+		p.acked(m)
 		p.attemptsMu.Lock()
 		delete(p.attempts, m.GetMessageId())
 		p.attemptsMu.Unlock()
@@ -370,7 +380,7 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 		if _, err := p.deadLetter.Publish(ctx, dl).Get(ctx); err != nil {
 			return false, fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 		}
-		p.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
+		p.deadLettered(m)
 		return true, nil
 	}
 	p.count(func(s *PushStats) { s.Nacked++ })

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -95,22 +94,14 @@ func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushSta
 	// While a poll publishes, the total is not known yet: progress shows
 	// counts and rate, then the time left once the poll is done.
 	published := p.queue.published.Load()
-	var polling atomic.Bool
-	if done != nil {
-		polling.Store(true)
-		returned := make(chan struct{})
-		defer close(returned)
-		go func() {
-			select {
-			case <-done:
-				polling.Store(false)
-			case <-returned:
-			}
-		}()
-	}
+	polled := done // the loop below clears done once it has seen it closed
 	total := func() int64 {
-		if polling.Load() {
-			return 0
+		if polled != nil {
+			select {
+			case <-polled:
+			default:
+				return 0 // the poll still publishes
+			}
 		}
 		return backlog + p.queue.published.Load() - published
 	}
@@ -211,7 +202,7 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 		code, err := postJSON(ctx, p.client, p.target, nil, body)
 		p.count(func(s *PushStats) { s.Delivered++ })
 		if err == nil && code >= 200 && code < 300 {
-			p.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
+			p.acked(m)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -222,7 +213,7 @@ func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) er
 			if _, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now()); err != nil {
 				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 			}
-			p.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
+			p.deadLettered(m)
 			return nil
 		}
 		p.count(func(s *PushStats) { s.Nacked++ })

@@ -318,23 +318,19 @@ func DecodeMessage(msg PushMessage) ([]Line, error) {
 	if err != nil || want < 1 || want > MaxBatchEvents {
 		return nil, fmt.Errorf("%w: event_count %q is not a number from 1 to %d", ErrPoison, count, MaxBatchEvents)
 	}
-	data := bytes.TrimSuffix(msg.Data, []byte("\n"))
-	if got := bytes.Count(data, []byte("\n")) + 1; got != want {
-		return nil, fmt.Errorf("%w: event_count says %d events but the data holds %d lines", ErrPoison, want, got)
+	body := bytes.TrimSuffix(msg.Data, []byte("\n"))
+	// At most want+1 parts, however many lines untrusted data holds.
+	data := bytes.SplitN(body, []byte("\n"), want+1)
+	if len(data) != want {
+		return nil, fmt.Errorf("%w: event_count says %d events but the data holds %d lines", ErrPoison, want, bytes.Count(body, []byte("\n"))+1)
 	}
-	lines := make([]Line, 0, want)
-	for i := 1; i <= want; i++ {
-		line := data
-		if j := bytes.IndexByte(data, '\n'); j >= 0 {
-			line, data = data[:j], data[j+1:]
-		} else {
-			data = nil
-		}
+	lines := make([]Line, len(data))
+	for i, line := range data {
 		ev, err := DecodeCartEventBody(line)
 		if err != nil {
-			err = fmt.Errorf("line %d: %w", i, err)
+			err = fmt.Errorf("line %d: %w", i+1, err)
 		}
-		lines = append(lines, Line{Index: i, Data: line, Event: ev, Err: err})
+		lines[i] = Line{Index: i + 1, Data: line, Event: ev, Err: err}
 	}
 	return lines, nil
 }
