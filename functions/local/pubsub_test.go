@@ -11,28 +11,16 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/shoplake/shoplake/internal/pubsubtest"
 )
 
 // newTestPubSub starts pstest with the runner's topics and subscriptions,
 // without touching the process environment.
 func newTestPubSub(t *testing.T) *localPubSub {
 	t.Helper()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client := pubsubtest.New(t, ProjectID)
 	ctx := context.Background()
-	client, err := pubsub.NewClient(ctx, ProjectID, option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
 	for _, tp := range []string{Topic, DeadLetterTopic} {
 		if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(tp)}); err != nil {
 			t.Fatal(err)

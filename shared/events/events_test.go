@@ -12,11 +12,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/shoplake/shoplake/internal/pubsubtest"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -237,17 +234,7 @@ func FuzzDecodeMessage(f *testing.F) {
 func TestPublisherPacksEventsIntoBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := pubsub.NewClient(ctx, "p", option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	srv, client := pubsubtest.New(t, "p")
 	if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/t"}); err != nil {
 		t.Fatal(err)
 	}
