@@ -4,10 +4,11 @@
 // builds its clients on first use, so one function's cold start never pays for
 // another's, and a failed construction is retried on the next call.
 //
-// The function packages themselves do not register anything: the local runner
-// builds the same functions through the same Setup constructors, with
-// overrides for the warehouse and the transform trigger, and registers them
-// itself (a second registration under the same name is forbidden).
+// The list of entry points and their constructors lives in package
+// entrypoints: the function packages themselves register nothing, and the
+// local runner builds the same list with overrides for the warehouse and the
+// transform trigger, and registers it itself (a second registration under
+// the same name is forbidden).
 package shoplake
 
 import (
@@ -19,40 +20,27 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"github.com/shoplake/shoplake/functions/ingestbatch"
-	"github.com/shoplake/shoplake/functions/loadrawobject"
-	"github.com/shoplake/shoplake/functions/pollcarts"
-	"github.com/shoplake/shoplake/functions/streamcartevents"
+	"github.com/shoplake/shoplake/functions/entrypoints"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
-	"github.com/shoplake/shoplake/shared/setup"
 )
 
 func init() {
-	ingest := &lazy[*ingestbatch.Function]{build: cloud(ingestbatch.Setup)}
-	load := &lazy[*loadrawobject.Function]{build: cloud(loadrawobject.Setup)}
-	poll := &lazy[*pollcarts.Function]{build: cloud(pollcarts.Setup)}
-	stream := &lazy[*streamcartevents.Function]{build: cloud(streamcartevents.Setup)}
-
-	functions.HTTP(ingestbatch.FunctionName, serve(ingestbatch.FunctionName, ingest))
-	// LoadRawObject is registered as an HTTP function that decodes the
-	// CloudEvent itself (see package cehttp); StreamCartEvents is a plain
-	// Pub/Sub push handler.
-	functions.HTTP(loadrawobject.FunctionName, serve(loadrawobject.FunctionName, load))
-	functions.HTTP(pollcarts.FunctionName, serve(pollcarts.FunctionName, poll))
-	functions.HTTP(streamcartevents.FunctionName, serve(streamcartevents.FunctionName, stream))
+	for _, e := range entrypoints.All() {
+		functions.HTTP(e.Name, serve(e.Name, &lazy{build: cloud(e.Setup)}))
+	}
 }
 
 // cloud binds a function's Setup to the deployed configuration: the process
 // environment and no overrides.
-func cloud[T any](fn func(context.Context, config.Lookup, *setup.Overrides) (T, error)) func(context.Context) (T, error) {
-	return func(ctx context.Context) (T, error) { return fn(ctx, config.Env(), nil) }
+func cloud(fn entrypoints.Setup) func(context.Context) (http.Handler, error) {
+	return func(ctx context.Context) (http.Handler, error) { return fn(ctx, config.Env(), nil) }
 }
 
 // serve returns the handler of an entry point whose function is built on
 // first use. A build failure answers 500 (so Scheduler and Eventarc retry)
 // and logs which configuration is wrong.
-func serve[T http.Handler](name string, fn *lazy[T]) http.HandlerFunc {
+func serve(name string, fn *lazy) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h, err := fn.get(r.Context())
 		if err != nil {
@@ -64,28 +52,27 @@ func serve[T http.Handler](name string, fn *lazy[T]) http.HandlerFunc {
 	}
 }
 
-// lazy builds a value on first use. Unlike sync.OnceValues it keeps no error:
+// lazy builds a function's handler on first use. Unlike sync.OnceValues it keeps no error:
 // a failed build (a missing variable, an unreachable API) is reported and
 // tried again on the next call instead of poisoning the instance.
-type lazy[T any] struct {
+type lazy struct {
 	mu    sync.Mutex
-	val   T
-	built bool
-	build func(context.Context) (T, error)
+	val   http.Handler
+	build func(context.Context) (http.Handler, error)
 }
 
-func (l *lazy[T]) get(ctx context.Context) (T, error) {
+func (l *lazy) get(ctx context.Context) (http.Handler, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.built {
+	if l.val != nil {
 		return l.val, nil
 	}
 	// Clients outlive the request that happened to build them.
 	v, err := l.build(context.WithoutCancel(ctx))
 	if err != nil {
-		return v, err
+		return nil, err
 	}
-	l.val, l.built = v, true
+	l.val = v
 	return v, nil
 }
 

@@ -19,7 +19,7 @@ import (
 
 // deployed are the packages Cloud Functions compiles: the root and what it
 // registers.
-var deployed = []string{".", "./functions/ingestbatch", "./functions/loadrawobject", "./functions/pollcarts", "./functions/streamcartevents"}
+var deployed = []string{".", "./functions/entrypoints", "./functions/ingestbatch", "./functions/loadrawobject", "./functions/pollcarts", "./functions/streamcartevents"}
 
 // localOnly are import paths no deployed function may link: DuckDB (cgo),
 // emulators and the local runner's stand-ins.
@@ -28,8 +28,7 @@ var localOnly = []string{
 	"github.com/fsouza/fake-gcs-server",
 	"cloud.google.com/go/pubsub/v2/pstest",
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb",
-	"github.com/shoplake/shoplake/shared/localrun",
-	"github.com/shoplake/shoplake/functions/local/storefront",
+	"github.com/shoplake/shoplake/functions/local",
 }
 
 // forbiddenDeps lists the local-only packages and the non-standard cgo
@@ -133,24 +132,32 @@ func waitFor(t *testing.T, addr string) {
 }
 
 // TestLocalRunnerUsesTheCloudConstructors proves that `make run` builds every
-// function through the constructor the cloud registration uses: the root
-// package and the local runner both call <function>.Setup, and the local
-// runner calls no other constructor of a function package.
+// function through the constructor the cloud registration uses: package
+// entrypoints lists each function with its <function>.Setup, the root
+// package and the local runner both build from that list, and neither calls
+// another constructor of a function package.
 func TestLocalRunnerUsesTheCloudConstructors(t *testing.T) {
 	t.Parallel()
 	functionPkgs := []string{"ingestbatch", "loadrawobject", "pollcarts", "streamcartevents"}
-	root := calls(t, ".", "shoplake.go")
-	local := calls(t, "functions/local", "")
+	list := calls(t, "functions/entrypoints", "")
+	builders := map[string]map[string]bool{
+		"the cloud registration": calls(t, ".", "shoplake.go"),
+		"the local runner":       calls(t, "functions/local", ""),
+	}
 	for _, pkg := range functionPkgs {
-		if !root[pkg+".Setup"] {
-			t.Errorf("the cloud registration does not build %s with %s.Setup", pkg, pkg)
+		if !list[pkg+".Setup"] {
+			t.Errorf("package entrypoints does not build %s with %s.Setup", pkg, pkg)
 		}
-		if !local[pkg+".Setup"] {
-			t.Errorf("the local runner does not build %s with %s.Setup", pkg, pkg)
+	}
+	for who, called := range builders {
+		if !called["entrypoints.All"] {
+			t.Errorf("%s does not build the functions from entrypoints.All", who)
 		}
-		for call := range local {
-			if strings.HasPrefix(call, pkg+".") && (strings.HasPrefix(call, pkg+".New") || strings.HasPrefix(call, pkg+".LoadConfig")) {
-				t.Errorf("the local runner builds %s its own way: calls %s", pkg, call)
+		for call := range called {
+			for _, pkg := range functionPkgs {
+				if strings.HasPrefix(call, pkg+".New") || strings.HasPrefix(call, pkg+".LoadConfig") || call == pkg+".Setup" {
+					t.Errorf("%s builds %s its own way: calls %s", who, pkg, call)
+				}
 			}
 		}
 	}

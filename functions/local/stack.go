@@ -20,11 +20,8 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/googleapi"
 
-	"github.com/shoplake/shoplake/functions/ingestbatch"
-	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/entrypoints"
 	"github.com/shoplake/shoplake/functions/local/storefront"
-	"github.com/shoplake/shoplake/functions/pollcarts"
-	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/source"
@@ -151,8 +148,8 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	if err != nil {
 		return st, err
 	}
-	fmt.Fprintf(out, "functions: %s/{%s,%s,%s,%s} (functions-framework-go; logs in %s)\n\n", st.base,
-		ingestbatch.FunctionName, loadrawobject.FunctionName, pollcarts.FunctionName, streamcartevents.FunctionName, sum.LogFile)
+	fmt.Fprintf(out, "functions: %s/{%s} (functions-framework-go; logs in %s)\n\n", st.base,
+		strings.Join(entrypoints.Names(), ","), sum.LogFile)
 	return st, nil
 }
 

@@ -8,16 +8,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"github.com/shoplake/shoplake/functions/ingestbatch"
-	"github.com/shoplake/shoplake/functions/loadrawobject"
-	"github.com/shoplake/shoplake/functions/pollcarts"
-	"github.com/shoplake/shoplake/functions/streamcartevents"
+	"github.com/shoplake/shoplake/functions/entrypoints"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/setup"
@@ -46,24 +42,6 @@ func functionEnv(user config.Lookup, sourceURL, key string) config.Lookup {
 	return config.Map(env)
 }
 
-// entryPoints are the four functions, each built by its Setup.
-var entryPoints = []struct {
-	name  string
-	setup func(context.Context, config.Lookup, *setup.Overrides) (http.Handler, error)
-}{
-	{ingestbatch.FunctionName, handler(ingestbatch.Setup)},
-	{loadrawobject.FunctionName, handler(loadrawobject.Setup)},
-	{pollcarts.FunctionName, handler(pollcarts.Setup)},
-	{streamcartevents.FunctionName, handler(streamcartevents.Setup)},
-}
-
-// handler adapts a Setup returning a concrete function type.
-func handler[T http.Handler](fn func(context.Context, config.Lookup, *setup.Overrides) (T, error)) func(context.Context, config.Lookup, *setup.Overrides) (http.Handler, error) {
-	return func(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (http.Handler, error) {
-		return fn(ctx, lookup, ov)
-	}
-}
-
 // register builds the four functions through the constructors the cloud
 // uses, overriding only the warehouse (DuckDB) and the transform trigger
 // (dbt once the loads settle), and registers them with functions-framework.
@@ -76,12 +54,12 @@ func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer)
 	}
 	lookup := functionEnv(st.opts.Env, sourceURL, key)
 	ov := &setup.Overrides{Warehouse: st.wh, Transform: st.transform, LogOutput: logs}
-	for _, e := range entryPoints {
-		h, err := e.setup(ctx, lookup, ov)
+	for _, e := range entrypoints.All() {
+		h, err := e.Setup(ctx, lookup, ov)
 		if err != nil {
-			return fmt.Errorf("%s: %w", e.name, err)
+			return fmt.Errorf("%s: %w", e.Name, err)
 		}
-		functions.HTTP(e.name, h.ServeHTTP)
+		functions.HTTP(e.Name, h.ServeHTTP)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 )
 
