@@ -24,9 +24,21 @@ type fakeWarehouse struct {
 	loads       []warehouse.LoadRequest
 	records     []warehouse.LoadRecord
 	runs        []warehouse.Run
-	failLoads   int   // transient load failures still to inject
-	loadErr     error // returned by every load when set
-	failRecords int
+	failLoads   failures // transient load failures still to inject
+	loadErr     error    // returned by every load when set
+	failRecords failures
+}
+
+// failures is how many of the next calls fail: each call uses one up.
+type failures int
+
+// next returns an error with msg while failures are left, else nil.
+func (f *failures) next(msg string) error {
+	if *f <= 0 {
+		return nil
+	}
+	*f--
+	return errors.New(msg)
 }
 
 func (w *fakeWarehouse) Loaded(_ context.Context, object, md5 string) (bool, error) {
@@ -46,9 +58,8 @@ func (w *fakeWarehouse) LoadPartition(_ context.Context, req warehouse.LoadReque
 	if w.loadErr != nil {
 		return 0, w.loadErr
 	}
-	if w.failLoads > 0 {
-		w.failLoads--
-		return 0, errors.New("warehouse unavailable")
+	if err := w.failLoads.next("warehouse unavailable"); err != nil {
+		return 0, err
 	}
 	w.loads = append(w.loads, req)
 	return 20, nil
@@ -57,9 +68,8 @@ func (w *fakeWarehouse) LoadPartition(_ context.Context, req warehouse.LoadReque
 func (w *fakeWarehouse) RecordLoad(_ context.Context, rec warehouse.LoadRecord) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.failRecords > 0 {
-		w.failRecords--
-		return errors.New("insert failed")
+	if err := w.failRecords.next("insert failed"); err != nil {
+		return err
 	}
 	w.records = append(w.records, rec)
 	return nil
@@ -75,15 +85,14 @@ func (w *fakeWarehouse) RecordRun(_ context.Context, run warehouse.Run) error {
 type fakeTransform struct {
 	mu      sync.Mutex
 	started []string
-	fail    int
+	fail    failures
 }
 
 func (t *fakeTransform) Start(_ context.Context, reason string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fail > 0 {
-		t.fail--
-		return errors.New("job API unavailable")
+	if err := t.fail.next("job API unavailable"); err != nil {
+		return err
 	}
 	t.started = append(t.started, reason)
 	return nil
