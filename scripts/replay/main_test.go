@@ -21,13 +21,6 @@ import (
 // of three events (one twice, one a poison line), and an empty warehouse.
 func lakeAndWarehouse(t *testing.T) (func(context.Context, options) (target, error), *duckdb.Warehouse) {
 	t.Helper()
-	products := func(day string, ids ...int) string {
-		var b strings.Builder
-		for _, id := range ids {
-			fmt.Fprintf(&b, `{"id":%d,"title":"p%d","price":10.25,"description":"d","category":"c","image":"","rating":{"rate":4.5,"count":3},"dt":"%s","_extracted_at":"%sT06:00:00.123Z","_run_id":"r"}`+"\n", id, id, day, day)
-		}
-		return b.String()
-	}
 	event := func(cartID int64) string {
 		at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 		c := &model.Cart{ID: cartID, UserID: 1, Date: "2026-11-22T06:00:00.000Z", Products: []model.CartLine{{ProductID: 1, Quantity: 2}}}
@@ -36,8 +29,8 @@ func lakeAndWarehouse(t *testing.T) (func(context.Context, options) (target, err
 		return string(b) + "\n"
 	}
 	client := laketest.New(t, "lake", map[string]string{
-		"raw/products/dt=2026-11-22/products.jsonl":       products("2026-11-22", 1, 2, 3),
-		"raw/products/dt=2026-11-23/products.jsonl":       products("2026-11-23", 1, 2),
+		"raw/products/dt=2026-11-22/products.jsonl":       laketest.ProductSnapshot("2026-11-22", 1, 2, 3),
+		"raw/products/dt=2026-11-23/products.jsonl":       laketest.ProductSnapshot("2026-11-23", 1, 2),
 		"raw/cart_events/dt=2026-11-22/06_00_00Z_a.jsonl": event(1) + event(2),
 		"raw/cart_events/dt=2026-11-22/06_05_00Z_b.jsonl": event(2) + event(3) + "{\"event_id\": 7}\n",
 	})

@@ -5,7 +5,9 @@ package laketest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/storage"
@@ -57,4 +59,15 @@ func Objects(t testing.TB, bucket *storage.BucketHandle) map[string]string {
 		}
 		out[a.Name] = Read(t, bucket, a.Name)
 	}
+}
+
+// ProductSnapshot returns the body of a raw products snapshot of day
+// (YYYY-MM-DD) as IngestBatch writes it: one line a product id, each with the
+// snapshot's dt, _extracted_at and _run_id columns.
+func ProductSnapshot(day string, ids ...int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, `{"id":%d,"title":"p%d","price":10.25,"description":"d","category":"c","image":"","rating":{"rate":4.5,"count":3},"dt":"%s","_extracted_at":"%sT06:00:00.123Z","_run_id":"r"}`+"\n", id, id, day, day)
+	}
+	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -21,14 +22,6 @@ func (m memObjects) Open(_ context.Context, _, object string, _ int64) (io.ReadC
 		return nil, fmt.Errorf("object %s not found", object)
 	}
 	return io.NopCloser(strings.NewReader(body)), nil
-}
-
-func productLines(day string, ids ...int) string {
-	var b strings.Builder
-	for _, id := range ids {
-		fmt.Fprintf(&b, `{"id":%d,"title":"p%d","price":10.25,"description":"d","category":"c","image":"","rating":{"rate":4.5,"count":3},"dt":"%s","_extracted_at":"%sT06:00:00.123Z","_run_id":"r"}`+"\n", id, id, day, day)
-	}
-	return b.String()
 }
 
 func open(t *testing.T, objects memObjects) *Warehouse {
@@ -59,9 +52,9 @@ func count(t *testing.T, w *Warehouse, where string) int64 {
 func TestLoadPartitionReplacesOnlyItsDay(t *testing.T) {
 	t.Parallel()
 	objs := memObjects{
-		"day1":       productLines("2026-11-21", 1, 2, 3),
-		"day2":       productLines("2026-11-22", 1, 2),
-		"day2-again": productLines("2026-11-22", 1, 2, 4, 5),
+		"day1":       laketest.ProductSnapshot("2026-11-21", 1, 2, 3),
+		"day2":       laketest.ProductSnapshot("2026-11-22", 1, 2),
+		"day2-again": laketest.ProductSnapshot("2026-11-22", 1, 2, 4, 5),
 	}
 	w := open(t, objs)
 
@@ -97,9 +90,9 @@ func TestLoadPartitionReplacesOnlyItsDay(t *testing.T) {
 func TestLoadPartitionFailuresRollBack(t *testing.T) {
 	t.Parallel()
 	objs := memObjects{
-		"good":    productLines("2026-11-22", 1, 2),
-		"outside": productLines("2026-11-22", 7) + productLines("2026-11-23", 8),
-		"broken":  productLines("2026-11-22", 9) + `{"id": "nine", oops` + "\n",
+		"good":    laketest.ProductSnapshot("2026-11-22", 1, 2),
+		"outside": laketest.ProductSnapshot("2026-11-22", 7) + laketest.ProductSnapshot("2026-11-23", 8),
+		"broken":  laketest.ProductSnapshot("2026-11-22", 9) + `{"id": "nine", oops` + "\n",
 		"null-id": `{"id":null,"title":"t","price":1,"category":"c","dt":"2026-11-22","_extracted_at":"2026-11-22T00:00:00Z","_run_id":"r"}` + "\n",
 	}
 	w := open(t, objs)
@@ -155,7 +148,7 @@ func TestRecordsAreIdempotent(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "w.duckdb")
-	objs := memObjects{"o": productLines("2026-11-22", 1)}
+	objs := memObjects{"o": laketest.ProductSnapshot("2026-11-22", 1)}
 	w, err := Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, objs)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 )
 
 // TestPythonOpensTheSameDatabase checks that the project's Python duckdb
@@ -20,7 +22,7 @@ func TestPythonOpensTheSameDatabase(t *testing.T) {
 		t.Skip("SHOPLAKE_PYTHON is not set (make test sets it to the project's .venv)")
 	}
 	path := filepath.Join(t.TempDir(), "w.duckdb")
-	w, err := Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, memObjects{"o": productLines("2026-11-22", 1, 2, 3)})
+	w, err := Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, memObjects{"o": laketest.ProductSnapshot("2026-11-22", 1, 2, 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
