@@ -69,45 +69,37 @@ func (r *Reader) String(name, def string) string {
 
 // Int returns an integer variable within [lo, hi], or def when unset.
 func (r *Reader) Int(name string, def, lo, hi int64) int64 {
-	v, ok := r.get(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		r.Fail(name, "must be a whole number from %d to %d, got %q", lo, hi, v)
-		return def
-	}
-	return n
+	return parsed(r, name, def, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) },
+		func(n int64) bool { return n >= lo && n <= hi }, fmt.Sprintf("a whole number from %d to %d", lo, hi))
 }
 
 // Float returns a number variable within [lo, hi], or def when unset.
 func (r *Reader) Float(name string, def, lo, hi float64) float64 {
-	v, ok := r.get(name)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < lo || f > hi {
-		r.Fail(name, "must be a number from %g to %g, got %q", lo, hi, v)
-		return def
-	}
-	return f
+	return parsed(r, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) },
+		func(f float64) bool { return f >= lo && f <= hi }, fmt.Sprintf("a number from %g to %g", lo, hi))
 }
 
 // Duration returns a Go duration variable ("30s", "2m") that is positive, or
 // def when unset.
 func (r *Reader) Duration(name string, def time.Duration) time.Duration {
+	return parsed(r, name, def, time.ParseDuration,
+		func(d time.Duration) bool { return d > 0 }, "a positive duration such as 30s or 2m")
+}
+
+// parsed reads a variable with parse: def when it is unset, and def with a
+// recorded problem ("must be <want>, got <value>") when parse fails or valid
+// refuses the value.
+func parsed[T any](r *Reader, name string, def T, parse func(string) (T, error), valid func(T) bool, want string) T {
 	v, ok := r.get(name)
 	if !ok {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.Fail(name, "must be a positive duration such as 30s or 2m, got %q", v)
+	x, err := parse(v)
+	if err != nil || !valid(x) {
+		r.Fail(name, "must be %s, got %q", want, v)
 		return def
 	}
-	return d
+	return x
 }
 
 // OneOf returns a variable that must be one of allowed, or def when unset.
