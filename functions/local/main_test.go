@@ -405,14 +405,18 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		env  []string
 		args []string
 		want string
+		// warehouse, when set, is the content of the run directory's
+		// warehouse file before the run.
+		warehouse string
 	}{
-		{"unreachable source", []string{"SOURCE_BASE_URL=" + downURL}, nil, "is unreachable"},
-		{"malformed source URL", []string{"SOURCE_BASE_URL=fakestore"}, nil, "SOURCE_BASE_URL"},
-		{"port in use", nil, []string{"--port", busyPort}, "port " + busyPort + " is in use"},
-		{"bad log level", []string{"LOG_LEVEL=loud"}, nil, "LOG_LEVEL"},
-		{"bad timeout", []string{"SOURCE_TIMEOUT=soon"}, nil, "SOURCE_TIMEOUT: must be a positive duration"},
-		{"bad flag", nil, []string{"--scale", "many"}, "invalid value \"many\" for flag -scale"},
-		{"scale with external source", []string{"SOURCE_BASE_URL=http://127.0.0.1:1"}, []string{"--scale", "10"}, "cannot be combined"},
+		{"unreachable source", []string{"SOURCE_BASE_URL=" + downURL}, nil, "is unreachable", ""},
+		{"malformed source URL", []string{"SOURCE_BASE_URL=fakestore"}, nil, "SOURCE_BASE_URL", ""},
+		{"port in use", nil, []string{"--port", busyPort}, "port " + busyPort + " is in use", ""},
+		{"bad log level", []string{"LOG_LEVEL=loud"}, nil, "LOG_LEVEL", ""},
+		{"bad timeout", []string{"SOURCE_TIMEOUT=soon"}, nil, "SOURCE_TIMEOUT: must be a positive duration", ""},
+		{"bad flag", nil, []string{"--scale", "many"}, "invalid value \"many\" for flag -scale", ""},
+		{"scale with external source", []string{"SOURCE_BASE_URL=http://127.0.0.1:1"}, []string{"--scale", "10"}, "cannot be combined", ""},
+		{"damaged warehouse", nil, nil, `"make run ARGS=--rebuild" replaces it`, "not a DuckDB database"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,7 +425,13 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 			if len(args) == 0 {
 				args = []string{"--port", "0"}
 			}
-			r := runLocal(t, t.TempDir(), tc.env, args...)
+			dir := t.TempDir()
+			if tc.warehouse != "" {
+				if err := os.WriteFile(filepath.Join(dir, "warehouse.duckdb"), []byte(tc.warehouse), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := runLocal(t, dir, tc.env, args...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 			if r.code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "shoplake: ") || !strings.Contains(lines[0], tc.want) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and one line containing %q", r.code, r.stderr, tc.want)

@@ -113,6 +113,11 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 		if strings.Contains(err.Error(), "lock") {
 			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
 		}
+		if statErr == nil {
+			// A damaged or foreign file: the warehouse holds nothing the
+			// lake does not, so rebuilding it loses nothing.
+			return st, fmt.Errorf(`%w; the warehouse is built from the lake, so "make run ARGS=--rebuild" replaces it with one rebuilt from the lake`, err)
+		}
 		return st, err
 	}
 	st.closers = append(st.closers, st.releaseWarehouse)
