@@ -111,9 +111,16 @@ NO_CHROMIUM := command -v chromium >/dev/null 2>&1 || printf '\n%s\n%s\n\n' \
 	"!!! chromium is not installed: the browser test of the run report (TestReportShowsEveryRunAndDrift) is SKIPPED" \
 	"!!! .ci/run installs it on a fresh machine; here: apt-get install chromium"
 
+# First every package under the race detector, with -short: that skips the
+# local runner's end-to-end runs (DuckDB and dbt, several times slower
+# instrumented) and the root's and terraform's builds of the deployed code.
+# Then the packages that hold those tests, uninstrumented and in full.
+TEST_ENV := SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python SHOPLAKE_DBT=$(CURDIR)/$(VENV)/bin/dbt
+
 unit:
 	@$(NO_CHROMIUM)
-	SHOPLAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python SHOPLAKE_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 -timeout 20m ./...
+	$(TEST_ENV) $(GO) test -race -short -count=1 -timeout 20m ./...
+	$(TEST_ENV) $(GO) test -count=1 -timeout 20m . ./functions/local ./terraform
 	@$(NO_CHROMIUM)
 
 bench:

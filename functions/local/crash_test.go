@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -62,8 +61,8 @@ func archivedEvents(t *testing.T, dir string) (archive, raw int64) {
 // shows marker, and kills the whole group with SIGKILL.
 func killAt(t *testing.T, dir, marker string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"--dir", dir, "--port", "0", "--scale", crashScale}, append(dbtArgs(), args...)...)...)
-	cmd.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1", "SHOPLAKE_PROGRESS_EVERY=200ms")
+	cmd := runner(t, append([]string{"--dir", dir, "--port", "0", "--scale", crashScale}, append(dbtArgs(), args...)...)...)
+	cmd.Env = append(cmd.Env, "SHOPLAKE_PROGRESS_EVERY=200ms")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -210,8 +209,7 @@ func readReport(t *testing.T, dir string) string {
 func TestTwoRunsOnOneDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first := exec.Command(os.Args[0], "--dir", dir, "--port", "0", "--scale", "20000")
-	first.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1")
+	first := runner(t, "--dir", dir, "--port", "0", "--scale", "20000")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}

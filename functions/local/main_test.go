@@ -45,10 +45,22 @@ type result struct {
 	stdout, stderr string
 }
 
+// runner returns the command that runs the local runner: this test binary,
+// run again as main. Under -short it skips the test instead, so that make
+// test can run the package's other tests under the race detector quickly.
+func runner(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the pipeline")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1")
+	return cmd
+}
+
 func runLocal(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"--dir", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "SHOPLAKE_AS_RUNNER=1")
+	cmd := runner(t, append([]string{"--dir", dir}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
