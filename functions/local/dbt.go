@@ -38,6 +38,9 @@ type DBTReport struct {
 	MartRows map[string]int64 `json:"mart_rows,omitempty"`
 	// Revenue is the revenue of the orders that were not deleted.
 	Revenue string `json:"revenue,omitempty"`
+	// UnpricedLines counts the lines of those orders whose product no
+	// catalogue snapshot has listed yet: Revenue leaves them out.
+	UnpricedLines int64 `json:"unpriced_lines,omitempty"`
 	// Freshness is how recent each raw source is (dbt source freshness).
 	Freshness []SourceFreshness `json:"freshness,omitempty"`
 	// Tests counts the data and unit tests of the build by status (pass,
@@ -236,26 +239,30 @@ func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func
 	return cmd.Wait()
 }
 
-// countMarts reads the marts' row counts and the revenue of live orders.
-func countMarts(ctx context.Context, dbPath string) (map[string]int64, string, error) {
+// countMarts reads the marts' row counts, the revenue of live orders and how
+// many of their lines are unpriced into r.
+func countMarts(ctx context.Context, dbPath string, r *DBTReport) error {
 	db, err := sql.Open("duckdb", dbPath)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	defer db.Close()
-	rows := map[string]int64{}
+	r.MartRows = map[string]int64{}
 	for _, m := range Marts {
 		var n int64
 		if err := db.QueryRowContext(ctx, "select count(*) from bq_analytics."+m).Scan(&n); err != nil {
-			return nil, "", fmt.Errorf("count %s: %w", m, err)
+			return fmt.Errorf("count %s: %w", m, err)
 		}
-		rows[m] = n
+		r.MartRows[m] = n
 	}
 	var revenue sql.NullString
-	if err := db.QueryRowContext(ctx, "select cast(sum(revenue) as decimal(18, 2))::varchar from bq_analytics.fact_orders where not is_deleted").Scan(&revenue); err != nil {
-		return nil, "", fmt.Errorf("sum revenue: %w", err)
+	err = db.QueryRowContext(ctx, `select cast(sum(revenue) as decimal(18, 2))::varchar, coalesce(sum(unpriced_item_count), 0)
+		from bq_analytics.fact_orders where not is_deleted`).Scan(&revenue, &r.UnpricedLines)
+	if err != nil {
+		return fmt.Errorf("sum revenue: %w", err)
 	}
-	return rows, revenue.String, nil
+	r.Revenue = revenue.String
+	return nil
 }
 
 // martsExist reports whether every mart table is in the warehouse.

@@ -455,17 +455,22 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 	}
 }
 
-// mutableAPI serves the FakeStore snapshot with carts a test can change.
+// mutableAPI serves the FakeStore snapshot with products, users and carts a
+// test can change.
 type mutableAPI struct {
-	mu    sync.Mutex
-	carts []map[string]any
+	mu      sync.Mutex
+	records map[string][]map[string]any // by entity
 }
 
 func newMutableAPI(t *testing.T) (*mutableAPI, string) {
 	t.Helper()
-	m := &mutableAPI{}
-	if err := storefront.DecodeFixtures("carts", &m.carts); err != nil {
-		t.Fatal(err)
+	m := &mutableAPI{records: map[string][]map[string]any{}}
+	for _, e := range []string{"products", "users", "carts"} {
+		var records []map[string]any
+		if err := storefront.DecodeFixtures(e, &records); err != nil {
+			t.Fatal(err)
+		}
+		m.records[e] = records
 	}
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
@@ -473,21 +478,28 @@ func newMutableAPI(t *testing.T) (*mutableAPI, string) {
 }
 
 func (m *mutableAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/carts" {
+	m.mu.Lock()
+	records, ok := m.records[strings.TrimPrefix(r.URL.Path, "/")]
+	b, _ := json.Marshal(records)
+	m.mu.Unlock()
+	if !ok {
 		storefront.NewServer(storefront.Fixtures()).ServeHTTP(w, r)
 		return
 	}
-	m.mu.Lock()
-	b, _ := json.Marshal(m.carts)
-	m.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
 }
 
+// update changes the carts the API serves.
 func (m *mutableAPI) update(fn func(carts []map[string]any) []map[string]any) {
+	m.updateEntity("carts", fn)
+}
+
+// updateEntity changes the records of one entity the API serves.
+func (m *mutableAPI) updateEntity(entity string, fn func(records []map[string]any) []map[string]any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.carts = fn(m.carts)
+	m.records[entity] = fn(m.records[entity])
 }
 
 // streamingSequence runs the pipeline against a source whose carts change:
@@ -608,7 +620,9 @@ func TestRunKeepsPollingChangingCarts(t *testing.T) {
 
 // TestIncrementalMartsFollowSourceChanges changes carts at the source between
 // runs and checks the incremental facts: a new quantity, a cart that lost
-// lines, a deleted cart; and that a full refresh gives the same live rows.
+// lines, a deleted cart, a cart that changed date, an order ahead of its
+// product's and customer's snapshots; and that a full refresh gives the same
+// live rows.
 func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 	dbt := os.Getenv("SHOPLAKE_DBT")
 	if dbt == "" {
@@ -685,8 +699,49 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		t.Errorf("cart 2 order_dates = %v, want %s", got, want)
 	}
 
+	// Cart 8 arrives before its product (21) and its customer (11) are in
+	// any snapshot: both are inferred members, and its line of product 21 is
+	// unpriced; the next snapshots fill them in and price it.
+	api.update(func(c []map[string]any) []map[string]any {
+		return append(c, map[string]any{"id": 8, "userId": 11, "date": "2020-03-02T00:00:00.000Z",
+			"products": []any{map[string]any{"productId": 21, "quantity": 2}, map[string]any{"productId": 1, "quantity": 1}}})
+	})
+	run("an order before its product and its customer")
+	if s := lastRun(t, dir); s.DBT.UnpricedLines != 1 {
+		t.Errorf("unpriced lines in the summary = %d, want 1", s.DBT.UnpricedLines)
+	}
+	inferred := func() []string {
+		return query(`select 'product', product_id, is_inferred, product_title is null from bq_analytics.dim_products where product_id = 21
+			union all select 'user', user_id, is_inferred, email_hash is null from bq_analytics.dim_users where user_id = 11 order by 1`)
+	}
+	if got, want := inferred(), []string{"product21 true true", "user11 true true"}; !cmp.Equal(got, want) {
+		t.Errorf("dimension rows of product 21 and user 11 = %q, want inferred members %q", got, want)
+	}
+	if got := query("select revenue::double, unpriced_item_count from bq_analytics.fact_orders where cart_id = 8"); len(got) != 1 || got[0] != "109.95 1" {
+		t.Errorf("cart 8 (revenue, unpriced lines) = %v, want the priced line's 109.95 and 1 unpriced", got)
+	}
+	api.updateEntity("products", func(p []map[string]any) []map[string]any {
+		return append(p, map[string]any{"id": 21, "title": "Late arrival", "price": 10, "description": "d", "category": "c",
+			"image": "https://fakestoreapi.com/img/21.jpg", "rating": map[string]any{"rate": 4, "count": 1}})
+	})
+	api.updateEntity("users", func(u []map[string]any) []map[string]any {
+		v := maps.Clone(u[0])
+		v["id"], v["email"], v["username"] = 11, "late@example.com", "late"
+		return append(u, v)
+	})
+	run("the product and the customer arrive")
+	if s := lastRun(t, dir); s.DBT.UnpricedLines != 0 {
+		t.Errorf("unpriced lines in the summary = %d, want 0", s.DBT.UnpricedLines)
+	}
+	if got, want := inferred(), []string{"product21 false false", "user11 false false"}; !cmp.Equal(got, want) {
+		t.Errorf("dimension rows of product 21 and user 11 = %q, want them filled in: %q", got, want)
+	}
+	if got := query("select revenue::double, unpriced_item_count from bq_analytics.fact_orders where cart_id = 8"); len(got) != 1 || got[0] != "129.95 0" {
+		t.Errorf("cart 8 (revenue, unpriced lines) = %v, want 129.95, every line priced", got)
+	}
+
 	live := func() []string {
-		return query(`select cart_id, item_count, total_quantity, revenue::double, is_deleted from bq_analytics.fact_orders order by cart_id`)
+		return query(`select cart_id, item_count, total_quantity, revenue::double, unpriced_item_count, is_deleted from bq_analytics.fact_orders order by cart_id`)
 	}
 	liveItems := func() []string {
 		return query(`select order_item_key, quantity, unit_price::double, is_deleted from bq_analytics.fact_order_items where not is_removed order by 1`)

@@ -242,7 +242,10 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		}); err != nil {
 		return fmt.Errorf("read orders per day: %w", err)
 	}
-	if err := query(ctx, db, `select coalesce(p.product_title, 'product ' || i.product_key), sum(i.line_revenue)::double, sum(i.quantity)
+	// A product no catalogue snapshot has listed yet has no title and its
+	// lines no revenue (dim_products.is_inferred).
+	if err := query(ctx, db, `select coalesce(p.product_title, 'product ' || p.product_id || ' (not in the catalogue yet)', 'product ' || i.product_key),
+			coalesce(sum(i.line_revenue), 0)::double, sum(i.quantity)
 		from bq_analytics.fact_order_items i left join bq_analytics.dim_products p using (product_key)
 		where not i.is_deleted and not i.is_removed
 		group by 1 order by 2 desc, 1 limit 10`,

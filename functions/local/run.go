@@ -342,7 +342,7 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 			return err
 		}
 	}
-	if sum.DBT.MartRows, sum.DBT.Revenue, err = countMarts(ctx, sum.Warehouse); err != nil {
+	if err := countMarts(ctx, sum.Warehouse, &sum.DBT); err != nil {
 		return err
 	}
 	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)

@@ -297,6 +297,9 @@ func (s *Summary) Print(out io.Writer) {
 			fmt.Fprintf(out, " %s %d,", m, s.DBT.MartRows[m])
 		}
 		fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
+		if n := s.DBT.UnpricedLines; n > 0 {
+			fmt.Fprintf(out, "unpriced  %d line(s) of live orders: their product is in no catalogue snapshot yet (dim_products.is_inferred), so the revenue above leaves them out; the order is priced again once a snapshot lists the product\n", n)
+		}
 	}
 	if len(s.DBT.Freshness) > 0 {
 		fmt.Fprintf(out, "source freshness:")

@@ -2,7 +2,9 @@
 
 -- One row per cart. Deleted carts stay, flagged, so history is kept; revenue
 -- views exclude them. Incremental runs recompute the carts with events in the
--- lookback window.
+-- lookback window. A line whose product has no known price yet has no
+-- revenue: the order's revenue is that of its priced lines, and
+-- unpriced_item_count says how many lines it leaves out.
 with
 
 carts as (
@@ -28,7 +30,8 @@ totals as (
         cart_id,
         sum(case when is_removed then 0 else 1 end) as item_count,
         sum(quantity) as total_quantity,
-        sum(line_revenue) as revenue
+        sum(line_revenue) as revenue,
+        sum(case when not is_removed and unit_price is null then 1 else 0 end) as unpriced_item_count
     from items
     group by cart_id
 
@@ -45,7 +48,8 @@ final as (
         cast(carts.cart_date as date) as order_date,
         cast(coalesce(totals.item_count, 0) as {{ dbt.type_bigint() }}) as item_count,
         cast(coalesce(totals.total_quantity, 0) as {{ dbt.type_bigint() }}) as total_quantity,
-        cast(coalesce(totals.revenue, 0) as numeric) as revenue
+        cast(coalesce(totals.revenue, 0) as numeric) as revenue,
+        cast(coalesce(totals.unpriced_item_count, 0) as {{ dbt.type_bigint() }}) as unpriced_item_count
     from carts
     left join totals on carts.cart_id = totals.cart_id
 
