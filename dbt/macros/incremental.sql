@@ -45,12 +45,52 @@
 {%- endmacro %}
 
 {#- The carts a fact (re)builds: every cart on a full build; on an
-    incremental run, those with an event since the fact's lookback start. -#}
+    incremental run, those with an event since the fact's lookback start,
+    and those with a line of a product the catalogue snapshot listed for the
+    first time since then. An order can name a product before any snapshot
+    lists it (its line is unpriced until then), and the snapshot that
+    finally does may come after the order's events left the window. -#}
 {% macro carts_to_build() -%}
-    select * from {{ ref('int_carts_latest') }}
-    {% if is_incremental() %}
-        where last_event_at >= timestamp '{{ lookback_start_date(this, 'last_event_at') }}'
-    {% endif %}
+    {%- if is_incremental() -%}
+        {%- set since = lookback_start_date(this, 'last_event_at') -%}
+        with
+
+        held as (
+
+            select * from {{ ref('int_carts_latest') }}
+
+        ),
+
+        held_lines as (
+
+            {{ unnest_lines('held', 'lines', ['cart_id']) }}
+
+        ),
+
+        newly_listed as (
+
+            select product_id
+            from {{ ref('products_snapshot') }}
+            group by product_id
+            having min(dbt_valid_from) >= timestamp '{{ since }}'
+
+        ),
+
+        repriced as (
+
+            select distinct held_lines.cart_id
+            from held_lines
+            inner join newly_listed on held_lines.line.product_id = newly_listed.product_id
+
+        )
+
+        select * from held
+        where
+            last_event_at >= timestamp '{{ since }}'
+            or cart_id in (select repriced.cart_id from repriced)
+    {%- else -%}
+        select * from {{ ref('int_carts_latest') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Every order date the carts an incremental fact run rebuilds have ever
