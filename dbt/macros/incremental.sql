@@ -46,51 +46,32 @@
 
 {#- The carts a fact (re)builds: every cart on a full build; on an
     incremental run, those with an event since the fact's lookback start,
-    and those with a line of a product the catalogue snapshot listed for the
-    first time since then. An order can name a product before any snapshot
-    lists it (its line is unpriced until then), and the snapshot that
-    finally does may come after the order's events left the window. -#}
+    and those the last build left with an unpriced line (an order can name a
+    product before any catalogue snapshot lists it), however old, so that
+    the build after the snapshot that lists the product prices them. -#}
 {% macro carts_to_build() -%}
-    {%- if is_incremental() -%}
-        {%- set since = lookback_start_date(this, 'last_event_at') -%}
-        with
-
-        held as (
-
-            select * from {{ ref('int_carts_latest') }}
-
-        ),
-
-        held_lines as (
-
-            {{ unnest_lines('held', 'lines', ['cart_id']) }}
-
-        ),
-
-        newly_listed as (
-
-            select product_id
-            from {{ ref('products_snapshot') }}
-            group by product_id
-            having min(dbt_valid_from) >= timestamp '{{ since }}'
-
-        ),
-
-        repriced as (
-
-            select distinct held_lines.cart_id
-            from held_lines
-            inner join newly_listed on held_lines.line.product_id = newly_listed.product_id
-
-        )
-
-        select * from held
+    select * from {{ ref('int_carts_latest') }}
+    {% if is_incremental() %}
         where
-            last_event_at >= timestamp '{{ since }}'
-            or cart_id in (select repriced.cart_id from repriced)
-    {%- else -%}
-        select * from {{ ref('int_carts_latest') }}
+            last_event_at >= timestamp '{{ lookback_start_date(this, 'last_event_at') }}'
+            or cart_id in ({{ unpriced_carts() }})
+    {% endif %}
+{%- endmacro %}
+
+{#- The carts with an unpriced line, as fact_orders holds them before this
+    run rebuilds it: a query of their cart_id, which reads one row per cart.
+    Both facts read it (fact_order_items is built first, so it sees the last
+    build's fact_orders too) without a ref, which would be a cycle. -#}
+{% macro unpriced_carts() -%}
+    {%- set none_yet = 'select cast(null as ' ~ dbt.type_bigint() ~ ') as cart_id' -%}
+    {%- if not execute -%}
+        {{ return(none_yet) }}
     {%- endif -%}
+    {%- set orders = adapter.get_relation(database=this.database, schema=this.schema, identifier='fact_orders') -%}
+    {%- if orders is none -%}
+        {{ return(none_yet) }}
+    {%- endif -%}
+    {{ return('select cart_id from ' ~ orders ~ ' where unpriced_item_count > 0') }}
 {%- endmacro %}
 
 {#- Every order date the carts an incremental fact run rebuilds have ever

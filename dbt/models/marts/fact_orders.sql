@@ -1,5 +1,4 @@
 {{ fact_config(unique_key='order_key', cluster_column='user_key') }}
--- depends_on: {{ ref('products_snapshot') }}
 
 -- One row per cart. Deleted carts stay, flagged, so history is kept; revenue
 -- views exclude them. Incremental runs recompute the carts with events in the
