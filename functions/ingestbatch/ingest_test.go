@@ -1,7 +1,6 @@
 package ingestbatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -16,11 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/internal/logtest"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/warehouse"
@@ -43,7 +42,7 @@ type harness struct {
 	fn      *Function
 	gcs     *storage.Client
 	runs    *fakeRuns
-	logs    *bytes.Buffer
+	logs    *logtest.Buffer
 	handler http.Handler
 }
 
@@ -73,10 +72,12 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{gcs: gcs, runs: &fakeRuns{}, logs: &bytes.Buffer{}}
+	h := &harness{gcs: gcs, runs: &fakeRuns{}}
+	var logger *slog.Logger
+	logger, h.logs = logtest.New()
 	h.fn, err = New(cfg, Deps{
 		Source: src, Key: testKey, Lake: lw, Runs: h.runs,
-		Logger: logging.New(h.logs, slog.LevelDebug),
+		Logger: logger,
 		Now:    func() time.Time { return testNow },
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package loadrawobject
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/internal/logtest"
 	"github.com/shoplake/shoplake/shared/config"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -103,7 +102,7 @@ var now = time.Date(2026, 11, 23, 6, 5, 0, 0, time.UTC)
 type harness struct {
 	wh   *fakeWarehouse
 	tr   *fakeTransform
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 	url  string
 }
 
@@ -113,8 +112,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{wh: &fakeWarehouse{}, tr: &fakeTransform{}, logs: &bytes.Buffer{}}
-	fn, err := New(cfg, Deps{Warehouse: h.wh, Transform: h.tr, Logger: logging.New(h.logs, slog.LevelDebug), Now: func() time.Time { return now }})
+	h := &harness{wh: &fakeWarehouse{}, tr: &fakeTransform{}}
+	var logger *slog.Logger
+	logger, h.logs = logtest.New()
+	fn, err := New(cfg, Deps{Warehouse: h.wh, Transform: h.tr, Logger: logger, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package pollcarts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,11 +17,11 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/internal/logtest"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
@@ -72,7 +71,8 @@ type env struct {
 	api    *catalog
 	gcs    *storage.Client
 	pub    *recorder
-	logs   *bytes.Buffer
+	logs   *logtest.Buffer
+	logger *slog.Logger
 	apiURL string
 }
 
@@ -111,7 +111,8 @@ func encode(t *testing.T, carts []map[string]any) string {
 
 func newEnv(t *testing.T, carts string) *env {
 	t.Helper()
-	e := &env{api: &catalog{carts: carts}, pub: &recorder{}, logs: &bytes.Buffer{}}
+	e := &env{api: &catalog{carts: carts}, pub: &recorder{}}
+	e.logger, e.logs = logtest.New()
 	srv := httptest.NewServer(e.api)
 	t.Cleanup(srv.Close)
 	e.apiURL = srv.URL
@@ -150,7 +151,7 @@ func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *F
 		store = e.store()
 	}
 	f, err := New(cfg, Deps{Source: src, State: store, Publisher: e.pub, Lake: lw, Runs: nopRuns{},
-		Logger: logging.New(e.logs, slog.LevelDebug), Now: func() time.Time { return pollNow }})
+		Logger: e.logger, Now: func() time.Time { return pollNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

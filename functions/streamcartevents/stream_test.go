@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/internal/logtest"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/events"
-	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -78,7 +78,7 @@ func (w *fakeWarehouse) stored(eventID string) int {
 type harness struct {
 	wh   *fakeWarehouse
 	fn   *Function
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 	url  string
 }
 
@@ -92,8 +92,10 @@ func newHarness(t *testing.T, vars map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{wh: &fakeWarehouse{refuse: map[int64]bool{}, notAttempted: map[int64]int{}}, logs: &bytes.Buffer{}}
-	h.fn, err = New(cfg, Deps{Warehouse: h.wh, Logger: logging.New(h.logs, slog.LevelDebug)})
+	h := &harness{wh: &fakeWarehouse{refuse: map[int64]bool{}, notAttempted: map[int64]int{}}}
+	var logger *slog.Logger
+	logger, h.logs = logtest.New()
+	h.fn, err = New(cfg, Deps{Warehouse: h.wh, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
