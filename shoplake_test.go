@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,54 @@ func TestRequirementsLockPinsEveryRequirement(t *testing.T) {
 		if lock[pkg] != version {
 			t.Errorf("requirements.txt pins %s==%s, requirements.lock %q: regenerate the lock (see its header)", pkg, version, lock[pkg])
 		}
+	}
+}
+
+// TestShortSkippedTestsRunInFull: make test runs every package with -short
+// under the race detector, then in full only the packages its unit target
+// names. A test that -short skips in any other package would never run.
+func TestShortSkippedTestsRunInFull(t *testing.T) {
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := map[string]bool{}
+	for _, line := range strings.Split(string(mk), "\n") {
+		if strings.Contains(line, "$(GO) test ") && !strings.Contains(line, "-short") {
+			for _, f := range strings.Fields(line) {
+				if f == "." || strings.HasPrefix(f, "./") {
+					full[f] = true
+				}
+			}
+		}
+	}
+	if len(full) == 0 {
+		t.Fatal("found no full (non -short) go test line in the Makefile")
+	}
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "dbt" || d.Name() == "dist") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pkg := "./" + filepath.Dir(path)
+		if filepath.Dir(path) == "." {
+			pkg = "."
+		}
+		if strings.Contains(string(b), "testing.Short()") && !full[pkg] {
+			t.Errorf("%s skips tests under -short, but the Makefile's full go test run does not name %s", path, pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
