@@ -104,6 +104,9 @@ type harness struct {
 	tr   *fakeTransform
 	logs *logtest.Buffer
 	url  string
+	// client is the server's own: closing a test server closes the idle
+	// connections of http.DefaultTransport, under parallel tests' requests.
+	client *http.Client
 }
 
 func newHarness(t *testing.T) *harness {
@@ -121,7 +124,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	srv := httptest.NewServer(fn)
 	t.Cleanup(srv.Close)
-	h.url = srv.URL
+	h.url, h.client = srv.URL, srv.Client()
 	return h
 }
 
@@ -141,7 +144,7 @@ func (h *harness) sendBinary(t *testing.T, typ, data string, at time.Time) int {
 	req.Header.Set("ce-subject", "objects/x")
 	req.Header.Set("ce-time", at.Format(time.RFC3339))
 	req.Header.Set("ce-traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	return do(t, req)
+	return h.do(t, req)
 }
 
 // sendStructured posts an event in structured content mode.
@@ -151,17 +154,12 @@ func (h *harness) sendStructured(t *testing.T, data string) int {
 		EventType, now.Add(-time.Minute).Format(time.RFC3339), data)
 	req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/cloudevents+json")
-	return do(t, req)
+	return h.do(t, req)
 }
 
-// client has a transport of its own: closing a test server closes the idle
-// connections of http.DefaultTransport, which breaks the requests that
-// parallel tests have in flight on it.
-var client = &http.Client{Transport: &http.Transport{}}
-
-func do(t *testing.T, req *http.Request) int {
+func (h *harness) do(t *testing.T, req *http.Request) int {
 	t.Helper()
-	resp, err := client.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

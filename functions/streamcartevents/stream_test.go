@@ -80,6 +80,9 @@ type harness struct {
 	fn   *Function
 	logs *logtest.Buffer
 	url  string
+	// client is the server's own: closing a test server closes the idle
+	// connections of http.DefaultTransport, under parallel tests' requests.
+	client *http.Client
 }
 
 func newHarness(t *testing.T, vars map[string]string) *harness {
@@ -101,7 +104,7 @@ func newHarness(t *testing.T, vars map[string]string) *harness {
 	}
 	srv := httptest.NewServer(h.fn)
 	t.Cleanup(srv.Close)
-	h.url = srv.URL
+	h.url, h.client = srv.URL, srv.Client()
 	return h
 }
 
@@ -138,7 +141,7 @@ func eventEnvelope(t testing.TB, ev model.CartEvent, messageID string) []byte {
 // deliver posts a push request body as the push subscription does.
 func (h *harness) deliver(t testing.TB, body []byte) int {
 	t.Helper()
-	resp, err := http.Post(h.url, "application/json", bytes.NewReader(body))
+	resp, err := h.client.Post(h.url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +389,7 @@ func TestPushDeliveryIsStoredOncePerDelivery(t *testing.T) {
 	ev := cartEvent(42)
 	body := eventEnvelope(t, ev, "m-42")
 	for range 2 {
-		resp, err := http.Post(h.url, "application/json", bytes.NewReader(body))
+		resp, err := h.client.Post(h.url, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

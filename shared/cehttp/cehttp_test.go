@@ -16,11 +16,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
-func post(t *testing.T, ctx context.Context, url, id string, structured bool) (int, error) {
-	return postWith(t, http.DefaultClient, ctx, url, id, structured)
-}
-
-func postWith(t *testing.T, client *http.Client, ctx context.Context, url, id string, structured bool) (int, error) {
+func post(t *testing.T, client *http.Client, ctx context.Context, url, id string, structured bool) (int, error) {
 	t.Helper()
 	var req *http.Request
 	if structured {
@@ -56,14 +52,14 @@ func TestHandlerDecodesBothModesAndMapsErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, structured := range []bool{false, true} {
-		if code, err := post(t, context.Background(), srv.URL, "ok", structured); err != nil || code != http.StatusNoContent {
+		if code, err := post(t, srv.Client(), context.Background(), srv.URL, "ok", structured); err != nil || code != http.StatusNoContent {
 			t.Errorf("structured=%v: %d %v", structured, code, err)
 		}
-		if code, _ := post(t, context.Background(), srv.URL, "fail", structured); code != http.StatusInternalServerError {
+		if code, _ := post(t, srv.Client(), context.Background(), srv.URL, "fail", structured); code != http.StatusInternalServerError {
 			t.Errorf("structured=%v: failing function answered %d", structured, code)
 		}
 	}
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{}`))
+	resp, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +99,7 @@ func TestConcurrentDeliveriesWithCancellationsNeverStall(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				defer cancel()
-				code, err := postWith(t, client, ctx, srv.URL, fmt.Sprint(burst, "-", i), i%2 == 0)
+				code, err := post(t, client, ctx, srv.URL, fmt.Sprint(burst, "-", i), i%2 == 0)
 				if !cancelled && (err != nil || code != http.StatusNoContent) {
 					t.Errorf("burst %d request %d: %d %v", burst, i, code, err)
 				}

@@ -131,7 +131,7 @@ func TestServedCountsWhileTheResponseIsWritten(t *testing.T) {
 	srv := NewServer(Synthetic(n))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	resp, err := http.Get(ts.URL + "/products")
+	resp, err := ts.Client().Get(ts.URL + "/products")
 	if err != nil {
 		t.Fatal(err)
 	}
