@@ -202,6 +202,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	rejects := f.deps.Lake.Quarantine(e.Name, stamp)
 	defer rejects.Abort()
 	tracker := drift.NewTracker(e.Schema())
+	listed := map[int64]bool{} // the ids of the valid records so far
 
 	sourceErr, writeErr := canonicalize(ctx, e,
 		func(fn func(json.RawMessage, error) error) error {
@@ -212,12 +213,16 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 				return fn(raw, nil)
 			})
 		},
-		func(raw, rec []byte, invalid error) error {
+		func(raw, rec []byte, id int64, invalid error) error {
 			res.Fetched++
 			if raw != nil {
 				tracker.Observe(raw)
 			}
+			if invalid == nil && listed[id] {
+				invalid = model.Repeated(e.Name)
+			}
 			if invalid == nil {
+				listed[id] = true
 				res.Valid++
 				return snap.Add(rec)
 			}

@@ -194,9 +194,11 @@ func TestIngestQuarantinesInvalidRecords(t *testing.T) {
 		`{"id":3,"title":"","price":1,"category":"c"},` +
 		`{"id":4,"title":"negative","price":-2,"category":"c"},` +
 		`"not an object",` +
-		`{"id":6,"title":"ok too","price":0,"category":"c"}]`
+		`{"id":6,"title":"ok too","price":0,"category":"c"},` +
+		`{"id":1,"title":"listed again","price":9,"category":"c"}]`
 	users := `[{"id":1,"email":"a@b.co","username":"a","password":"hunter2-valid"},` +
-		`{"id":2,"email":"not-an-email","username":"b","password":"hunter2-invalid"}]`
+		`{"id":2,"email":"not-an-email","username":"b","password":"hunter2-invalid"},` +
+		`{"id":1,"email":"a@b.co","username":"a","password":"hunter2-repeated"}]`
 	h := newHarness(t, storefront.NewServer(storefront.Raw(map[string]string{"products": products, "users": users})))
 
 	code, sum, body := h.call(t, "")
@@ -217,22 +219,29 @@ func TestIngestQuarantinesInvalidRecords(t *testing.T) {
 			t.Errorf("%s: reject reasons %v count %d of %d rejected", e.Entity, e.RejectReasons, byReason, e.Rejected)
 		}
 	}
-	if diff := cmp.Diff(map[string][3]int64{"products": {6, 2, 4}, "users": {2, 1, 1}}, got); diff != "" {
+	if diff := cmp.Diff(map[string][3]int64{"products": {7, 2, 5}, "users": {3, 1, 2}}, got); diff != "" {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 
 	objs := h.objects(t)
 	rejects := objs["rejects/products/dt=2026-11-23/products.jsonl"]
-	for _, reason := range []string{"id fails gt=0", "title fails notblank", "price fails gte=0", "products element is not a JSON object"} {
+	for _, reason := range []string{"id fails gt=0", "title fails notblank", "price fails gte=0", "products element is not a JSON object",
+		"products: invalid record: id listed again in the same listing; the first listing is kept"} {
 		if !strings.Contains(rejects, reason) {
 			t.Errorf("product rejects lack reason %q:\n%s", reason, rejects)
 		}
 	}
-	if n := strings.Count(rejects, "\n"); n != 4 {
-		t.Errorf("product rejects have %d lines, want 4", n)
+	if n := strings.Count(rejects, "\n"); n != 5 {
+		t.Errorf("product rejects have %d lines, want 5", n)
 	}
-	if !strings.Contains(objs["rejects/users/dt=2026-11-23/users.jsonl"], "email fails email") {
-		t.Errorf("user rejects lack the email reason: %v", objs)
+	// The first listing of product 1 is the one published.
+	if snap := objs["raw/products/dt=2026-11-23/products.jsonl"]; strings.Count(snap, `"id":1,`) != 1 || !strings.Contains(snap, `"price":1.5`) {
+		t.Errorf("products snapshot = %s, want product 1 once, as first listed", snap)
+	}
+	for _, reason := range []string{"email fails email", "users: invalid record: id listed again"} {
+		if !strings.Contains(objs["rejects/users/dt=2026-11-23/users.jsonl"], reason) {
+			t.Errorf("user rejects lack reason %q: %v", reason, objs)
+		}
 	}
 	assertNoSecret(t, "hunter2", h, body)
 }

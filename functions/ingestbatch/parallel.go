@@ -20,6 +20,7 @@ type batch struct {
 	rawEnds []int
 	out     []byte
 	outEnds []int
+	ids     []int64
 	errs    []error
 	pre     []error // an element the source could not hand over, with why
 }
@@ -27,7 +28,7 @@ type batch struct {
 func (b *batch) reset(seq int) {
 	b.seq = seq
 	b.raw, b.rawEnds = b.raw[:0], b.rawEnds[:0]
-	b.out, b.outEnds = b.out[:0], b.outEnds[:0]
+	b.out, b.outEnds, b.ids = b.out[:0], b.outEnds[:0], b.ids[:0]
 	b.errs, b.pre = b.errs[:0], b.pre[:0]
 }
 
@@ -51,11 +52,11 @@ func (b *batch) outAt(i int) []byte {
 
 // canonicalize decodes and validates every raw element that each produces,
 // on all cores, and calls emit for each in source order with its canonical
-// form or its validation error (or the error each gave in its place, such as
+// form and id or its validation error (or the error each gave in its place, such as
 // a record over the size limit). The source's order is kept, so the snapshot's
 // bytes and hash are those of a sequential run. It returns the error of each,
 // or the first error of emit (which stops the reading).
-func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMessage, error) error) error, emit func(raw, canonical []byte, invalid error) error) (sourceErr, emitErr error) {
+func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMessage, error) error) error, emit func(raw, canonical []byte, id int64, invalid error) error) (sourceErr, emitErr error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
@@ -72,12 +73,14 @@ func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMe
 				for i := range b.len() {
 					if b.pre[i] != nil {
 						b.outEnds = append(b.outEnds, len(b.out))
+						b.ids = append(b.ids, 0)
 						b.errs = append(b.errs, b.pre[i])
 						continue
 					}
-					rec, err := e.Canonical(b.rawAt(i))
+					rec, id, err := e.CanonicalID(b.rawAt(i))
 					b.out = append(b.out, rec...)
 					b.outEnds = append(b.outEnds, len(b.out))
+					b.ids = append(b.ids, id)
 					b.errs = append(b.errs, err)
 				}
 				results <- b
@@ -104,7 +107,7 @@ func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMe
 					if emitErr != nil {
 						break
 					}
-					if err := emit(nb.rawAt(i), nb.outAt(i), nb.errs[i]); err != nil {
+					if err := emit(nb.rawAt(i), nb.outAt(i), nb.ids[i], nb.errs[i]); err != nil {
 						emitErr = err
 						cancel()
 					}

@@ -116,6 +116,7 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 		{fault: storefront.FaultReset},
 		{fault: storefront.FaultDrip},
 		{fault: storefront.FaultHugeRecord},
+		{fault: storefront.FaultRepeat},
 		{fault: storefront.FaultSlow, env: []string{"SOURCE_TIMEOUT=300ms", "SOURCE_MAX_RETRIES=1"},
 			wantErr: "source check: gave up after 2 attempts"},
 		{fault: storefront.FaultHTML, wantErr: "does not speak the FakeStore API"},
@@ -138,8 +139,11 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 				if diff := cmp.Diff(clean.Rows, readRawState(t, dir).Rows); diff != "" {
 					t.Errorf("raw rows differ from a clean run's (-clean +got):\n%s", diff)
 				}
-				if tc.fault == storefront.FaultHugeRecord {
+				switch tc.fault {
+				case storefront.FaultHugeRecord:
 					assertHugeRecordQuarantined(t, dir, r.stdout)
+				case storefront.FaultRepeat:
+					assertRepeatsQuarantined(t, dir)
 				}
 				return
 			}
@@ -175,6 +179,28 @@ func assertHugeRecordQuarantined(t *testing.T, dir, stdout string) {
 	}
 	if want := "record 1 is 67108864 bytes, over the 16777216-byte limit"; !strings.Contains(string(b), want) || len(b) > 4096 {
 		t.Errorf("rejects object of %d bytes: %.300s; want the reason %q and no content", len(b), b, want)
+	}
+}
+
+// assertRepeatsQuarantined checks that the second listing of the first
+// product, user and cart was quarantined and counted, and the first kept
+// (the raw rows equal a clean run's, checked by the caller).
+func assertRepeatsQuarantined(t *testing.T, dir string) {
+	t.Helper()
+	s := lastRun(t, dir)
+	for _, e := range s.Ingest.Entities {
+		if e.Rejected != 1 || e.RejectReasons[e.Entity+": invalid record: id listed again in the same listing; the first listing is kept"] != 1 {
+			t.Errorf("%s: %+v, want the repeat rejected", e.Entity, e)
+		}
+	}
+	if p := s.Polls[0].Poll; p.Rejected != 1 || p.Valid != 7 || p.Published != 7 {
+		t.Errorf("first poll: %+v, want 7 carts published and the repeat rejected", p)
+	}
+	for _, entity := range []string{"products", "users", "carts"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, "gcs", Bucket, "rejects", entity, "dt=*", entity+".jsonl"))
+		if len(matches) != 1 {
+			t.Errorf("%s rejects objects %v, want one", entity, matches)
+		}
 	}
 }
 

@@ -284,7 +284,7 @@ const (
 	changeNone      change = iota // same fingerprint as last time
 	changeNew                     // not in the state
 	changeUpdated                 // in the state with another fingerprint
-	changeDuplicate               // listed twice by the source; the first counts
+	changeDuplicate               // listed again by the source; the first listing counts
 )
 
 // differ compares the carts of one poll with the committed state and builds
@@ -292,12 +292,14 @@ const (
 type differ struct {
 	prev []state.Entry // committed state, sorted by cart id
 	seen []bool        // prev[i] was listed by the source this poll
-	next []state.Entry // the state to commit
-	buf  []byte        // scratch for fingerprints
+	// added holds the ids of the carts listed this poll that prev lacks.
+	added map[int64]bool
+	next  []state.Entry // the state to commit
+	buf   []byte        // scratch for fingerprints
 }
 
 func newDiffer(prev []state.Entry) *differ {
-	return &differ{prev: prev, seen: make([]bool, len(prev)), next: make([]state.Entry, 0, len(prev))}
+	return &differ{prev: prev, seen: make([]bool, len(prev)), added: map[int64]bool{}, next: make([]state.Entry, 0, len(prev))}
 }
 
 // observe fingerprints a valid cart, records it in the next state and says
@@ -306,11 +308,12 @@ func (d *differ) observe(c *model.Cart) (change, model.Fingerprint) {
 	var fp model.Fingerprint
 	fp, d.buf = model.CartFingerprint(c, d.buf)
 	i, known := find(d.prev, c.ID)
-	if known && d.seen[i] {
+	if (known && d.seen[i]) || d.added[c.ID] {
 		return changeDuplicate, fp
 	}
 	d.next = append(d.next, state.Entry{CartID: c.ID, Fingerprint: fp, Day: model.CartDay(c)})
 	if !known {
+		d.added[c.ID] = true
 		return changeNew, fp
 	}
 	d.seen[i] = true
@@ -391,13 +394,16 @@ func (p *poll) list(ctx context.Context, path string, d *differ, rejects *lake.Q
 			return writeErr
 		}
 		c := v.(*model.Cart)
-		p.sum.Valid++
 		change, fp := d.observe(c)
+		if change == changeDuplicate {
+			p.sum.Rejected++
+			writeErr = rejects.Add(ctx, raw, model.Repeated(model.Carts.Name))
+			return writeErr
+		}
+		p.sum.Valid++
 		switch change {
-		case changeNone, changeDuplicate:
-			if change == changeNone {
-				p.sum.Unchanged++
-			}
+		case changeNone:
+			p.sum.Unchanged++
 			return nil
 		case changeNew:
 			p.sum.New++

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -391,16 +392,52 @@ func sorted(ids []string) []string {
 	return out
 }
 
-func TestSourceListingACartTwiceKeepsTheStateValid(t *testing.T) {
+// TestCartListedAgainIsQuarantined: a listing that shows a cart twice keeps
+// the first listing, on the first poll and on every later one, and
+// quarantines and counts the repeat, whether it is a copy or another version.
+func TestCartListedAgainIsQuarantined(t *testing.T) {
 	t.Parallel()
-	carts := fixtureCarts(t)
-	e := newEnv(t, encode(t, append(carts, carts[3])))
-	f := e.poller(t, nil, nil)
-	if got := run(t, f); got.CartsInState != 7 || !got.StateCommitted {
-		t.Fatalf("first poll = %+v", got)
+	cases := []struct {
+		name   string
+		repeat func(cart map[string]any) map[string]any
+	}{
+		{"a copy", func(cart map[string]any) map[string]any { return cart }},
+		{"another version", func(cart map[string]any) map[string]any {
+			other := maps.Clone(cart)
+			other["products"] = []any{map[string]any{"productId": 1, "quantity": 99}}
+			return other
+		}},
 	}
-	if got := run(t, f); got.Published != 0 || got.CartsInState != 7 {
-		t.Errorf("second poll = %+v, want the state read back and nothing published", got)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			carts := fixtureCarts(t)
+			listing := append(slices.Clone(carts), tc.repeat(carts[3]))
+			e := newEnv(t, encode(t, listing))
+			f := e.poller(t, nil, nil)
+			first := run(t, f)
+			if first.Valid != 7 || first.Rejected != 1 || first.New != 7 || first.Published != 7 || first.CartsInState != 7 || !first.StateCommitted {
+				t.Fatalf("first poll = %+v, want 7 new carts published and the repeat rejected", first)
+			}
+			if n := first.RejectReasons["carts: invalid record: id listed again in the same listing; the first listing is kept"]; n != 1 {
+				t.Errorf("reject reasons = %v", first.RejectReasons)
+			}
+			e.pub.mu.Lock()
+			for _, ev := range e.pub.events {
+				if ev.CartID == 4 && (len(ev.Products) != len(carts[3]["products"].([]any)) || ev.Products[0].Quantity == 99) {
+					t.Errorf("cart 4 published as %+v, want its first listing", ev.Products)
+				}
+			}
+			e.pub.mu.Unlock()
+			if rejects := e.rejects(t); strings.Count(rejects, "\n") != 1 || !strings.Contains(rejects, `"id":4`) {
+				t.Errorf("rejects object = %s, want the repeat of cart 4", rejects)
+			}
+
+			second := run(t, f)
+			if second.Published != 0 || second.Unchanged != 7 || second.Rejected != 1 || second.CartsInState != 7 {
+				t.Errorf("second poll = %+v, want the first listing unchanged and the repeat rejected again", second)
+			}
+		})
 	}
 }
 

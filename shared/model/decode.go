@@ -19,6 +19,17 @@ import (
 // callers can tell bad data from failures of their own.
 var ErrInvalid = errors.New("invalid record")
 
+// ErrRepeated is wrapped by the error that rejects a record whose id its
+// listing has already shown. It wraps ErrInvalid.
+var ErrRepeated = fmt.Errorf("%w: id listed again in the same listing; the first listing is kept", ErrInvalid)
+
+// Repeated returns the error that quarantines a later listing of an id: a
+// listing must show each id once, and with two versions of a record no
+// reader could tell which is current, so the first one counts.
+func Repeated(entity string) error {
+	return fmt.Errorf("%s: %w", entity, ErrRepeated)
+}
+
 // Entity describes one source collection: its name (also its table and lake
 // path), its API path, and how one raw element becomes a canonical record.
 type Entity struct {
@@ -77,22 +88,35 @@ func LookupBatchEntity(name string) (Entity, bool) {
 // address replaced by its pseudonym under the entity's key (WithKey). Errors
 // wrap ErrInvalid and name the offending fields, never their values.
 func (e Entity) Canonical(raw []byte) ([]byte, error) {
+	out, _, err := e.CanonicalID(raw)
+	return out, err
+}
+
+// CanonicalID is Canonical that also returns the record's id.
+func (e Entity) CanonicalID(raw []byte) ([]byte, int64, error) {
 	v, err := e.Decode(raw)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if u, ok := v.(*User); ok {
 		if !e.key.Valid() {
-			return nil, errors.New("encode users record: no pseudonymisation key (model.Users.WithKey)")
+			return nil, 0, errors.New("encode users record: no pseudonymisation key (model.Users.WithKey)")
 		}
 		u.EmailHash, u.Email = e.key.Email(u.Email), ""
 	}
 	out, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s record: %w", e.Name, err)
+		return nil, 0, fmt.Errorf("encode %s record: %w", e.Name, err)
 	}
-	return out, nil
+	return out, v.(identified).recordID(), nil
 }
+
+// identified is a model type with an id, unique within its listing.
+type identified interface{ recordID() int64 }
+
+func (p *Product) recordID() int64 { return p.ID }
+func (u *User) recordID() int64    { return u.ID }
+func (c *Cart) recordID() int64    { return c.ID }
 
 // Decode decodes and validates one raw JSON element into a pointer to the
 // entity's model type (*Product, *User or *Cart).

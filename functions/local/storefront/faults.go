@@ -46,11 +46,14 @@ const (
 	FaultHTML Fault = "html"
 	// FaultObject answers every request with 200 and {}.
 	FaultObject Fault = "object"
+	// FaultRepeat ends every collection with its first element listed
+	// again in another version (a page served twice while it changed).
+	FaultRepeat Fault = "repeat"
 )
 
 // Faults lists every Fault, for flags and tests.
 var Faults = []Fault{Fault503Once, Fault429Storm, FaultCutOff, FaultReset, FaultSlow, FaultDrip,
-	FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject}
+	FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject, FaultRepeat}
 
 // FaultNames lists the Faults' names, comma-separated, for flags and errors.
 func FaultNames() string {
@@ -117,7 +120,7 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.breakOff(w, r)
 			return
 		}
-	case FaultDrip, FaultEmpty, FaultShrink, FaultHugeRecord:
+	case FaultDrip, FaultEmpty, FaultShrink, FaultHugeRecord, FaultRepeat:
 		f.rewrite(w, r)
 		return
 	}
@@ -171,6 +174,10 @@ func (f *faulty) rewrite(w http.ResponseWriter, r *http.Request) {
 		if strings.Trim(r.URL.Path, "/") == "products" {
 			elems = append(elems[:1], append([]json.RawMessage{hugeProduct()}, elems[1:]...)...)
 		}
+	case FaultRepeat:
+		if len(elems) > 0 {
+			elems = append(elems, listedAgain(elems[0]))
+		}
 	}
 	out, _ := json.Marshal(elems)
 	if elems == nil {
@@ -192,6 +199,33 @@ func (f *faulty) rewrite(w http.ResponseWriter, r *http.Request) {
 		_ = rc.Flush()
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listedAgain returns another version of a product, user or cart under the
+// same id: its price, username or first line's quantity changed.
+func listedAgain(elem json.RawMessage) json.RawMessage {
+	var m map[string]any
+	if err := json.Unmarshal(elem, &m); err != nil {
+		return elem
+	}
+	if price, ok := m["price"].(float64); ok {
+		m["price"] = price * 10
+	}
+	if name, ok := m["username"].(string); ok {
+		m["username"] = name + "-again"
+	}
+	if lines, ok := m["products"].([]any); ok && len(lines) > 0 {
+		if line, ok := lines[0].(map[string]any); ok {
+			if q, ok := line["quantity"].(float64); ok {
+				line["quantity"] = q + 10
+			}
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return elem
+	}
+	return out
 }
 
 // hugeProduct is a well-formed product of HugeRecordBytes.
