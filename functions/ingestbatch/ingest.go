@@ -202,7 +202,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	rejects := f.deps.Lake.Quarantine(e.Name, stamp)
 	defer rejects.Abort()
 	tracker := drift.NewTracker(e.Schema())
-	listed := map[int64]bool{} // the ids of the valid records so far
+	var listed model.Listing // the ids of the valid records so far
 
 	sourceErr, writeErr := canonicalize(ctx, e,
 		func(fn func(json.RawMessage, error) error) error {
@@ -218,11 +218,10 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			if raw != nil {
 				tracker.Observe(raw)
 			}
-			if invalid == nil && listed[id] {
+			if invalid == nil && listed.Repeat(id) {
 				invalid = model.Repeated(e.Name)
 			}
 			if invalid == nil {
-				listed[id] = true
 				res.Valid++
 				return snap.Add(rec)
 			}

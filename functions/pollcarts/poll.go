@@ -293,13 +293,13 @@ type differ struct {
 	prev []state.Entry // committed state, sorted by cart id
 	seen []bool        // prev[i] was listed by the source this poll
 	// added holds the ids of the carts listed this poll that prev lacks.
-	added map[int64]bool
+	added model.Listing
 	next  []state.Entry // the state to commit
 	buf   []byte        // scratch for fingerprints
 }
 
 func newDiffer(prev []state.Entry) *differ {
-	return &differ{prev: prev, seen: make([]bool, len(prev)), added: map[int64]bool{}, next: make([]state.Entry, 0, len(prev))}
+	return &differ{prev: prev, seen: make([]bool, len(prev)), next: make([]state.Entry, 0, len(prev))}
 }
 
 // observe fingerprints a valid cart, records it in the next state and says
@@ -308,12 +308,11 @@ func (d *differ) observe(c *model.Cart) (change, model.Fingerprint) {
 	var fp model.Fingerprint
 	fp, d.buf = model.CartFingerprint(c, d.buf)
 	i, known := find(d.prev, c.ID)
-	if (known && d.seen[i]) || d.added[c.ID] {
+	if (known && d.seen[i]) || (!known && d.added.Repeat(c.ID)) {
 		return changeDuplicate, fp
 	}
 	d.next = append(d.next, state.Entry{CartID: c.ID, Fingerprint: fp, Day: model.CartDay(c)})
 	if !known {
-		d.added[c.ID] = true
 		return changeNew, fp
 	}
 	d.seen[i] = true

@@ -19,17 +19,6 @@ import (
 // callers can tell bad data from failures of their own.
 var ErrInvalid = errors.New("invalid record")
 
-// ErrRepeated is wrapped by the error that rejects a record whose id its
-// listing has already shown. It wraps ErrInvalid.
-var ErrRepeated = fmt.Errorf("%w: id listed again in the same listing; the first listing is kept", ErrInvalid)
-
-// Repeated returns the error that quarantines a later listing of an id: a
-// listing must show each id once, and with two versions of a record no
-// reader could tell which is current, so the first one counts.
-func Repeated(entity string) error {
-	return fmt.Errorf("%s: %w", entity, ErrRepeated)
-}
-
 // Entity describes one source collection: its name (also its table and lake
 // path), its API path, and how one raw element becomes a canonical record.
 type Entity struct {
