@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/bigquery/storage/managedwriter"
@@ -31,6 +32,10 @@ type Config struct {
 	Dataset string
 	// Location is the datasets' location, such as US (used by Open).
 	Location string
+	// JobRetryWait is how long LoadPartition waits before running a load
+	// job again after BigQuery failed it for a transient reason, doubled
+	// for each further job; 0 means one second.
+	JobRetryWait time.Duration
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z0-9_-]{1,1000}$`)
@@ -139,6 +144,15 @@ func LoadJobID(req warehouse.LoadRequest) string {
 
 // LoadPartition replaces the partition req.Day of req.Table with the object's
 // rows and returns how many rows the load wrote.
+//
+// A job that BigQuery failed for a transient reason (transientJobReasons)
+// "can safely be retried": LoadPartition runs the load again as the next job
+// of the generation's sequence (LoadJobID, then _retry1, _retry2, …), at most
+// newJobsPerCall new jobs a call, then returns a transient error for the
+// event to be redelivered. The ids stay deterministic, so a redelivery
+// reattaches to the jobs already run and goes on where the last call
+// stopped. A job that failed for any other reason refused the data: the
+// error wraps warehouse.ErrInvalidData.
 func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest) (int64, error) {
 	sch, err := tableSchema(req.Table)
 	if err != nil {
@@ -153,30 +167,76 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 	loader := w.table(partition).LoaderFrom(ref)
 	loader.WriteDisposition = bigquery.WriteTruncate
 	loader.CreateDisposition = bigquery.CreateNever
-	loader.JobIDConfig = bigquery.JobIDConfig{JobID: LoadJobID(req)}
 	loader.Labels = map[string]string{"pipeline": "shoplake", "table": strings.TrimPrefix(req.Table, "_")}
 
-	job, err := loader.Run(ctx)
-	if isAlreadyExists(err) {
-		job, err = w.client.JobFromIDLocation(ctx, LoadJobID(req), w.client.Location)
+	wait := w.cfg.JobRetryWait
+	if wait <= 0 {
+		wait = time.Second
 	}
-	if err != nil {
-		return 0, fmt.Errorf("start load of %s into %s: %w", req.URI(), partition, err)
+	created := 0
+	for n := 0; n < maxLoadJobs; n++ {
+		id := LoadJobID(req)
+		if n > 0 {
+			id = fmt.Sprintf("%s_retry%d", id, n)
+		}
+		loader.JobIDConfig = bigquery.JobIDConfig{JobID: id}
+		job, err := loader.Run(ctx)
+		if isAlreadyExists(err) {
+			job, err = w.client.JobFromIDLocation(ctx, id, w.client.Location)
+		} else if err == nil {
+			created++
+		}
+		if err != nil {
+			return 0, fmt.Errorf("start load of %s into %s: %w", req.URI(), partition, err)
+		}
+		status, err := job.Wait(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("wait for load job %s: %w", job.ID(), err)
+		}
+		jobErr := status.Err()
+		if jobErr == nil {
+			stats, ok := status.Statistics.Details.(*bigquery.LoadStatistics)
+			if !ok {
+				return 0, fmt.Errorf("load job %s: no load statistics", job.ID())
+			}
+			return stats.OutputRows, nil
+		}
+		if !transientJobError(jobErr) {
+			// The job ran and refused the data: a retry of the same
+			// generation reattaches to this failed job.
+			return 0, fmt.Errorf("load %s into %s (job %s): %w: %w", req.URI(), partition, job.ID(), warehouse.ErrInvalidData, jobErr)
+		}
+		if created == newJobsPerCall {
+			return 0, fmt.Errorf("load %s into %s: job %s failed for a transient reason, as did the %d before it; a redelivery goes on with the next: %w", req.URI(), partition, job.ID(), n, jobErr)
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return 0, fmt.Errorf("load %s into %s: job %s failed (%w), and %w before the next", req.URI(), partition, job.ID(), jobErr, ctx.Err())
+		}
 	}
-	status, err := job.Wait(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("wait for load job %s: %w", job.ID(), err)
-	}
-	if err := status.Err(); err != nil {
-		// The job ran and refused the data: a retry of the same generation
-		// reattaches to this failed job, so the failure is permanent.
-		return 0, fmt.Errorf("load %s into %s (job %s): %w: %w", req.URI(), partition, job.ID(), warehouse.ErrInvalidData, err)
-	}
-	stats, ok := status.Statistics.Details.(*bigquery.LoadStatistics)
-	if !ok {
-		return 0, fmt.Errorf("load job %s: no load statistics", job.ID())
-	}
-	return stats.OutputRows, nil
+	return 0, fmt.Errorf("load %s into %s: all %d load jobs of this generation failed for transient reasons", req.URI(), partition, maxLoadJobs)
+}
+
+// newJobsPerCall bounds the load jobs one LoadPartition call starts;
+// maxLoadJobs bounds the jobs of one object generation across redeliveries.
+const (
+	newJobsPerCall = 3
+	maxLoadJobs    = 12
+)
+
+// transientJobReasons are the reasons of a failed job that BigQuery's error
+// table says to retry: a server failure or a rate limit (such as too many
+// updates of one table), not the data.
+var transientJobReasons = map[string]bool{
+	"backendError": true, "internalError": true, "rateLimitExceeded": true,
+	"jobBackendError": true, "jobInternalError": true, "jobRateLimitExceeded": true,
+}
+
+func transientJobError(err error) bool {
+	var bqErr *bigquery.Error
+	return errors.As(err, &bqErr) && transientJobReasons[bqErr.Reason]
 }
 
 func isAlreadyExists(err error) bool {

@@ -2,7 +2,10 @@ package bigquery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +18,7 @@ import (
 func newTestWarehouse(t *testing.T) (*fakeBQ, *Warehouse) {
 	t.Helper()
 	fake, client := newFakeBQ(t)
-	w, err := New(Config{ProjectID: "proj", Dataset: "bq_raw"}, client, nil)
+	w, err := New(Config{ProjectID: "proj", Dataset: "bq_raw", JobRetryWait: time.Millisecond}, client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +90,56 @@ func TestLoadPartitionRetryReusesTheJob(t *testing.T) {
 	}
 	if n := len(fake.calls("GET", "/jobs/shoplake_load_products_20261122_1700")); n == 0 {
 		t.Error("retry did not fetch the existing job")
+	}
+}
+
+// TestLoadJobFailures: a load job BigQuery failed for a transient reason is
+// run again under the next id of the generation's sequence, at most three
+// new jobs a call; a redelivered call goes on from there. A job that refused
+// the data ends the load as invalid data.
+func TestLoadJobFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		reasons   []string // of the jobs that fail, in order
+		wantCalls []string // each call's error ("" for success, "invalid" for ErrInvalidData, else transient)
+		wantJobs  []string // suffixes of the jobs created
+	}{
+		{"succeeds", nil, []string{""}, []string{""}},
+		{"one server failure", []string{"backendError"}, []string{""}, []string{"", "_retry1"}},
+		{"rate limits, then a redelivery", []string{"rateLimitExceeded", "backendError", "internalError"},
+			[]string{"transient", ""}, []string{"", "_retry1", "_retry2", "_retry3"}},
+		{"bad data", []string{"invalid"}, []string{"invalid"}, []string{""}},
+		{"a server failure, then bad data", []string{"backendError", "invalid"}, []string{"invalid"}, []string{"", "_retry1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, w := newTestWarehouse(t)
+			fake.outputRows = "20"
+			fake.jobErrors = tc.reasons
+			for i, want := range tc.wantCalls {
+				rows, err := w.LoadPartition(context.Background(), req)
+				switch {
+				case want == "" && (err != nil || rows != 20):
+					t.Errorf("call %d = %d, %v; want 20 rows", i+1, rows, err)
+				case want == "invalid" && !errors.Is(err, warehouse.ErrInvalidData):
+					t.Errorf("call %d: %v, want ErrInvalidData", i+1, err)
+				case want == "transient" && (err == nil || errors.Is(err, warehouse.ErrInvalidData)):
+					t.Errorf("call %d: %v, want a transient error", i+1, err)
+				}
+			}
+			var want []string
+			for _, suffix := range tc.wantJobs {
+				want = append(want, LoadJobID(req)+suffix)
+			}
+			fake.mu.Lock()
+			got := slices.Sorted(maps.Keys(fake.jobs))
+			fake.mu.Unlock()
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("jobs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

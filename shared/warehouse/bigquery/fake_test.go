@@ -23,6 +23,8 @@ type fakeBQ struct {
 	jobs     map[string]map[string]any
 	// outputRows is what a finished load job reports.
 	outputRows string
+	// jobErrors are the reasons for which the next new jobs fail, in order.
+	jobErrors []string
 	// count is what a count(*) query returns.
 	count string
 	// failInsert makes insertAll answer with this status.
@@ -91,6 +93,12 @@ func (f *fakeBQ) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"configuration": body["configuration"],
 			"status":        map[string]any{"state": "DONE"},
 			"statistics":    map[string]any{"load": map[string]any{"outputRows": f.outputRows}},
+		}
+		if len(f.jobErrors) > 0 {
+			reason := f.jobErrors[0]
+			f.jobErrors = f.jobErrors[1:]
+			job["status"] = map[string]any{"state": "DONE", "errorResult": map[string]any{"reason": reason, "message": reason + " in the fake"}}
+			delete(job, "statistics")
 		}
 		f.jobs[id] = job
 		reply(http.StatusOK, job)
