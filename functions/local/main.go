@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -83,6 +84,11 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if baseURL != "" && *fault != "" {
 		return errors.New("--source-fault applies to the built-in API; it cannot be combined with SOURCE_BASE_URL")
+	}
+	if *dbt != "" {
+		if _, err := os.Stat(filepath.Join(*dbtProject, "dbt_project.yml")); err != nil {
+			return fmt.Errorf("no dbt project in %s (no dbt_project.yml there): run from the repository root, as make run does, or name the project's directory with --dbt-project", *dbtProject)
+		}
 	}
 	if *reportOnly {
 		path, err := writeReport(ctx, *dir, time.Now())

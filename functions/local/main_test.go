@@ -429,6 +429,7 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"bad flag", nil, []string{"--scale", "many"}, "invalid value \"many\" for flag -scale", ""},
 		{"scale with external source", []string{"SOURCE_BASE_URL=http://127.0.0.1:1"}, []string{"--scale", "10"}, "cannot be combined", ""},
 		{"damaged warehouse", nil, nil, `"make run ARGS=--rebuild" replaces it`, "not a DuckDB database"},
+		{"no dbt project", nil, []string{"--port", "0", "--dbt", "/bin/true", "--dbt-project", os.TempDir()}, "no dbt project in " + os.TempDir(), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
