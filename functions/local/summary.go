@@ -1,19 +1,24 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/drift"
+	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
@@ -103,12 +108,14 @@ type StreamReport struct {
 
 // EntityReport is one entity's line of the summary.
 type EntityReport struct {
-	Entity    string `json:"entity"`
-	Fetched   int64  `json:"fetched"`
-	Valid     int64  `json:"valid"`
-	Rejected  int64  `json:"rejected"`
-	Object    string `json:"object"`
-	Unchanged bool   `json:"unchanged"`
+	Entity   string `json:"entity"`
+	Fetched  int64  `json:"fetched"`
+	Valid    int64  `json:"valid"`
+	Rejected int64  `json:"rejected"`
+	// RejectReasons counts the rejected records by kind of reason.
+	RejectReasons map[string]int64 `json:"reject_reasons,omitempty"`
+	Object        string           `json:"object"`
+	Unchanged     bool             `json:"unchanged"`
 	// LoadedRows is how many rows this run loaded into the raw table.
 	LoadedRows int64 `json:"loaded_rows"`
 	// TableRows is the raw table's row count after the run.
@@ -122,7 +129,7 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 	s.Entities = nil
 	for _, e := range s.Ingest.Entities {
 		r := EntityReport{
-			Entity: e.Entity, Fetched: e.Fetched, Valid: e.Valid, Rejected: e.Rejected,
+			Entity: e.Entity, Fetched: e.Fetched, Valid: e.Valid, Rejected: e.Rejected, RejectReasons: e.RejectReasons,
 			Object: e.Object, Unchanged: e.Unchanged, Seconds: float64(e.DurationMillis) / 1000,
 		}
 		for _, d := range s.Deliveries {
@@ -282,8 +289,19 @@ func (s *Summary) Print(out io.Writer) {
 	}
 	for _, e := range s.Entities {
 		if e.Rejected > 0 {
-			fmt.Fprintf(out, "rejected  %d %s record(s): see gs://%s/rejects/%s/ (%s)\n", e.Rejected, e.Entity, Bucket, e.Entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", e.Entity))
+			fmt.Fprintln(out, s.rejectedLine(e.Entity, e.Rejected, e.RejectReasons))
 		}
+	}
+	var cartsRejected int64
+	cartReasons := map[string]int64{}
+	for _, p := range s.Polls {
+		cartsRejected += p.Poll.Rejected
+		for kind, n := range p.Poll.RejectReasons {
+			cartReasons[kind] += n
+		}
+	}
+	if cartsRejected > 0 {
+		fmt.Fprintln(out, s.rejectedLine(model.Carts.Name, cartsRejected, cartReasons))
 	}
 	switch d := s.DBT; d.Status {
 	case "built":
@@ -331,4 +349,27 @@ func (s *Summary) Print(out io.Writer) {
 		}
 	}
 	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
+}
+
+// rejectedLine says how many records of an entity were quarantined, for
+// which reasons (the three most frequent kinds), and where they are.
+func (s *Summary) rejectedLine(entity string, n int64, reasons map[string]int64) string {
+	kinds := slices.Collect(maps.Keys(reasons))
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(reasons[b], reasons[a]), strings.Compare(a, b))
+	})
+	var why []string
+	for i, kind := range kinds {
+		if i == 3 {
+			why = append(why, fmt.Sprintf("%d more kind(s) of reason", len(kinds)-3))
+			break
+		}
+		kind = strings.TrimPrefix(strings.TrimPrefix(kind, entity+": "), model.ErrInvalid.Error()+": ")
+		why = append(why, fmt.Sprintf("%d %s", reasons[kinds[i]], kind))
+	}
+	line := fmt.Sprintf("rejected  %d %s record(s)", n, entity)
+	if len(why) > 0 {
+		line += " (" + strings.Join(why, "; ") + ")"
+	}
+	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, Bucket, entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", entity))
 }

@@ -57,3 +57,31 @@ func TestReportEvery(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestRejectedLineSaysWhyAndWhere(t *testing.T) {
+	t.Parallel()
+	s := &Summary{Dir: "/run"}
+	where := ": see gs://" + Bucket + "/rejects/products/ (/run/gcs/" + Bucket + "/rejects/products)"
+	cases := []struct {
+		name    string
+		n       int64
+		reasons map[string]int64
+		want    string
+	}{
+		{"no reasons recorded", 2, nil, "rejected  2 products record(s)" + where},
+		{"one kind", 1, map[string]int64{"products: invalid record: id listed again in the same listing; the first listing is kept": 1},
+			"rejected  1 products record(s) (1 id listed again in the same listing; the first listing is kept)" + where},
+		{"most frequent first, three at most", 10, map[string]int64{
+			"invalid record: title fails notblank": 2, "invalid record: price fails gte=0": 5,
+			"invalid record: id fails gt=0": 2, "record # is # bytes, over the # limit": 1,
+		}, "rejected  10 products record(s) (5 price fails gte=0; 2 id fails gt=0; 2 title fails notblank; 1 more kind(s) of reason)" + where},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := s.rejectedLine("products", tc.n, tc.reasons); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
