@@ -33,10 +33,10 @@ type CartEvent struct {
 	PublishedAt time.Time       `json:"published_at" validate:"required"`
 }
 
-// CartEventLine is one product line of a cart event.
+// CartEventLine is one product line of a cart event, bounded as CartLine.
 type CartEventLine struct {
 	ProductID int64 `json:"product_id" validate:"gt=0"`
-	Quantity  int64 `json:"quantity" validate:"gt=0"`
+	Quantity  int64 `json:"quantity" validate:"gt=0,lte=1000000"`
 }
 
 // Fingerprint is the 64-bit hash of a cart's canonical content.

@@ -49,6 +49,8 @@ func TestCanonical(t *testing.T) {
 		{name: "missing id", entity: Products, raw: `{"title":"t","price":1,"category":"c"}`, wantErr: "id fails gt=0"},
 		{name: "empty title", entity: Products, raw: `{"id":1,"title":"  ","price":1,"category":"c"}`, wantErr: "title fails notblank"},
 		{name: "negative price", entity: Products, raw: `{"id":1,"title":"t","price":-5,"category":"c"}`, wantErr: "price fails gte=0"},
+		{name: "price over the bound", entity: Products, raw: `{"id":1,"title":"t","price":2e15,"category":"c"}`, wantErr: "price fails lte=1000000000"},
+		{name: "highest price", entity: Products, raw: `{"id":1,"title":"t","price":1e9,"category":"c"}`, want: `{"id":1,"title":"t","price":1000000000,"description":"","category":"c","image":"","rating":null}`},
 		{name: "rating out of range", entity: Products, raw: `{"id":1,"title":"t","price":1,"category":"c","rating":{"rate":9,"count":1}}`, wantErr: "rating.rate fails lte=5"},
 		{name: "price as string", entity: Products, raw: `{"id":1,"title":"t","price":"1","category":"c"}`, wantErr: `field "price": expected float64, got JSON string`},
 		{name: "non-object element", entity: Products, raw: `42`, wantErr: "products element is not a JSON object"},
@@ -56,6 +58,7 @@ func TestCanonical(t *testing.T) {
 		{name: "malformed email", entity: Users, raw: `{"id":1,"email":"not-an-email","username":"u","password":"s3cret!"}`, wantErr: "email fails email"},
 		{name: "latitude out of range", entity: Users, raw: `{"id":1,"email":"a@b.co","username":"u","address":{"geolocation":{"lat":"91","long":"0"}}}`, wantErr: "address.geolocation.lat fails lte=90"},
 		{name: "latitude not a number", entity: Users, raw: `{"id":1,"email":"a@b.co","username":"u","address":{"geolocation":{"lat":"north","long":"0"}}}`, wantErr: "coordinate: not a decimal number"},
+		{name: "cart with a quantity over the bound", entity: Carts, raw: `{"id":1,"userId":1,"date":"2020-03-02T00:00:00.000Z","products":[{"productId":1,"quantity":10000000000000}]}`, wantErr: "products[0].quantity fails lte=1000000"},
 		{name: "cart with negative quantity", entity: Carts, raw: `{"id":1,"userId":1,"date":"2020-03-02T00:00:00.000Z","products":[{"productId":1,"quantity":-1}]}`, wantErr: "products[0].quantity fails gt=0"},
 		{name: "cart with bad date", entity: Carts, raw: `{"id":1,"userId":1,"date":"yesterday","products":[]}`, wantErr: "date fails datetime"},
 	}

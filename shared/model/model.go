@@ -18,10 +18,17 @@ import (
 )
 
 // Product is one catalogue item from GET /products.
+//
+// A price is at most 1,000,000,000 and a cart line's quantity at most
+// 1,000,000. The warehouse keeps money as NUMERIC (38 digits, 9 after the
+// point, on BigQuery and DuckDB alike): within these bounds a line's revenue
+// (at most 10^15), an order of 10,000 lines and any sum a BI tool takes over
+// its orders stay far inside it, where one larger value would stop every
+// build of the marts.
 type Product struct {
 	ID          int64   `json:"id" validate:"gt=0"`
 	Title       string  `json:"title" validate:"notblank,max=1000"`
-	Price       float64 `json:"price" validate:"gte=0"`
+	Price       float64 `json:"price" validate:"gte=0,lte=1000000000"`
 	Description string  `json:"description" validate:"max=10000"`
 	Category    string  `json:"category" validate:"notblank,max=200"`
 	Image       string  `json:"image" validate:"omitempty,url,max=2000"`
@@ -99,8 +106,9 @@ type Cart struct {
 	Products []CartLine `json:"products" validate:"dive"`
 }
 
-// CartLine is one product line of a cart.
+// CartLine is one product line of a cart. Its quantity is bounded as
+// Product says.
 type CartLine struct {
 	ProductID int64 `json:"productId" validate:"gt=0"`
-	Quantity  int64 `json:"quantity" validate:"gt=0"`
+	Quantity  int64 `json:"quantity" validate:"gt=0,lte=1000000"`
 }

@@ -5,6 +5,7 @@
 {% macro unnest_lines(relation, array_column, keep) %}{{ bigquery__unnest_lines(relation, array_column, keep) }}{% endmacro %}
 {% macro array_length(column) %}{{ bigquery__array_length(column) }}{% endmacro %}
 {% macro date_series(start_date, end_date) %}{{ bigquery__date_series(start_date, end_date) }}{% endmacro %}
+{% macro money_type() %}{{ bigquery__money_type() }}{% endmacro %}
 {% macro iso_day_of_week(date_expr) %}{{ bigquery__iso_day_of_week(date_expr) }}{% endmacro %}
 {% macro unnest_order_dates(relation) %}{{ bigquery__unnest_order_dates(relation) }}{% endmacro %}
 {#- dbt's env_var, returning the default. -#}

@@ -48,7 +48,7 @@ final as (
         distinct_ids.product_id,
         products.product_title,
         products.product_category,
-        cast(products.price as numeric) as current_price,
+        cast(products.price as {{ money_type() }}) as current_price,
         products.rating_rate,
         products.rating_count,
         products.snapshot_date,

@@ -81,8 +81,8 @@ current_lines as (
         line_number,
         order_date,
         quantity,
-        cast(unit_price as numeric) as unit_price,
-        cast(quantity * unit_price as numeric) as line_revenue,
+        cast(unit_price as {{ money_type() }}) as unit_price,
+        cast(quantity * unit_price as {{ money_type() }}) as line_revenue,
         is_deleted,
         false as is_removed,
         last_event_at
@@ -108,7 +108,7 @@ current_lines as (
             existing.order_date,
             cast(0 as {{ dbt.type_bigint() }}) as quantity,
             existing.unit_price,
-            cast(0 as numeric) as line_revenue,
+            cast(0 as {{ money_type() }}) as line_revenue,
             existing.is_deleted,
             true as is_removed,
             existing.last_event_at

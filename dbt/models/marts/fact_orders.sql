@@ -48,7 +48,7 @@ final as (
         cast(carts.cart_date as date) as order_date,
         cast(coalesce(totals.item_count, 0) as {{ dbt.type_bigint() }}) as item_count,
         cast(coalesce(totals.total_quantity, 0) as {{ dbt.type_bigint() }}) as total_quantity,
-        cast(coalesce(totals.revenue, 0) as numeric) as revenue,
+        cast(coalesce(totals.revenue, 0) as {{ money_type() }}) as revenue,
         cast(coalesce(totals.unpriced_item_count, 0) as {{ dbt.type_bigint() }}) as unpriced_item_count
     from carts
     left join totals on carts.cart_id = totals.cart_id

@@ -20,7 +20,7 @@ renamed as (
         image as image_url,
 
         -- numerics
-        cast(price as {{ dbt.type_numeric() }}) as price,
+        cast(price as {{ money_type() }}) as price,
         rating.rate as rating_rate,
         rating.count as rating_count,
 
