@@ -741,6 +741,33 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		t.Errorf("cart 8 (revenue, unpriced lines) = %v, want 129.95, every line priced", got)
 	}
 
+	// A price and a quantity beyond what the money columns can sum are
+	// quarantined; they used to fail every build of the marts.
+	api.updateEntity("products", func(p []map[string]any) []map[string]any {
+		v := maps.Clone(p[len(p)-1])
+		v["id"], v["price"] = 22, 2e15
+		return append(p, v)
+	})
+	api.update(func(c []map[string]any) []map[string]any {
+		c[len(c)-1]["products"] = []any{map[string]any{"productId": 21, "quantity": 1e13}}
+		return c
+	})
+	// Both are quarantined, so the raw tables do not change and dbt has
+	// nothing to build.
+	if r := runLocal(t, dir, []string{"SOURCE_BASE_URL=" + url}, append([]string{"--port", "0"}, dbtArgs()...)...); r.code != 0 {
+		t.Fatalf("a price and a quantity out of bounds: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if s := lastRun(t, dir); s.Ingest.Entities[0].Rejected != 1 || s.Polls[0].Poll.Rejected != 1 || s.DBT.Status != "skipped" {
+		t.Errorf("rejected: products %d, carts %d, dbt %s; want 1 each and nothing to build",
+			s.Ingest.Entities[0].Rejected, s.Polls[0].Poll.Rejected, s.DBT.Status)
+	}
+	if got := query("select count(*) from bq_analytics.dim_products where product_id = 22"); got[0] != "0" {
+		t.Errorf("product 22 in dim_products: %v, want none", got)
+	}
+	if got := query("select revenue::double from bq_analytics.fact_orders where cart_id = 8"); len(got) != 1 || got[0] != "129.95" {
+		t.Errorf("cart 8 revenue = %v, want 129.95 as before the rejected change", got)
+	}
+
 	live := func() []string {
 		return query(`select cart_id, item_count, total_quantity, revenue::double, unpriced_item_count, is_deleted from bq_analytics.fact_orders order by cart_id`)
 	}
