@@ -52,10 +52,10 @@ func (b *batch) outAt(i int) []byte {
 
 // canonicalize decodes and validates every raw element that each produces,
 // on all cores, and calls emit for each in source order with its canonical
-// form and id or its validation error (or the error each gave in its place, such as
-// a record over the size limit). The source's order is kept, so the snapshot's
-// bytes and hash are those of a sequential run. It returns the error of each,
-// or the first error of emit (which stops the reading).
+// form and id, or its validation error (or the error each gave in its place,
+// such as a record over the size limit). The source's order is kept, so the
+// snapshot's bytes and hash are those of a sequential run. It returns the
+// error of each, or the first error of emit (which stops the reading).
 func canonicalize(ctx context.Context, e model.Entity, each func(func(json.RawMessage, error) error) error, emit func(raw, canonical []byte, id int64, invalid error) error) (sourceErr, emitErr error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
