@@ -254,7 +254,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		if found {
 			before = prev.Records
 		}
-		if collapsed := source.CheckShrink(e.Name, before, res.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
+		if collapsed := source.CheckShrink(e.Name, before, res.Fetched, res.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
 			if found {
 				collapsed = fmt.Errorf("%w (last: %s)", collapsed, prev.Object)
 			}
@@ -266,6 +266,11 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			}
 			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "entity", e.Name,
 				"held_object", res.HeldObject, "reason", collapsed.Error())
+			if res.Rejected > 0 {
+				// Invalid records, not the source's size, may explain it.
+				return fmt.Errorf("%w: %w; kept at %s, nothing published; rejected: %s (see %s); allow_shrink would publish the %d valid records only",
+					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, e.Name+": ", model.ErrInvalid.Error()+": "), res.RejectsObject, res.Valid)
+			}
 			return fmt.Errorf("%w: %w; kept at %s, nothing published; call with allow_shrink to accept it", ErrSource, collapsed, res.HeldObject)
 		}
 	}

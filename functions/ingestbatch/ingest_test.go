@@ -3,11 +3,13 @@ package ingestbatch
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,6 +336,64 @@ func TestIngestSourceFailureWritesNothingPartial(t *testing.T) {
 	}
 	if r := h.runs.runs[0]; r.Status != warehouse.StatusFailed || !strings.Contains(r.Error, "users") {
 		t.Errorf("pipeline run = %+v", r)
+	}
+}
+
+// TestCollapsedSnapshotIsHeldBack: after a full snapshot, a listing that
+// comes back empty, or whose records are all invalid, publishes nothing, and
+// the error says which of the two it was.
+func TestCollapsedSnapshotIsHeldBack(t *testing.T) {
+	t.Parallel()
+	var products []map[string]any
+	if err := storefront.DecodeFixtures("products", &products); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range products {
+		p["price"] = fmt.Sprint(p["price"])
+	}
+	asStrings, _ := json.Marshal(products)
+	cases := []struct {
+		name, products string
+		want           []string
+	}{
+		{"empty", `[]`, []string{"products came back empty where the last accepted listing had 20", "call with allow_shrink to accept it"}},
+		{"every record invalid", string(asStrings), []string{
+			"products kept no record where the last accepted listing had 20: the 20 the source sent were all rejected as invalid",
+			`rejected: 20 decode products: field \"price\": expected float64, got JSON string (see rejects/products/dt=2026-11-23/products.jsonl)`,
+			"allow_shrink would publish the 0 valid records only",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var broken atomic.Bool
+			fixtures := storefront.NewServer(storefront.Fixtures())
+			changed := storefront.NewServer(storefront.Raw(map[string]string{"products": tc.products}))
+			h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if broken.Load() {
+					changed.ServeHTTP(w, r)
+					return
+				}
+				fixtures.ServeHTTP(w, r)
+			}))
+			if code, _, body := h.call(t, `{"entities":["products"]}`); code != http.StatusOK {
+				t.Fatalf("first run: status %d: %s", code, body)
+			}
+			before := h.objects(t)["raw/products/dt=2026-11-23/products.jsonl"]
+			broken.Store(true)
+			code, _, body := h.call(t, `{"entities":["products"]}`)
+			if code != http.StatusBadGateway {
+				t.Fatalf("status %d, want 502: %s", code, body)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(body, want) {
+					t.Errorf("answer lacks %q:\n%s", want, body)
+				}
+			}
+			if after := h.objects(t)["raw/products/dt=2026-11-23/products.jsonl"]; after != before {
+				t.Error("the published snapshot changed")
+			}
+		})
 	}
 }
 

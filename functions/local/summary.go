@@ -1,23 +1,20 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/drift"
+	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
@@ -354,22 +351,9 @@ func (s *Summary) Print(out io.Writer) {
 // rejectedLine says how many records of an entity were quarantined, for
 // which reasons (the three most frequent kinds), and where they are.
 func (s *Summary) rejectedLine(entity string, n int64, reasons map[string]int64) string {
-	kinds := slices.Collect(maps.Keys(reasons))
-	slices.SortFunc(kinds, func(a, b string) int {
-		return cmp.Or(cmp.Compare(reasons[b], reasons[a]), strings.Compare(a, b))
-	})
-	var why []string
-	for i, kind := range kinds {
-		if i == 3 {
-			why = append(why, fmt.Sprintf("%d more kind(s) of reason", len(kinds)-3))
-			break
-		}
-		kind = strings.TrimPrefix(strings.TrimPrefix(kind, entity+": "), model.ErrInvalid.Error()+": ")
-		why = append(why, fmt.Sprintf("%d %s", reasons[kinds[i]], kind))
-	}
 	line := fmt.Sprintf("rejected  %d %s record(s)", n, entity)
-	if len(why) > 0 {
-		line += " (" + strings.Join(why, "; ") + ")"
+	if why := lake.TopReasons(reasons, 3, entity+": ", model.ErrInvalid.Error()+": "); why != "" {
+		line += " (" + why + ")"
 	}
 	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, Bucket, entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", entity))
 }

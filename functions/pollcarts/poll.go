@@ -227,7 +227,7 @@ func (p *poll) run(ctx context.Context) error {
 	}
 
 	if known := d.known(windowStart); known > 0 && !p.allowShrink {
-		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, f.cfg.Source.MaxShrink); collapsed != nil {
+		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Fetched, f.cfg.Source.MaxShrink); collapsed != nil {
 			// Keep every cart: write the reason beside the rejects, commit
 			// nothing, and let the run fail.
 			_ = p.drain(ctx)

@@ -2,10 +2,13 @@ package lake
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -120,6 +123,30 @@ func ReasonKind(reason error) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// TopReasons lists the n most frequent kinds of reason in reasons (as
+// Quarantine.Reasons counts them), each as "count kind" with prefixes
+// trimmed from the kind's start in turn, then how many kinds it left out:
+// "5 price fails gte=0; 2 id fails gt=0; 1 more kind(s) of reason".
+func TopReasons(reasons map[string]int64, n int, prefixes ...string) string {
+	kinds := slices.Collect(maps.Keys(reasons))
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(reasons[b], reasons[a]), strings.Compare(a, b))
+	})
+	var out []string
+	for i, kind := range kinds {
+		if i == n {
+			out = append(out, fmt.Sprintf("%d more kind(s) of reason", len(kinds)-n))
+			break
+		}
+		text := kind
+		for _, p := range prefixes {
+			text = strings.TrimPrefix(text, p)
+		}
+		out = append(out, fmt.Sprintf("%d %s", reasons[kind], text))
+	}
+	return strings.Join(out, "; ")
 }
 
 // Commit publishes the quarantined records and returns their object, or ""

@@ -327,24 +327,26 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 func TestCheckShrink(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		before, got int64
-		wantErr     string
+		before, sent, got int64
+		wantErr           string
 	}{
-		{before: -1, got: 20},
-		{before: -1, got: 0, wantErr: "products came back empty"},
-		{before: 20, got: 0, wantErr: "came back empty where the last accepted listing had 20"},
-		{before: 20, got: 10},
-		{before: 20, got: 9, wantErr: "fell from 20 to 9 records (-55%)"},
-		{before: 20, got: 2, wantErr: "fell from 20 to 2 records (-90%)"},
-		{before: 20, got: 40},
+		{before: -1, sent: 20, got: 20},
+		{before: -1, sent: 0, got: 0, wantErr: "products came back empty"},
+		{before: 20, sent: 0, got: 0, wantErr: "came back empty where the last accepted listing had 20"},
+		{before: 20, sent: 20, got: 0, wantErr: "products kept no record where the last accepted listing had 20: the 20 the source sent were all rejected as invalid"},
+		{before: 20, sent: 10, got: 10},
+		{before: 20, sent: 20, got: 10},
+		{before: 20, sent: 9, got: 9, wantErr: "fell from 20 to 9 records (-55%), more than SOURCE_MAX_SHRINK allows (50%)"},
+		{before: 20, sent: 20, got: 2, wantErr: "fell from 20 to 2 records (-90%), more than SOURCE_MAX_SHRINK allows (50%); the source sent 20, and 18 were rejected as invalid"},
+		{before: 20, sent: 40, got: 40},
 	}
 	for _, tc := range cases {
-		err := CheckShrink("products", tc.before, tc.got, DefaultMaxShrink)
+		err := CheckShrink("products", tc.before, tc.sent, tc.got, DefaultMaxShrink)
 		switch {
 		case tc.wantErr == "" && err != nil:
-			t.Errorf("CheckShrink(%d, %d) = %v, want nil", tc.before, tc.got, err)
+			t.Errorf("CheckShrink(%d, %d, %d) = %v, want nil", tc.before, tc.sent, tc.got, err)
 		case tc.wantErr != "" && (err == nil || !errors.Is(err, ErrCollapsed) || !strings.Contains(err.Error(), tc.wantErr)):
-			t.Errorf("CheckShrink(%d, %d) = %v, want ErrCollapsed containing %q", tc.before, tc.got, err, tc.wantErr)
+			t.Errorf("CheckShrink(%d, %d, %d) = %v, want ErrCollapsed containing %q", tc.before, tc.sent, tc.got, err, tc.wantErr)
 		}
 	}
 }
