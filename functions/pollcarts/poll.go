@@ -227,18 +227,26 @@ func (p *poll) run(ctx context.Context) error {
 	}
 
 	if known := d.known(windowStart); known > 0 && !p.allowShrink {
-		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Fetched, f.cfg.Source.MaxShrink); collapsed != nil {
+		// Invalid carts are kept, not deleted, but they count as missing
+		// here: a listing mostly rejected leaves the marts stale.
+		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
 			// Keep every cart: write the reason beside the rejects, commit
 			// nothing, and let the run fail.
 			_ = p.drain(ctx)
+			why := lake.TopReasons(rejects.Reasons(), 3, model.Carts.Name+": ", model.ErrInvalid.Error()+": ")
 			if err := rejects.Add(ctx, nil, collapsed); err != nil {
 				return fmt.Errorf("write rejected carts: %w", err)
 			}
 			p.sum.RejectReasons = rejects.Reasons()
-			if _, err := rejects.Commit(ctx); err != nil {
+			object, err := rejects.Commit(ctx)
+			if err != nil {
 				return err
 			}
 			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "reason", collapsed.Error(), "carts_in_state", known)
+			if p.sum.Rejected > 0 {
+				return fmt.Errorf("%w: %w; no cart deleted, state not committed; rejected: %s (see %s); allow_shrink would accept the %d valid carts and keep the others as they were",
+					ErrSource, collapsed, why, object, p.sum.Valid)
+			}
 			return fmt.Errorf("%w: %w; no cart deleted, state not committed; call with allow_shrink to accept it", ErrSource, collapsed)
 		}
 	}

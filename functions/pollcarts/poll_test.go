@@ -453,6 +453,11 @@ func TestCollapsedListingDeletesNothing(t *testing.T) {
 	}{
 		{name: "empty", listing: `[]`, wantDeleted: 7, wantReason: "the cart listing came back empty where the last accepted listing had 7"},
 		{name: "one of seven", listing: "first", wantDeleted: 6, wantReason: "the cart listing fell from 7 to 1 records (-86%)"},
+		// Unreadable carts are kept, not deleted; but four of seven leave
+		// the marts stale, and the error says why.
+		{name: "four of seven invalid", listing: "four invalid", wantDeleted: 0, wantReason: "the cart listing fell from 7 to 3 records (-57%), " +
+			"more than SOURCE_MAX_SHRINK allows (50%); the source sent 7, and 4 were rejected as invalid; no cart deleted, state not committed; " +
+			"rejected: 4 products[].quantity fails gt=0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -463,8 +468,14 @@ func TestCollapsedListingDeletesNothing(t *testing.T) {
 			run(t, f)
 			_, gen, _ := e.store().Load(context.Background())
 			published := len(e.pub.ids())
-			if tc.listing == "first" {
+			switch tc.listing {
+			case "first":
 				tc.listing = encode(t, carts[:1])
+			case "four invalid":
+				for _, c := range carts[:4] {
+					c["products"] = []any{map[string]any{"productId": 1, "quantity": -1}}
+				}
+				tc.listing = encode(t, carts)
 			}
 			e.api.set(tc.listing)
 
@@ -478,7 +489,7 @@ func TestCollapsedListingDeletesNothing(t *testing.T) {
 			if _, now, _ := e.store().Load(context.Background()); now != gen {
 				t.Errorf("state generation %d, want %d untouched", now, gen)
 			}
-			if rejects := e.rejects(t); !strings.Contains(rejects, tc.wantReason) {
+			if rejects := e.rejects(t); !strings.Contains(rejects, strings.Split(tc.wantReason, ";")[0]) {
 				t.Errorf("rejects object: %s", rejects)
 			}
 
