@@ -269,7 +269,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 			if res.Rejected > 0 {
 				// Invalid records, not the source's size, may explain it.
 				return fmt.Errorf("%w: %w; kept at %s, nothing published; rejected: %s (see %s); allow_shrink would publish the %d valid records only",
-					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, e.Name+": ", model.ErrInvalid.Error()+": "), res.RejectsObject, res.Valid)
+					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, model.ReasonPrefixes(e.Name)...), res.RejectsObject, res.Valid)
 			}
 			return fmt.Errorf("%w: %w; kept at %s, nothing published; call with allow_shrink to accept it", ErrSource, collapsed, res.HeldObject)
 		}

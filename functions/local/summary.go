@@ -352,7 +352,7 @@ func (s *Summary) Print(out io.Writer) {
 // which reasons (the three most frequent kinds), and where they are.
 func (s *Summary) rejectedLine(entity string, n int64, reasons map[string]int64) string {
 	line := fmt.Sprintf("rejected  %d %s record(s)", n, entity)
-	if why := lake.TopReasons(reasons, 3, entity+": ", model.ErrInvalid.Error()+": "); why != "" {
+	if why := lake.TopReasons(reasons, 3, model.ReasonPrefixes(entity)...); why != "" {
 		line += " (" + why + ")"
 	}
 	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, Bucket, entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", entity))

@@ -233,7 +233,7 @@ func (p *poll) run(ctx context.Context) error {
 			// Keep every cart: write the reason beside the rejects, commit
 			// nothing, and let the run fail.
 			_ = p.drain(ctx)
-			why := lake.TopReasons(rejects.Reasons(), 3, model.Carts.Name+": ", model.ErrInvalid.Error()+": ")
+			why := lake.TopReasons(rejects.Reasons(), 3, model.ReasonPrefixes(model.Carts.Name)...)
 			if err := rejects.Add(ctx, nil, collapsed); err != nil {
 				return fmt.Errorf("write rejected carts: %w", err)
 			}

@@ -17,6 +17,14 @@ func Repeated(entity string) error {
 	return fmt.Errorf("%s: %w", entity, ErrRepeated)
 }
 
+// ReasonPrefixes are what every rejection reason of entity's records may
+// start with before what is particular to it ("carts: " of Repeated, then
+// ErrInvalid's text): the prefixes lake.TopReasons trims to keep a message
+// short.
+func ReasonPrefixes(entity string) []string {
+	return []string{entity + ": ", ErrInvalid.Error() + ": "}
+}
+
 // Listing remembers the ids one listing has shown, to tell their first
 // listing from a repeat. Sources list in id order, so it keeps the ids that
 // come in order in sorted blocks, 8 bytes an id and nothing copied as they
