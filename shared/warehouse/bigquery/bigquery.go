@@ -181,9 +181,11 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 		}
 		loader.JobIDConfig = bigquery.JobIDConfig{JobID: id}
 		job, err := loader.Run(ctx)
+		fresh := err == nil // started by this call, not found from an earlier one
 		if isAlreadyExists(err) {
 			job, err = w.client.JobFromIDLocation(ctx, id, w.client.Location)
-		} else if err == nil {
+		}
+		if fresh {
 			created++
 		}
 		if err != nil {
@@ -208,6 +210,9 @@ func (w *Warehouse) LoadPartition(ctx context.Context, req warehouse.LoadRequest
 		}
 		if created == newJobsPerCall {
 			return 0, fmt.Errorf("load %s into %s: job %s failed for a transient reason, as did the %d before it; a redelivery goes on with the next: %w", req.URI(), partition, job.ID(), n, jobErr)
+		}
+		if !fresh {
+			continue // an earlier call's failed job: its backoff has passed
 		}
 		select {
 		case <-time.After(wait):

@@ -143,6 +143,32 @@ func TestLoadJobFailures(t *testing.T) {
 	}
 }
 
+// TestLoadRedeliveryDoesNotWaitOnEarlierJobs: a redelivered load walks past
+// the jobs an earlier call ran and saw fail without backing off again; it
+// waits only after a job it started itself.
+func TestLoadRedeliveryDoesNotWaitOnEarlierJobs(t *testing.T) {
+	t.Parallel()
+	fake, client := newFakeBQ(t)
+	fake.outputRows = "20"
+	fake.jobErrors = []string{"backendError", "backendError", "backendError"}
+	first, err := New(Config{ProjectID: "proj", Dataset: "bq_raw", JobRetryWait: time.Millisecond}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.LoadPartition(context.Background(), req); err == nil {
+		t.Fatal("first delivery succeeded, want three failed jobs and a transient error")
+	}
+	patient, err := New(Config{ProjectID: "proj", Dataset: "bq_raw", JobRetryWait: time.Hour}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if rows, err := patient.LoadPartition(ctx, req); err != nil || rows != 20 {
+		t.Errorf("redelivery = %d, %v; want 20 rows from the next job without waiting", rows, err)
+	}
+}
+
 // A replay from the lake loads a generation loaded before: its job is a new
 // one, and a retried replay reuses that.
 func TestLoadPartitionReplayRunsAJobOfItsOwn(t *testing.T) {
