@@ -113,6 +113,15 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 	if err != nil {
 		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, dbtLogPath(dir))
 	}
+	fs, err := parseFreshness(b)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", out, err)
+	}
+	return fs, nil
+}
+
+// parseFreshness reads the verdicts of dbt's sources.json.
+func parseFreshness(b []byte) ([]SourceFreshness, error) {
 	var res struct {
 		Results []struct {
 			UniqueID string  `json:"unique_id"`
@@ -126,7 +135,7 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("read %s: %w", out, err)
+		return nil, err
 	}
 	var fs []SourceFreshness
 	for _, r := range res.Results {
@@ -134,7 +143,9 @@ func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]So
 		parts := strings.SplitN(r.UniqueID, ".", 3)
 		f := SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age,
 			WarnAfter: r.Criteria.WarnAfter.seconds(), ErrorAfter: r.Criteria.ErrorAfter.seconds()}
-		if r.Latest == nil || *r.Latest == "" || r.Age < 0 { // no row to date: dbt reports an error and a nonsense age
+		// No row to date: dbt reports an error and a nonsense age, from
+		// no timestamp or (dbt-duckdb) from 0001-01-01.
+		if r.Latest == nil || *r.Latest == "" || strings.HasPrefix(*r.Latest, "0001-01-01") || r.Age < 0 {
 			f.Status, f.AgeSeconds = FreshnessEmpty, 0
 		}
 		fs = append(fs, f)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestDBTArtefactsLandInTheRunDirectory: dbt resolves relative paths from
@@ -87,5 +89,29 @@ func TestProjectMarkFollowsTheProjectFiles(t *testing.T) {
 	}
 	if _, err := projectMark(t.TempDir()); err == nil {
 		t.Error("a directory without dbt_project.yml has a mark")
+	}
+}
+
+// TestParseFreshness reads what dbt-duckdb's `dbt source freshness` wrote
+// for a warehouse whose cart_events table has no row: a max_loaded_at of
+// 0001-01-01 and an error, which is an empty table, not a stale one.
+func TestParseFreshness(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "sources-empty-cart-events.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseFreshness(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SourceFreshness{
+		{Source: "bq_raw.cart_events", Status: FreshnessEmpty, WarnAfter: 2 * 3600, ErrorAfter: 24 * 3600},
+		{Source: "bq_raw.products", Status: "pass", AgeSeconds: 19.726201, WarnAfter: 26 * 3600, ErrorAfter: 50 * 3600},
+	}
+	if diff := cmp.Diff(want, got[:2]); diff != "" {
+		t.Errorf("freshness (-want +got):\n%s", diff)
+	}
+	if _, err := parseFreshness([]byte("{")); err == nil {
+		t.Error("a cut-off sources.json parsed")
 	}
 }

@@ -10,7 +10,8 @@
 //
 // Files by job: run.go (the phases of a run), stack.go (the stand-ins),
 // wiring.go (the functions), ports.go, eventarc.go and pubsub.go (delivery),
-// dbt.go (transforms), summary.go (what the run did).
+// carts.go (PollCarts' state against the warehouse), dbt.go (transforms),
+// summary.go (what the run did).
 //
 //	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]
 //

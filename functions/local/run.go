@@ -126,6 +126,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := st.deliverBacklog(ctx, push, sum); err != nil {
 		return sum.failed(started, err)
 	}
+	// With every earlier event delivered, what PollCarts remembers
+	// publishing must be what the warehouse holds; where it is not, the
+	// poll publishes the difference again.
+	ledger := newCartLedger(st.gcs.Bucket(Bucket), st.wh.DB())
+	realigned, err := ledger.realign(ctx, out)
+	if err != nil {
+		return sum.failed(started, err)
+	}
 	for n := 1; ; n++ {
 		report, err := st.pollAndStream(ctx, push, sum)
 		sum.Polls = append(sum.Polls, report)
@@ -146,6 +154,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 
 	ctx = context.WithoutCancel(ctx)
+	sum.Carts, err = ledger.check(ctx, sum.deadLettered())
+	sum.Carts.Realigned = realigned.Realigned
+	if err != nil {
+		return sum.failed(started, err)
+	}
 	if err := sum.collect(ctx, st.wh); err != nil {
 		return sum, err
 	}

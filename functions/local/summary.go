@@ -35,9 +35,12 @@ type Summary struct {
 	Backlog    PushStats           `json:"backlog"`
 	// Rebuilt is set when the run rebuilt the warehouse from the lake, and
 	// Replayed counts the archived events it replayed.
-	Rebuilt        bool         `json:"rebuilt"`
-	Replayed       int64        `json:"replayed"`
-	Polls          []PollReport `json:"polls"`
+	Rebuilt  bool         `json:"rebuilt"`
+	Replayed int64        `json:"replayed"`
+	Polls    []PollReport `json:"polls"`
+	// Carts compares PollCarts' state with the warehouse after the last
+	// poll (see CartAudit).
+	Carts          CartAudit    `json:"carts"`
 	Streaming      StreamReport `json:"streaming"`
 	NothingChanged bool         `json:"nothing_changed"`
 	DBT            DBTReport    `json:"dbt"`
@@ -256,6 +259,14 @@ func (s *Summary) Print(out io.Writer) {
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "cart_events: %d rows, %d distinct events; cart_events_rejected: %d rows\n",
 		s.Streaming.CartEventRows, s.Streaming.DistinctEvents, s.Streaming.RejectedEvents)
+	fmt.Fprintf(out, "carts: %d live in the warehouse, as PollCarts' state holds them", s.Carts.Live)
+	if s.Carts.Quarantined > 0 {
+		fmt.Fprintf(out, " (%d whose latest version was quarantined keep their earlier one)", s.Carts.Quarantined)
+	}
+	if s.Carts.Realigned {
+		fmt.Fprint(out, "; the state was realigned with the warehouse before the poll (see above)")
+	}
+	fmt.Fprintln(out)
 	if s.NothingChanged {
 		fmt.Fprintln(out, "Nothing changed: the source matches the snapshots already in the lake and the carts already published, so no object was rewritten, nothing was loaded and no event was published.")
 	} else {
@@ -356,4 +367,13 @@ func (s *Summary) rejectedLine(entity string, n int64, reasons map[string]int64)
 		line += " (" + why + ")"
 	}
 	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, Bucket, entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", entity))
+}
+
+// deadLettered counts the messages the run's deliveries dead-lettered.
+func (s *Summary) deadLettered() int64 {
+	n := s.Backlog.DeadLettered
+	for _, p := range s.Polls {
+		n += p.Push.DeadLettered
+	}
+	return n
 }
