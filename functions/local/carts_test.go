@@ -104,9 +104,6 @@ func execWarehouse(t *testing.T, dir string, stmts ...string) {
 // run to show the carts the source holds, as a run on undamaged files does,
 // and to say what it repaired.
 func TestRunsRepairLostCartEvents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the pipeline")
-	}
 	t.Parallel()
 	base, _ := cleanBaseline(t)
 	want := warehouseLiveCarts(t, base)
@@ -204,9 +201,6 @@ func TestRunsRepairLostCartEvents(t *testing.T) {
 // fails naming them; once it accepts them again, the next run publishes them
 // again and the warehouse shows every cart.
 func TestADeadLetteredEventFailsTheRunAndTheNextRunRepublishesIt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the pipeline")
-	}
 	t.Parallel()
 	base, _ := cleanBaseline(t)
 	want := warehouseLiveCarts(t, base)

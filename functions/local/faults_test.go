@@ -63,8 +63,14 @@ var baseline struct {
 	err   string
 }
 
+// cleanBaseline is the run directory of one clean run of the fixtures,
+// shared by the tests that damage a copy of it; under -short it skips the
+// test instead.
 func cleanBaseline(t *testing.T) (string, rawState) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the pipeline")
+	}
 	baseline.once.Do(func() {
 		dir, err := os.MkdirTemp("", "shoplake-baseline-")
 		if err != nil {
@@ -98,9 +104,6 @@ func copyDir(t *testing.T, from string) string {
 // refused answer fails the run with a message that names it, and changes
 // nothing an earlier run left.
 func TestRunAgainstMisbehavingSources(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the pipeline")
-	}
 	t.Parallel()
 	_, clean := cleanBaseline(t)
 	cases := []struct {
@@ -207,9 +210,6 @@ func assertRepeatsQuarantined(t *testing.T, dir string) {
 // TestAllowShrinkAcceptsARealShrink: the same shrink goes through when the
 // run says it is real.
 func TestAllowShrinkAcceptsARealShrink(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the pipeline")
-	}
 	t.Parallel()
 	base, _ := cleanBaseline(t)
 	dir := copyDir(t, base)
