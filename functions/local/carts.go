@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -46,17 +47,25 @@ type CartAudit struct {
 	Quarantined int64 `json:"quarantined,omitempty"`
 	// Examples are up to five ids of carts that disagree.
 	Examples []int64 `json:"examples,omitempty"`
+	// Unreadable is why the state object could not be decoded, when it
+	// could not: its carts then count as none.
+	Unreadable string `json:"unreadable,omitempty"`
 	// Realigned is set when the run rewrote the state to follow the
 	// warehouse, so that its poll published the disagreeing carts again.
 	Realigned bool `json:"realigned,omitempty"`
 }
 
 // Agrees reports whether the state and the warehouse hold the same carts.
-func (a CartAudit) Agrees() bool { return a.Missing == 0 && a.Differ == 0 && a.Stray == 0 }
+func (a CartAudit) Agrees() bool {
+	return a.Missing == 0 && a.Differ == 0 && a.Stray == 0 && a.Unreadable == ""
+}
 
 // disagreement describes a failed audit in one clause.
 func (a CartAudit) disagreement() string {
 	var parts []string
+	if a.Unreadable != "" {
+		parts = append(parts, fmt.Sprintf("%s is unreadable (%s)", StateObject, a.Unreadable))
+	}
 	if a.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d cart(s) PollCarts published are not live in the warehouse", a.Missing))
 	}
@@ -66,11 +75,15 @@ func (a CartAudit) disagreement() string {
 	if a.Stray > 0 {
 		parts = append(parts, fmt.Sprintf("%d cart(s) live in the warehouse are unknown to PollCarts' state", a.Stray))
 	}
-	ids := make([]string, len(a.Examples))
-	for i, id := range a.Examples {
-		ids[i] = strconv.FormatInt(id, 10)
+	msg := strings.Join(parts, ", and ")
+	if len(a.Examples) > 0 {
+		ids := make([]string, len(a.Examples))
+		for i, id := range a.Examples {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		msg += " (carts " + strings.Join(ids, ", ") + ")"
 	}
-	return fmt.Sprintf("%s (carts %s)", strings.Join(parts, ", and "), strings.Join(ids, ", "))
+	return msg
 }
 
 // maxExamples bounds CartAudit.Examples.
@@ -192,18 +205,29 @@ func quarantinedEvents(ctx context.Context, db *sql.DB, dataset string) (map[str
 // lake and the warehouse's cart events.
 type cartLedger struct {
 	store   *state.Store
+	object  *storage.ObjectHandle
 	db      *sql.DB
 	dataset string
 }
 
 func newCartLedger(bucket *storage.BucketHandle, db *sql.DB) *cartLedger {
-	return &cartLedger{store: state.NewStore(bucket, StateObject), db: db, dataset: RawDataset}
+	return &cartLedger{store: state.NewStore(bucket, StateObject), object: bucket.Object(StateObject), db: db, dataset: RawDataset}
 }
 
 // audit compares the state with the warehouse. It returns the state that
 // follows the warehouse and the state's generation, for realign.
 func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64, error) {
 	st, gen, err := l.store.Load(ctx)
+	unreadable := ""
+	if errors.Is(err, state.ErrCorrupt) {
+		// Written whole or not at all, so damaged from outside: what the
+		// warehouse holds is then the best account of what was published.
+		attrs, aerr := l.object.Attrs(ctx)
+		if aerr != nil {
+			return CartAudit{}, nil, 0, fmt.Errorf("%w; and its generation: %w", err, aerr)
+		}
+		st, gen, unreadable, err = nil, attrs.Generation, err.Error(), nil
+	}
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}
@@ -216,6 +240,7 @@ func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64
 		return CartAudit{}, nil, 0, err
 	}
 	a, next := auditCarts(st, live, func(id string) bool { return rejected[id] })
+	a.Unreadable = unreadable
 	return a, next, gen, nil
 }
 

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"database/sql"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/state"
 )
@@ -74,164 +73,63 @@ func TestAuditCarts(t *testing.T) {
 	}
 }
 
-// warehouseLiveCarts is what the marts show of the carts: the live carts of
-// bq_raw.cart_events, with their fingerprints.
-func warehouseLiveCarts(t *testing.T, dir string) []state.Entry {
-	t.Helper()
-	db := openWarehouse(t, dir)
-	defer db.Close()
-	live, err := liveCarts(t.Context(), db, RawDataset)
+// TestCartLedgerRebuildsAnUnreadableState: a state object that does not
+// decode counts as no cart, and realign replaces it with the warehouse's
+// live carts; the next audit agrees and commits nothing.
+func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	bucket := laketest.New(t, Bucket, map[string]string{StateObject: "not a cart state"}).Bucket(Bucket)
+	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return live
-}
-
-// execWarehouse runs statements against a run directory's warehouse.
-func execWarehouse(t *testing.T, dir string, stmts ...string) {
-	t.Helper()
-	db := openWarehouse(t, dir)
 	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
+	db.SetMaxOpenConns(1) // one in-memory database
+	for _, q := range []string{
+		"create schema bq_raw",
+		"create table bq_raw.cart_events (event_id varchar, event_type varchar, cart_id bigint, cart_date timestamp, fingerprint varchar, published_at timestamp)",
+		"create table bq_raw.cart_events_rejected (event_id varchar)",
+		`insert into bq_raw.cart_events values
+			('a', 'cart.upserted', 1, timestamp '2020-03-02 00:00:00', '000000000000000a', timestamp '2026-01-01 10:00:00'),
+			('b', 'cart.upserted', 2, timestamp '2020-03-01 00:00:00', '000000000000000b', timestamp '2026-01-01 10:00:00'),
+			('c', 'cart.deleted', 2, null, '000000000000000c', timestamp '2026-01-01 11:00:00'),
+			('d', 'cart.upserted', 3, timestamp '2020-03-03 00:00:00', '000000000000000d', timestamp '2026-01-01 10:00:00')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
 	}
-}
+	ledger := newCartLedger(bucket, db)
 
-// TestRunsRepairLostCartEvents damages what a clean run left (a file of the
-// lake deleted, rows deleted from the warehouse) and expects the next plain
-// run to show the carts the source holds, as a run on undamaged files does,
-// and to say what it repaired.
-func TestRunsRepairLostCartEvents(t *testing.T) {
-	t.Parallel()
-	base, _ := cleanBaseline(t)
-	want := warehouseLiveCarts(t, base)
-	if len(want) != 7 {
-		t.Fatalf("the clean run holds %d live carts, want the fixtures' 7", len(want))
-	}
-	shrunk := copyDir(t, base)
-	if r := runLocal(t, shrunk, nil, "--port", "0", "--source-fault", string(storefront.FaultShrink), "--allow-shrink"); r.code != 0 {
-		t.Fatalf("reference run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	wantShrunk := warehouseLiveCarts(t, shrunk)
-
-	removeState := func(t *testing.T, dir string) {
-		if err := os.Remove(filepath.Join(dir, "gcs", Bucket, StateObject)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cases := []struct {
-		name   string
-		damage func(t *testing.T, dir string)
-		args   []string
-		// wantPublished is how many events the repairing poll publishes.
-		wantPublished int64
-		wantLive      []state.Entry
-		wantSaid      string
-	}{
-		{
-			name: "the lake's cart event archive deleted, then the warehouse rebuilt",
-			damage: func(t *testing.T, dir string) {
-				if err := os.RemoveAll(filepath.Join(dir, "gcs", Bucket, "raw", "cart_events")); err != nil {
-					t.Fatal(err)
-				}
-			},
-			args:          []string{"--rebuild"},
-			wantPublished: 7, wantLive: want,
-			wantSaid: "7 cart(s) PollCarts published are not live in the warehouse",
-		},
-		{
-			name: "two carts' events deleted from the warehouse",
-			damage: func(t *testing.T, dir string) {
-				execWarehouse(t, dir, "delete from bq_raw.cart_events where cart_id in (2, 5)")
-			},
-			wantPublished: 2, wantLive: want,
-			wantSaid: "2 cart(s) PollCarts published are not live in the warehouse (carts 2, 5)",
-		},
-		{
-			name:          "the poller's state deleted",
-			damage:        removeState,
-			wantPublished: 0, wantLive: want,
-			wantSaid: "7 cart(s) live in the warehouse are unknown to PollCarts' state",
-		},
-		{
-			name:          "the poller's state deleted, then carts deleted at the source",
-			damage:        removeState,
-			args:          []string{"--source-fault", string(storefront.FaultShrink), "--allow-shrink"},
-			wantPublished: 6, wantLive: wantShrunk,
-			wantSaid: "7 cart(s) live in the warehouse are unknown to PollCarts' state",
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			dir := copyDir(t, base)
-			tc.damage(t, dir)
-			r := runLocal(t, dir, nil, append([]string{"--port", "0"}, tc.args...)...)
-			if r.code != 0 {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-			}
-			if !strings.Contains(r.stdout, tc.wantSaid) {
-				t.Errorf("the run did not say %q:\n%s", tc.wantSaid, r.stdout)
-			}
-			s := lastRun(t, dir)
-			if p := s.Polls[0].Poll; p.Published != tc.wantPublished {
-				t.Errorf("poll %+v, want %d events published", p, tc.wantPublished)
-			}
-			if !s.Carts.Realigned || !s.Carts.Agrees() {
-				t.Errorf("cart audit %+v, want realigned, then agreeing", s.Carts)
-			}
-			if diff := cmp.Diff(tc.wantLive, warehouseLiveCarts(t, dir)); diff != "" {
-				t.Errorf("live carts (-as a run on undamaged files +repaired):\n%s", diff)
-			}
-			// Once repaired, the next run has nothing to repair or publish.
-			if r := runLocal(t, dir, nil, append([]string{"--port", "0"}, tc.args...)...); r.code != 0 || strings.Contains(r.stdout, "cart state:") {
-				t.Errorf("the run after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-			}
-			if p := lastRun(t, dir).Polls[0].Poll; p.Published != 0 {
-				t.Errorf("the run after the repair published %d events", p.Published)
-			}
-		})
-	}
-}
-
-// TestADeadLetteredEventFailsTheRunAndTheNextRunRepublishesIt: when the
-// warehouse refuses the poll's events until they are dead-lettered, the run
-// fails naming them; once it accepts them again, the next run publishes them
-// again and the warehouse shows every cart.
-func TestADeadLetteredEventFailsTheRunAndTheNextRunRepublishesIt(t *testing.T) {
-	t.Parallel()
-	base, _ := cleanBaseline(t)
-	want := warehouseLiveCarts(t, base)
-	dir := copyDir(t, base)
-	// A warehouse that has none of the events (nor the poller a state), and
-	// then refuses every insert: its cart_events is a view.
-	if err := os.Remove(filepath.Join(dir, "gcs", Bucket, StateObject)); err != nil {
+	var out strings.Builder
+	a, err := ledger.realign(ctx, &out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	execWarehouse(t, dir, "delete from bq_raw.cart_events",
-		"alter table bq_raw.cart_events rename to cart_events_kept",
-		"create view bq_raw.cart_events as select * from bq_raw.cart_events_kept")
+	if !a.Realigned || a.Stray != 2 || !strings.Contains(a.Unreadable, "corrupt cart state") {
+		t.Errorf("audit %+v, want the unreadable state realigned with the 2 live carts", a)
+	}
+	if want := StateObject + " is unreadable"; !strings.Contains(out.String(), want) {
+		t.Errorf("realign said %q, want %q", out.String(), want)
+	}
+	got, gen, err := state.NewStore(bucket, StateObject).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []state.Entry{{CartID: 1, Fingerprint: 0xa, Day: 18323}, {CartID: 3, Fingerprint: 0xd, Day: 18324}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
 
-	r := runLocal(t, dir, nil, "--port", "0")
-	const said = "after the poll, 7 cart(s) PollCarts published are not live in the warehouse (carts 1, 2, 3, 4, 5); 1 message(s) were dead-lettered"
-	if r.code != 1 || !strings.Contains(r.stderr, said) {
-		t.Fatalf("exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", r.code, said, r.stdout, r.stderr)
+	out.Reset()
+	if a, err := ledger.realign(ctx, &out); err != nil || a.Realigned || !a.Agrees() || out.Len() > 0 {
+		t.Errorf("second realign: %+v, %v, said %q; want agreement and nothing done", a, err, out.String())
 	}
-	if s := lastRun(t, dir); s.Status != "failed" || s.Carts.Missing != 7 {
-		t.Errorf("summary status %q, carts %+v", s.Status, s.Carts)
+	if _, again, _ := state.NewStore(bucket, StateObject).Load(ctx); again != gen {
+		t.Errorf("state generation %d, then %d: an agreeing audit committed", gen, again)
 	}
-
-	execWarehouse(t, dir, "drop view bq_raw.cart_events", "alter table bq_raw.cart_events_kept rename to cart_events")
-	r = runLocal(t, dir, nil, "--port", "0")
-	if r.code != 0 {
-		t.Fatalf("the next run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	if p := lastRun(t, dir).Polls[0].Poll; p.New != 7 || p.Published != 7 {
-		t.Errorf("the next run's poll %+v, want the 7 carts published again", p)
-	}
-	if diff := cmp.Diff(want, warehouseLiveCarts(t, dir)); diff != "" {
-		t.Errorf("live carts (-clean run +repaired):\n%s", diff)
+	if _, err := ledger.check(ctx, 0); err != nil {
+		t.Errorf("check: %v", err)
 	}
 }

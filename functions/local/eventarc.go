@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +36,8 @@ type eventarc struct {
 	client    *http.Client
 	attempts  int
 	backoff   time.Duration
+	// out is told when the state file is unreadable.
+	out io.Writer
 
 	// pending and done count this delivery's objects, for progress.
 	pending, done atomic.Int64
@@ -52,7 +56,11 @@ func (e *eventarc) loadState() (delivered, error) {
 	}
 	d := delivered{}
 	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("eventarc state %s is corrupt (delete it to redeliver everything): %w", e.statePath, err)
+		// Damaged outside a run (it is replaced whole, never written in
+		// place): delivering every object again is safe, since
+		// LoadRawObject skips a generation it loaded.
+		fmt.Fprintf(cmp.Or(e.out, io.Discard), "eventarc: %s is unreadable (%v): every snapshot is delivered again, and LoadRawObject skips what it loaded\n", e.statePath, err)
+		return delivered{}, nil
 	}
 	return d, nil
 }
