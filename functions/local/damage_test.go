@@ -200,3 +200,60 @@ func TestAnUnreadableEventarcStateDeliversEverySnapshotAgain(t *testing.T) {
 		t.Errorf("raw tables and lake (-clean run +after the damage):\n%s", diff)
 	}
 }
+
+// TestRunsReloadDamagedSnapshots: a raw snapshot partition that no longer
+// holds what its load wrote is loaded again from the lake by the next run;
+// one whose lake object is gone stops the run, naming it.
+func TestRunsReloadDamagedSnapshots(t *testing.T) {
+	t.Parallel()
+	base, clean := cleanBaseline(t)
+	cases := []struct {
+		name    string
+		stmts   []string
+		wantSay string
+		wantErr string
+	}{
+		{
+			name:    "rows deleted",
+			stmts:   []string{"delete from bq_raw.users where id < 6"},
+			wantSay: "snapshots: bq_raw.users dt=",
+		},
+		{
+			name:    "table dropped",
+			stmts:   []string{"drop table bq_raw.products"},
+			wantSay: "snapshots: bq_raw.products dt=",
+		},
+		{
+			name: "rows deleted from a partition whose object the lake no longer holds",
+			stmts: []string{
+				"update bq_raw._load_metadata set object_name = 'gs://shoplake-raw/raw/users/dt=2020-01-01/users.jsonl', partition_date = date '2020-01-01' where entity = 'users'",
+				"update bq_raw.users set dt = date '2020-01-01'",
+				"delete from bq_raw.users where id < 6",
+			},
+			wantErr: `bq_raw.users dt=2020-01-01 holds 5 rows where its load of gs://shoplake-raw/raw/users/dt=2020-01-01/users.jsonl recorded 10, and the lake no longer holds that object: "make run ARGS=--rebuild"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := copyDir(t, base)
+			execWarehouse(t, dir, tc.stmts...)
+			r := runLocal(t, dir, nil, "--port", "0")
+			if tc.wantErr != "" {
+				if r.code != 1 || !strings.Contains(r.stderr, tc.wantErr) {
+					t.Fatalf("exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantErr, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code != 0 || !strings.Contains(r.stdout, tc.wantSay) {
+				t.Fatalf("exit %d, want 0 and %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantSay, r.stdout, r.stderr)
+			}
+			if diff := cmp.Diff(clean, readRawState(t, dir)); diff != "" {
+				t.Errorf("raw tables and lake (-clean run +repaired):\n%s", diff)
+			}
+			if r := runLocal(t, dir, nil, "--port", "0"); r.code != 0 || strings.Contains(r.stdout, "snapshots:") {
+				t.Errorf("the run after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}

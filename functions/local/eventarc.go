@@ -76,6 +76,18 @@ func (e *eventarc) saveState(d delivered) error {
 	return nil
 }
 
+// forget makes the next deliverNew deliver the named objects again.
+func (e *eventarc) forget(names ...string) error {
+	state, err := e.loadState()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		delete(state, n)
+	}
+	return e.saveState(state)
+}
+
 // Delivery is the outcome of one object's event.
 type Delivery struct {
 	Object     string  `json:"object"`

@@ -10,7 +10,8 @@
 //
 // Files by job: run.go (the phases of a run), stack.go (the stand-ins),
 // wiring.go (the functions), ports.go, eventarc.go and pubsub.go (delivery),
-// carts.go (PollCarts' state against the warehouse), dbt.go (transforms),
+// carts.go and snapshots.go (the warehouse against PollCarts' state and
+// against its load records), dbt.go (transforms),
 // summary.go (what the run did).
 //
 //	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]

@@ -103,6 +103,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond, out: out,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
+	if err := st.repairSnapshots(ctx, ea, out); err != nil {
+		return sum.failed(started, err)
+	}
 	stop = reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
 	end = sum.phase("load")
 	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
