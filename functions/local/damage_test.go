@@ -178,58 +178,50 @@ func TestADeadLetteredEventFailsTheRunAndTheNextRunRepublishesIt(t *testing.T) {
 	}
 }
 
-// TestAnUnreadableEventarcStateDeliversEverySnapshotAgain: the file in which
-// the runner remembers what it delivered to LoadRawObject, damaged, is not
-// a reason to stop: every snapshot is delivered again, LoadRawObject skips
-// what it loaded, and the raw tables and the lake stay as they were.
-func TestAnUnreadableEventarcStateDeliversEverySnapshotAgain(t *testing.T) {
-	t.Parallel()
-	base, clean := cleanBaseline(t)
-	dir := copyDir(t, base)
-	if err := os.WriteFile(statePath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := runLocal(t, dir, nil, "--port", "0")
-	if r.code != 0 || !strings.Contains(r.stdout, "eventarc-delivered.json is unreadable") {
-		t.Fatalf("exit %d, want 0 and the damaged file named\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	if d := lastRun(t, dir).Deliveries; len(d) != 2 {
-		t.Errorf("deliveries %+v, want both snapshots delivered again", d)
-	}
-	if diff := cmp.Diff(clean, readRawState(t, dir)); diff != "" {
-		t.Errorf("raw tables and lake (-clean run +after the damage):\n%s", diff)
-	}
-}
-
 // TestRunsReloadDamagedSnapshots: a raw snapshot partition that no longer
 // holds what its load wrote is loaded again from the lake by the next run;
-// one whose lake object is gone stops the run, naming it.
+// one whose lake object is gone stops the run, naming it. The file in which
+// the runner remembers what it delivered to LoadRawObject, garbled, is no
+// reason to stop: every snapshot is delivered again, and LoadRawObject
+// skips what it loaded.
 func TestRunsReloadDamagedSnapshots(t *testing.T) {
 	t.Parallel()
 	base, clean := cleanBaseline(t)
+	sqlDamage := func(stmts ...string) func(*testing.T, string) {
+		return func(t *testing.T, dir string) { execWarehouse(t, dir, stmts...) }
+	}
 	cases := []struct {
 		name    string
-		stmts   []string
+		damage  func(t *testing.T, dir string)
 		wantSay string
 		wantErr string
 	}{
 		{
 			name:    "rows deleted",
-			stmts:   []string{"delete from bq_raw.users where id < 6"},
+			damage:  sqlDamage("delete from bq_raw.users where id < 6"),
 			wantSay: "snapshots: bq_raw.users dt=",
 		},
 		{
 			name:    "table dropped",
-			stmts:   []string{"drop table bq_raw.products"},
+			damage:  sqlDamage("drop table bq_raw.products"),
 			wantSay: "snapshots: bq_raw.products dt=",
 		},
 		{
+			name: "the delivery file garbled",
+			damage: func(t *testing.T, dir string) {
+				if err := os.WriteFile(statePath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantSay: "eventarc-delivered.json is unreadable",
+		},
+		{
 			name: "rows deleted from a partition whose object the lake no longer holds",
-			stmts: []string{
+			damage: sqlDamage(
 				"update bq_raw._load_metadata set object_name = 'gs://shoplake-raw/raw/users/dt=2020-01-01/users.jsonl', partition_date = date '2020-01-01' where entity = 'users'",
 				"update bq_raw.users set dt = date '2020-01-01'",
 				"delete from bq_raw.users where id < 6",
-			},
+			),
 			wantErr: `bq_raw.users dt=2020-01-01 holds 5 rows where its load of gs://shoplake-raw/raw/users/dt=2020-01-01/users.jsonl recorded 10, and the lake no longer holds that object: "make run ARGS=--rebuild"`,
 		},
 	}
@@ -237,7 +229,7 @@ func TestRunsReloadDamagedSnapshots(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := copyDir(t, base)
-			execWarehouse(t, dir, tc.stmts...)
+			tc.damage(t, dir)
 			r := runLocal(t, dir, nil, "--port", "0")
 			if tc.wantErr != "" {
 				if r.code != 1 || !strings.Contains(r.stderr, tc.wantErr) {
