@@ -1,5 +1,5 @@
-# Alerts: function errors, rejected cart events, and a batch path that has
-# gone quiet. Each goes to the channels in var.alert_notification_channels.
+# Alerts: function errors, rejected and dead-lettered cart events, held
+# listings, failed dbt builds, and a batch path that has gone quiet. Each goes to the channels in var.alert_notification_channels.
 
 # Counters of log lines: a structured log message of one or more functions.
 locals {
@@ -63,6 +63,16 @@ locals {
       duration  = "0s"
       group_by  = []
       help      = "StreamCartEvents quarantined cart events: query bq_raw.cart_events_rejected for the reason of each."
+    }
+    dead_lettered_events = {
+      title     = "Shoplake: cart events dead-lettered"
+      condition = "Messages moved from cart-events-stream to the dead-letter topic"
+      filter    = "resource.type=\"pubsub_subscription\" AND metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.cart_events_stream.name}\""
+      threshold = 0
+      window    = "600s"
+      duration  = "0s"
+      group_by  = []
+      help      = "StreamCartEvents failed a message 5 times and Pub/Sub dead-lettered it: PollCarts has moved on, so the marts miss those carts' versions until the events are replayed. Fix the cause first (StreamCartEvents' logs, severity>=ERROR), then insert the archived events again: `go run ./scripts/replay --what events` (README, \"Replay the warehouse from the lake\"); events already in bq_raw.cart_events come back as duplicates that stg_cart_events drops. The messages wait on cart-events-dead-letter-hold for inspection."
     }
     held_listings = {
       title     = "Shoplake: source listing held back"
