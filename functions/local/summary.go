@@ -159,7 +159,7 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 	if s.Streaming.RejectedEvents, err = wh.CountRows(ctx, "cart_events_rejected"); err != nil {
 		return err
 	}
-	s.NothingChanged = len(s.Deliveries) == 0 && !s.Rebuilt
+	s.NothingChanged = len(s.Deliveries) == 0 && !s.Rebuilt && !s.Carts.Realigned
 	for _, e := range s.Entities {
 		if !e.Unchanged {
 			s.NothingChanged = false
