@@ -338,7 +338,10 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 			`{"id":4,"title":"neg","price":-1,"category":"c"},` +
 			`7]`,
 		"users": `[{"id":1,"email":"a@b.co","username":"a","password":"pw-1"},{"id":2,"email":"nope","username":"b","password":"pw-2"}]`,
-		"carts": `[]`,
+		// The zero date of many backends, and a far future one.
+		"carts": `[{"id":1,"userId":1,"date":"2020-03-02T00:00:00.000Z","products":[{"productId":1,"quantity":1}]},` +
+			`{"id":2,"userId":1,"date":"0001-01-01T00:00:00.000Z","products":[{"productId":1,"quantity":1}]},` +
+			`{"id":3,"userId":1,"date":"9999-12-31T00:00:00.000Z","products":[]}]`,
 	})))
 	defer api.Close()
 	dir := t.TempDir()
@@ -372,6 +375,13 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
 	if !strings.Contains(string(userRejects), "email fails email") {
 		t.Errorf("user rejects = %s", userRejects)
+	}
+	if p := s.Polls[0].Poll; p.Valid != 1 || p.Rejected != 2 || p.Published != 1 {
+		t.Errorf("poll %+v, want the 2 carts dated outside 1970-2099 rejected", p)
+	}
+	cartRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "carts", "dt="+day, "carts.jsonl"))
+	if n := strings.Count(string(cartRejects), "date fails from1970to2099"); n != 2 {
+		t.Errorf("cart rejects name the date %d times, want 2:\n%s", n, cartRejects)
 	}
 	// No password anywhere on disk.
 	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {

@@ -205,6 +205,7 @@ func TestPoisonMessagesAreRejectedAndAcknowledged(t *testing.T) {
 		{"invalid JSON", envelope(t, []byte(`{"event_id":`), msg.Attributes, "m1"), "body is not a cart event"},
 		{"missing fields", envelope(t, withBody(func(m map[string]any) { delete(m, "cart_id"); delete(m, "fingerprint") }), msg.Attributes, "m2"), "cart_id fails gt=0"},
 		{"negative quantity", envelope(t, withBody(func(m map[string]any) { m["products"] = []any{map[string]any{"product_id": 1, "quantity": -3}} }), msg.Attributes, "m3"), "products[0].quantity fails gt=0"},
+		{"cart dated on the zero date", envelope(t, withBody(func(m map[string]any) { m["cart_date"] = "0001-01-01T00:00:00Z" }), msg.Attributes, "m3"), "cart_date fails from1970to2099"},
 		{"quantity over the bound", envelope(t, withBody(func(m map[string]any) { m["products"] = []any{map[string]any{"product_id": 1, "quantity": 1e13}} }), msg.Attributes, "m3"), "products[0].quantity fails lte=1000000"},
 		{"unknown schema version", envelope(t, msg.Data, attrs(func(a map[string]string) { a["schema_version"] = "2" }), "m4"), `unknown schema_version "2"`},
 		{"attribute mismatch", envelope(t, msg.Data, attrs(func(a map[string]string) { a["event_id"] = strings.Repeat("0", 64) }), "m5"), "does not match the body"},

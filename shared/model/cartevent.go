@@ -26,7 +26,7 @@ type CartEvent struct {
 	EventType   string          `json:"event_type" validate:"oneof=cart.upserted cart.deleted"`
 	CartID      int64           `json:"cart_id" validate:"gt=0"`
 	UserID      int64           `json:"user_id" validate:"required_if=EventType cart.upserted,gte=0"`
-	CartDate    *time.Time      `json:"cart_date" validate:"required_if=EventType cart.upserted"`
+	CartDate    *time.Time      `json:"cart_date" validate:"required_if=EventType cart.upserted,omitempty,from1970to2099"`
 	Products    []CartEventLine `json:"products" validate:"max=10000,dive"`
 	Fingerprint string          `json:"fingerprint" validate:"len=16,hexadecimal"`
 	ExtractedAt time.Time       `json:"extracted_at" validate:"required"`

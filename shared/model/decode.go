@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 	nonstandard "github.com/go-playground/validator/v10/non-standard/validators"
@@ -149,10 +150,44 @@ func newValidate() *validator.Validate {
 		}
 		return name
 	})
-	if err := v.RegisterValidation("notblank", nonstandard.NotBlank); err != nil {
-		panic(err) // programming error: the tag name is a constant
+	for tag, fn := range map[string]validator.Func{"notblank": nonstandard.NotBlank, CartDateRule: cartDateInRange} {
+		if err := v.RegisterValidation(tag, fn); err != nil {
+			panic(err) // programming error: the tag names are constants
+		}
 	}
 	return v
+}
+
+// CartDateRule is the validation a cart's date must pass: a date from
+// FirstCartDate up to, not including, EndCartDate. A shop cannot have sold
+// before 1970 or after 2099; what lies outside is a placeholder
+// (0001-01-01, the zero date many backends write for "none", or
+// 9999-12-31), and one such cart would stretch dim_date, which spans every
+// order date, to millions of days.
+const CartDateRule = "from1970to2099"
+
+// The bounds of a cart's date (CartDateRule).
+var (
+	FirstCartDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	EndCartDate   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// cartDateInRange checks a cart date given as the source's string (Cart) or
+// as a time (CartEvent).
+func cartDateInRange(fl validator.FieldLevel) bool {
+	var t time.Time
+	switch v := fl.Field().Interface().(type) {
+	case time.Time:
+		t = v
+	case string:
+		var err error
+		if t, err = time.Parse(cartDateLayout, v); err != nil {
+			return false
+		}
+	default:
+		return false
+	}
+	return !t.Before(FirstCartDate) && t.Before(EndCartDate)
 }
 
 // Validate checks a model value against its validate tags. The error wraps

@@ -59,6 +59,11 @@ func TestCanonical(t *testing.T) {
 		{name: "latitude out of range", entity: Users, raw: `{"id":1,"email":"a@b.co","username":"u","address":{"geolocation":{"lat":"91","long":"0"}}}`, wantErr: "address.geolocation.lat fails lte=90"},
 		{name: "latitude not a number", entity: Users, raw: `{"id":1,"email":"a@b.co","username":"u","address":{"geolocation":{"lat":"north","long":"0"}}}`, wantErr: "coordinate: not a decimal number"},
 		{name: "cart with a quantity over the bound", entity: Carts, raw: `{"id":1,"userId":1,"date":"2020-03-02T00:00:00.000Z","products":[{"productId":1,"quantity":10000000000000}]}`, wantErr: "products[0].quantity fails lte=1000000"},
+		{name: "cart dated on the zero date", entity: Carts, raw: `{"id":1,"userId":1,"date":"0001-01-01T00:00:00.000Z","products":[]}`, wantErr: "date fails from1970to2099"},
+		{name: "cart dated just before 1970", entity: Carts, raw: `{"id":1,"userId":1,"date":"1969-12-31T23:59:59.999Z","products":[]}`, wantErr: "date fails from1970to2099"},
+		{name: "cart dated on the first day allowed", entity: Carts, raw: `{"id":1,"userId":1,"date":"1970-01-01T00:00:00.000Z","products":[]}`, want: `{"id":1,"userId":1,"date":"1970-01-01T00:00:00.000Z","products":[]}`},
+		{name: "cart dated on the last moment allowed", entity: Carts, raw: `{"id":1,"userId":1,"date":"2099-12-31T23:59:59.999Z","products":[]}`, want: `{"id":1,"userId":1,"date":"2099-12-31T23:59:59.999Z","products":[]}`},
+		{name: "cart dated 2100", entity: Carts, raw: `{"id":1,"userId":1,"date":"2100-01-01T00:00:00.000Z","products":[]}`, wantErr: "date fails from1970to2099"},
 		{name: "cart with negative quantity", entity: Carts, raw: `{"id":1,"userId":1,"date":"2020-03-02T00:00:00.000Z","products":[{"productId":1,"quantity":-1}]}`, wantErr: "products[0].quantity fails gt=0"},
 		{name: "cart with bad date", entity: Carts, raw: `{"id":1,"userId":1,"date":"yesterday","products":[]}`, wantErr: "date fails datetime"},
 	}

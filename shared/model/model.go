@@ -102,7 +102,7 @@ func (c *Coordinate) UnmarshalJSON(b []byte) error {
 type Cart struct {
 	ID       int64      `json:"id" validate:"gt=0"`
 	UserID   int64      `json:"userId" validate:"gt=0"`
-	Date     string     `json:"date" validate:"required,datetime=2006-01-02T15:04:05.000Z"`
+	Date     string     `json:"date" validate:"required,datetime=2006-01-02T15:04:05.000Z,from1970to2099"`
 	Products []CartLine `json:"products" validate:"dive"`
 }
 
