@@ -107,19 +107,48 @@ func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
 	}
 	want := martFigures(t, clean)
 
-	phases := []struct{ name, marker string }{
-		{"during ingest", "Cloud Scheduler → IngestBatch"},
-		{"during load", "Eventarc (Cloud Storage) → LoadRawObject"},
-		{"as the poll starts", "Cloud Scheduler → PollCarts"},
+	phases := []struct {
+		name, marker string
+		// damage, when set, acts on what the killed run left.
+		damage func(t *testing.T, dir string)
+	}{
+		{name: "during ingest", marker: "Cloud Scheduler → IngestBatch"},
+		{name: "during load", marker: "Eventarc (Cloud Storage) → LoadRawObject"},
+		{name: "as the poll starts", marker: "Cloud Scheduler → PollCarts"},
 		// The delivery follows the poll as it publishes.
-		{"during poll and delivery", "… delivered"},
-		{"after the poll, while its last events are delivered", "  fetched "},
-		{"during dbt", "dbt build (local target)"},
+		{name: "during poll and delivery", marker: "… delivered"},
+		{name: "after the poll, while its last events are delivered", marker: "  fetched "},
+		{
+			// The poll committed its state: the lost events are found by
+			// the cart audit and published again.
+			name: "after the poll, then its undelivered events deleted", marker: "  fetched ",
+			damage: func(t *testing.T, dir string) {
+				q, err := openDiskQueue(filepath.Join(dir, "pubsub", Subscription))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending, err := q.hasPending()
+				q.close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !pending {
+					t.Logf("the kill left no undelivered event: nothing was lost")
+				}
+				if err := os.RemoveAll(filepath.Join(dir, "pubsub")); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{name: "during dbt", marker: "dbt build (local target)"},
 	}
 	for _, ph := range phases {
 		t.Run(ph.name, func(t *testing.T) {
 			dir := t.TempDir()
 			killAt(t, dir, ph.marker)
+			if ph.damage != nil {
+				ph.damage(t, dir)
+			}
 			r := runLocal(t, dir, nil, append([]string{"--port", "0", "--scale", crashScale}, dbtArgs()...)...)
 			if r.code != 0 {
 				t.Fatalf("rerun after a kill %s: exit %d: %s\n%s", ph.name, r.code, r.stderr, r.stdout)
