@@ -72,7 +72,7 @@ locals {
       window    = "600s"
       duration  = "0s"
       group_by  = []
-      help      = "StreamCartEvents failed a message 5 times and Pub/Sub dead-lettered it: PollCarts has moved on, so the marts miss those carts' versions until the events are replayed. Fix the cause first (StreamCartEvents' logs, severity>=ERROR), then insert the archived events again: `go run ./scripts/replay --what events` (README, \"Replay the warehouse from the lake\"); events already in bq_raw.cart_events come back as duplicates that stg_cart_events drops. The messages wait on cart-events-dead-letter-hold for inspection."
+      help      = "StreamCartEvents failed a message 5 times and Pub/Sub dead-lettered it: PollCarts has moved on, so the marts miss those carts' versions until the events are replayed. Fix the cause first (StreamCartEvents' logs, severity>=ERROR), then insert the archived events again and rebuild the marts: `go run ./scripts/replay --what events`, then the dbt job with --full-refresh (README, \"Replay the warehouse from the lake\"), since events older than the incremental lookback are not read again otherwise; events already in bq_raw.cart_events come back as duplicates that stg_cart_events drops. The messages wait on cart-events-dead-letter-hold for inspection."
     }
     held_listings = {
       title     = "Shoplake: source listing held back"
