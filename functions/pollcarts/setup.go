@@ -21,7 +21,12 @@ func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Fun
 		if env.Err() != nil {
 			return nil, env.Err()
 		}
-		deps.State, deps.Publisher = state.NewStore(bucket, cfg.StateObject), events.NewPublisher(ps, cfg.Topic)
+		store := state.NewStore(bucket, cfg.StateObject)
+		store.Recovered = func(unreadable, used int64, err error) {
+			deps.Logger.Error("cart state unreadable: polling against an earlier generation, which this poll replaces",
+				"object", cfg.StateObject, "unreadable_generation", unreadable, "used_generation", used, "error", err.Error())
+		}
+		deps.State, deps.Publisher = store, events.NewPublisher(ps, cfg.Topic)
 		return New(cfg, deps)
 	})
 }

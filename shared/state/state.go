@@ -24,6 +24,7 @@ import (
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/shared/model"
 )
@@ -102,21 +103,54 @@ var ErrConflict = errors.New("cart state was committed by another poll")
 
 // Store reads and commits the state object.
 type Store struct {
-	obj  *storage.ObjectHandle
-	name string
+	bucket *storage.BucketHandle
+	obj    *storage.ObjectHandle
+	name   string
+
+	// Recovered, when set, is told that Load found the current generation
+	// unreadable (err) and read the earlier generation used instead.
+	Recovered func(unreadable, used int64, err error)
 }
 
 // NewStore returns a Store for the object name in bucket.
 func NewStore(bucket *storage.BucketHandle, name string) *Store {
-	return &Store{obj: bucket.Object(name), name: name}
+	return &Store{bucket: bucket, obj: bucket.Object(name), name: name}
 }
 
 // Load returns the committed entries and the object's generation; a state
 // that does not exist yet is empty with generation 0.
+//
+// The poller writes the object whole or not at all, so a generation that
+// does not decode was written by something else. When the bucket keeps
+// noncurrent versions, Load then returns the entries of the newest earlier
+// generation that decodes (telling Recovered), with the current generation
+// for Commit's precondition: the poll publishes again what changed since,
+// and event ids are content hashes, so the warehouse drops what it had.
+// Without such a version, the error wraps ErrCorrupt.
 func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
-	r, err := s.obj.NewReader(ctx)
+	entries, gen, err := s.read(ctx, s.obj)
 	if errors.Is(err, storage.ErrObjectNotExist) {
 		return nil, 0, nil
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		return entries, gen, err
+	}
+	older, used, ok := s.newestReadable(ctx, gen)
+	if !ok {
+		return nil, 0, err
+	}
+	if s.Recovered != nil {
+		s.Recovered(gen, used, err)
+	}
+	return older, gen, nil
+}
+
+// read reads and decodes one generation of the object, returning the
+// generation read even when it does not decode.
+func (s *Store) read(ctx context.Context, obj *storage.ObjectHandle) ([]Entry, int64, error) {
+	r, err := obj.NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return nil, 0, err
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", s.name, err)
@@ -128,9 +162,38 @@ func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
 	}
 	entries, err := Decode(b)
 	if err != nil {
-		return nil, 0, fmt.Errorf("decode %s (generation %d): %w", s.name, r.Attrs.Generation, err)
+		return nil, r.Attrs.Generation, fmt.Errorf("decode %s (generation %d): %w", s.name, r.Attrs.Generation, err)
 	}
 	return entries, r.Attrs.Generation, nil
+}
+
+// maxRecoveryReads bounds the earlier generations Load tries.
+const maxRecoveryReads = 10
+
+// newestReadable returns the entries of the newest generation before
+// current that decodes.
+func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int64, bool) {
+	var gens []int64
+	it := s.bucket.Objects(ctx, &storage.Query{Prefix: s.name, Versions: true})
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, 0, false
+		}
+		if a.Name == s.name && a.Generation < current {
+			gens = append(gens, a.Generation)
+		}
+	}
+	slices.Sort(gens)
+	for i := len(gens) - 1; i >= 0 && i >= len(gens)-maxRecoveryReads; i-- {
+		if entries, _, err := s.read(ctx, s.obj.Generation(gens[i])); err == nil {
+			return entries, gens[i], true
+		}
+	}
+	return nil, 0, false
 }
 
 // Commit writes entries if the object is still at generation (0: if it still

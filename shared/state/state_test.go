@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/shared/lake/laketest"
@@ -117,5 +118,81 @@ func TestSortUniqueKeepsFirstOfRepeatedIDs(t *testing.T) {
 	}
 	if _, err := Decode(Encode(got)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestLoadRecoversFromAnUnreadableGeneration: a state object that does not
+// decode is read from the newest earlier generation that does, when the
+// bucket keeps versions, and the next commit replaces the unreadable one;
+// without such a version Load fails with ErrCorrupt.
+func TestLoadRecoversFromAnUnreadableGeneration(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	const name = "state/cart-poller.state"
+	good := []Entry{{CartID: 1, Fingerprint: 42, Day: 1}, {CartID: 2, Fingerprint: 7, Day: 2}}
+	cases := []struct {
+		name       string
+		versioning bool
+		// bodies are written in order; the last is the current generation.
+		bodies      [][]byte
+		want        []Entry
+		wantUsed    int // index in bodies of the generation read, -1: none
+		wantCorrupt bool
+	}{
+		{name: "an earlier good version", versioning: true,
+			bodies: [][]byte{Encode(good[:1]), Encode(good), []byte("garbage"), []byte("SLCS1\n\x05")},
+			want:   good, wantUsed: 1},
+		{name: "no earlier good version", versioning: true,
+			bodies: [][]byte{[]byte("garbage"), []byte("more garbage")}, wantUsed: -1, wantCorrupt: true},
+		{name: "a bucket without versions", versioning: false,
+			bodies: [][]byte{Encode(good), []byte("garbage")}, wantUsed: -1, wantCorrupt: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakestorage.NewServer(nil)
+			t.Cleanup(srv.Stop)
+			srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "lake", VersioningEnabled: tc.versioning})
+			bucket := srv.Client().Bucket("lake")
+			var gens []int64
+			for _, b := range tc.bodies {
+				w := bucket.Object(name).NewWriter(ctx)
+				if _, err := w.Write(b); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				gens = append(gens, w.Attrs().Generation)
+			}
+			s := NewStore(bucket, name)
+			var told []int64
+			s.Recovered = func(unreadable, used int64, err error) {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("Recovered told %v, want ErrCorrupt", err)
+				}
+				told = append(told, unreadable, used)
+			}
+			got, gen, err := s.Load(ctx)
+			if tc.wantCorrupt {
+				if !errors.Is(err, ErrCorrupt) || told != nil {
+					t.Fatalf("Load = %v, %v; told %v: want ErrCorrupt and no recovery", got, err, told)
+				}
+				return
+			}
+			current := gens[len(gens)-1]
+			if err != nil || gen != current || !cmp.Equal(tc.want, got) {
+				t.Fatalf("Load = %v, %d, %v; want %v at the current generation %d", got, gen, err, tc.want, current)
+			}
+			if wantTold := []int64{current, gens[tc.wantUsed]}; !cmp.Equal(wantTold, told) {
+				t.Errorf("Recovered told %v, want %v", told, wantTold)
+			}
+			if _, err := s.Commit(ctx, got, gen); err != nil {
+				t.Fatalf("commit over the unreadable generation: %v", err)
+			}
+			if again, _, err := s.Load(ctx); err != nil || !cmp.Equal(tc.want, again) {
+				t.Errorf("after the commit, Load = %v, %v", again, err)
+			}
+		})
 	}
 }
