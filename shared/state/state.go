@@ -135,7 +135,10 @@ func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
 	if !errors.Is(err, ErrCorrupt) {
 		return entries, gen, err
 	}
-	older, used, ok := s.newestReadable(ctx, gen)
+	older, used, ok, listErr := s.newestReadable(ctx, gen)
+	if listErr != nil {
+		return nil, 0, fmt.Errorf("%w; and no earlier generation could be listed: %w", err, listErr)
+	}
 	if !ok {
 		return nil, 0, err
 	}
@@ -171,8 +174,8 @@ func (s *Store) read(ctx context.Context, obj *storage.ObjectHandle) ([]Entry, i
 const maxRecoveryReads = 10
 
 // newestReadable returns the entries of the newest generation before
-// current that decodes.
-func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int64, bool) {
+// current that decodes, if one of the maxRecoveryReads newest does.
+func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int64, bool, error) {
 	var gens []int64
 	it := s.bucket.Objects(ctx, &storage.Query{Prefix: s.name, Versions: true})
 	for {
@@ -181,7 +184,7 @@ func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int
 			break
 		}
 		if err != nil {
-			return nil, 0, false
+			return nil, 0, false, fmt.Errorf("list the versions of %s: %w", s.name, err)
 		}
 		if a.Name == s.name && a.Generation < current {
 			gens = append(gens, a.Generation)
@@ -190,10 +193,10 @@ func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int
 	slices.Sort(gens)
 	for i := len(gens) - 1; i >= 0 && i >= len(gens)-maxRecoveryReads; i-- {
 		if entries, _, err := s.read(ctx, s.obj.Generation(gens[i])); err == nil {
-			return entries, gens[i], true
+			return entries, gens[i], true, nil
 		}
 	}
-	return nil, 0, false
+	return nil, 0, false, nil
 }
 
 // Commit writes entries if the object is still at generation (0: if it still
