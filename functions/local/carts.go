@@ -1,16 +1,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/storage"
 
@@ -141,7 +138,7 @@ func auditCarts(st, live []state.Entry, quarantined func(eventID string) bool) (
 }
 
 // liveCarts returns the carts whose latest event in the raw cart_events
-// table is an upsert, as state entries sorted by cart id. The latest event
+// table is an upsert, as state entries sorted by cart id (by the query). The latest event
 // is the one the marts take (int_carts_latest): the last published, then
 // the highest event id.
 func liveCarts(ctx context.Context, db *sql.DB, dataset string) ([]state.Entry, error) {
@@ -171,14 +168,13 @@ order by cart_id`, dataset))
 		}
 		e := state.Entry{CartID: id, Fingerprint: model.Fingerprint(f)}
 		if date.Valid {
-			e.Day = int32(date.Time.Unix() / int64(24*time.Hour/time.Second))
+			e.Day = model.EpochDay(date.Time)
 		}
 		live = append(live, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the live carts: %w", err)
 	}
-	slices.SortFunc(live, func(a, b state.Entry) int { return cmp.Compare(a.CartID, b.CartID) })
 	return live, nil
 }
 
@@ -205,13 +201,12 @@ func quarantinedEvents(ctx context.Context, db *sql.DB, dataset string) (map[str
 // lake and the warehouse's cart events.
 type cartLedger struct {
 	store   *state.Store
-	object  *storage.ObjectHandle
 	db      *sql.DB
 	dataset string
 }
 
 func newCartLedger(bucket *storage.BucketHandle, db *sql.DB) *cartLedger {
-	return &cartLedger{store: state.NewStore(bucket, StateObject), object: bucket.Object(StateObject), db: db, dataset: RawDataset}
+	return &cartLedger{store: state.NewStore(bucket, StateObject), db: db, dataset: RawDataset}
 }
 
 // audit compares the state with the warehouse. It returns the state that
@@ -222,11 +217,8 @@ func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64
 	if errors.Is(err, state.ErrCorrupt) {
 		// Written whole or not at all, so damaged from outside: what the
 		// warehouse holds is then the best account of what was published.
-		attrs, aerr := l.object.Attrs(ctx)
-		if aerr != nil {
-			return CartAudit{}, nil, 0, fmt.Errorf("%w; and its generation: %w", err, aerr)
-		}
-		st, gen, unreadable, err = nil, attrs.Generation, err.Error(), nil
+		// gen is the unreadable generation, which realign replaces.
+		st, unreadable, err = nil, err.Error(), nil
 	}
 	if err != nil {
 		return CartAudit{}, nil, 0, err

@@ -116,6 +116,12 @@ func CartDay(c *Cart) int32 {
 	if err != nil {
 		return 0
 	}
+	return EpochDay(t)
+}
+
+// EpochDay is t's day as days since the Unix epoch: the day CartDay gives a
+// cart dated t (a cart event's cart_date).
+func EpochDay(t time.Time) int32 {
 	return int32(t.Unix() / 86400)
 }
 

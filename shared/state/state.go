@@ -126,7 +126,8 @@ func NewStore(bucket *storage.BucketHandle, name string) *Store {
 // generation that decodes (telling Recovered), with the current generation
 // for Commit's precondition: the poll publishes again what changed since,
 // and event ids are content hashes, so the warehouse drops what it had.
-// Without such a version, the error wraps ErrCorrupt.
+// Without such a version, the error wraps ErrCorrupt, and the generation
+// returned is the unreadable one, for a caller that replaces it.
 func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
 	entries, gen, err := s.read(ctx, s.obj)
 	if errors.Is(err, storage.ErrObjectNotExist) {
@@ -137,10 +138,10 @@ func (s *Store) Load(ctx context.Context) ([]Entry, int64, error) {
 	}
 	older, used, ok, listErr := s.newestReadable(ctx, gen)
 	if listErr != nil {
-		return nil, 0, fmt.Errorf("%w; and no earlier generation could be listed: %w", err, listErr)
+		return nil, gen, fmt.Errorf("%w; and no earlier generation could be listed: %w", err, listErr)
 	}
 	if !ok {
-		return nil, 0, err
+		return nil, gen, err
 	}
 	if s.Recovered != nil {
 		s.Recovered(gen, used, err)

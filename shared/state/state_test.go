@@ -174,13 +174,13 @@ func TestLoadRecoversFromAnUnreadableGeneration(t *testing.T) {
 				told = append(told, unreadable, used)
 			}
 			got, gen, err := s.Load(ctx)
+			current := gens[len(gens)-1]
 			if tc.wantCorrupt {
-				if !errors.Is(err, ErrCorrupt) || told != nil {
-					t.Fatalf("Load = %v, %v; told %v: want ErrCorrupt and no recovery", got, err, told)
+				if !errors.Is(err, ErrCorrupt) || told != nil || gen != current {
+					t.Fatalf("Load = %v, %d, %v; told %v: want ErrCorrupt at the unreadable generation %d and no recovery", got, gen, err, told, current)
 				}
 				return
 			}
-			current := gens[len(gens)-1]
 			if err != nil || gen != current || !cmp.Equal(tc.want, got) {
 				t.Fatalf("Load = %v, %d, %v; want %v at the current generation %d", got, gen, err, tc.want, current)
 			}
