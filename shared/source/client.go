@@ -44,14 +44,25 @@ type Config struct {
 	// key (SOURCE_API_KEY_SECRET); Open reads it once, at start-up.
 	APIKeySecret string
 	// Timeout bounds connecting, waiting for response headers, and any pause
-	// while the body streams (default 30s). The caller's context bounds the
-	// whole call.
+	// while the body streams (default 30s); it is also the stretch of waiting
+	// over which MinBytesPerSecond is measured (SOURCE_TIMEOUT).
 	Timeout time.Duration
+	// RequestTimeout bounds one request from its start to the last byte of
+	// its body, however steadily the body arrives (default 2m;
+	// SOURCE_REQUEST_TIMEOUT). A request never runs past its fetch's
+	// RetryBudget either.
+	RequestTimeout time.Duration
+	// MinBytesPerSecond is the slowest pace a body may arrive at: over each
+	// stretch of Timeout spent waiting for it, fewer bytes than this a second
+	// end the request as stalled (default 1024; negative checks only for
+	// pauses of Timeout; SOURCE_MIN_BYTES_PER_SECOND, where 0 means that).
+	MinBytesPerSecond int64
 	// MaxRetries is how many times Retry starts a failed fetch over (default
 	// 4; negative means none).
 	MaxRetries int
 	// RetryBudget bounds the time Retry spends on one fetch, attempts and
-	// waits together: no new attempt starts once it is spent (default 5m).
+	// waits together: no new attempt starts once it is spent, and a request
+	// still running then is cancelled (default 5m; SOURCE_RETRY_BUDGET).
 	RetryBudget time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff (defaults 500ms, 30s).
 	BackoffBase, BackoffMax time.Duration
@@ -75,6 +86,8 @@ func ReadConfig(r *config.Reader) Config {
 		APIKey:            r.String("SOURCE_API_KEY", ""),
 		APIKeyHeader:      r.String("SOURCE_API_KEY_HEADER", "X-API-Key"),
 		Timeout:           r.Duration("SOURCE_TIMEOUT", 0),
+		RequestTimeout:    r.Duration("SOURCE_REQUEST_TIMEOUT", 0),
+		MinBytesPerSecond: minBytesPerSecond(r.Int("SOURCE_MIN_BYTES_PER_SECOND", DefaultMinBytesPerSecond, 0, 1<<30)),
 		MaxRetries:        int(r.Int("SOURCE_MAX_RETRIES", 4, -1, 20)),
 		RequestsPerSecond: r.Float("SOURCE_RATE_LIMIT", 5, 0.01, 10000),
 		MaxResponseBytes:  r.Int("SOURCE_MAX_RESPONSE_BYTES", 1<<30, 1<<10, 1<<40),
@@ -162,6 +175,12 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MinBytesPerSecond == 0 {
+		cfg.MinBytesPerSecond = DefaultMinBytesPerSecond
+	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 4
 	}
@@ -181,7 +200,7 @@ func New(cfg Config, transport http.RoundTripper) (*Client, error) {
 		cfg.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	if cfg.RetryBudget <= 0 {
-		cfg.RetryBudget = 5 * time.Minute
+		cfg.RetryBudget = DefaultRetryBudget
 	}
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -223,6 +242,12 @@ func (e *transientError) Unwrap() []error { return []error{e.err, ErrTransient} 
 // *OversizedError. Any failure ends the attempt; a transient one wraps
 // ErrTransient. fn may have seen part of the list by then, so run Each inside
 // Retry, which starts the caller's whole attempt over.
+//
+// The request, headers and body, ends within Config.RequestTimeout and
+// within the fetch's Config.RetryBudget; its body must keep arriving (see
+// Config.Timeout and Config.MinBytesPerSecond). A request that breaks one of
+// these bounds fails with an error wrapping ErrStalled that names the
+// request, how much arrived in how long, and the setting to change.
 func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMessage, oversized *OversizedError) error) error {
 	ref, err := url.Parse(path)
 	if err != nil {
@@ -232,24 +257,28 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	full.RawQuery = ref.RawQuery
 	u := full.String()
 
-	// A body that stops arriving for Timeout cancels the request.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	if err := c.limiter.Wait(ctx); err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}
+	parent := ctx
+	ctx, cancelDeadline := c.limitRequest(ctx)
+	defer cancelDeadline()
+	// A body that stops arriving for Timeout cancels the request.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, retryAfter, err := c.try(ctx, u)
 	if err != nil {
+		if limit := describeLimit(ctx, u, nil); limit != nil && parent.Err() == nil {
+			return &transientError{err: limit}
+		}
 		if retryable(err) && ctx.Err() == nil {
 			return &transientError{err: err, retryAfter: retryAfter}
 		}
 		return err
 	}
 	defer resp.Body.Close()
-	body := &watchedReader{r: resp.Body, idle: time.AfterFunc(c.cfg.Timeout, func() {
-		cancel(fmt.Errorf("%w: no data for %s", errStalled, c.cfg.Timeout))
-	}), timeout: c.cfg.Timeout}
-	defer body.idle.Stop()
+	body := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
+	defer body.stop()
 
 	sp := newSplitter(&limitedReader{r: body, left: c.cfg.MaxResponseBytes}, c.cfg.MaxRecordBytes)
 	for {
@@ -264,14 +293,7 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 			}
 			continue
 		case err != nil:
-			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-				err = cause
-			}
-			err = fmt.Errorf("GET %s: %w", u, describeStreamError(err))
-			if streamTransient(err) && (errors.Is(err, errStalled) || ctx.Err() == nil) {
-				return &transientError{err: err}
-			}
-			return err
+			return c.streamError(parent, ctx, u, body, err)
 		}
 		if err := fn(el, nil); err != nil {
 			return err
@@ -279,22 +301,25 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	}
 }
 
-// errStalled reports a response body that stopped arriving.
-var errStalled = errors.New("response body stalled")
-
-// watchedReader restarts the idle timer on every read that made progress.
-type watchedReader struct {
-	r       io.Reader
-	idle    *time.Timer
-	timeout time.Duration
-}
-
-func (w *watchedReader) Read(p []byte) (int, error) {
-	n, err := w.r.Read(p)
-	if n > 0 {
-		w.idle.Reset(w.timeout)
+// streamError describes a failure while the body of u streamed, and marks it
+// transient when another attempt may succeed: the body ended early, stalled,
+// arrived too slowly or late, or the connection failed. A failure of the
+// caller's context (parent) is not.
+func (c *Client) streamError(parent, ctx context.Context, u string, body *meter, err error) error {
+	if parent.Err() != nil {
+		return fmt.Errorf("GET %s: %w", u, context.Cause(parent))
 	}
-	return n, err
+	if limit := describeLimit(ctx, u, body); limit != nil {
+		return &transientError{err: limit}
+	}
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		err = cause // the idle timer's
+	}
+	err = fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+	if streamTransient(err) {
+		return &transientError{err: err}
+	}
+	return err
 }
 
 // describeStreamError keeps the size-limit sentinel and makes truncation plain.
@@ -308,7 +333,7 @@ func describeStreamError(err error) error {
 // streamTransient reports whether a failure while the body streamed is worth
 // another attempt: the body ended early, stalled, or the connection failed.
 func streamTransient(err error) bool {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStalled) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrStalled) {
 		return true
 	}
 	var ne net.Error
@@ -322,10 +347,13 @@ func streamTransient(err error) bool {
 // whatever the previous attempt built. Attempts stop after MaxRetries
 // retries, or when the next one would start past RetryBudget; the error then
 // says how many were made. what names the fetch in that error and the logs.
+// Every request an attempt makes through Each ends by the time the budget is
+// spent, so no fetch outlasts RetryBudget by more than the caller's own work.
 func (c *Client) Retry(ctx context.Context, what string, attempt func(ctx context.Context) error) error {
 	start := c.now()
+	actx := context.WithValue(ctx, fetchKey{}, fetchDeadline{at: start.Add(c.cfg.RetryBudget), budget: c.cfg.RetryBudget})
 	for n := 1; ; n++ {
-		err := attempt(ctx)
+		err := attempt(actx)
 		if err == nil {
 			return nil
 		}
@@ -342,14 +370,22 @@ func (c *Client) Retry(ctx context.Context, what string, attempt func(ctx contex
 		}
 		elapsed := c.now().Sub(start)
 		if c.cfg.MaxRetries < 0 || n > c.cfg.MaxRetries || elapsed+wait >= c.cfg.RetryBudget {
-			return fmt.Errorf("%s: gave up after %d attempts in %s: %w", what, n, elapsed.Round(time.Millisecond), err)
+			return fmt.Errorf("%s: gave up after %s in %s: %w", what, attempts(n), elapsed.Round(time.Millisecond), err)
 		}
 		logging.FromContext(ctx).WarnContext(ctx, "source failed, starting the fetch over",
 			"fetch", what, "attempt", n, "wait", wait.String(), "error", err)
 		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%s: %w (after %d attempts; last error: %w)", what, err, n, te)
+			return fmt.Errorf("%s: %w (after %s; last error: %w)", what, err, attempts(n), te)
 		}
 	}
+}
+
+// attempts is "1 attempt", "2 attempts", ….
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // try performs one attempt. A non-2xx response is closed and returned as a
@@ -366,6 +402,10 @@ func (c *Client) try(ctx context.Context, u string) (*http.Response, time.Durati
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			return nil, 0, fmt.Errorf("GET %s: %w: no response within SOURCE_TIMEOUT (%s): %w", u, ErrStalled, c.cfg.Timeout, err)
+		}
 		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

@@ -1,0 +1,152 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of the settings that bound how long a source may take.
+const (
+	// DefaultRequestTimeout is Config.RequestTimeout's default
+	// (SOURCE_REQUEST_TIMEOUT).
+	DefaultRequestTimeout = 2 * time.Minute
+	// DefaultMinBytesPerSecond is Config.MinBytesPerSecond's default
+	// (SOURCE_MIN_BYTES_PER_SECOND).
+	DefaultMinBytesPerSecond = 1024
+	// DefaultRetryBudget is Config.RetryBudget's default (SOURCE_RETRY_BUDGET).
+	DefaultRetryBudget = 5 * time.Minute
+)
+
+// ErrStalled reports a response that took too long: no response headers
+// within SOURCE_TIMEOUT, a body that stopped arriving for SOURCE_TIMEOUT or
+// arrived slower than SOURCE_MIN_BYTES_PER_SECOND, or a request not complete
+// within SOURCE_REQUEST_TIMEOUT or what was left of SOURCE_RETRY_BUDGET.
+// It is transient: Retry starts the fetch over while the budget lasts.
+var ErrStalled = errors.New("source too slow")
+
+// minBytesPerSecond maps SOURCE_MIN_BYTES_PER_SECOND to
+// Config.MinBytesPerSecond, where 0 takes the default: the variable's 0 turns
+// the check off.
+func minBytesPerSecond(v int64) int64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
+// fetchKey carries a fetch's deadline from Retry to the requests of its
+// attempts.
+type fetchKey struct{}
+
+// fetchDeadline is when the fetch Retry runs must end (its start plus
+// Config.RetryBudget), on the Client's clock.
+type fetchDeadline struct {
+	at     time.Time
+	budget time.Duration
+}
+
+// requestLimit is the cause that cancels one request at its deadline: the
+// request's own timeout, or what was left of the fetch's retry budget.
+type requestLimit struct {
+	setting string // SOURCE_REQUEST_TIMEOUT or SOURCE_RETRY_BUDGET
+	value   time.Duration
+	left    time.Duration // the time the request was given
+}
+
+func (l *requestLimit) Error() string { return "request deadline" }
+
+// limitRequest returns ctx bounded by the request timeout, or by the end of
+// the fetch it belongs to when that comes first.
+func (c *Client) limitRequest(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit := &requestLimit{setting: "SOURCE_REQUEST_TIMEOUT", value: c.cfg.RequestTimeout, left: c.cfg.RequestTimeout}
+	if fd, ok := ctx.Value(fetchKey{}).(fetchDeadline); ok {
+		if left := fd.at.Sub(c.now()); left < limit.left {
+			limit = &requestLimit{setting: "SOURCE_RETRY_BUDGET", value: fd.budget, left: max(left, 0)}
+		}
+	}
+	return context.WithTimeoutCause(ctx, limit.left, limit)
+}
+
+// describeLimit turns a request cancelled at its deadline into an error that
+// names the request, how much of the body arrived in how long, and the
+// setting to change. It returns nil when ctx did not end at its deadline.
+func describeLimit(ctx context.Context, u string, m *meter) error {
+	var limit *requestLimit
+	if ctx.Err() == nil || !errors.As(context.Cause(ctx), &limit) {
+		return nil
+	}
+	got := "no response headers"
+	if m != nil {
+		got = m.progress()
+	}
+	if limit.setting == "SOURCE_RETRY_BUDGET" {
+		return fmt.Errorf("GET %s: %w: not complete in the %s left of %s (%s): %s; raise SOURCE_RETRY_BUDGET",
+			u, ErrStalled, limit.left.Round(time.Millisecond), limit.setting, limit.value, got)
+	}
+	return fmt.Errorf("GET %s: %w: not complete within %s (%s): %s; raise SOURCE_REQUEST_TIMEOUT",
+		u, ErrStalled, limit.setting, limit.value, got)
+}
+
+// meter reads a response body and watches its pace. While a Read waits for
+// data, a timer cancels the request once nothing has arrived for idle; and
+// over every stretch of idle spent waiting, the bytes that arrived must reach
+// floor a second, or the body counts as stalled. Only time spent waiting for
+// the source counts, not time the caller spends on what it read.
+type meter struct {
+	r     io.Reader
+	idle  time.Duration
+	floor int64
+	timer *time.Timer
+	start time.Time
+	total atomic.Int64
+
+	waited      time.Duration // in the current stretch
+	stretchSize int64         // bytes that arrived in it
+}
+
+// newMeter starts watching body; onIdle is called (once, from the timer's
+// goroutine) when a Read has waited idle without data.
+func newMeter(body io.Reader, idle time.Duration, floor int64, onIdle func(m *meter)) *meter {
+	m := &meter{r: body, idle: idle, floor: floor, start: time.Now()}
+	m.timer = time.AfterFunc(time.Hour, func() { onIdle(m) })
+	m.timer.Stop()
+	return m
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	m.timer.Reset(m.idle)
+	began := time.Now()
+	n, err := m.r.Read(p)
+	m.timer.Stop()
+	m.total.Add(int64(n))
+	if m.floor <= 0 {
+		return n, err
+	}
+	m.waited += time.Since(began)
+	m.stretchSize += int64(n)
+	if m.waited >= m.idle {
+		if rate := float64(m.stretchSize) / m.waited.Seconds(); rate < float64(m.floor) {
+			return n, fmt.Errorf("%w: the body arrived at %.1f bytes/s over %s of waiting (%s in all), below SOURCE_MIN_BYTES_PER_SECOND (%d): lower it if the source is always this slow",
+				ErrStalled, rate, m.waited.Round(time.Millisecond), m.progress(), m.floor)
+		}
+		m.waited, m.stretchSize = 0, 0
+	}
+	return n, err
+}
+
+// stop releases the idle timer.
+func (m *meter) stop() { m.timer.Stop() }
+
+// progress says how much of the body arrived in how long.
+func (m *meter) progress() string {
+	return fmt.Sprintf("%d bytes of the body in %s", m.total.Load(), time.Since(m.start).Round(time.Millisecond))
+}
+
+// idleError is the cause of a request cancelled by the idle timer.
+func (m *meter) idleError() error {
+	return fmt.Errorf("%w: no data for %s (SOURCE_TIMEOUT) after %s", ErrStalled, m.idle, m.progress())
+}
