@@ -20,6 +20,7 @@ var checks = map[string]func(*tfConfig) []string{
 	"deployment": deployment,
 	"firstApply": firstApplyProblems,
 	"dashboard":  dashboardProblems,
+	"timeouts":   timeoutProblems,
 }
 
 // TestEveryCheckHolds runs every check on this folder's configuration.
@@ -61,7 +62,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"archive", breakage{"avro", "pubsub.tf", "    max_bytes    = 100000000\n", "    max_bytes    = 100000000\n    avro_config {}\n", "not in text format"}},
 		{"archive", breakage{"no write grant", "iam.tf", `"roles/storage.objectCreator", "roles/storage.legacyBucketReader"`, `"roles/storage.objectViewer", "roles/storage.legacyBucketReader"`, "lacks roles/storage.objectCreator"}},
 		{"deployment", breakage{"missing required variable", "main.tf", "    RAW_BUCKET     = google_storage_bucket.raw.name\n", "", "RAW_BUCKET is required by IngestBatch but not always set"}},
-		{"deployment", breakage{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"}},
+		{"deployment", breakage{"misspelt variable", "functions.tf", "CART_EVENTS_TOPIC   = google_pubsub_topic", "CART_EVENT_TOPIC   = google_pubsub_topic", "CART_EVENT_TOPIC is set but PollCarts never reads it"}},
 		{"firstApply", breakage{"build cannot read gcf sources", "iam.tf", `gcf-v2-sources-${data.google_project.this.number}-${var.region}`, `gcf-v2-sources`, "the build account cannot read gcf-v2-sources"}},
 		{"firstApply", breakage{"access logs never arrive", "storage.tf", `member = "group:cloud-storage-analytics@google.com"`, `member = "group:storage-admins@example.com"`, "group:cloud-storage-analytics@google.com"}},
 		{"firstApply", breakage{"resource manager API", "apis.tf", `"cloudresourcemanager.googleapis.com",`, ``, "does not enable cloudresourcemanager.googleapis.com"}},
@@ -73,6 +74,9 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"dashboard", breakage{"a log metric left off", "dashboard.tf", `metric.type=\"logging.googleapis.com/user/${google_logging_metric.count["schema_drift"].name}\"`, `metric.type=\"logging.googleapis.com/user/shoplake/schema_drift\"`, "log metric schema_drift is not on the dashboard"}},
 		{"dashboard", breakage{"a metric that does not exist", "dashboard.tf", `google_logging_metric.count["held_listings"]`, `google_logging_metric.count["held_listing"]`, `log metric "held_listing", which monitoring.tf does not define`}},
 		{"dashboard", breakage{"no dead letters", "dashboard.tf", "subscription/dead_letter_message_count", "subscription/num_undelivered_messages", "dead-lettered events"}},
+		{"timeouts", breakage{"run timeout past the function's", "functions.tf", `RUN_TIMEOUT         = "45s"`, `RUN_TIMEOUT         = "55s"`, "RUN_TIMEOUT 55s leaves less than 5.5s of the 55s function timeout"}},
+		{"timeouts", breakage{"function timeout lowered", "functions.tf", `timeout       = 540`, `timeout       = 300`, "RUN_TIMEOUT 8m0s leaves less than 30s of the 5m0s function timeout"}},
+		{"timeouts", breakage{"retry budget past the run", "functions.tf", `SOURCE_RETRY_BUDGET  = "3m"`, `SOURCE_RETRY_BUDGET  = "5m"`, "2 fetches of SOURCE_RETRY_BUDGET 5m0s (10m0s in all) do not fit in RUN_TIMEOUT 8m0s"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

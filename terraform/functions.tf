@@ -17,8 +17,13 @@ locals {
       timeout       = 540
       max_instances = 1
       concurrency   = 1
+      # The call stops itself at RUN_TIMEOUT, 60 s before the platform
+      # would, and each of its two entities' fetches ends within
+      # SOURCE_RETRY_BUDGET (terraform/functions_test.go keeps them so).
       env = merge(local.platform_env, local.source_env, {
         PSEUDONYM_KEY_SECRET = "${google_secret_manager_secret.pseudonym_key.id}/versions/latest"
+        RUN_TIMEOUT          = "480s"
+        SOURCE_RETRY_BUDGET  = "3m"
       })
       # Raw objects trigger LoadRawObject (see event_trigger below).
       storage_trigger = false
@@ -45,10 +50,14 @@ locals {
       # One poller at a time; a racing second one loses the state precondition.
       max_instances = 1
       concurrency   = 1
+      # The poll stops itself at RUN_TIMEOUT, 10 s before the platform
+      # would; its cart listing ends within SOURCE_RETRY_BUDGET.
       env = merge(local.platform_env, local.source_env, {
-        CART_EVENTS_TOPIC = google_pubsub_topic.cart_events.name
-        CART_STATE_OBJECT = "state/cart-poller.state"
-        CARTS_WINDOW_DAYS = tostring(var.carts_window_days)
+        CART_EVENTS_TOPIC   = google_pubsub_topic.cart_events.name
+        CART_STATE_OBJECT   = "state/cart-poller.state"
+        CARTS_WINDOW_DAYS   = tostring(var.carts_window_days)
+        RUN_TIMEOUT         = "45s"
+        SOURCE_RETRY_BUDGET = "30s"
       })
       storage_trigger = false
     }

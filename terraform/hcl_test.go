@@ -246,6 +246,39 @@ type function struct {
 	entryPoint string
 	always     map[string]bool
 	maybe      map[string]bool
+	// literals are the variables always set to a constant, with their values.
+	literals map[string]string
+	// timeoutSeconds is service_config's timeout_seconds, 0 when not a constant.
+	timeoutSeconds int64
+}
+
+// envLiterals returns the variables of an environment expression (as
+// envKeys reads it) that are set outside any condition to a constant string.
+func (c *tfConfig) envLiterals(e hclsyntax.Expression) map[string]string {
+	out := map[string]string{}
+	switch e := e.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		for _, item := range e.Items {
+			k, kok := literal(item.KeyExpr)
+			v, vok := literal(item.ValueExpr)
+			if kok && vok && k.Type() == cty.String && v.Type() == cty.String {
+				out[k.AsString()] = v.AsString()
+			}
+		}
+	case *hclsyntax.FunctionCallExpr:
+		for _, arg := range e.Args {
+			for k, v := range c.envLiterals(arg) {
+				out[k] = v
+			}
+		}
+	case *hclsyntax.ScopeTraversalExpr:
+		if len(e.Traversal) == 2 && e.Traversal.RootName() == "local" {
+			if local, ok := c.locals[e.Traversal[1].(hcl.TraverseAttr).Name]; ok {
+				return c.envLiterals(local)
+			}
+		}
+	}
+	return out
 }
 
 // functions returns the Cloud Functions of the configuration. A resource
@@ -264,9 +297,19 @@ func (c *tfConfig) functions() ([]function, error) {
 			return nil, fmt.Errorf("%s sets no environment", r.name())
 		}
 		entryPoint := attr(r.Block, "build_config", "entry_point")
+		timeout := attr(r.Block, "service_config", "timeout_seconds")
 		for _, e := range entries {
 			f := function{resource: r.name() + e.index, entryPoint: stringAttr(r.Block, "build_config", "entry_point")}
 			envExpr := env.Expr
+			if timeout != nil {
+				tExpr := timeout.Expr
+				if e.fields != nil && isEachValue(tExpr, "timeout") {
+					tExpr = e.fields["timeout"]
+				}
+				if v, ok := literal(tExpr); ok && v.Type() == cty.Number {
+					f.timeoutSeconds, _ = v.AsBigFloat().Int64()
+				}
+			}
 			if e.fields != nil {
 				if entryPoint != nil && isEachValue(entryPoint.Expr, "entry_point") {
 					if v, ok := literal(e.fields["entry_point"]); ok && v.Type() == cty.String {
@@ -282,6 +325,7 @@ func (c *tfConfig) functions() ([]function, error) {
 			if f.always, f.maybe, err = c.envKeys(envExpr); err != nil {
 				return nil, fmt.Errorf("%s: %w", f.resource, err)
 			}
+			f.literals = c.envLiterals(envExpr)
 			out = append(out, f)
 		}
 	}

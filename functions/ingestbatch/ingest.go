@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -50,6 +51,9 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if cfg.RunTimeout <= 0 {
+		cfg.RunTimeout = DefaultRunTimeout
 	}
 	return &Function{cfg: cfg, deps: deps}, nil
 }
@@ -152,6 +156,8 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	runID := warehouse.NewRunID(started)
 	logger := logging.FromContextOr(ctx, f.deps.Logger).With(logging.Labels(runID, FunctionName))
 	ctx = logging.WithLogger(ctx, logger)
+	ctx, cancel := config.WithRunTimeout(ctx, FunctionName, f.cfg.RunTimeout)
+	defer cancel()
 
 	p, err := f.plan(req, started)
 	if err != nil {
@@ -163,7 +169,7 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	var errs []error
 	for _, e := range p.entities {
 		res, err := f.ingest(ctx, e.WithKey(f.deps.Key), stamp, p.allowShrink)
-		if err != nil {
+		if err = config.NameRunTimeout(ctx, err); err != nil {
 			res.Error = err.Error()
 			errs = append(errs, err)
 			logger.ErrorContext(ctx, "ingest failed", "entity", e.Name, "error", err)

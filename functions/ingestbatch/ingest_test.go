@@ -55,14 +55,24 @@ var testNow = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, api http.Handler) *harness {
 	t.Helper()
+	return newHarnessEnv(t, api, nil)
+}
+
+// newHarnessEnv is newHarness with extra variables set.
+func newHarnessEnv(t *testing.T, api http.Handler, extra map[string]string) *harness {
+	t.Helper()
 	apiSrv := httptest.NewServer(api)
 	t.Cleanup(apiSrv.Close)
 	gcs := laketest.New(t, "raw", nil)
 
-	cfg, err := LoadConfig(config.Map(map[string]string{
+	vars := map[string]string{
 		"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": apiSrv.URL,
 		"SOURCE_RATE_LIMIT": "1000", "SOURCE_MAX_RETRIES": "-1", "PSEUDONYM_KEY": "ingest-test-key-0123456789",
-	}))
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := LoadConfig(config.Map(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,5 +462,52 @@ func TestLoadConfigNamesEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}
+	}
+}
+
+// TestRunTimeoutEndsAStalledIngest: a source whose users listing answers and
+// then drips its body ends the call at RUN_TIMEOUT, as a 502 whose summary
+// names the setting; the products read before it are published, the users
+// snapshot is not.
+func TestRunTimeoutEndsAStalledIngest(t *testing.T) {
+	t.Parallel()
+	fixtures := storefront.NewServer(storefront.Fixtures())
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/users" {
+			fixtures.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		for {
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			_ = rc.Flush()
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	h := newHarnessEnv(t, api, map[string]string{"RUN_TIMEOUT": "1s", "SOURCE_TIMEOUT": "10s"})
+	began := time.Now()
+	code, sum, body := h.call(t, "")
+	if took := time.Since(began); took > 4*time.Second {
+		t.Errorf("the call took %s with RUN_TIMEOUT 1s", took)
+	}
+	if code != http.StatusBadGateway || len(sum.Entities) != 2 || sum.Entities[0].Error != "" ||
+		!strings.Contains(sum.Entities[1].Error, "IngestBatch stopped after RUN_TIMEOUT (1s)") {
+		t.Fatalf("status %d: %s; want 502 with users stopped at RUN_TIMEOUT", code, body)
+	}
+	objs := h.objects(t)
+	if _, ok := objs["raw/products/dt=2026-11-23/products.jsonl"]; !ok {
+		t.Errorf("products not published: %v", objs)
+	}
+	if _, ok := objs["raw/users/dt=2026-11-23/users.jsonl"]; ok {
+		t.Error("a users snapshot was published from a listing cut off by the run timeout")
+	}
+	if len(h.runs.runs) != 1 || !strings.Contains(h.runs.runs[0].Error, "RUN_TIMEOUT") {
+		t.Errorf("recorded runs %+v, want one naming RUN_TIMEOUT", h.runs.runs)
 	}
 }

@@ -1,13 +1,23 @@
 package pollcarts
 
 import (
+	"time"
+
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/source"
 )
 
+// DefaultRunTimeout is how long one poll works by default (RUN_TIMEOUT):
+// below the 55 s function timeout Terraform sets, so that the poll fails
+// with its own error rather than be killed.
+const DefaultRunTimeout = 45 * time.Second
+
 // Config is PollCarts' configuration.
 type Config struct {
 	config.Platform
+	// RunTimeout bounds one poll: a poll not done by then fails, commits
+	// nothing, and its error names RUN_TIMEOUT (default DefaultRunTimeout).
+	RunTimeout time.Duration
 	// Source configures the storefront client (SOURCE_* variables).
 	Source source.Config
 	// Topic is the cart events topic, an id or projects/<p>/topics/<t>
@@ -28,6 +38,7 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
 	cfg := Config{
 		Platform:    r.Platform(),
+		RunTimeout:  r.RunTimeout(DefaultRunTimeout),
 		Source:      source.ReadConfig(r),
 		Topic:       r.Required("CART_EVENTS_TOPIC"),
 		StateObject: r.String("CART_STATE_OBJECT", "state/cart-poller.state"),

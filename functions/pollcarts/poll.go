@@ -19,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -81,6 +82,9 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if cfg.RunTimeout <= 0 {
+		cfg.RunTimeout = DefaultRunTimeout
 	}
 	return &Function{cfg: cfg, deps: deps}, nil
 }
@@ -174,8 +178,10 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	p.sum = Summary{RunID: warehouse.NewRunID(p.started), Status: warehouse.StatusSucceeded}
 	logger := logging.FromContextOr(ctx, f.deps.Logger).With(logging.Labels(p.sum.RunID, FunctionName))
 	ctx = logging.WithLogger(ctx, logger)
+	ctx, cancel := config.WithRunTimeout(ctx, FunctionName, f.cfg.RunTimeout)
+	defer cancel()
 
-	err := p.run(ctx)
+	err := config.NameRunTimeout(ctx, p.run(ctx))
 	if err != nil {
 		p.sum.Status, p.sum.Error = warehouse.StatusFailed, err.Error()
 		logger.ErrorContext(ctx, "poll failed", "error", err, "published", p.sum.Published)

@@ -548,3 +548,42 @@ func TestBrokenListingStartsOver(t *testing.T) {
 		t.Errorf("%d distinct ids in %d events (summary: %d published), want 7 distinct", n, len(e.pub.ids()), sum.Published)
 	}
 }
+
+// TestRunTimeoutEndsAStalledPoll: a source that answers and then drips its
+// body ends the poll at RUN_TIMEOUT with an error that names it, before the
+// platform's timeout; nothing is published or committed.
+func TestRunTimeoutEndsAStalledPoll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "[]")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		for {
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			_ = rc.Flush()
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	e.apiURL = srv.URL
+	f := e.poller(t, nil, map[string]string{"RUN_TIMEOUT": "500ms", "SOURCE_TIMEOUT": "10s"})
+	began := time.Now()
+	sum, err := f.Run(context.Background(), Request{})
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("the poll took %s with RUN_TIMEOUT 500ms", took)
+	}
+	if !errors.Is(err, config.ErrRunTimeout) || !errors.Is(err, ErrSource) || !strings.Contains(err.Error(), "PollCarts stopped after RUN_TIMEOUT (500ms)") {
+		t.Fatalf("error = %v, want the run timeout named", err)
+	}
+	if sum.Published != 0 || sum.StateCommitted || sum.Status != warehouse.StatusFailed {
+		t.Errorf("summary %+v, want a failed poll that published and committed nothing", sum)
+	}
+	if !strings.Contains(e.logs.String(), `"severity":"ERROR","message":"poll failed"`) {
+		t.Errorf("no error logged:\n%s", e.logs.String())
+	}
+}

@@ -5,6 +5,8 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -183,4 +185,34 @@ func (r *Reader) Platform() Platform {
 		r.Fail("PROJECT_ID", "is required but not set (nor GOOGLE_CLOUD_PROJECT)")
 	}
 	return p
+}
+
+// ErrRunTimeout marks work a function stopped itself at RUN_TIMEOUT, before
+// the platform's own timeout would kill the instance without a word.
+var ErrRunTimeout = errors.New("run timeout")
+
+// RunTimeout reads RUN_TIMEOUT: how long one call of a function may work.
+// Set it below the function's timeout (Terraform sets both), leaving time to
+// record the run and answer; def is the function's default.
+func (r *Reader) RunTimeout(def time.Duration) time.Duration {
+	return r.Duration("RUN_TIMEOUT", def)
+}
+
+// WithRunTimeout bounds ctx by a function's RUN_TIMEOUT d. When it passes,
+// context.Cause(ctx) is an error wrapping ErrRunTimeout and
+// context.DeadlineExceeded that names the function and the setting.
+func WithRunTimeout(ctx context.Context, function string, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%w: %s stopped after RUN_TIMEOUT (%s), before the function's own timeout: %w",
+		ErrRunTimeout, function, d, context.DeadlineExceeded))
+}
+
+// NameRunTimeout returns err, naming the run timeout when ctx ended at it and
+// err does not say so already: a write cut short then reads "run timeout: …"
+// rather than a bare "context deadline exceeded".
+func NameRunTimeout(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if err == nil || ctx.Err() == nil || !errors.Is(cause, ErrRunTimeout) || errors.Is(err, ErrRunTimeout) {
+		return err
+	}
+	return fmt.Errorf("%w; %w", cause, err)
 }
