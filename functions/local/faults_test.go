@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -112,6 +113,9 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 		// wantErr, when set, is what the failed run's message says;
 		// otherwise the run succeeds with the clean run's raw rows.
 		wantErr string
+		// within, when set, bounds the run's time: what the README
+		// promises for the fault.
+		within time.Duration
 	}{
 		{fault: storefront.Fault503Once},
 		{fault: storefront.Fault429Storm},
@@ -120,6 +124,14 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 		{fault: storefront.FaultDrip},
 		{fault: storefront.FaultHugeRecord},
 		{fault: storefront.FaultRepeat},
+		// The first request of each path drips; SOURCE_TIMEOUT=5s finds
+		// it too slow, and the retry reads the answer whole. Each of the
+		// three dripped requests costs at most SOURCE_TIMEOUT, one gap
+		// between bytes and one backoff (under 1 s): 24 s over a clean run.
+		{fault: storefront.FaultByteEvery2s, env: []string{"SOURCE_TIMEOUT=5s"}, within: 24*time.Second + 20*time.Second},
+		{fault: storefront.FaultByteEvery200ms, env: []string{"SOURCE_TIMEOUT=5s"}, within: 19*time.Second + 20*time.Second},
+		{fault: storefront.FaultByteEvery2s, env: []string{"SOURCE_TIMEOUT=5s", "SOURCE_MAX_RETRIES=-1"},
+			wantErr: "is too slow: source check: gave up after 1 attempt in", within: 8 * time.Second},
 		{fault: storefront.FaultSlow, env: []string{"SOURCE_TIMEOUT=300ms", "SOURCE_MAX_RETRIES=1"},
 			wantErr: "source check: gave up after 2 attempts"},
 		{fault: storefront.FaultHTML, wantErr: "does not speak the FakeStore API"},
@@ -127,15 +139,27 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 		{fault: storefront.FaultEmpty, wantErr: "listing collapsed: products came back empty where the last accepted listing had 20"},
 		{fault: storefront.FaultShrink, wantErr: "listing collapsed: products fell from 20 to 2 records (-90%)"},
 	}
-	if len(cases) != len(storefront.Faults) {
-		t.Fatalf("%d cases for %d faults: test every fault", len(cases), len(storefront.Faults))
+	tested := map[storefront.Fault]bool{}
+	for _, tc := range cases {
+		tested[tc.fault] = true
+	}
+	for _, f := range storefront.Faults {
+		if !tested[f] {
+			t.Errorf("no case for the fault %s: test every fault", f)
+		}
 	}
 	for _, tc := range cases {
-		t.Run(string(tc.fault), func(t *testing.T) {
+		t.Run(strings.Join(append([]string{string(tc.fault)}, tc.env...), " "), func(t *testing.T) {
 			t.Parallel()
 			if tc.wantErr == "" {
 				dir := t.TempDir()
+				began := time.Now()
 				r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
+				took := time.Since(began)
+				t.Logf("the run took %s", took.Round(100*time.Millisecond))
+				if tc.within > 0 && took > tc.within {
+					t.Errorf("the run took %s, past the %s its settings allow", took, tc.within)
+				}
 				if r.code != 0 {
 					t.Fatalf("exit %d, want 0 after retries\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 				}
@@ -153,7 +177,13 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 			base, _ := cleanBaseline(t)
 			dir := copyDir(t, base)
 			before := readRawState(t, dir)
+			began := time.Now()
 			r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
+			took := time.Since(began)
+			t.Logf("the run took %s: %s", took.Round(100*time.Millisecond), strings.TrimSpace(r.stderr))
+			if tc.within > 0 && took > tc.within {
+				t.Errorf("the run took %s, past the %s its settings allow", took, tc.within)
+			}
 			if r.code == 0 || !strings.Contains(r.stderr, tc.wantErr) {
 				t.Fatalf("exit %d, want non-zero with %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantErr, r.stdout, r.stderr)
 			}

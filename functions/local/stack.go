@@ -271,6 +271,8 @@ func preflight(ctx context.Context, baseURL string, env config.Lookup, out io.Wr
 		return fmt.Errorf("source %s rejected the API key (HTTP %d): check SOURCE_API_KEY and SOURCE_API_KEY_HEADER", baseURL, status.StatusCode)
 	case errors.As(err, &status):
 		return fmt.Errorf("source %s answered GET /products with HTTP %d: %w", baseURL, status.StatusCode, err)
+	case errors.Is(err, source.ErrStalled):
+		return fmt.Errorf("source %s is too slow: %w", baseURL, err)
 	case errors.Is(err, source.ErrNotArray), errors.Is(err, source.ErrMalformed):
 		return fmt.Errorf("source %s does not speak the FakeStore API (GET /products is not a JSON array): %w", baseURL, err)
 	default:

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -21,9 +22,13 @@ import (
 
 // passedThrough are the optional settings a user may give the local functions,
 // as they would to the deployed ones.
-var passedThrough = []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_MAX_RETRIES",
-	"SOURCE_RETRY_BUDGET", "SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "SOURCE_MAX_RECORD_BYTES", "SOURCE_MAX_SHRINK",
+var passedThrough = []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_REQUEST_TIMEOUT",
+	"SOURCE_MIN_BYTES_PER_SECOND", "SOURCE_MAX_RETRIES", "SOURCE_RETRY_BUDGET", "RUN_TIMEOUT", "SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "SOURCE_MAX_RECORD_BYTES", "SOURCE_MAX_SHRINK",
 	"LOG_LEVEL", "CARTS_WINDOW_DAYS", "INSERT_BATCH_ROWS", "INSERT_BATCH_DELAY"}
+
+// LocalRunTimeout is how long one call of a local function may work, unless
+// RUN_TIMEOUT says otherwise.
+const LocalRunTimeout = time.Hour
 
 // functionEnv is the environment the local functions see: the deployed
 // variables, pointed at the local resources, with the run directory's
@@ -33,6 +38,9 @@ func functionEnv(user config.Lookup, sourceURL, key string) config.Lookup {
 		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
 		"SOURCE_BASE_URL": sourceURL, "CART_EVENTS_TOPIC": Topic, "CART_STATE_OBJECT": StateObject,
 		"PSEUDONYM_KEY": key,
+		// A call of a local function may take longer than the cloud's
+		// RUN_TIMEOUT allows: at --scale, one poll lists a million carts.
+		"RUN_TIMEOUT": LocalRunTimeout.String(),
 	}
 	for _, k := range passedThrough {
 		if v, ok := user(k); ok {

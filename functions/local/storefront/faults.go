@@ -36,6 +36,12 @@ const (
 	FaultSlow Fault = "slow"
 	// FaultDrip sends every body 4 KiB at a time, 20 ms apart.
 	FaultDrip Fault = "drip"
+	// FaultByteEvery2s answers the first request for each path at once,
+	// then sends its body one byte every 2 seconds: an overloaded shared
+	// host, or a broken proxy. Later requests are answered normally.
+	FaultByteEvery2s Fault = "byte-every-2s"
+	// FaultByteEvery200ms is FaultByteEvery2s at one byte every 200 ms.
+	FaultByteEvery200ms Fault = "byte-every-200ms"
 	// FaultEmpty answers [] for every collection: an outage that says 200.
 	FaultEmpty Fault = "empty"
 	// FaultShrink keeps one element in ten of every collection.
@@ -53,7 +59,7 @@ const (
 
 // Faults lists every Fault, for flags and tests.
 var Faults = []Fault{Fault503Once, Fault429Storm, FaultCutOff, FaultReset, FaultSlow, FaultDrip,
-	FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject, FaultRepeat}
+	FaultByteEvery2s, FaultByteEvery200ms, FaultEmpty, FaultShrink, FaultHugeRecord, FaultHTML, FaultObject, FaultRepeat}
 
 // FaultNames lists the Faults' names, comma-separated, for flags and errors.
 func FaultNames() string {
@@ -120,6 +126,15 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.breakOff(w, r)
 			return
 		}
+	case FaultByteEvery2s, FaultByteEvery200ms:
+		if n == 0 {
+			gap := 2 * time.Second
+			if f.fault == FaultByteEvery200ms {
+				gap = 200 * time.Millisecond
+			}
+			f.trickle(w, r, gap)
+			return
+		}
 	case FaultDrip, FaultEmpty, FaultShrink, FaultHugeRecord, FaultRepeat:
 		f.rewrite(w, r)
 		return
@@ -143,6 +158,32 @@ func (f *faulty) breakOff(w http.ResponseWriter, r *http.Request) {
 	_ = buf.Flush()
 	if tcp, ok := conn.(*net.TCPConn); ok && f.fault == FaultReset {
 		_ = tcp.SetLinger(0)
+	}
+}
+
+// trickle sends the real answer's headers at once, then its body one byte
+// every gap, until it is sent or the client gives up.
+func (f *faulty) trickle(w http.ResponseWriter, r *http.Request, gap time.Duration) {
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	for i := range body {
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		select {
+		case <-time.After(gap):
+		case <-r.Context().Done():
+			return
+		}
 	}
 }
 
