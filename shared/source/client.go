@@ -234,6 +234,13 @@ type transientError struct {
 func (e *transientError) Error() string   { return e.err.Error() }
 func (e *transientError) Unwrap() []error { return []error{e.err, ErrTransient} }
 
+// Transient marks err as worth another attempt of Retry, waiting at least
+// retryAfter (0 for the usual backoff): for adapters that judge an answer
+// themselves, such as a GraphQL error document.
+func Transient(err error, retryAfter time.Duration) error {
+	return &transientError{err: err, retryAfter: retryAfter}
+}
+
 // Each makes one attempt at fetching path (for example "/products", or
 // "/carts?startdate=…") and calls fn for every element of the JSON array it
 // returns, in order, as it streams in: with the element's bytes (valid only
@@ -268,7 +275,7 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	defer cancel(nil)
 	resp, retryAfter, err := c.try(ctx, u)
 	if err != nil {
-		if limit := describeLimit(ctx, u, nil); limit != nil && parent.Err() == nil {
+		if limit := describeLimit(ctx, "GET "+u, nil); limit != nil && parent.Err() == nil {
 			return &transientError{err: limit}
 		}
 		if retryable(err) && ctx.Err() == nil {
@@ -293,7 +300,7 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 			}
 			continue
 		case err != nil:
-			return c.streamError(parent, ctx, u, body, err)
+			return c.streamError(parent, ctx, "GET "+u, body, err)
 		}
 		if err := fn(el, nil); err != nil {
 			return err
@@ -301,21 +308,21 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	}
 }
 
-// streamError describes a failure while the body of u streamed, and marks it
-// transient when another attempt may succeed: the body ended early, stalled,
-// arrived too slowly or late, or the connection failed. A failure of the
-// caller's context (parent) is not.
-func (c *Client) streamError(parent, ctx context.Context, u string, body *meter, err error) error {
+// streamError describes a failure while the body of req (method and URL)
+// streamed, and marks it transient when another attempt may succeed: the
+// body ended early, stalled, arrived too slowly or late, or the connection
+// failed. A failure of the caller's context (parent) is not.
+func (c *Client) streamError(parent, ctx context.Context, req string, body *meter, err error) error {
 	if parent.Err() != nil {
-		return fmt.Errorf("GET %s: %w", u, context.Cause(parent))
+		return fmt.Errorf("%s: %w", req, context.Cause(parent))
 	}
-	if limit := describeLimit(ctx, u, body); limit != nil {
+	if limit := describeLimit(ctx, req, body); limit != nil {
 		return &transientError{err: limit}
 	}
 	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 		err = cause // the idle timer's
 	}
-	err = fmt.Errorf("GET %s: %w", u, describeStreamError(err))
+	err = fmt.Errorf("%s: %w", req, describeStreamError(err))
 	if streamTransient(err) {
 		return &transientError{err: err}
 	}

@@ -1,10 +1,12 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -72,7 +74,7 @@ func (c *Client) limitRequest(ctx context.Context) (context.Context, context.Can
 }
 
 // describeLimit turns a request cancelled at its deadline into an error that
-// names the request, how much of the body arrived in how long, and the
+// names the request (method and URL), how much of the body arrived in how long, and the
 // setting to change. It returns nil when ctx did not end at its deadline.
 func describeLimit(ctx context.Context, u string, m *meter) error {
 	var limit *requestLimit
@@ -84,10 +86,10 @@ func describeLimit(ctx context.Context, u string, m *meter) error {
 		got = m.progress()
 	}
 	if limit.setting == "SOURCE_RETRY_BUDGET" {
-		return fmt.Errorf("GET %s: %w: not complete in the %s left of %s (%s): %s; raise SOURCE_RETRY_BUDGET",
+		return fmt.Errorf("%s: %w: not complete in the %s left of %s (%s): %s; raise SOURCE_RETRY_BUDGET",
 			u, ErrStalled, limit.left.Round(time.Millisecond), limit.setting, limit.value, got)
 	}
-	return fmt.Errorf("GET %s: %w: not complete within %s (%s): %s; raise SOURCE_REQUEST_TIMEOUT",
+	return fmt.Errorf("%s: %w: not complete within %s (%s): %s; raise SOURCE_REQUEST_TIMEOUT",
 		u, ErrStalled, limit.setting, limit.value, got)
 }
 
@@ -149,4 +151,58 @@ func (m *meter) progress() string {
 // idleError is the cause of a request cancelled by the idle timer.
 func (m *meter) idleError() error {
 	return fmt.Errorf("%w: no data for %s (SOURCE_TIMEOUT) after %s", ErrStalled, m.idle, m.progress())
+}
+
+// Response is a whole response read by Post.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// Post makes one attempt at POSTing a JSON body to path and reads the whole
+// response, whatever its status, within the bounds Each keeps (and at most
+// MaxResponseBytes). It is for APIs whose error answers carry a document the
+// caller must read, such as GraphQL: the status is the caller's to judge. A
+// failure to get the whole response (the connection, a stall, a deadline)
+// wraps ErrTransient, as in Each; run Post inside Retry.
+func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response, error) {
+	u := c.base.JoinPath(path).String()
+	if err := c.limiter.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", u, err)
+	}
+	parent := ctx
+	ctx, cancelDeadline := c.limitRequest(ctx)
+	defer cancelDeadline()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: %w", u, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "shoplake-ingest/1")
+	if c.cfg.APIKey != "" {
+		req.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if limit := describeLimit(ctx, "POST "+u, nil); limit != nil && parent.Err() == nil {
+			return nil, &transientError{err: limit}
+		}
+		err = fmt.Errorf("POST %s: %w", u, err)
+		if parent.Err() == nil {
+			return nil, &transientError{err: err}
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	meter := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
+	defer meter.stop()
+	b, err := io.ReadAll(&limitedReader{r: meter, left: c.cfg.MaxResponseBytes})
+	if err != nil {
+		return nil, c.streamError(parent, ctx, "POST "+u, meter, err)
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }

@@ -1,0 +1,363 @@
+// Package shopifyapi is a stand-in for the Shopify GraphQL Admin API, written
+// from its public documentation, for local runs and tests: one endpoint,
+// /admin/api/<version>/graphql.json, authenticated by X-Shopify-Access-Token,
+// answering the connection queries Shoplake's adapter sends (products,
+// customers, orders, abandonedCheckouts) a cursor page at a time
+// (first/after, pageInfo { hasNextPage endCursor }, at most 250 a page),
+// filtered by "updated_at:>'<time>'" and sorted by UPDATED_AT, and charging
+// each query against a leaky bucket that really throttles: the requested
+// cost is taken up front, the difference to the actual cost refunded, and a
+// query the bucket cannot pay for is answered THROTTLED, with the bucket's
+// state in extensions.cost as Shopify does.
+//
+// It does not parse GraphQL: it recognises the adapter's operations by
+// operationName and reads their variables, and answers any other operation
+// with a GraphQL error.
+package shopifyapi
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Node is one record of a connection: its GraphQL id, when it was last
+// updated, and its JSON (the node as the adapter's query selects it).
+type Node struct {
+	ID        string
+	UpdatedAt time.Time
+	JSON      json.RawMessage
+}
+
+// Connections maps a connection field (products, customers, orders,
+// abandonedCheckouts) to its nodes.
+type Connections map[string][]Node
+
+// Bucket is the leaky bucket of query cost: Shopify's Standard plan has a
+// bucket of 1,000 points restoring 50 a second (the defaults).
+type Bucket struct {
+	Max, RestoreRate float64
+}
+
+// Config configures a Server.
+type Config struct {
+	// Versions are the API versions served (default 2025-07).
+	Versions []string
+	// Token is the access token the server accepts.
+	Token string
+	// Bucket is the cost bucket (default 1,000 points, 50 a second).
+	Bucket Bucket
+	// Now is the server's clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server serves a Shopify store's GraphQL Admin API.
+type Server struct {
+	cfg Config
+
+	mu        sync.Mutex
+	data      Connections
+	available float64
+	at        time.Time
+	stats     Stats
+	hooks     []Hook
+}
+
+// Stats counts what the server answered.
+type Stats struct {
+	Requests, Throttled, Unauthorized int
+	// Nodes counts the nodes served, by connection.
+	Nodes map[string]int
+}
+
+// Fault is a way to answer one request other than the store would.
+type Fault struct {
+	// Status, when set, is answered with an empty JSON object.
+	Status int
+	// Throttle answers THROTTLED whatever the bucket holds.
+	Throttle bool
+	// Drip, when set, sends the real answer's headers at once and then its
+	// body one byte every Drip.
+	Drip time.Duration
+}
+
+// Hook is called with every request's operation, variables and number
+// (from 0); a Fault it returns changes the answer.
+type Hook func(op string, vars map[string]any, n int) *Fault
+
+// NewServer returns a Server holding data.
+func NewServer(cfg Config, data Connections) *Server {
+	if len(cfg.Versions) == 0 {
+		cfg.Versions = []string{"2025-07"}
+	}
+	if cfg.Bucket.Max <= 0 {
+		cfg.Bucket = Bucket{Max: 1000, RestoreRate: 50}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, data: Connections{}, available: cfg.Bucket.Max, at: cfg.Now(), stats: Stats{Nodes: map[string]int{}}}
+	for k, nodes := range data {
+		s.data[k] = slices.Clone(nodes)
+	}
+	return s
+}
+
+// Stats returns what the server has answered so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.stats
+	out.Nodes = map[string]int{}
+	for k, v := range s.stats.Nodes {
+		out.Nodes[k] = v
+	}
+	return out
+}
+
+// Upsert adds a node to a connection or replaces the one with its id.
+func (s *Server) Upsert(connection string, n Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nodes := s.data[connection]
+	for i := range nodes {
+		if nodes[i].ID == n.ID {
+			nodes[i] = n
+			return
+		}
+	}
+	s.data[connection] = append(nodes, n)
+}
+
+// OnRequest adds a hook; the first hook that returns a Fault for a request
+// answers it.
+func (s *Server) OnRequest(hook Hook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, hook)
+}
+
+// request is a GraphQL request body.
+type request struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+}
+
+var pathRE = regexp.MustCompile(`^/admin/api/([^/]+)/graphql\.json$`)
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := pathRE.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !slices.Contains(s.cfg.Versions, m[1]) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errors": "Not Found"})
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"errors": "use POST"})
+		return
+	}
+	if r.Header.Get("X-Shopify-Access-Token") != s.cfg.Token || s.cfg.Token == "" {
+		s.mu.Lock()
+		s.stats.Unauthorized++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+		return
+	}
+	var req request
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": "body is not a GraphQL request: " + err.Error()})
+		return
+	}
+	s.mu.Lock()
+	n := s.stats.Requests
+	s.stats.Requests++
+	hooks := slices.Clone(s.hooks)
+	s.mu.Unlock()
+	var fault *Fault
+	for _, h := range hooks {
+		if fault = h(req.OperationName, req.Variables, n); fault != nil {
+			break
+		}
+	}
+	switch {
+	case fault != nil && fault.Drip > 0:
+		rec := httptest.NewRecorder()
+		s.serve(rec, req, false)
+		trickle(w, r, rec, fault.Drip)
+		return
+	case fault != nil && fault.Status != 0:
+		writeJSON(w, fault.Status, map[string]any{})
+		return
+	}
+	s.serve(w, req, fault != nil && fault.Throttle)
+}
+
+// serve answers a GraphQL request.
+func (s *Server) serve(w http.ResponseWriter, req request, throttle bool) {
+	conn, ok := operations[req.OperationName]
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{
+			"message": fmt.Sprintf("the stand-in does not answer operation %q", req.OperationName)}}})
+		return
+	}
+	s.answer(w, conn, req.Variables, throttle)
+}
+
+// trickle sends a recorded answer's headers at once, then its body one byte
+// every gap, until it is sent or the client gives up.
+func trickle(w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder, gap time.Duration) {
+	body := rec.Body.Bytes()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	for i := range body {
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		select {
+		case <-time.After(gap):
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// operations maps the adapter's operation names to their connection.
+var operations = map[string]string{
+	"Products": "products", "Customers": "customers", "Orders": "orders", "AbandonedCheckouts": "abandonedCheckouts",
+}
+
+// NodeCost is what one node of a connection costs: the object and the
+// nested connection of its lines or variants, as Shopify counts them.
+const NodeCost = 2
+
+// answer serves one page of conn, charging its cost.
+func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any, throttle bool) {
+	first := intVar(vars, "first", 50)
+	if first < 1 || first > 250 {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{
+			"message": "The first argument must be between 1 and 250", "extensions": map[string]any{"code": "BAD_REQUEST"}}}})
+		return
+	}
+	requested := float64(2 + first*NodeCost)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	s.available = math.Min(s.cfg.Bucket.Max, s.available+now.Sub(s.at).Seconds()*s.cfg.Bucket.RestoreRate)
+	s.at = now
+	if requested > s.cfg.Bucket.Max {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{
+			"message":    fmt.Sprintf("Query cost is %.0f, which exceeds the single query max cost limit (%.0f).", requested, s.cfg.Bucket.Max),
+			"extensions": map[string]any{"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": s.cfg.Bucket.Max}}}})
+		return
+	}
+	if throttle || requested > s.available {
+		s.stats.Throttled++
+		writeJSON(w, http.StatusOK, map[string]any{
+			"errors":     []any{map[string]any{"message": "Throttled", "extensions": map[string]any{"code": "THROTTLED"}}},
+			"extensions": s.cost(requested, nil),
+		})
+		return
+	}
+	page, info := s.page(conn, vars, first)
+	actual := float64(2 + len(page)*NodeCost)
+	s.available -= actual
+	s.stats.Nodes[conn] += len(page)
+	nodes := make([]json.RawMessage, len(page))
+	for i, n := range page {
+		nodes[i] = n.JSON
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data":       map[string]any{conn: map[string]any{"nodes": nodes, "pageInfo": info}},
+		"extensions": s.cost(requested, &actual),
+	})
+}
+
+func (s *Server) cost(requested float64, actual *float64) map[string]any {
+	return map[string]any{"cost": map[string]any{
+		"requestedQueryCost": requested,
+		"actualQueryCost":    actual,
+		"throttleStatus": map[string]any{
+			"maximumAvailable":   s.cfg.Bucket.Max,
+			"currentlyAvailable": math.Floor(s.available),
+			"restoreRate":        s.cfg.Bucket.RestoreRate,
+		},
+	}}
+}
+
+var updatedAfterRE = regexp.MustCompile(`^updated_at:>'([^']+)'$`)
+
+// page returns the nodes of conn after the cursor, in the order asked for.
+// Cursors are positions in a stable order (sort key, then id), so a node
+// updated while a listing is read moves to the end instead of being skipped.
+func (s *Server) page(conn string, vars map[string]any, first int) ([]Node, map[string]any) {
+	nodes := slices.Clone(s.data[conn])
+	if q, _ := vars["query"].(string); q != "" {
+		if m := updatedAfterRE.FindStringSubmatch(strings.TrimSpace(q)); m != nil {
+			if after, err := time.Parse(time.RFC3339, m[1]); err == nil {
+				nodes = slices.DeleteFunc(nodes, func(n Node) bool { return !n.UpdatedAt.After(after) })
+			}
+		}
+	}
+	byUpdated := vars["sortKey"] == "UPDATED_AT"
+	key := func(n Node) string {
+		if byUpdated {
+			return n.UpdatedAt.UTC().Format(time.RFC3339Nano) + "\x00" + n.ID
+		}
+		return fmt.Sprintf("%020d", numericID(n.ID)) + "\x00" + n.ID
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(key(a), key(b)) })
+	if after, _ := vars["after"].(string); after != "" {
+		b, _ := base64.StdEncoding.DecodeString(after)
+		i, _ := slices.BinarySearchFunc(nodes, string(b), func(n Node, k string) int { return cmp.Compare(key(n), k) })
+		for i < len(nodes) && key(nodes[i]) <= string(b) {
+			i++
+		}
+		nodes = nodes[i:]
+	}
+	more := len(nodes) > first
+	nodes = nodes[:min(first, len(nodes))]
+	info := map[string]any{"hasNextPage": more, "endCursor": nil}
+	if len(nodes) > 0 {
+		info["endCursor"] = base64.StdEncoding.EncodeToString([]byte(key(nodes[len(nodes)-1])))
+	}
+	return nodes, info
+}
+
+// numericID is the number at the end of a GID such as
+// gid://shopify/Product/123.
+func numericID(gid string) int64 {
+	n, _ := strconv.ParseInt(gid[strings.LastIndexByte(gid, '/')+1:], 10, 64)
+	return n
+}
+
+func intVar(vars map[string]any, name string, def int) int {
+	if f, ok := vars[name].(float64); ok {
+		return int(f)
+	}
+	return def
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
