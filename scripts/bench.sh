@@ -48,7 +48,8 @@ for target in \
   "FuzzDecode ./shared/state/" \
   "FuzzHandle ./functions/streamcartevents/" \
   "FuzzDecodePush ./shared/events/" \
-  "FuzzObserve ./shared/drift/"; do
+  "FuzzObserve ./shared/drift/" \
+  "FuzzParse ./shared/money/"; do
   set -- $target
   echo "== fuzz $1 for $fuzztime"
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzztime" "$2" 2>&1 | tail -n 2

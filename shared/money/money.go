@@ -1,0 +1,141 @@
+// Package money holds exact decimal amounts. An amount is read from the
+// text an API sent (a JSON string such as "109.95", or the digits of a JSON
+// number, never through a float64), kept as an integer count of
+// billionths, and written as the shortest decimal text that means the same,
+// so sums are exact to the cent and beyond: 0.10 + 0.20 is 0.3. The warehouse
+// keeps the same precision (NUMERIC(38, 9) on BigQuery, decimal(38, 9) on
+// DuckDB).
+package money
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Scale is how many digits after the point an Amount keeps.
+const Scale = 9
+
+// MaxDigits is the most digits an Amount may have, as NUMERIC(38, 9).
+const MaxDigits = 38
+
+var (
+	unit  = new(big.Int).Exp(big.NewInt(10), big.NewInt(Scale), nil)
+	limit = new(big.Int).Exp(big.NewInt(10), big.NewInt(MaxDigits), nil)
+)
+
+// ErrInvalid reports text that is not an exact decimal amount Shoplake can
+// keep.
+var ErrInvalid = errors.New("invalid amount")
+
+// Amount is an exact decimal with at most Scale digits after the point. The
+// zero value is 0.
+type Amount struct {
+	n *big.Int // billionths; nil is 0
+}
+
+func (a Amount) int() *big.Int {
+	if a.n == nil {
+		return new(big.Int)
+	}
+	return a.n
+}
+
+// Parse reads a decimal such as "109.95", "-3", "0.1" or "1.5e2". More than
+// Scale digits after the point, more than MaxDigits in all, or anything that
+// is not a number is an error wrapping ErrInvalid that shows the text.
+func Parse(s string) (Amount, error) {
+	t := strings.TrimSpace(s)
+	if t == "" || len(t) > 100 || strings.ContainsAny(t, "/_xXpP") || strings.EqualFold(strings.TrimLeft(t, "+-"), "inf") {
+		return Amount{}, fmt.Errorf("%w: %.40q is not a decimal number", ErrInvalid, s)
+	}
+	if i := strings.IndexAny(t, "eE"); i >= 0 {
+		// 1e999999999 would make a number of a billion digits.
+		if exp, err := strconv.Atoi(t[i+1:]); err != nil || exp < -50 || exp > 50 {
+			return Amount{}, fmt.Errorf("%w: %.40q has an exponent out of range", ErrInvalid, s)
+		}
+	}
+	r, ok := new(big.Rat).SetString(t)
+	if !ok {
+		return Amount{}, fmt.Errorf("%w: %.40q is not a decimal number", ErrInvalid, s)
+	}
+	r.Mul(r, new(big.Rat).SetInt(unit))
+	if !r.IsInt() {
+		return Amount{}, fmt.Errorf("%w: %.40q has more than %d digits after the point", ErrInvalid, s, Scale)
+	}
+	n := new(big.Int).Set(r.Num())
+	if new(big.Int).Abs(n).Cmp(limit) >= 0 {
+		return Amount{}, fmt.Errorf("%w: %.40q has more than %d digits", ErrInvalid, s, MaxDigits)
+	}
+	return Amount{n: n}, nil
+}
+
+// MustParse is Parse for constants in code and tests; it panics on error.
+func MustParse(s string) Amount {
+	a, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// Add returns a + b.
+func (a Amount) Add(b Amount) Amount { return Amount{n: new(big.Int).Add(a.int(), b.int())} }
+
+// Mul returns a × q, for a unit price and a quantity.
+func (a Amount) Mul(q int64) Amount { return Amount{n: new(big.Int).Mul(a.int(), big.NewInt(q))} }
+
+// Cmp compares a and b: -1, 0 or +1.
+func (a Amount) Cmp(b Amount) int { return a.int().Cmp(b.int()) }
+
+// Sign is -1, 0 or +1.
+func (a Amount) Sign() int { return a.int().Sign() }
+
+// IsZero reports whether a is 0.
+func (a Amount) IsZero() bool { return a.Sign() == 0 }
+
+// String is the shortest decimal text of a: "109.95", "0.3", "-2", "0".
+func (a Amount) String() string {
+	n := a.int()
+	neg := n.Sign() < 0
+	abs := new(big.Int).Abs(n)
+	q, r := new(big.Int).QuoRem(abs, unit, new(big.Int))
+	s := q.String()
+	if r.Sign() != 0 {
+		frac := fmt.Sprintf("%0*s", Scale, r.String())
+		s += "." + strings.TrimRight(frac, "0")
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// MarshalJSON writes a as a JSON string, so that no reader takes it through
+// a float.
+func (a Amount) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
+
+// UnmarshalJSON reads a JSON string holding a decimal, or a JSON number by
+// its text. null leaves a as it is.
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	v, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
