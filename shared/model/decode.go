@@ -12,6 +12,8 @@ import (
 	"github.com/go-playground/validator/v10"
 	nonstandard "github.com/go-playground/validator/v10/non-standard/validators"
 
+	"github.com/shoplake/shoplake/shared/money"
+
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 )
@@ -150,12 +152,30 @@ func newValidate() *validator.Validate {
 		}
 		return name
 	})
-	for tag, fn := range map[string]validator.Func{"notblank": nonstandard.NotBlank, CartDateRule: cartDateInRange} {
+	rules := map[string]validator.Func{"notblank": nonstandard.NotBlank, CartDateRule: cartDateInRange,
+		"price": amountWithin(maxPrice), "total": amountWithin(maxTotal)}
+	for tag, fn := range rules {
 		if err := v.RegisterValidation(tag, fn); err != nil {
 			panic(err) // programming error: the tag names are constants
 		}
 	}
 	return v
+}
+
+// The bounds of money in the canonical records: a price as Product's, and
+// a total (a line's or an order's) as large as 10,000 lines of the largest
+// quantity at the largest price, which NUMERIC(38, 9) holds with room to sum.
+var (
+	maxPrice = money.MustParse("1000000000")
+	maxTotal = money.MustParse("1e19")
+)
+
+// amountWithin checks a money.Amount lies in [0, max].
+func amountWithin(max money.Amount) validator.Func {
+	return func(fl validator.FieldLevel) bool {
+		a, ok := fl.Field().Interface().(money.Amount)
+		return ok && a.Sign() >= 0 && a.Cmp(max) <= 0
+	}
 }
 
 // CartDateRule is the validation a cart's date must pass: a date from

@@ -15,13 +15,6 @@ import (
 	"github.com/shoplake/shoplake/shared/source"
 )
 
-const productsQuery = `query Products($first: Int!, $after: String, $query: String, $sortKey: ProductSortKeys) {
-  products(first: $first, after: $after, query: $query, sortKey: $sortKey) {
-    nodes { id title updatedAt variants(first: 100) { nodes { id sku price } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`
-
 var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // products are n products, the i-th updated i minutes after epoch.

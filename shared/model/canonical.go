@@ -1,0 +1,110 @@
+package model
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/money"
+)
+
+// The canonical records: what every source adapter (FakeStore, Shopify,
+// WooCommerce) yields, so that the lake, the warehouse and dbt need not know
+// which store the data came from. Ids are the source's, as text (Shopify
+// GIDs such as gid://shopify/Product/123, integers elsewhere); times are
+// UTC; money is exact (money.Amount); what the model does not name is kept
+// whole in Attributes.
+
+// Origin says where a record came from: the adapter's kind (fakestore,
+// shopify, woocommerce) and the store (its domain or base URL).
+type Origin struct {
+	Kind  string `json:"source_kind" validate:"oneof=fakestore shopify woocommerce"`
+	Store string `json:"source_store" validate:"notblank,max=500"`
+}
+
+// Record is what every canonical record carries besides its content.
+type Record struct {
+	Origin
+	SourceID  string    `json:"source_id" validate:"notblank,max=200"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Deleted marks a record the source deleted: a tombstone.
+	Deleted bool `json:"deleted"`
+	// Attributes are the fields of the source's record the model does not
+	// name, as the source sent them (a JSON object, or absent).
+	Attributes json.RawMessage `json:"attributes,omitempty"`
+}
+
+// CanonicalProduct is a catalogue item with its variants (FakeStore's
+// products have one, priced as the product).
+type CanonicalProduct struct {
+	Record
+	Title    string    `json:"title" validate:"max=1000"`
+	Category string    `json:"category" validate:"max=200"`
+	Variants []Variant `json:"variants" validate:"dive"`
+}
+
+// Variant is one sellable form of a product.
+type Variant struct {
+	SourceID string       `json:"source_id" validate:"notblank,max=200"`
+	SKU      string       `json:"sku" validate:"max=200"`
+	Price    money.Amount `json:"price" validate:"price"`
+}
+
+// CanonicalCustomer is a customer; the e-mail address is replaced by its
+// pseudonym before anything is written, as for User.
+type CanonicalCustomer struct {
+	Record
+	Email     string `json:"email,omitempty" validate:"omitempty,email,max=320"`
+	EmailHash string `json:"email_hash,omitempty" validate:"-"`
+	// Guest marks a customer known only from an order (no account).
+	Guest      bool   `json:"guest"`
+	City       string `json:"city" validate:"max=200"`
+	PostalCode string `json:"postal_code" validate:"max=20"`
+	Country    string `json:"country" validate:"omitempty,iso3166_1_alpha2"`
+}
+
+// OrderKind says what an order is.
+type OrderKind string
+
+// The kinds of order.
+const (
+	// KindCart is a cart (FakeStore's carts).
+	KindCart OrderKind = "cart"
+	// KindAbandonedCheckout is a checkout the customer left.
+	KindAbandonedCheckout OrderKind = "abandoned_checkout"
+	// KindOrder is a placed order.
+	KindOrder OrderKind = "order"
+)
+
+// CanonicalOrder is a cart, an abandoned checkout or an order, with its
+// lines. Total is what the source says the order comes to; the lines'
+// totals are each quantity × unit price.
+type CanonicalOrder struct {
+	Record
+	Kind       OrderKind    `json:"kind" validate:"oneof=cart abandoned_checkout order"`
+	Status     string       `json:"status" validate:"max=100"`
+	Currency   string       `json:"currency" validate:"iso4217"`
+	CustomerID string       `json:"customer_id" validate:"max=200"`
+	Total      money.Amount `json:"total" validate:"total"`
+	Lines      []Line       `json:"lines" validate:"max=10000,dive"`
+}
+
+// Line is one line of an order.
+type Line struct {
+	SourceID  string       `json:"source_id" validate:"max=200"`
+	ProductID string       `json:"product_id" validate:"max=200"`
+	VariantID string       `json:"variant_id" validate:"max=200"`
+	SKU       string       `json:"sku" validate:"max=200"`
+	Quantity  int64        `json:"quantity" validate:"gte=0,lte=1000000"`
+	UnitPrice money.Amount `json:"unit_price" validate:"price"`
+	Total     money.Amount `json:"total" validate:"total"`
+}
+
+// Revenue is the sum of the lines' totals.
+func (o *CanonicalOrder) Revenue() money.Amount {
+	var sum money.Amount
+	for _, l := range o.Lines {
+		sum = sum.Add(l.Total)
+	}
+	return sum
+}
