@@ -477,18 +477,9 @@ func TestRunTimeoutEndsAStalledIngest(t *testing.T) {
 			fixtures.ServeHTTP(w, r)
 			return
 		}
-		rc := http.NewResponseController(w)
-		for {
-			if _, err := w.Write([]byte(" ")); err != nil {
-				return
-			}
-			_ = rc.Flush()
-			select {
-			case <-time.After(100 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
+		rec := httptest.NewRecorder()
+		rec.Body.WriteString(strings.Repeat(" ", 1<<20)) // white space, a byte every 100 ms
+		storefront.Trickle(w, r, rec, 100*time.Millisecond)
 	})
 	h := newHarnessEnv(t, api, map[string]string{"RUN_TIMEOUT": "1s", "SOURCE_TIMEOUT": "10s"})
 	began := time.Now()

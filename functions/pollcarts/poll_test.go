@@ -556,18 +556,9 @@ func TestRunTimeoutEndsAStalledPoll(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "[]")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		for {
-			if _, err := w.Write([]byte(" ")); err != nil {
-				return
-			}
-			_ = rc.Flush()
-			select {
-			case <-time.After(100 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
+		rec := httptest.NewRecorder()
+		rec.Body.WriteString(strings.Repeat(" ", 1<<20)) // white space, a byte every 100 ms
+		storefront.Trickle(w, r, rec, 100*time.Millisecond)
 	}))
 	t.Cleanup(srv.Close)
 	e.apiURL = srv.URL

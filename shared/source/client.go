@@ -8,6 +8,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -398,14 +399,9 @@ func attempts(n int) string {
 // try performs one attempt. A non-2xx response is closed and returned as a
 // *StatusError, with the Retry-After delay when the server sent one.
 func (c *Client) try(ctx context.Context, u string) (*http.Response, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "shoplake-ingest/1")
-	if c.cfg.APIKey != "" {
-		req.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+		return nil, 0, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -421,6 +417,28 @@ func (c *Client) try(ctx context.Context, u string) (*http.Response, time.Durati
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), &StatusError{URL: u, StatusCode: resp.StatusCode}
+}
+
+// newRequest is a request to u with the headers every request carries: JSON
+// accepted (and sent, with a body), the client's name, the API key.
+func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "shoplake-ingest/1")
+	if c.cfg.APIKey != "" {
+		req.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+	}
+	return req, nil
 }
 
 // retryable reports whether err is worth another attempt: network errors and

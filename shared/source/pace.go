@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -176,15 +175,9 @@ func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response,
 	defer cancelDeadline()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, http.MethodPost, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: %w", u, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "shoplake-ingest/1")
-	if c.cfg.APIKey != "" {
-		req.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -37,6 +37,18 @@ func drip(body string, chunk int, gap time.Duration) func(w http.ResponseWriter,
 	}
 }
 
+// dripServer serves drip(body, chunk, gap) and counts its requests.
+func dripServer(t *testing.T, body string, chunk int, gap time.Duration) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		drip(body, chunk, gap)(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
 // endless is a JSON array that goes on for n elements.
 func endless(n int) string {
 	var b strings.Builder
@@ -132,12 +144,7 @@ func TestNoRequestOutlastsItsBounds(t *testing.T) {
 // their waits, within the retry budget, however many retries are allowed.
 func TestRetryBudgetEndsTheWholeFetch(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		drip(endless(1000), 1, 50*time.Millisecond)(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	srv, calls := dripServer(t, endless(1000), 1, 50*time.Millisecond)
 	c, err := New(Config{BaseURL: srv.URL, Timeout: 200 * time.Millisecond, MaxRetries: 20, RetryBudget: 1500 * time.Millisecond,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond, RequestsPerSecond: 1000}, nil)
 	if err != nil {
@@ -183,12 +190,7 @@ func TestSlowCallerIsNotASlowSource(t *testing.T) {
 // fetch as the caller's error, not as a stalled source.
 func TestCallerCancellationIsNotRetried(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		drip(endless(100000), 4096, 10*time.Millisecond)(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	srv, calls := dripServer(t, endless(100000), 4096, 10*time.Millisecond)
 	c, _ := newTestClient(t, srv.URL, Config{Timeout: time.Second})
 	stop := errors.New("run timeout")
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, stop)

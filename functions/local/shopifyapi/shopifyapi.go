@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
 // Node is one record of a connection: its GraphQL id, when it was last
@@ -197,7 +199,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case fault != nil && fault.Drip > 0:
 		rec := httptest.NewRecorder()
 		s.serve(rec, req, false)
-		trickle(w, r, rec, fault.Drip)
+		storefront.Trickle(w, r, rec, fault.Drip)
 		return
 	case fault != nil && fault.Status != 0:
 		writeJSON(w, fault.Status, map[string]any{})
@@ -215,28 +217,6 @@ func (s *Server) serve(w http.ResponseWriter, req request, throttle bool) {
 		return
 	}
 	s.answer(w, conn, req.Variables, throttle)
-}
-
-// trickle sends a recorded answer's headers at once, then its body one byte
-// every gap, until it is sent or the client gives up.
-func trickle(w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder, gap time.Duration) {
-	body := rec.Body.Bytes()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(rec.Code)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	for i := range body {
-		if _, err := w.Write(body[i : i+1]); err != nil {
-			return
-		}
-		_ = rc.Flush()
-		select {
-		case <-time.After(gap):
-		case <-r.Context().Done():
-			return
-		}
-	}
 }
 
 // operations maps the adapter's operation names to their connection.

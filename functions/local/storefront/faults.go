@@ -166,6 +166,13 @@ func (f *faulty) breakOff(w http.ResponseWriter, r *http.Request) {
 func (f *faulty) trickle(w http.ResponseWriter, r *http.Request, gap time.Duration) {
 	rec := httptest.NewRecorder()
 	f.next.ServeHTTP(rec, r)
+	Trickle(w, r, rec, gap)
+}
+
+// Trickle answers with a recorded response: its headers at once, then its
+// body one byte every gap, until it is sent or the client gives up. The
+// stand-ins' slow faults, and tests of a source that drips, use it.
+func Trickle(w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder, gap time.Duration) {
 	body := rec.Body.Bytes()
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
