@@ -38,17 +38,7 @@ const (
   orders(first: $first, after: $after, query: $query, sortKey: $sortKey) {
     nodes {
       id name createdAt updatedAt cancelledAt currencyCode displayFinancialStatus
-      customer { id }
-      totalPriceSet { shopMoney { amount currencyCode } }
-      lineItems(first: 100) {
-        nodes {
-          id sku quantity
-          product { id }
-          variant { id }
-          originalUnitPriceSet { shopMoney { amount currencyCode } }
-        }
-      }
-    }
+` + orderLines + `    }
     pageInfo { hasNextPage endCursor }
   }
 }`
@@ -56,7 +46,12 @@ const (
   abandonedCheckouts(first: $first, after: $after, query: $query, sortKey: $sortKey) {
     nodes {
       id name createdAt updatedAt completedAt
-      customer { id }
+` + orderLines + `    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+	// orderLines is what orders and abandoned checkouts select alike.
+	orderLines = `      customer { id }
       totalPriceSet { shopMoney { amount currencyCode } }
       lineItems(first: 100) {
         nodes {
@@ -66,10 +61,7 @@ const (
           originalUnitPriceSet { shopMoney { amount currencyCode } }
         }
       }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}`
+`
 )
 
 // listing is how to read one connection.
