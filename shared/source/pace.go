@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -198,4 +199,75 @@ func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response,
 		return nil, c.streamError(parent, ctx, "POST "+u, meter, err)
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// Download makes one attempt at GETting rawURL, an absolute http(s) URL on
+// any host (a signed link to an export, say), and hands its body to read as
+// it streams, within the bounds Each keeps; the API key is not sent, since
+// the host is not the store's. A status other than 2xx is a *StatusError
+// (transient for 408, 429 and 5xx); a failure while the body streams is
+// transient as in Each, and read may have seen part of it, so run Download
+// inside Retry.
+func (c *Client) Download(ctx context.Context, rawURL string, read func(body io.Reader) error) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("download %.100q: not an absolute http(s) URL", rawURL)
+	}
+	shown := u.Scheme + "://" + u.Host + u.Path // signed links carry their credentials in the query
+	if err := c.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("GET %s: %w", shown, err)
+	}
+	parent := ctx
+	ctx, cancelDeadline := c.limitRequest(ctx)
+	defer cancelDeadline()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", shown, err)
+	}
+	req.Header.Set("User-Agent", "shoplake-ingest/1")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if limit := describeLimit(ctx, "GET "+shown, nil); limit != nil && parent.Err() == nil {
+			return &transientError{err: limit}
+		}
+		err = fmt.Errorf("GET %s: %w", shown, errors.Unwrap(err)) // not the url.Error, which repeats the signed URL
+		if parent.Err() == nil {
+			return &transientError{err: err}
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err := &StatusError{URL: shown, StatusCode: resp.StatusCode}
+		if retryable(err) {
+			return &transientError{err: err, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		}
+		return err
+	}
+	meter := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
+	defer meter.stop()
+	body := &failedRead{r: &limitedReader{r: meter, left: c.cfg.MaxResponseBytes}}
+	if err := read(body); err != nil {
+		if body.err != nil { // the body failed, not the reader's judgement of it
+			return c.streamError(parent, ctx, "GET "+shown, meter, body.err)
+		}
+		return err
+	}
+	return nil
+}
+
+// failedRead remembers the error of the body it reads, other than io.EOF.
+type failedRead struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failedRead) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF {
+		f.err = err
+	}
+	return n, err
 }

@@ -73,6 +73,7 @@ type Server struct {
 	at        time.Time
 	stats     Stats
 	hooks     []Hook
+	bulk      bulkState
 }
 
 // Stats counts what the server answered.
@@ -159,6 +160,10 @@ type request struct {
 var pathRE = regexp.MustCompile(`^/admin/api/([^/]+)/graphql\.json$`)
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/bulk-results/") {
+		s.serveBulkResult(w, r)
+		return
+	}
 	m := pathRE.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		http.NotFound(w, r)
@@ -198,18 +203,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case fault != nil && fault.Drip > 0:
 		rec := httptest.NewRecorder()
-		s.serve(rec, req, false)
+		s.serve(rec, r, req, false)
 		storefront.Trickle(w, r, rec, fault.Drip)
 		return
 	case fault != nil && fault.Status != 0:
 		writeJSON(w, fault.Status, map[string]any{})
 		return
 	}
-	s.serve(w, req, fault != nil && fault.Throttle)
+	s.serve(w, r, req, fault != nil && fault.Throttle)
 }
 
 // serve answers a GraphQL request.
-func (s *Server) serve(w http.ResponseWriter, req request, throttle bool) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, req request, throttle bool) {
+	if s.serveBulk(w, r, req) {
+		return
+	}
 	conn, ok := operations[req.OperationName]
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{

@@ -45,18 +45,24 @@ type Config struct {
 	// HTTP bounds every request as shared/source does (timeouts, pace,
 	// retries, budget); its BaseURL and key are set from the fields above.
 	HTTP source.Config
+	// BulkPoll is how often a bulk operation's status is asked (default
+	// DefaultBulkPoll).
+	BulkPoll time.Duration
 }
 
 var versionRE = regexp.MustCompile(`^(20[0-9]{2})-(01|04|07|10)$`)
 
 // Client runs queries against one store.
 type Client struct {
-	cfg    Config
-	http   *source.Client
-	path   string
-	sleep  func(context.Context, time.Duration) error
-	now    func() time.Time
-	bucket bucket
+	cfg  Config
+	http *source.Client
+	// download reads bulk results: the same bounds, no token (the result
+	// lives on another host).
+	download *source.Client
+	path     string
+	sleep    func(context.Context, time.Duration) error
+	now      func() time.Time
+	bucket   bucket
 }
 
 // New returns a Client for cfg. An API version that is not one Shopify
@@ -80,7 +86,15 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shopify: %w", err)
 	}
-	return &Client{cfg: cfg, http: hc, path: "/admin/api/" + cfg.APIVersion + "/graphql.json", sleep: sleepCtx, now: time.Now,
+	h.APIKey = ""
+	dl, err := source.New(h, nil)
+	if err != nil {
+		return nil, fmt.Errorf("shopify: %w", err)
+	}
+	if cfg.BulkPoll <= 0 {
+		cfg.BulkPoll = DefaultBulkPoll
+	}
+	return &Client{cfg: cfg, http: hc, download: dl, path: "/admin/api/" + cfg.APIVersion + "/graphql.json", sleep: sleepCtx, now: time.Now,
 		bucket: bucket{cost: map[string]float64{}}}, nil
 }
 
