@@ -3,6 +3,8 @@
 #   SHOPLAKE_BENCH_RECORDS  products in the ingest benchmark (default 1000000)
 #   SHOPLAKE_BENCH_EVENTS   records per entity in the local end-to-end run (default 200000)
 #   SHOPLAKE_CRASH_SCALE    records per entity of the crash suite (default 100000)
+#   SHOPIFY_BENCH_PRODUCTS, SHOPIFY_BENCH_CUSTOMERS, SHOPIFY_BENCH_ORDERS
+#                           the Shopify adapter benchmark's sizes (100000, 100000, 1000000)
 #   FUZZTIME                time per fuzz target (default 60s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,9 @@ go test -run '^$' -bench BenchmarkFingerprintDiff -benchtime 3x ./functions/poll
 
 echo "== StreamCartEvents: batch messages of 1,000 events, null warehouse and DuckDB"
 go test -run '^$' -bench BenchmarkHandleBatch -benchtime 50x ./functions/streamcartevents/ 2>&1 | grep -E '^StreamCartEvents'
+
+echo "== Shopify adapter against its stand-in: ${SHOPIFY_BENCH_PRODUCTS:-100000} products (2 variants each), ${SHOPIFY_BENCH_CUSTOMERS:-100000} customers, ${SHOPIFY_BENCH_ORDERS:-1000000} orders (3 lines each), paged and bulk, at a tenth and in full"
+go test -run '^$' -bench BenchmarkAdapter -benchtime 1x -timeout 30m ./shared/source/shopify/ 2>&1 | grep -E '^Benchmark'
 
 events=${SHOPLAKE_BENCH_EVENTS:-200000}
 echo "== local stack end to end: $events synthetic records per entity, carts polled, published, pushed and stored, marts built"

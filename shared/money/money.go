@@ -49,6 +49,9 @@ func (a Amount) int() *big.Int {
 // Scale digits after the point, more than MaxDigits in all, or anything that
 // is not a number is an error wrapping ErrInvalid that shows the text.
 func Parse(s string) (Amount, error) {
+	if a, ok := parsePlain(s); ok {
+		return a, nil
+	}
 	t := strings.TrimSpace(s)
 	if t == "" || len(t) > 100 || strings.ContainsAny(t, "/_xXpP") || strings.EqualFold(strings.TrimLeft(t, "+-"), "inf") {
 		return Amount{}, fmt.Errorf("%w: %.40q is not a decimal number", ErrInvalid, s)
@@ -72,6 +75,37 @@ func Parse(s string) (Amount, error) {
 		return Amount{}, fmt.Errorf("%w: %.40q has more than %d digits", ErrInvalid, s, MaxDigits)
 	}
 	return Amount{n: n}, nil
+}
+
+// parsePlain reads the common form quickly: an optional minus, up to 9
+// digits, and optionally a point with up to 9 digits. Anything else is left
+// to Parse's general path.
+func parsePlain(s string) (Amount, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 9 || len(frac) > Scale || (dot && frac == "") {
+		return Amount{}, false
+	}
+	var n int64
+	for _, part := range []string{whole, frac} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return Amount{}, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+	}
+	for range Scale - len(frac) {
+		n *= 10
+	}
+	if neg {
+		n = -n
+	}
+	return Amount{n: big.NewInt(n)}, true
 }
 
 // MustParse is Parse for constants in code and tests; it panics on error.

@@ -116,18 +116,21 @@ func (s *Server) serveBulkResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	nodes := slices.Clone(s.data["products"])
+	t := s.data["products"]
 	s.mu.Unlock()
+	if t == nil {
+		t = nodeSlice(nil)
+	}
 	s.bulk.mu.Lock()
 	childrenLast := s.bulk.cfg.ChildrenLast
 	s.bulk.mu.Unlock()
-	slices.SortFunc(nodes, func(a, b Node) int { return int(numericID(a.ID) - numericID(b.ID)) })
 
 	w.Header().Set("Content-Type", "application/jsonl")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var later [][]byte
 	var written int64
-	for _, n := range nodes {
+	for i := range t.Len() {
+		n := t.At(i)
 		var p map[string]json.RawMessage
 		if json.Unmarshal(n.JSON, &p) != nil {
 			continue

@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +69,7 @@ type Server struct {
 	cfg Config
 
 	mu        sync.Mutex
-	data      Connections
+	data      map[string]table
 	available float64
 	at        time.Time
 	stats     Stats
@@ -109,12 +110,51 @@ func NewServer(cfg Config, data Connections) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, data: Connections{}, available: cfg.Bucket.Max, at: cfg.Now(), stats: Stats{Nodes: map[string]int{}}}
+	s := &Server{cfg: cfg, data: map[string]table{}, available: cfg.Bucket.Max, at: cfg.Now(), stats: Stats{Nodes: map[string]int{}}}
 	for k, nodes := range data {
-		s.data[k] = slices.Clone(nodes)
+		t := nodeSlice(slices.Clone(nodes))
+		slices.SortFunc(t, func(a, b Node) int { return cmp.Compare(idKey(a.ID), idKey(b.ID)) })
+		s.data[k] = t
 	}
 	return s
 }
+
+// Generate makes a connection of n nodes, the i-th made by node(i) when it
+// is asked for, in the order of their ids (id(i) is the i-th node's id, and
+// ids grow with i): a catalogue of any size without holding it.
+func (s *Server) Generate(connection string, n int, id func(i int) string, node func(i int) Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data[connection] = generated{n: n, id: id, node: node}
+}
+
+// table is a connection's nodes in the order of their ids.
+type table interface {
+	Len() int
+	ID(i int) string
+	At(i int) Node
+}
+
+// nodeSlice is a table held in memory, sorted by idKey.
+type nodeSlice []Node
+
+func (t nodeSlice) Len() int        { return len(t) }
+func (t nodeSlice) ID(i int) string { return t[i].ID }
+func (t nodeSlice) At(i int) Node   { return t[i] }
+
+// generated is a table made on demand (Generate).
+type generated struct {
+	n    int
+	id   func(int) string
+	node func(int) Node
+}
+
+func (g generated) Len() int        { return g.n }
+func (g generated) ID(i int) string { return g.id(i) }
+func (g generated) At(i int) Node   { return g.node(i) }
+
+// idKey orders nodes by the number in their GID, then the GID.
+func idKey(gid string) string { return fmt.Sprintf("%020d", numericID(gid)) + "\x00" + gid }
 
 // Stats returns what the server has answered so far.
 func (s *Server) Stats() Stats {
@@ -132,14 +172,23 @@ func (s *Server) Stats() Stats {
 func (s *Server) Upsert(connection string, n Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	nodes := s.data[connection]
-	for i := range nodes {
-		if nodes[i].ID == n.ID {
-			nodes[i] = n
-			return
+	var nodes nodeSlice
+	if t := s.data[connection]; t != nil {
+		if ns, ok := t.(nodeSlice); ok {
+			nodes = ns
+		} else {
+			for i := range t.Len() { // a generated table, held from now on
+				nodes = append(nodes, t.At(i))
+			}
 		}
 	}
-	s.data[connection] = append(nodes, n)
+	i, found := slices.BinarySearchFunc(nodes, idKey(n.ID), func(x Node, k string) int { return cmp.Compare(idKey(x.ID), k) })
+	if found {
+		nodes[i] = n
+	} else {
+		nodes = slices.Insert(nodes, i, n)
+	}
+	s.data[connection] = nodes
 }
 
 // OnRequest adds a hook; the first hook that returns a Fault for a request
@@ -296,30 +345,45 @@ var updatedAfterRE = regexp.MustCompile(`^updated_at:>'([^']+)'$`)
 // page returns the nodes of conn after the cursor, in the order asked for.
 // Cursors are positions in a stable order (sort key, then id), so a node
 // updated while a listing is read moves to the end instead of being skipped.
+// A page in id order is found by binary search; a filtered or re-sorted
+// listing reads the whole table (an incremental listing, usually small).
 func (s *Server) page(conn string, vars map[string]any, first int) ([]Node, map[string]any) {
-	nodes := slices.Clone(s.data[conn])
-	if q, _ := vars["query"].(string); q != "" {
-		if m := updatedAfterRE.FindStringSubmatch(strings.TrimSpace(q)); m != nil {
-			if after, err := time.Parse(time.RFC3339, m[1]); err == nil {
-				nodes = slices.DeleteFunc(nodes, func(n Node) bool { return !n.UpdatedAt.After(after) })
-			}
-		}
+	t := s.data[conn]
+	if t == nil {
+		t = nodeSlice(nil)
 	}
+	q, _ := vars["query"].(string)
 	byUpdated := vars["sortKey"] == "UPDATED_AT"
 	key := func(n Node) string {
 		if byUpdated {
 			return n.UpdatedAt.UTC().Format(time.RFC3339Nano) + "\x00" + n.ID
 		}
-		return fmt.Sprintf("%020d", numericID(n.ID)) + "\x00" + n.ID
+		return idKey(n.ID)
 	}
-	slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(key(a), key(b)) })
-	if after, _ := vars["after"].(string); after != "" {
-		b, _ := base64.StdEncoding.DecodeString(after)
-		i, _ := slices.BinarySearchFunc(nodes, string(b), func(n Node, k string) int { return cmp.Compare(key(n), k) })
-		for i < len(nodes) && key(nodes[i]) <= string(b) {
-			i++
+	after := ""
+	if c, _ := vars["after"].(string); c != "" {
+		b, _ := base64.StdEncoding.DecodeString(c)
+		after = string(b)
+	}
+	var nodes []Node
+	if q == "" && !byUpdated {
+		start := sort.Search(t.Len(), func(i int) bool { return idKey(t.ID(i)) > after })
+		for i := start; i < t.Len() && len(nodes) <= first; i++ {
+			nodes = append(nodes, t.At(i))
 		}
-		nodes = nodes[i:]
+	} else {
+		since, filtered := time.Time{}, false
+		if m := updatedAfterRE.FindStringSubmatch(strings.TrimSpace(q)); m != nil {
+			if at, err := time.Parse(time.RFC3339, m[1]); err == nil {
+				since, filtered = at, true
+			}
+		}
+		for i := range t.Len() {
+			if n := t.At(i); (!filtered || n.UpdatedAt.After(since)) && key(n) > after {
+				nodes = append(nodes, n)
+			}
+		}
+		slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(key(a), key(b)) })
 	}
 	more := len(nodes) > first
 	nodes = nodes[:min(first, len(nodes))]

@@ -125,43 +125,76 @@ func (c *Client) Stats() Stats {
 // with each node in order. Each page is its own attempt, retried while its
 // failures are transient; a page that still fails ends the listing with
 // fn having seen the earlier pages, so the caller publishes nothing of it.
+// While fn reads one page the next is already asked for: one request in
+// flight at a time, as the pacing expects.
 func (c *Client) Each(ctx context.Context, op, query, connection string, vars map[string]any, fn func(node json.RawMessage) error) error {
-	after := ""
-	for page := 1; ; page++ {
-		v := map[string]any{"first": c.cfg.PageSize}
-		for k, x := range vars {
-			v[k] = x
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan page, 1)
+	fetch := func(n int, after string) { next <- c.page(ctx, op, query, connection, vars, n, after) }
+	go fetch(1, "")
+	for n := 1; ; n++ {
+		p := <-next
+		if p.err != nil {
+			return p.err
 		}
-		if after != "" {
-			v["after"] = after
+		if p.more {
+			go fetch(n+1, p.cursor)
 		}
-		var data map[string]struct {
-			Nodes    []json.RawMessage `json:"nodes"`
-			PageInfo struct {
-				HasNextPage bool    `json:"hasNextPage"`
-				EndCursor   *string `json:"endCursor"`
-			} `json:"pageInfo"`
-		}
-		if err := c.Query(ctx, op, query, v, &data); err != nil {
-			return fmt.Errorf("%s page %d: %w", connection, page, err)
-		}
-		conn, ok := data[connection]
-		if !ok {
-			return fmt.Errorf("shopify %s page %d: the answer has no %s connection", op, page, connection)
-		}
-		for _, n := range conn.Nodes {
-			if err := fn(n); err != nil {
+		for _, node := range p.nodes {
+			if err := fn(node); err != nil {
+				if p.more {
+					cancel()
+					<-next // the page asked for ahead, cancelled
+				}
 				return err
 			}
 		}
-		if !conn.PageInfo.HasNextPage {
+		if !p.more {
 			return nil
 		}
-		if conn.PageInfo.EndCursor == nil || *conn.PageInfo.EndCursor == "" || *conn.PageInfo.EndCursor == after {
-			return fmt.Errorf("shopify %s page %d: hasNextPage without a new endCursor", op, page)
-		}
-		after = *conn.PageInfo.EndCursor
 	}
+}
+
+// page is one page of a connection.
+type page struct {
+	nodes  []json.RawMessage
+	more   bool
+	cursor string
+	err    error
+}
+
+// page reads page n of a connection, the one after cursor after.
+func (c *Client) page(ctx context.Context, op, query, connection string, vars map[string]any, n int, after string) page {
+	v := map[string]any{"first": c.cfg.PageSize}
+	for k, x := range vars {
+		v[k] = x
+	}
+	if after != "" {
+		v["after"] = after
+	}
+	var data map[string]struct {
+		Nodes    []json.RawMessage `json:"nodes"`
+		PageInfo struct {
+			HasNextPage bool    `json:"hasNextPage"`
+			EndCursor   *string `json:"endCursor"`
+		} `json:"pageInfo"`
+	}
+	if err := c.Query(ctx, op, query, v, &data); err != nil {
+		return page{err: fmt.Errorf("%s page %d: %w", connection, n, err)}
+	}
+	conn, ok := data[connection]
+	if !ok {
+		return page{err: fmt.Errorf("shopify %s page %d: the answer has no %s connection", op, n, connection)}
+	}
+	p := page{nodes: conn.Nodes, more: conn.PageInfo.HasNextPage}
+	if p.more {
+		if conn.PageInfo.EndCursor == nil || *conn.PageInfo.EndCursor == "" || *conn.PageInfo.EndCursor == after {
+			return page{err: fmt.Errorf("shopify %s page %d: hasNextPage without a new endCursor", op, n)}
+		}
+		p.cursor = *conn.PageInfo.EndCursor
+	}
+	return p
 }
 
 // Query runs the named operation op once, decoding its data into out: paced
@@ -196,7 +229,9 @@ func (c *Client) Query(ctx context.Context, op, query string, vars map[string]an
 
 // answer is a GraphQL response.
 type answer struct {
-	Data   json.RawMessage `json:"data"`
+	// Data holds the caller's pointer, so the data is decoded into it in
+	// the same pass as the rest.
+	Data   any             `json:"data"`
 	Errors json.RawMessage `json:"errors"`
 	Ext    struct {
 		Cost *cost `json:"cost"`
@@ -229,7 +264,7 @@ func (c *Client) read(op string, resp *source.Response, out any) (time.Duration,
 	case s == http.StatusNotFound:
 		return 0, fmt.Errorf("shopify %s: HTTP 404 at %s: the store or API version %s does not exist", op, c.path, c.cfg.APIVersion)
 	}
-	var a answer
+	a := answer{Data: out}
 	jsonErr := json.Unmarshal(resp.Body, &a)
 	if a.Ext.Cost != nil {
 		c.bucket.observe(op, *a.Ext.Cost, c.now())
@@ -259,9 +294,6 @@ func (c *Client) read(op string, resp *source.Response, out any) (time.Duration,
 			msgs[i] = e.Message
 		}
 		return 0, fmt.Errorf("shopify %s: %s", op, strings.Join(msgs, "; "))
-	}
-	if err := json.Unmarshal(a.Data, out); err != nil {
-		return 0, fmt.Errorf("shopify %s: data: %w", op, err)
 	}
 	return 0, nil
 }

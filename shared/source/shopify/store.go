@@ -3,6 +3,7 @@ package shopify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -154,126 +155,136 @@ type moneyBag struct {
 	} `json:"shopMoney"`
 }
 
-// record decodes what every node has, and keeps the fields named in
-// known out of its attributes.
-func (c *Client) record(raw json.RawMessage, known ...string) (model.Record, error) {
-	var n struct {
-		ID        string    `json:"id"`
-		CreatedAt time.Time `json:"createdAt"`
-		UpdatedAt time.Time `json:"updatedAt"`
+// fields decodes a node's top-level fields, each kept as its JSON: one pass
+// over the node, after which each known field is decoded from its own bytes
+// and the others are the record's attributes.
+type fields map[string]json.RawMessage
+
+// take decodes the field name into v, if present and not null, and removes
+// it from f.
+func (f fields) take(name string, v any) error {
+	raw, ok := f[name]
+	delete(f, name)
+	if !ok || string(raw) == "null" {
+		return nil
 	}
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return model.Record{}, err
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &all); err != nil {
-		return model.Record{}, err
+	return nil
+}
+
+// record decodes a node's fields and what every record has from them; the
+// caller takes its own fields from f, and attributes(f) keeps the rest.
+func (c *Client) record(raw json.RawMessage) (model.Record, fields, error) {
+	var f fields
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return model.Record{}, nil, err
 	}
-	for _, k := range append(known, "id", "createdAt", "updatedAt") {
-		delete(all, k)
+	r := model.Record{Origin: c.Origin()}
+	err := errors.Join(f.take("id", &r.SourceID), f.take("createdAt", &r.CreatedAt), f.take("updatedAt", &r.UpdatedAt))
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return r, f, err
+}
+
+// attributes is what is left of a node's fields, as one JSON object.
+func attributes(f fields) json.RawMessage {
+	if len(f) == 0 {
+		return nil
 	}
-	r := model.Record{Origin: c.Origin(), SourceID: n.ID, CreatedAt: n.CreatedAt.UTC(), UpdatedAt: n.UpdatedAt.UTC()}
-	if len(all) > 0 {
-		r.Attributes, _ = json.Marshal(all)
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil
 	}
-	return r, nil
+	return b
 }
 
 func (c *Client) product(raw json.RawMessage) (*model.CanonicalProduct, error) {
-	var n struct {
-		Title       string `json:"title"`
-		ProductType string `json:"productType"`
-		Variants    struct {
-			Nodes []struct {
-				ID    string       `json:"id"`
-				SKU   string       `json:"sku"`
-				Price money.Amount `json:"price"`
-			} `json:"nodes"`
-		} `json:"variants"`
+	rec, f, err := c.record(raw)
+	p := &model.CanonicalProduct{Record: rec}
+	var variants struct {
+		Nodes []struct {
+			ID    string       `json:"id"`
+			SKU   string       `json:"sku"`
+			Price money.Amount `json:"price"`
+		} `json:"nodes"`
 	}
-	rec, err := c.record(raw, "title", "productType", "variants")
 	if err == nil {
-		err = json.Unmarshal(raw, &n)
+		err = errors.Join(f.take("title", &p.Title), f.take("productType", &p.Category), f.take("variants", &variants))
 	}
 	if err != nil {
 		return nil, &DecodeError{Connection: "products", ID: nodeID(raw), Err: err}
 	}
-	p := &model.CanonicalProduct{Record: rec, Title: n.Title, Category: n.ProductType}
-	for _, v := range n.Variants.Nodes {
+	for _, v := range variants.Nodes {
 		p.Variants = append(p.Variants, model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price})
 	}
+	p.Attributes = attributes(f)
 	return p, nil
 }
 
 func (c *Client) customer(raw json.RawMessage) (*model.CanonicalCustomer, error) {
-	var n struct {
-		Email *struct {
-			EmailAddress string `json:"emailAddress"`
-		} `json:"defaultEmailAddress"`
-		Address *struct {
-			City    string `json:"city"`
-			Zip     string `json:"zip"`
-			Country string `json:"countryCodeV2"`
-		} `json:"defaultAddress"`
+	rec, f, err := c.record(raw)
+	var email struct {
+		EmailAddress string `json:"emailAddress"`
 	}
-	rec, err := c.record(raw, "defaultEmailAddress", "defaultAddress")
+	var address struct {
+		City    string `json:"city"`
+		Zip     string `json:"zip"`
+		Country string `json:"countryCodeV2"`
+	}
 	if err == nil {
-		err = json.Unmarshal(raw, &n)
+		err = errors.Join(f.take("defaultEmailAddress", &email), f.take("defaultAddress", &address))
 	}
 	if err != nil {
 		return nil, &DecodeError{Connection: "customers", ID: nodeID(raw), Err: err}
 	}
-	cu := &model.CanonicalCustomer{Record: rec}
-	if n.Email != nil {
-		cu.Email = n.Email.EmailAddress
-	}
-	if n.Address != nil {
-		cu.City, cu.PostalCode, cu.Country = n.Address.City, n.Address.Zip, n.Address.Country
-	}
-	return cu, nil
+	rec.Attributes = attributes(f)
+	return &model.CanonicalCustomer{Record: rec, Email: email.EmailAddress, City: address.City, PostalCode: address.Zip, Country: address.Country}, nil
+}
+
+// lineItem is an order's or a checkout's line as the queries select it.
+type lineItem struct {
+	ID        string   `json:"id"`
+	SKU       string   `json:"sku"`
+	Quantity  int64    `json:"quantity"`
+	Product   *ref     `json:"product"`
+	Variant   *ref     `json:"variant"`
+	UnitPrice moneyBag `json:"originalUnitPriceSet"`
 }
 
 func (c *Client) order(raw json.RawMessage, l listing) (*model.CanonicalOrder, error) {
-	var n struct {
-		CancelledAt   *time.Time `json:"cancelledAt"`
-		CompletedAt   *time.Time `json:"completedAt"`
-		CurrencyCode  string     `json:"currencyCode"`
-		Financial     string     `json:"displayFinancialStatus"`
-		Customer      *ref       `json:"customer"`
-		TotalPriceSet moneyBag   `json:"totalPriceSet"`
-		LineItems     struct {
-			Nodes []struct {
-				ID        string   `json:"id"`
-				SKU       string   `json:"sku"`
-				Quantity  int64    `json:"quantity"`
-				Product   *ref     `json:"product"`
-				Variant   *ref     `json:"variant"`
-				UnitPrice moneyBag `json:"originalUnitPriceSet"`
-			} `json:"nodes"`
-		} `json:"lineItems"`
-	}
-	rec, err := c.record(raw, "cancelledAt", "completedAt", "currencyCode", "displayFinancialStatus", "customer", "totalPriceSet", "lineItems")
+	rec, f, err := c.record(raw)
+	var (
+		cancelledAt, completedAt *time.Time
+		currency, financial      string
+		customer                 ref
+		total                    moneyBag
+		lines                    struct {
+			Nodes []lineItem `json:"nodes"`
+		}
+	)
 	if err == nil {
-		err = json.Unmarshal(raw, &n)
+		err = errors.Join(f.take("cancelledAt", &cancelledAt), f.take("completedAt", &completedAt),
+			f.take("currencyCode", &currency), f.take("displayFinancialStatus", &financial),
+			f.take("customer", &customer), f.take("totalPriceSet", &total), f.take("lineItems", &lines))
 	}
 	if err != nil {
 		return nil, &DecodeError{Connection: l.connection, ID: nodeID(raw), Err: err}
 	}
-	o := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: n.Financial,
-		Currency: n.CurrencyCode, Total: n.TotalPriceSet.ShopMoney.Amount}
+	rec.Attributes = attributes(f)
+	o := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: financial, Currency: currency,
+		CustomerID: customer.ID, Total: total.ShopMoney.Amount}
 	if l.connection == checkoutsListing.connection {
-		o.Kind, o.Status, o.Currency = model.KindAbandonedCheckout, "abandoned", n.TotalPriceSet.ShopMoney.CurrencyCode
-		if n.CompletedAt != nil {
+		o.Kind, o.Status, o.Currency = model.KindAbandonedCheckout, "abandoned", total.ShopMoney.CurrencyCode
+		if completedAt != nil {
 			o.Status = "completed"
 		}
 	}
-	if n.CancelledAt != nil {
+	if cancelledAt != nil {
 		o.Status = "cancelled"
 	}
-	if n.Customer != nil {
-		o.CustomerID = n.Customer.ID
-	}
-	for _, li := range n.LineItems.Nodes {
+	o.Lines = make([]model.Line, 0, len(lines.Nodes))
+	for _, li := range lines.Nodes {
 		line := model.Line{SourceID: li.ID, SKU: li.SKU, Quantity: li.Quantity, UnitPrice: li.UnitPrice.ShopMoney.Amount}
 		if li.Product != nil {
 			line.ProductID = li.Product.ID
