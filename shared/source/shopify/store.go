@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/money"
+	"github.com/shoplake/shoplake/shared/source"
 )
 
 // The queries the adapter sends, one named operation per connection. Each
@@ -64,6 +65,8 @@ const (
       }
 `
 )
+
+var _ source.Store = (*Client)(nil)
 
 // listing is how to read one connection.
 type listing struct {
