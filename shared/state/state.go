@@ -1,9 +1,10 @@
-// Package state keeps PollCarts' memory of the carts it has published: one
-// entry per cart (id, fingerprint of its content, date), stored as a single
-// object in the raw bucket and committed with an ifGenerationMatch
-// precondition, so of two overlapping polls only one can commit.
+// Package state keeps what the source functions remember between runs, each
+// as one object in the raw bucket committed with an ifGenerationMatch
+// precondition, so of two overlapping runs only one can commit: PollCarts'
+// memory of the carts it has published (one entry per cart: id, fingerprint
+// of its content, date), and the cursors of incremental listings (Cursor).
 //
-// The encoding is binary and compact, about 12 bytes a cart (11.4 MiB at a
+// The cart state's encoding is binary and compact, about 12 bytes a cart (11.4 MiB at a
 // million carts; a JSON map of the same data is about 40 bytes a cart), because the whole state is read and written on
 // every poll, every minute, at up to millions of carts:
 //
@@ -216,18 +217,20 @@ func (s *Store) Commit(ctx context.Context, entries []Entry, generation int64) (
 	w.Metadata = map[string]string{"carts": fmt.Sprint(len(entries)), "format": "SLCS1"}
 	if _, err := w.Write(Encode(entries)); err != nil {
 		_ = w.Close()
-		return 0, s.commitErr(err)
+		return 0, commitErr(s.name, err)
 	}
 	if err := w.Close(); err != nil {
-		return 0, s.commitErr(err)
+		return 0, commitErr(s.name, err)
 	}
 	return w.Attrs().Generation, nil
 }
 
-func (s *Store) commitErr(err error) error {
+// commitErr names the object a failed commit was of, and a failed
+// precondition as ErrConflict.
+func commitErr(name string, err error) error {
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) && gerr.Code == 412 {
-		return fmt.Errorf("commit %s: %w", s.name, ErrConflict)
+		return fmt.Errorf("commit %s: %w", name, ErrConflict)
 	}
-	return fmt.Errorf("commit %s: %w", s.name, err)
+	return fmt.Errorf("commit %s: %w", name, err)
 }
