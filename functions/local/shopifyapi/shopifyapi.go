@@ -8,7 +8,11 @@
 // each query against a leaky bucket that really throttles: the requested
 // cost is taken up front, the difference to the actual cost refunded, and a
 // query the bucket cannot pay for is answered THROTTLED, with the bucket's
-// state in extensions.cost as Shopify does.
+// state in extensions.cost as Shopify does. It runs bulk exports of the
+// products (bulkOperationRunQuery, a status to poll, a JSONL result behind a
+// signed link on the same server), keeps the deletionEvents feed of deleted
+// products, and answers the id-only listings of orders and customers a
+// reconcile reads.
 //
 // It does not parse GraphQL: it recognises the adapter's operations by
 // operationName and reads their variables, and answers any other operation
@@ -191,6 +195,28 @@ func (s *Server) Upsert(connection string, n Node) {
 	s.data[connection] = nodes
 }
 
+// Delete removes a node from a connection, as a store deleting a record
+// does; a product's deletion is written to the deletionEvents feed, as
+// Shopify does for products (and not for orders or customers).
+func (s *Server) Delete(connection, id string, at time.Time) {
+	s.mu.Lock()
+	t := s.data[connection]
+	var kept nodeSlice
+	if t != nil {
+		for i := range t.Len() {
+			if n := t.At(i); n.ID != id {
+				kept = append(kept, n)
+			}
+		}
+	}
+	s.data[connection] = kept
+	s.mu.Unlock()
+	if connection == "products" {
+		ev := fmt.Sprintf(`{"subjectId":%q,"subjectType":"PRODUCT","occurredAt":%q}`, id, at.UTC().Format(time.RFC3339))
+		s.Upsert("deletionEvents", Node{ID: fmt.Sprintf("gid://shopify/DeletionEvent/%d", at.UnixNano()), UpdatedAt: at, JSON: json.RawMessage(ev)})
+	}
+}
+
 // OnRequest adds a hook; the first hook that returns a Fault for a request
 // answers it.
 func (s *Server) OnRequest(hook Hook) {
@@ -279,6 +305,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req request, thro
 // operations maps the adapter's operation names to their connection.
 var operations = map[string]string{
 	"Products": "products", "Customers": "customers", "Orders": "orders", "AbandonedCheckouts": "abandonedCheckouts",
+	"DeletionEvents": "deletionEvents", "OrderIDs": "orders", "CustomerIDs": "customers",
 }
 
 // NodeCost is what one node of a connection costs: the object and the
@@ -340,7 +367,9 @@ func (s *Server) cost(requested float64, actual *float64) map[string]any {
 	}}
 }
 
-var updatedAfterRE = regexp.MustCompile(`^updated_at:>'([^']+)'$`)
+// updatedAfterRE is the filter of an incremental listing (updated_at), or of
+// the deletion feed (occurred_at: a deletion node's UpdatedAt).
+var updatedAfterRE = regexp.MustCompile(`^(?:updated_at|occurred_at):>'([^']+)'$`)
 
 // page returns the nodes of conn after the cursor, in the order asked for.
 // Cursors are positions in a stable order (sort key, then id), so a node
