@@ -92,8 +92,12 @@ type Stats struct {
 type Fault struct {
 	// Status, when set, is answered with an empty JSON object.
 	Status int
-	// Throttle answers THROTTLED whatever the bucket holds.
-	Throttle bool
+	// Throttle answers THROTTLED whatever the bucket holds, with
+	// ThrottleStatus (default 200).
+	Throttle       bool
+	ThrottleStatus int
+	// CutOff sends half of the real answer, then closes the connection.
+	CutOff bool
 	// Drip, when set, sends the real answer's headers at once and then its
 	// body one byte every Drip.
 	Drip time.Duration
@@ -278,18 +282,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case fault != nil && fault.Drip > 0:
 		rec := httptest.NewRecorder()
-		s.serve(rec, r, req, false)
+		s.serve(rec, r, req, 0)
 		storefront.Trickle(w, r, rec, fault.Drip)
+		return
+	case fault != nil && fault.CutOff:
+		rec := httptest.NewRecorder()
+		s.serve(rec, r, req, 0)
+		cutOff(w, rec)
 		return
 	case fault != nil && fault.Status != 0:
 		writeJSON(w, fault.Status, map[string]any{})
 		return
 	}
-	s.serve(w, r, req, fault != nil && fault.Throttle)
+	throttle := 0
+	if fault != nil && fault.Throttle {
+		throttle = max(fault.ThrottleStatus, http.StatusOK)
+	}
+	s.serve(w, r, req, throttle)
 }
 
-// serve answers a GraphQL request.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, req request, throttle bool) {
+// serve answers a GraphQL request; throttle, when not 0, is the HTTP status
+// of a THROTTLED answer it gives whatever the bucket holds.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, req request, throttle int) {
 	if s.serveBulk(w, r, req) {
 		return
 	}
@@ -313,7 +327,7 @@ var operations = map[string]string{
 const NodeCost = 2
 
 // answer serves one page of conn, charging its cost.
-func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any, throttle bool) {
+func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any, throttle int) {
 	first := intVar(vars, "first", 50)
 	if first < 1 || first > 250 {
 		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{
@@ -333,9 +347,9 @@ func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any,
 			"extensions": map[string]any{"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": s.cfg.Bucket.Max}}}})
 		return
 	}
-	if throttle || requested > s.available {
+	if throttle != 0 || requested > s.available {
 		s.stats.Throttled++
-		writeJSON(w, http.StatusOK, map[string]any{
+		writeJSON(w, max(throttle, http.StatusOK), map[string]any{
 			"errors":     []any{map[string]any{"message": "Throttled", "extensions": map[string]any{"code": "THROTTLED"}}},
 			"extensions": s.cost(requested, nil),
 		})
