@@ -77,34 +77,47 @@ const (
 )
 
 // CanonicalOrder is a cart, an abandoned checkout or an order, with its
-// lines. Total is what the source says the order comes to; the lines'
-// totals are each quantity × unit price.
+// lines. Total is what the source says the order comes to, and each line's
+// total is its quantity × unit price; where the source prices nothing (a
+// FakeStore cart names products and quantities only) they are nil, and the
+// warehouse prices the lines from the products as of the order's date.
 type CanonicalOrder struct {
 	Record
-	Kind       OrderKind    `json:"kind" validate:"oneof=cart abandoned_checkout order"`
-	Status     string       `json:"status" validate:"max=100"`
-	Currency   string       `json:"currency" validate:"iso4217"`
-	CustomerID string       `json:"customer_id" validate:"max=200"`
-	Total      money.Amount `json:"total" validate:"total"`
-	Lines      []Line       `json:"lines" validate:"max=10000,dive"`
+	Kind       OrderKind     `json:"kind" validate:"oneof=cart abandoned_checkout order"`
+	Status     string        `json:"status" validate:"max=100"`
+	Currency   string        `json:"currency" validate:"iso4217"`
+	CustomerID string        `json:"customer_id" validate:"max=200"`
+	Total      *money.Amount `json:"total,omitempty" validate:"omitnil,total"`
+	Lines      []Line        `json:"lines" validate:"max=10000,dive"`
 }
 
 // Line is one line of an order.
 type Line struct {
-	SourceID  string       `json:"source_id" validate:"max=200"`
-	ProductID string       `json:"product_id" validate:"max=200"`
-	VariantID string       `json:"variant_id" validate:"max=200"`
-	SKU       string       `json:"sku" validate:"max=200"`
-	Quantity  int64        `json:"quantity" validate:"gte=0,lte=1000000"`
-	UnitPrice money.Amount `json:"unit_price" validate:"price"`
-	Total     money.Amount `json:"total" validate:"total"`
+	SourceID  string        `json:"source_id" validate:"max=200"`
+	ProductID string        `json:"product_id" validate:"max=200"`
+	VariantID string        `json:"variant_id" validate:"max=200"`
+	SKU       string        `json:"sku" validate:"max=200"`
+	Quantity  int64         `json:"quantity" validate:"gte=0,lte=1000000"`
+	UnitPrice *money.Amount `json:"unit_price,omitempty" validate:"omitnil,price"`
+	Total     *money.Amount `json:"total,omitempty" validate:"omitnil,total"`
 }
 
-// Revenue is the sum of the lines' totals.
-func (o *CanonicalOrder) Revenue() money.Amount {
-	var sum money.Amount
+// Priced returns a line priced at unit: its total is quantity × unit.
+func (l Line) Priced(unit money.Amount) Line {
+	total := unit.Mul(l.Quantity)
+	l.UnitPrice, l.Total = &unit, &total
+	return l
+}
+
+// Revenue is the sum of the priced lines' totals, and how many lines are
+// not priced.
+func (o *CanonicalOrder) Revenue() (sum money.Amount, unpriced int) {
 	for _, l := range o.Lines {
-		sum = sum.Add(l.Total)
+		if l.Total == nil {
+			unpriced++
+			continue
+		}
+		sum = sum.Add(*l.Total)
 	}
-	return sum
+	return sum, unpriced
 }

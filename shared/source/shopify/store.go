@@ -276,7 +276,7 @@ func (c *Client) order(raw json.RawMessage, l listing) (*model.CanonicalOrder, e
 	}
 	rec.Attributes = attributes(f)
 	o := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: financial, Currency: currency,
-		CustomerID: customer.ID, Total: total.ShopMoney.Amount}
+		CustomerID: customer.ID, Total: &total.ShopMoney.Amount}
 	if l.connection == checkoutsListing.connection {
 		o.Kind, o.Status, o.Currency = model.KindAbandonedCheckout, "abandoned", total.ShopMoney.CurrencyCode
 		if completedAt != nil {
@@ -288,15 +288,14 @@ func (c *Client) order(raw json.RawMessage, l listing) (*model.CanonicalOrder, e
 	}
 	o.Lines = make([]model.Line, 0, len(lines.Nodes))
 	for _, li := range lines.Nodes {
-		line := model.Line{SourceID: li.ID, SKU: li.SKU, Quantity: li.Quantity, UnitPrice: li.UnitPrice.ShopMoney.Amount}
+		line := model.Line{SourceID: li.ID, SKU: li.SKU, Quantity: li.Quantity}
 		if li.Product != nil {
 			line.ProductID = li.Product.ID
 		}
 		if li.Variant != nil {
 			line.VariantID = li.Variant.ID
 		}
-		line.Total = line.UnitPrice.Mul(line.Quantity)
-		o.Lines = append(o.Lines, line)
+		o.Lines = append(o.Lines, line.Priced(li.UnitPrice.ShopMoney.Amount))
 	}
 	return o, nil
 }
