@@ -77,6 +77,10 @@ type Config struct {
 	// MaxShrink is the largest fall in a listing's size, as a fraction of the
 	// last accepted one, taken as real (default 0.5; see CheckShrink).
 	MaxShrink float64
+	// SecretParams name query parameters that carry credentials (an API
+	// that takes its keys in the query string); Fetch's errors show them
+	// as REDACTED.
+	SecretParams []string
 }
 
 // ReadConfig reads the SOURCE_* variables shared by every function that calls

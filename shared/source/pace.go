@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -161,31 +162,57 @@ type Response struct {
 }
 
 // Post makes one attempt at POSTing a JSON body to path and reads the whole
-// response, whatever its status, within the bounds Each keeps (and at most
-// MaxResponseBytes). It is for APIs whose error answers carry a document the
-// caller must read, such as GraphQL: the status is the caller's to judge. A
-// failure to get the whole response (the connection, a stall, a deadline)
-// wraps ErrTransient, as in Each; run Post inside Retry.
+// response, whatever its status (see Fetch).
 func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response, error) {
-	u := c.base.JoinPath(path).String()
+	return c.Fetch(ctx, http.MethodPost, path, body)
+}
+
+// Get makes one attempt at GETting path (with its query) and reads the whole
+// response, whatever its status (see Fetch).
+func (c *Client) Get(ctx context.Context, path string) (*Response, error) {
+	return c.Fetch(ctx, http.MethodGet, path, nil)
+}
+
+// Fetch makes one attempt at a request to path (with its query; a JSON body
+// when body is not nil) and reads the whole response, whatever its status,
+// within the bounds Each keeps (and at most MaxResponseBytes). It is for
+// APIs whose answers the caller must judge by more than the status (a
+// GraphQL error document, the totals in headers), and for pages small
+// enough to hold. A failure to get the whole response (the connection, a
+// stall, a deadline) wraps ErrTransient, as in Each; run Fetch inside Retry.
+// Errors show the URL with the query parameters named in
+// Config.SecretParams redacted.
+func (c *Client) Fetch(ctx context.Context, method, path string, body []byte) (*Response, error) {
+	ref, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("source path %q: %w", redactPath(path, c.cfg.SecretParams), err)
+	}
+	full := c.base.JoinPath(ref.Path)
+	full.RawQuery = ref.RawQuery
+	u := full.String()
+	shown := method + " " + c.redact(full)
 	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("POST %s: %w", u, err)
+		return nil, fmt.Errorf("%s: %w", shown, err)
 	}
 	parent := ctx
 	ctx, cancelDeadline := c.limitRequest(ctx)
 	defer cancelDeadline()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := c.newRequest(ctx, http.MethodPost, u, body)
+	req, err := c.newRequest(ctx, method, u, body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", shown, errors.Unwrap(err))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if limit := describeLimit(ctx, "POST "+u, nil); limit != nil && parent.Err() == nil {
+		if limit := describeLimit(ctx, shown, nil); limit != nil && parent.Err() == nil {
 			return nil, &transientError{err: limit}
 		}
-		err = fmt.Errorf("POST %s: %w", u, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the whole URL
+		}
+		err = fmt.Errorf("%s: %w", shown, err)
 		if parent.Err() == nil {
 			return nil, &transientError{err: err}
 		}
@@ -196,9 +223,35 @@ func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response,
 	defer meter.stop()
 	b, err := io.ReadAll(&limitedReader{r: meter, left: c.cfg.MaxResponseBytes})
 	if err != nil {
-		return nil, c.streamError(parent, ctx, "POST "+u, meter, err)
+		return nil, c.streamError(parent, ctx, shown, meter, err)
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// redact is u as errors show it: the query parameters named in
+// Config.SecretParams replaced by REDACTED.
+func (c *Client) redact(u *url.URL) string {
+	if len(c.cfg.SecretParams) == 0 || u.RawQuery == "" {
+		return u.String()
+	}
+	v := u.Query()
+	for _, name := range c.cfg.SecretParams {
+		if v.Has(name) {
+			v.Set(name, "REDACTED")
+		}
+	}
+	out := *u
+	out.RawQuery = v.Encode()
+	return out.String()
+}
+
+// redactPath is redact for a path that did not parse: everything after the
+// first '?' goes when any secret parameter is configured.
+func redactPath(path string, secret []string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 && len(secret) > 0 {
+		return path[:i] + "?REDACTED"
+	}
+	return path
 }
 
 // Download makes one attempt at GETting rawURL, an absolute http(s) URL on

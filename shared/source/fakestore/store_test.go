@@ -13,10 +13,12 @@ import (
 
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
 	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/functions/local/wooapi"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/source/shopify"
+	"github.com/shoplake/shoplake/shared/source/woocommerce"
 )
 
 // view is what a store's records mean, whatever the store: ids as the
@@ -92,9 +94,10 @@ func read(t *testing.T, s source.Store) view {
 // TestFixturesMeanTheSameThroughEveryAdapter: the FakeStore snapshot read
 // from the built-in FakeStore API through this adapter, and from the Shopify
 // stand-in (the same data in Shopify's shapes) through the Shopify adapter,
-// are the same products, customers and orders, with revenue of exactly
-// 4,691.27 (the fixtures' marts); FakeStore's 14 cart lines come unpriced
-// and are priced from the products, Shopify's come priced.
+// and from the WooCommerce stand-in through the WooCommerce adapter, are the
+// same products, customers and orders, with revenue of exactly 4,691.27 (the
+// fixtures' marts); FakeStore's 14 cart lines come unpriced and are priced
+// from the products, Shopify's and WooCommerce's come priced.
 func TestFixturesMeanTheSameThroughEveryAdapter(t *testing.T) {
 	t.Parallel()
 	fs := httptest.NewServer(storefront.NewServer(storefront.Fixtures()))
@@ -128,6 +131,26 @@ func TestFixturesMeanTheSameThroughEveryAdapter(t *testing.T) {
 	fromShopify.Unpriced = fromFakeStore.Unpriced
 	if diff := cmp.Diff(fromFakeStore, fromShopify); diff != "" {
 		t.Errorf("the adapters read different stores (-FakeStore +Shopify):\n%s", diff)
+	}
+
+	wooData, err := wooapi.FromFakeStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := httptest.NewServer(wooapi.NewServer(wooapi.Config{ConsumerKey: "ck", ConsumerSecret: "cs"}, wooData))
+	t.Cleanup(wc.Close)
+	woo, err := woocommerce.New(woocommerce.Config{BaseURL: wc.URL, ConsumerKey: "ck", ConsumerSecret: "cs", CredentialsName: "WOOCOMMERCE_CREDENTIALS",
+		HTTP: source.Config{RequestsPerSecond: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromWoo := read(t, woo)
+	if fromWoo.Unpriced != 0 {
+		t.Errorf("WooCommerce: %d lines unpriced, want every line priced by the store", fromWoo.Unpriced)
+	}
+	fromWoo.Unpriced = fromFakeStore.Unpriced
+	if diff := cmp.Diff(fromFakeStore, fromWoo); diff != "" {
+		t.Errorf("the adapters read different stores (-FakeStore +WooCommerce):\n%s", diff)
 	}
 }
 

@@ -1,0 +1,231 @@
+// Package wooapi is a stand-in for the WooCommerce REST API v3, written from
+// its public documentation, for local runs and tests:
+// /wp-json/wc/v3/products, /customers and /orders, listed page by page
+// (page, per_page up to 100) in the order asked for (orderby id or
+// modified, order asc or desc), filtered by modified_after (with
+// dates_are_gmt), with the X-WP-Total and X-WP-TotalPages headers, and
+// _fields=id for a listing of ids. Credentials are HTTP Basic (consumer key
+// and secret) or, for servers that strip the Authorization header, the
+// consumer_key and consumer_secret query parameters; others are refused
+// with WooCommerce's 401 error document. Orders in the trash are listed
+// only when asked for by status.
+package wooapi
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Record is one product, customer or order: its id, when it was last
+// modified (GMT), its status (for orders: trash is in the trash) and its
+// JSON as the API answers it.
+type Record struct {
+	ID       int64
+	Modified time.Time
+	Status   string
+	JSON     json.RawMessage
+}
+
+// Config configures a Server.
+type Config struct {
+	ConsumerKey, ConsumerSecret string
+}
+
+// Server serves a WooCommerce store's REST API.
+type Server struct {
+	cfg Config
+
+	mu       sync.Mutex
+	data     map[string][]Record // by endpoint, sorted by id
+	requests int
+	hooks    []Hook
+}
+
+// Hook is called with every authenticated request's endpoint, page and
+// number (from 0); a non-nil handler it returns answers instead.
+type Hook func(endpoint string, page, n int) http.Handler
+
+// NewServer returns a Server holding data by endpoint (products, customers,
+// orders).
+func NewServer(cfg Config, data map[string][]Record) *Server {
+	s := &Server{cfg: cfg, data: map[string][]Record{}}
+	for k, rs := range data {
+		rs = slices.Clone(rs)
+		slices.SortFunc(rs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
+		s.data[k] = rs
+	}
+	return s
+}
+
+// Requests counts the requests answered.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Put adds a record to an endpoint or replaces the one with its id.
+func (s *Server) Put(endpoint string, r Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.data[endpoint]
+	i, found := slices.BinarySearchFunc(rs, r.ID, func(x Record, id int64) int { return cmp.Compare(x.ID, id) })
+	if found {
+		rs[i] = r
+	} else {
+		rs = slices.Insert(rs, i, r)
+	}
+	s.data[endpoint] = rs
+}
+
+// Remove deletes a record for good (not to the trash).
+func (s *Server) Remove(endpoint string, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data[endpoint] = slices.DeleteFunc(s.data[endpoint], func(r Record) bool { return r.ID == id })
+}
+
+// OnRequest adds a hook.
+func (s *Server) OnRequest(h Hook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, h)
+}
+
+const prefix = "/wp-json/wc/v3/"
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	endpoint, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok || !slices.Contains([]string{"products", "customers", "orders"}, endpoint) {
+		wooError(w, http.StatusNotFound, "rest_no_route", "No route was found matching the URL and request method.")
+		return
+	}
+	key, secret, basic := r.BasicAuth()
+	if !basic {
+		key, secret = r.URL.Query().Get("consumer_key"), r.URL.Query().Get("consumer_secret")
+	}
+	if key != s.cfg.ConsumerKey || secret != s.cfg.ConsumerSecret || key == "" {
+		wooError(w, http.StatusUnauthorized, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+		return
+	}
+	q := r.URL.Query()
+	page := atoi(q.Get("page"), 1)
+	perPage := atoi(q.Get("per_page"), 10)
+	if page < 1 || perPage < 1 || perPage > 100 {
+		wooError(w, http.StatusBadRequest, "rest_invalid_param", "Invalid parameter(s): per_page, page")
+		return
+	}
+	s.mu.Lock()
+	n := s.requests
+	s.requests++
+	hooks := slices.Clone(s.hooks)
+	s.mu.Unlock()
+	for _, h := range hooks {
+		if alt := h(endpoint, page, n); alt != nil {
+			alt.ServeHTTP(w, r)
+			return
+		}
+	}
+	s.list(w, endpoint, q, page, perPage)
+}
+
+// list answers one page of an endpoint.
+func (s *Server) list(w http.ResponseWriter, endpoint string, q map[string][]string, page, perPage int) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	var after time.Time
+	if v := get("modified_after"); v != "" {
+		t, err := time.Parse("2006-01-02T15:04:05", strings.TrimSuffix(v, "Z"))
+		if err != nil {
+			wooError(w, http.StatusBadRequest, "rest_invalid_param", "Invalid parameter(s): modified_after")
+			return
+		}
+		after = t
+	}
+	status := get("status")
+	s.mu.Lock()
+	var rs []Record
+	for _, r := range s.data[endpoint] {
+		trashed := r.Status == "trash"
+		if (status == "trash") != trashed && status != "any-with-trash" {
+			continue
+		}
+		if !after.IsZero() && !r.Modified.After(after) {
+			continue
+		}
+		rs = append(rs, r)
+	}
+	s.mu.Unlock()
+	if get("orderby") == "modified" {
+		slices.SortStableFunc(rs, func(a, b Record) int { return a.Modified.Compare(b.Modified) })
+	}
+	if get("order") == "desc" {
+		slices.Reverse(rs)
+	}
+	total := len(rs)
+	from := min((page-1)*perPage, total)
+	rs = rs[from:min(from+perPage, total)]
+	body := make([]json.RawMessage, len(rs))
+	for i, r := range rs {
+		body[i] = r.JSON
+		if get("_fields") == "id" {
+			body[i] = json.RawMessage(`{"id":` + strconv.FormatInt(r.ID, 10) + `}`)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("X-WP-Total", strconv.Itoa(total))
+	w.Header().Set("X-WP-TotalPages", strconv.Itoa((total+perPage-1)/perPage))
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func atoi(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// wooError writes WooCommerce's error document.
+func wooError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "data": map[string]int{"status": status}})
+}
+
+// GMT is how WooCommerce writes a *_gmt time: no zone, UTC.
+const GMT = "2006-01-02T15:04:05"
+
+// Refuse is a handler answering as a store that refuses the credentials.
+func Refuse() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wooError(w, http.StatusUnauthorized, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match.")
+	})
+}
+
+// Unavailable is a handler answering 503 with Retry-After: 1.
+func Unavailable() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+	})
+}
+
+// HTMLPage is a handler answering 200 with a WordPress error page, as a
+// caching plugin or a fatal PHP error does.
+func HTMLPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><title>WordPress &rsaquo; Error</title></head><body><p>There has been a critical error on this website.</p></body></html>`)
+	})
+}

@@ -1,0 +1,394 @@
+// Package woocommerce reads a WooCommerce store through its REST API v3
+// (/wp-json/wc/v3/products, /customers, /orders) as canonical records: a
+// source.Store. Listings go page by page, 100 at a time (the API's most),
+// ordered by id, so a record added while a listing is read lands at its end
+// rather than shifting the pages; a record removed while it is read would
+// shift them, so a fall of X-WP-Total between pages ends the listing as a
+// transient failure, for the caller to start over. Each page is retried on
+// its own (429 and 503 ridden out with their Retry-After) within the
+// request ceiling of Config.HTTP.RequestsPerSecond, since many stores sit on
+// shared hosting that falls over before it says 429.
+//
+// Credentials (a consumer key and secret) go as HTTP Basic over HTTPS, or
+// as query parameters for servers that strip the Authorization header
+// (QueryAuth; errors never show them); never over plain HTTP except to a
+// loopback address. Times are the *_gmt fields, in UTC; money is exact,
+// including the line price WooCommerce sends as a JSON number (its text is
+// read, never a float). An order's customer_id 0 is a guest; status trash
+// is a deletion.
+package woocommerce
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/money"
+	"github.com/shoplake/shoplake/shared/source"
+)
+
+// MaxPerPage is the most records the API returns in one page.
+const MaxPerPage = 100
+
+// Config configures a Store.
+type Config struct {
+	// BaseURL is the site, such as https://shop.example.com.
+	BaseURL string
+	// ConsumerKey and ConsumerSecret are the REST API credentials.
+	ConsumerKey, ConsumerSecret string
+	// CredentialsName says where the credentials came from (a Secret
+	// Manager version or a variable), for errors; never the credentials.
+	CredentialsName string
+	// QueryAuth sends the credentials as the consumer_key and
+	// consumer_secret query parameters instead of HTTP Basic.
+	QueryAuth bool
+	// PerPage is the page size (default and most, 100).
+	PerPage int
+	// HTTP bounds every request as shared/source does; its
+	// RequestsPerSecond is the ceiling of requests a second (default 5).
+	HTTP source.Config
+}
+
+// Store reads one WooCommerce store.
+type Store struct {
+	cfg  Config
+	http *source.Client
+}
+
+var _ source.Store = (*Store)(nil)
+
+// Errors callers may branch on.
+var (
+	// ErrRefused reports credentials the store refused (HTTP 401 or 403).
+	ErrRefused = errors.New("woocommerce refused the credentials")
+	// ErrNotJSON reports an answer that is not the API's JSON, such as a
+	// WordPress error page sent with status 200.
+	ErrNotJSON = errors.New("woocommerce answered something other than JSON")
+	// ErrChanged reports a listing that lost records while it was read: it
+	// is transient, and the caller starts the listing over.
+	ErrChanged = errors.New("the listing changed while it was read")
+)
+
+// New returns a Store for cfg. Credentials over plain HTTP are refused
+// unless the host is a loopback address.
+func New(cfg Config) (*Store, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("woocommerce base URL %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, fmt.Errorf("woocommerce base URL %s: the credentials would cross the network in the clear; use https (plain http is allowed to a loopback address only)", cfg.BaseURL)
+	}
+	if cfg.ConsumerKey == "" || cfg.ConsumerSecret == "" {
+		return nil, fmt.Errorf("woocommerce consumer key or secret from %s is empty", cfg.CredentialsName)
+	}
+	if cfg.PerPage <= 0 || cfg.PerPage > MaxPerPage {
+		cfg.PerPage = MaxPerPage
+	}
+	h := cfg.HTTP
+	h.BaseURL = cfg.BaseURL
+	h.SecretParams = append(h.SecretParams, "consumer_key", "consumer_secret")
+	if !cfg.QueryAuth {
+		h.APIKeyHeader = "Authorization"
+		h.APIKey = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.ConsumerKey+":"+cfg.ConsumerSecret))
+	}
+	hc, err := source.New(h, nil)
+	if err != nil {
+		return nil, fmt.Errorf("woocommerce: %w", err)
+	}
+	return &Store{cfg: cfg, http: hc}, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Origin names the store.
+func (s *Store) Origin() model.Origin { return model.Origin{Kind: "woocommerce", Store: s.cfg.BaseURL} }
+
+// list reads every record of endpoint with the query q, page by page in id
+// order, and calls fn with each; records listed again (a record inserted
+// before the current page moves the later ones) are skipped by id.
+func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func(json.RawMessage) error) error {
+	q.Set("per_page", strconv.Itoa(s.cfg.PerPage))
+	q.Set("orderby", "id")
+	q.Set("order", "asc")
+	if s.cfg.QueryAuth {
+		q.Set("consumer_key", s.cfg.ConsumerKey)
+		q.Set("consumer_secret", s.cfg.ConsumerSecret)
+	}
+	firstTotal, lastID := -1, int64(0)
+	for page := 1; ; page++ {
+		q.Set("page", strconv.Itoa(page))
+		var items []json.RawMessage
+		var total, pages int
+		err := s.http.Retry(ctx, fmt.Sprintf("woocommerce %s page %d", endpoint, page), func(ctx context.Context) error {
+			var err error
+			items, total, pages, err = s.page(ctx, endpoint, q)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if firstTotal < 0 {
+			firstTotal = total
+		}
+		if total < firstTotal {
+			return source.Transient(fmt.Errorf("woocommerce %s: %w: X-WP-Total fell from %d to %d by page %d; starting over", endpoint, ErrChanged, firstTotal, total, page), 0)
+		}
+		for _, raw := range items {
+			var head struct {
+				ID int64 `json:"id"`
+			}
+			if json.Unmarshal(raw, &head) == nil && head.ID != 0 {
+				if head.ID <= lastID {
+					continue // listed again after an insertion before it
+				}
+				lastID = head.ID
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		if page >= pages || len(items) == 0 {
+			return nil
+		}
+	}
+}
+
+// page makes one attempt at one page.
+func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items []json.RawMessage, total, pages int, err error) {
+	resp, err := s.http.Get(ctx, "/wp-json/wc/v3/"+endpoint+"?"+q.Encode())
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	switch st := resp.StatusCode; {
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		var doc struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(resp.Body, &doc)
+		return nil, 0, 0, fmt.Errorf("%w (HTTP %d, %s) read from %s: check the consumer key and secret, and their read permission",
+			ErrRefused, st, doc.Code, s.cfg.CredentialsName)
+	case st == http.StatusTooManyRequests || st >= 500:
+		return nil, 0, 0, source.Transient(fmt.Errorf("woocommerce %s: HTTP %d", endpoint, st), retryAfter(resp.Header.Get("Retry-After")))
+	case st < 200 || st > 299:
+		return nil, 0, 0, fmt.Errorf("woocommerce %s: HTTP %d: %.200s", endpoint, st, resp.Body)
+	}
+	body := bytes.TrimSpace(resp.Body)
+	if !strings.Contains(resp.Header.Get("Content-Type"), "json") || len(body) == 0 || body[0] != '[' {
+		return nil, 0, 0, fmt.Errorf("woocommerce %s: %w (Content-Type %q, starting %.60q): a WordPress error page, or a caching plugin in the way",
+			endpoint, ErrNotJSON, resp.Header.Get("Content-Type"), body)
+	}
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, 0, 0, fmt.Errorf("woocommerce %s: %w: %v", endpoint, ErrNotJSON, err)
+	}
+	total, _ = strconv.Atoi(resp.Header.Get("X-WP-Total"))
+	pages, _ = strconv.Atoi(resp.Header.Get("X-WP-TotalPages"))
+	return items, total, pages, nil
+}
+
+func retryAfter(v string) time.Duration {
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	return 0
+}
+
+// since is the incremental filter: modified_after in GMT.
+func since(q url.Values, t time.Time) url.Values {
+	if !t.IsZero() {
+		q.Set("modified_after", t.UTC().Format("2006-01-02T15:04:05"))
+		q.Set("dates_are_gmt", "true")
+	}
+	return q
+}
+
+// gmt is a *_gmt time: no zone, UTC.
+type gmt struct{ time.Time }
+
+func (g *gmt) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil || s == "" {
+		return err
+	}
+	t, err := time.Parse("2006-01-02T15:04:05", s)
+	if err != nil {
+		return err
+	}
+	g.Time = t.UTC()
+	return nil
+}
+
+type head struct {
+	ID       int64  `json:"id"`
+	Status   string `json:"status"`
+	Created  gmt    `json:"date_created_gmt"`
+	Modified gmt    `json:"date_modified_gmt"`
+}
+
+func (s *Store) record(h head, raw json.RawMessage, known ...string) model.Record {
+	return model.Record{Origin: s.Origin(), SourceID: strconv.FormatInt(h.ID, 10), CreatedAt: h.Created.Time, UpdatedAt: h.Modified.Time,
+		Deleted: h.Status == "trash", Attributes: attributes(raw, append(known, "id", "status", "date_created", "date_created_gmt", "date_modified", "date_modified_gmt")...)}
+}
+
+func invalid(endpoint string, id int64, err error) error {
+	return fmt.Errorf("%w: woocommerce %s %d: %v", model.ErrInvalid, endpoint, id, err)
+}
+
+// Products lists the store's products modified after since (all when zero);
+// each simple product has one variant, priced as the product.
+func (s *Store) Products(ctx context.Context, after time.Time, fn func(*model.CanonicalProduct, error) error) error {
+	return s.list(ctx, "products", since(url.Values{}, after), func(raw json.RawMessage) error {
+		var p struct {
+			head
+			Name       string       `json:"name"`
+			SKU        string       `json:"sku"`
+			Price      money.Amount `json:"price"`
+			Categories []struct {
+				Name string `json:"name"`
+			} `json:"categories"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil || p.ID <= 0 {
+			return fn(nil, invalid("product", p.ID, err))
+		}
+		rec := s.record(p.head, raw, "name", "sku", "price", "categories")
+		cp := &model.CanonicalProduct{Record: rec, Title: p.Name,
+			Variants: []model.Variant{{SourceID: rec.SourceID, SKU: p.SKU, Price: p.Price}}}
+		if len(p.Categories) > 0 {
+			cp.Category = p.Categories[0].Name
+		}
+		return fn(cp, nil)
+	})
+}
+
+// Customers lists every customer: the API has no filter by modification, so
+// since is ignored and the caller diffs the whole listing.
+func (s *Store) Customers(ctx context.Context, _ time.Time, fn func(*model.CanonicalCustomer, error) error) error {
+	return s.list(ctx, "customers", url.Values{}, func(raw json.RawMessage) error {
+		var c struct {
+			head
+			Email   string `json:"email"`
+			Billing struct {
+				City     string `json:"city"`
+				Postcode string `json:"postcode"`
+				Country  string `json:"country"`
+			} `json:"billing"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil || c.ID <= 0 {
+			return fn(nil, invalid("customer", c.ID, err))
+		}
+		// What else WooCommerce says of a person is not kept.
+		rec := s.record(c.head, nil)
+		return fn(&model.CanonicalCustomer{Record: rec, Email: c.Email, City: c.Billing.City, PostalCode: c.Billing.Postcode, Country: c.Billing.Country}, nil)
+	})
+}
+
+// Orders lists the orders modified after since (all when zero), the ones in
+// the trash included, as deletions.
+func (s *Store) Orders(ctx context.Context, after time.Time, fn func(*model.CanonicalOrder, error) error) error {
+	for _, status := range []string{"", "trash"} {
+		q := since(url.Values{}, after)
+		if status != "" {
+			q.Set("status", status)
+		}
+		err := s.list(ctx, "orders", q, func(raw json.RawMessage) error {
+			var o struct {
+				head
+				Currency   string       `json:"currency"`
+				CustomerID int64        `json:"customer_id"`
+				Total      money.Amount `json:"total"`
+				Lines      []struct {
+					ID          int64        `json:"id"`
+					ProductID   int64        `json:"product_id"`
+					VariationID int64        `json:"variation_id"`
+					Quantity    int64        `json:"quantity"`
+					SKU         string       `json:"sku"`
+					Price       money.Amount `json:"price"`
+				} `json:"line_items"`
+			}
+			if err := json.Unmarshal(raw, &o); err != nil || o.ID <= 0 {
+				return fn(nil, invalid("order", o.ID, err))
+			}
+			rec := s.record(o.head, raw, "currency", "customer_id", "total", "line_items", "billing", "shipping", "customer_note")
+			co := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: o.Status, Currency: o.Currency, Total: &o.Total}
+			if o.CustomerID != 0 { // 0 is a guest
+				co.CustomerID = strconv.FormatInt(o.CustomerID, 10)
+			}
+			for _, l := range o.Lines {
+				line := model.Line{SourceID: strconv.FormatInt(l.ID, 10), ProductID: strconv.FormatInt(l.ProductID, 10), SKU: l.SKU, Quantity: l.Quantity}
+				line.VariantID = line.ProductID
+				if l.VariationID != 0 {
+					line.VariantID = strconv.FormatInt(l.VariationID, 10)
+				}
+				co.Lines = append(co.Lines, line.Priced(l.Price))
+			}
+			return fn(co, nil)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OrderIDs lists the id of every order, trashed ones included, for the
+// reconcile that finds orders deleted for good.
+func (s *Store) OrderIDs(ctx context.Context, fn func(id string) error) error {
+	for _, status := range []string{"", "trash"} {
+		q := url.Values{"_fields": {"id"}}
+		if status != "" {
+			q.Set("status", status)
+		}
+		err := s.list(ctx, "orders", q, func(raw json.RawMessage) error {
+			var h struct {
+				ID int64 `json:"id"`
+			}
+			if err := json.Unmarshal(raw, &h); err != nil || h.ID <= 0 {
+				return fmt.Errorf("woocommerce orders: an id listing without an id: %.80s", raw)
+			}
+			return fn(strconv.FormatInt(h.ID, 10))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attributes is the object raw without the keys named (the customer's
+// personal data is never passed: raw is nil for customers), or nil.
+func attributes(raw json.RawMessage, known ...string) json.RawMessage {
+	if raw == nil {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for _, k := range known {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
