@@ -121,3 +121,24 @@ func (o *CanonicalOrder) Revenue() (sum money.Amount, unpriced int) {
 	}
 	return sum, unpriced
 }
+
+// Attributes is the JSON object raw without the keys known (what the model
+// names, or must never keep), for a record's Attributes; nil when nothing is
+// left or raw is not an object.
+func Attributes(raw json.RawMessage, known ...string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for _, k := range known {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -131,21 +131,5 @@ func (s *CursorStore) Commit(ctx context.Context, c Cursor, generation int64) (i
 	if err != nil {
 		return 0, fmt.Errorf("commit %s: %w", s.name, err)
 	}
-	cond := storage.Conditions{GenerationMatch: generation}
-	if generation == 0 {
-		cond = storage.Conditions{DoesNotExist: true}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := s.obj.If(cond).NewWriter(ctx)
-	w.ContentType = "application/json"
-	w.ChunkSize = 0
-	if _, err := w.Write(b); err != nil {
-		_ = w.Close()
-		return 0, commitErr(s.name, err)
-	}
-	if err := w.Close(); err != nil {
-		return 0, commitErr(s.name, err)
-	}
-	return w.Attrs().Generation, nil
+	return writeIf(ctx, s.obj, s.name, generation, "application/json", nil, b)
 }

@@ -205,22 +205,31 @@ func (s *Store) newestReadable(ctx context.Context, current int64) ([]Entry, int
 // does not exist). It returns the new generation, or ErrConflict when another
 // poll committed in between.
 func (s *Store) Commit(ctx context.Context, entries []Entry, generation int64) (int64, error) {
+	return writeIf(ctx, s.obj, s.name, generation, "application/octet-stream",
+		map[string]string{"carts": fmt.Sprint(len(entries)), "format": "SLCS1"}, Encode(entries))
+}
+
+// writeIf writes data to obj if it is still at generation (0: if it still
+// does not exist), in one request, so it is written whole or not at all,
+// and returns the new generation; ErrConflict when another writer came
+// first.
+func writeIf(ctx context.Context, obj *storage.ObjectHandle, name string, generation int64, contentType string, metadata map[string]string, data []byte) (int64, error) {
 	cond := storage.Conditions{GenerationMatch: generation}
 	if generation == 0 {
 		cond = storage.Conditions{DoesNotExist: true}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := s.obj.If(cond).NewWriter(ctx)
-	w.ContentType = "application/octet-stream"
-	w.ChunkSize = 0 // one request: the state is written whole or not at all
-	w.Metadata = map[string]string{"carts": fmt.Sprint(len(entries)), "format": "SLCS1"}
-	if _, err := w.Write(Encode(entries)); err != nil {
+	w := obj.If(cond).NewWriter(ctx)
+	w.ContentType = contentType
+	w.ChunkSize = 0
+	w.Metadata = metadata
+	if _, err := w.Write(data); err != nil {
 		_ = w.Close()
-		return 0, commitErr(s.name, err)
+		return 0, commitErr(name, err)
 	}
 	if err := w.Close(); err != nil {
-		return 0, commitErr(s.name, err)
+		return 0, commitErr(name, err)
 	}
 	return w.Attrs().Generation, nil
 }

@@ -19,34 +19,11 @@ const Currency = "USD"
 // and city (no password: Shopify has none to give), each cart an order of
 // its lines, each priced at its product's price, dated the cart's date.
 func FromFakeStore() (Connections, error) {
-	var products []struct {
-		ID       int64       `json:"id"`
-		Title    string      `json:"title"`
-		Price    json.Number `json:"price"`
-		Category string      `json:"category"`
+	snap, err := storefront.DecodeSnapshot()
+	if err != nil {
+		return nil, err
 	}
-	var users []struct {
-		ID      int64  `json:"id"`
-		Email   string `json:"email"`
-		Address struct {
-			City    string `json:"city"`
-			Zipcode string `json:"zipcode"`
-		} `json:"address"`
-	}
-	var carts []struct {
-		ID     int64     `json:"id"`
-		UserID int64     `json:"userId"`
-		Date   time.Time `json:"date"`
-		Lines  []struct {
-			ProductID int64 `json:"productId"`
-			Quantity  int64 `json:"quantity"`
-		} `json:"products"`
-	}
-	for entity, v := range map[string]any{"products": &products, "users": &users, "carts": &carts} {
-		if err := storefront.DecodeFixtures(entity, v); err != nil {
-			return nil, err
-		}
-	}
+	products, users, carts := snap.Products, snap.Users, snap.Carts
 	// The catalogue was listed before any cart was made.
 	listed := time.Date(2019, 12, 1, 0, 0, 0, 0, time.UTC)
 	out := Connections{}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 //go:embed fixtures/*.json
@@ -264,4 +265,45 @@ func (s *synthetic) syntheticCart(b []byte, i, round int64) []byte {
 		b = append(b, '}')
 	}
 	return append(b, `],"__v":0}`...)
+}
+
+// Snapshot is the FakeStore fixtures decoded for the stand-ins of other
+// stores, which serve the same data in their own shapes: each product's
+// price kept as its JSON text, and no password.
+type Snapshot struct {
+	Products []struct {
+		ID       int64       `json:"id"`
+		Title    string      `json:"title"`
+		Price    json.Number `json:"price"`
+		Category string      `json:"category"`
+	}
+	Users []struct {
+		ID       int64  `json:"id"`
+		Email    string `json:"email"`
+		Username string `json:"username"`
+		Address  struct {
+			City    string `json:"city"`
+			Zipcode string `json:"zipcode"`
+		} `json:"address"`
+	}
+	Carts []struct {
+		ID     int64     `json:"id"`
+		UserID int64     `json:"userId"`
+		Date   time.Time `json:"date"`
+		Lines  []struct {
+			ProductID int64 `json:"productId"`
+			Quantity  int64 `json:"quantity"`
+		} `json:"products"`
+	}
+}
+
+// DecodeSnapshot decodes the fixtures into a Snapshot.
+func DecodeSnapshot() (Snapshot, error) {
+	var s Snapshot
+	for entity, v := range map[string]any{"products": &s.Products, "users": &s.Users, "carts": &s.Carts} {
+		if err := DecodeFixtures(entity, v); err != nil {
+			return Snapshot{}, err
+		}
+	}
+	return s, nil
 }

@@ -85,7 +85,7 @@ func (s *Store) Products(ctx context.Context, _ time.Time, fn func(*model.Canoni
 			return fn(nil, invalid("product", raw, err))
 		}
 		id := strconv.FormatInt(p.ID, 10)
-		rec := model.Record{Origin: s.Origin(), SourceID: id, Attributes: attributes(raw, "id", "title", "price", "category", "__v")}
+		rec := model.Record{Origin: s.Origin(), SourceID: id, Attributes: model.Attributes(raw, "id", "title", "price", "category", "__v")}
 		return fn(&model.CanonicalProduct{Record: rec, Title: p.Title, Category: p.Category,
 			Variants: []model.Variant{{SourceID: id, Price: p.Price}}}, nil)
 	})
@@ -133,7 +133,7 @@ func (s *Store) Orders(ctx context.Context, _ time.Time, fn func(*model.Canonica
 		}
 		at := c.Date.UTC()
 		rec := model.Record{Origin: s.Origin(), SourceID: strconv.FormatInt(c.ID, 10), CreatedAt: at, UpdatedAt: at,
-			Attributes: attributes(raw, "id", "userId", "date", "products", "__v")}
+			Attributes: model.Attributes(raw, "id", "userId", "date", "products", "__v")}
 		o := &model.CanonicalOrder{Record: rec, Kind: model.KindCart, Status: "open", Currency: s.cfg.Currency,
 			CustomerID: strconv.FormatInt(c.UserID, 10)}
 		for _, l := range c.Lines {
@@ -141,23 +141,4 @@ func (s *Store) Orders(ctx context.Context, _ time.Time, fn func(*model.Canonica
 		}
 		return fn(o, nil)
 	})
-}
-
-// attributes is the object raw without the keys named, or nil.
-func attributes(raw json.RawMessage, known ...string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for _, k := range known {
-		delete(m, k)
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil
-	}
-	return b
 }

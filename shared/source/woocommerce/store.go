@@ -243,7 +243,7 @@ type head struct {
 
 func (s *Store) record(h head, raw json.RawMessage, known ...string) model.Record {
 	return model.Record{Origin: s.Origin(), SourceID: strconv.FormatInt(h.ID, 10), CreatedAt: h.Created.Time, UpdatedAt: h.Modified.Time,
-		Deleted: h.Status == "trash", Attributes: attributes(raw, append(known, "id", "status", "date_created", "date_created_gmt", "date_modified", "date_modified_gmt")...)}
+		Deleted: h.Status == "trash", Attributes: model.Attributes(raw, append(known, "id", "status", "date_created", "date_created_gmt", "date_modified", "date_modified_gmt")...)}
 }
 
 func invalid(endpoint string, id int64, err error) error {
@@ -368,27 +368,4 @@ func (s *Store) OrderIDs(ctx context.Context, fn func(id string) error) error {
 		}
 	}
 	return nil
-}
-
-// attributes is the object raw without the keys named (the customer's
-// personal data is never passed: raw is nil for customers), or nil.
-func attributes(raw json.RawMessage, known ...string) json.RawMessage {
-	if raw == nil {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for _, k := range known {
-		delete(m, k)
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil
-	}
-	return b
 }
