@@ -5,6 +5,8 @@
 #   SHOPLAKE_CRASH_SCALE    records per entity of the crash suite (default 100000)
 #   SHOPIFY_BENCH_PRODUCTS, SHOPIFY_BENCH_CUSTOMERS, SHOPIFY_BENCH_ORDERS
 #                           the Shopify adapter benchmark's sizes (100000, 100000, 1000000)
+#   WOOCOMMERCE_BENCH_PRODUCTS, WOOCOMMERCE_BENCH_CUSTOMERS, WOOCOMMERCE_BENCH_ORDERS
+#                           the WooCommerce adapter benchmark's sizes (the same)
 #   FUZZTIME                time per fuzz target (default 60s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,9 @@ go test -run '^$' -bench BenchmarkHandleBatch -benchtime 50x ./functions/streamc
 
 echo "== Shopify adapter against its stand-in: ${SHOPIFY_BENCH_PRODUCTS:-100000} products (2 variants each), ${SHOPIFY_BENCH_CUSTOMERS:-100000} customers, ${SHOPIFY_BENCH_ORDERS:-1000000} orders (3 lines each), paged and bulk, at a tenth and in full"
 go test -run '^$' -bench BenchmarkAdapter -benchtime 1x -timeout 30m ./shared/source/shopify/ 2>&1 | grep -E '^Benchmark'
+
+echo "== WooCommerce adapter against its stand-in: ${WOOCOMMERCE_BENCH_PRODUCTS:-100000} products, ${WOOCOMMERCE_BENCH_CUSTOMERS:-100000} customers, ${WOOCOMMERCE_BENCH_ORDERS:-1000000} orders (3 lines each), at a tenth and in full"
+go test -run '^$' -bench BenchmarkAdapter -benchtime 1x -timeout 30m ./shared/source/woocommerce/ 2>&1 | grep -E '^Benchmark'
 
 events=${SHOPLAKE_BENCH_EVENTS:-200000}
 echo "== local stack end to end: $events synthetic records per entity, carts polled, published, pushed and stored, marts built"

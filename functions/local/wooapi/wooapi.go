@@ -42,8 +42,9 @@ type Config struct {
 type Server struct {
 	cfg Config
 
-	mu       sync.Mutex
-	data     map[string][]Record // by endpoint, sorted by id
+	mu        sync.Mutex
+	data      map[string][]Record // by endpoint, sorted by id
+	generated map[string]generator
 	requests int
 	hooks    []Hook
 }
@@ -55,13 +56,30 @@ type Hook func(endpoint string, page, n int) http.Handler
 // NewServer returns a Server holding data by endpoint (products, customers,
 // orders).
 func NewServer(cfg Config, data map[string][]Record) *Server {
-	s := &Server{cfg: cfg, data: map[string][]Record{}}
+	s := &Server{cfg: cfg, data: map[string][]Record{}, generated: map[string]generator{}}
 	for k, rs := range data {
 		rs = slices.Clone(rs)
 		slices.SortFunc(rs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
 		s.data[k] = rs
 	}
 	return s
+}
+
+// generator makes an endpoint's records on demand: n of them, the i-th by
+// make(i), ids growing with i, none in the trash.
+type generator struct {
+	n    int
+	make func(i int) Record
+}
+
+// Generate makes endpoint a listing of n records, the i-th made by
+// record(i) when it is asked for (ids growing with i, none in the trash): a
+// store of any size without holding it. Only whole listings in id order are
+// served from it; a filtered one finds nothing.
+func (s *Server) Generate(endpoint string, n int, record func(i int) Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.generated[endpoint] = generator{n: n, make: record}
 }
 
 // Requests counts the requests answered.
@@ -155,6 +173,20 @@ func (s *Server) list(w http.ResponseWriter, endpoint string, q map[string][]str
 	}
 	status := get("status")
 	s.mu.Lock()
+	if g, ok := s.generated[endpoint]; ok {
+		s.mu.Unlock()
+		total := g.n
+		if status == "trash" || !after.IsZero() {
+			total = 0
+		}
+		from := min((page-1)*perPage, total)
+		body := make([]json.RawMessage, 0, perPage)
+		for i := from; i < min(from+perPage, total); i++ {
+			body = append(body, g.make(i).JSON)
+		}
+		writePage(w, body, total, perPage)
+		return
+	}
 	var rs []Record
 	for _, r := range s.data[endpoint] {
 		trashed := r.Status == "trash"
@@ -183,6 +215,11 @@ func (s *Server) list(w http.ResponseWriter, endpoint string, q map[string][]str
 			body[i] = json.RawMessage(`{"id":` + strconv.FormatInt(r.ID, 10) + `}`)
 		}
 	}
+	writePage(w, body, total, perPage)
+}
+
+// writePage answers a page with the totals in the headers.
+func writePage(w http.ResponseWriter, body []json.RawMessage, total, perPage int) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.Header().Set("X-WP-Total", strconv.Itoa(total))
 	w.Header().Set("X-WP-TotalPages", strconv.Itoa((total+perPage-1)/perPage))

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
+	"github.com/shoplake/shoplake/internal/heapwatch"
 	"github.com/shoplake/shoplake/shared/model"
 )
 
@@ -71,37 +69,6 @@ func benchStore(b *testing.B, products, customers, orders int) *Client {
 	return c
 }
 
-// peakHeap samples the live heap every 10 ms until stop is called, and
-// returns the highest sample in MiB.
-func peakHeap() (stop func() float64) {
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() float64 {
-		close(done)
-		<-finished
-		return float64(peak.Load()) / (1 << 20)
-	}
-}
-
 // BenchmarkAdapter reads the stand-in through the adapter: products,
 // customers and orders paged, and the products by bulk export, at the
 // issue's sizes (SHOPIFY_BENCH_PRODUCTS, _CUSTOMERS, _ORDERS) and at a tenth
@@ -154,7 +121,7 @@ func BenchmarkAdapter(b *testing.B) {
 			b.Run(fmt.Sprintf("%s %d", tc.name, tc.n), func(b *testing.B) {
 				c := benchStore(b, np, nc, no)
 				for range b.N {
-					stop := peakHeap()
+					stop := heapwatch.Start()
 					began := time.Now()
 					n, err := tc.read(c)
 					took := time.Since(began)

@@ -131,43 +131,88 @@ func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func
 		q.Set("consumer_key", s.cfg.ConsumerKey)
 		q.Set("consumer_secret", s.cfg.ConsumerSecret)
 	}
-	firstTotal, lastID := -1, int64(0)
-	for page := 1; ; page++ {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// While fn reads one page the next is already asked for: one request
+	// in flight at a time, within the ceiling.
+	next := make(chan fetched, 1)
+	fetch := func(page int, q url.Values) {
 		q.Set("page", strconv.Itoa(page))
-		var items []json.RawMessage
-		var total, pages int
-		err := s.http.Retry(ctx, fmt.Sprintf("woocommerce %s page %d", endpoint, page), func(ctx context.Context) error {
+		var f fetched
+		f.err = s.http.Retry(ctx, fmt.Sprintf("woocommerce %s page %d", endpoint, page), func(ctx context.Context) error {
 			var err error
-			items, total, pages, err = s.page(ctx, endpoint, q)
+			f.items, f.total, f.pages, err = s.page(ctx, endpoint, q)
 			return err
 		})
-		if err != nil {
-			return err
+		next <- f
+	}
+	go fetch(1, cloneValues(q))
+	firstTotal, lastID := -1, int64(0)
+	for page := 1; ; page++ {
+		f := <-next
+		if f.err != nil {
+			return f.err
 		}
 		if firstTotal < 0 {
-			firstTotal = total
+			firstTotal = f.total
 		}
-		if total < firstTotal {
-			return source.Transient(fmt.Errorf("woocommerce %s: %w: X-WP-Total fell from %d to %d by page %d; starting over", endpoint, ErrChanged, firstTotal, total, page), 0)
+		if f.total < firstTotal {
+			return source.Transient(fmt.Errorf("woocommerce %s: %w: X-WP-Total fell from %d to %d by page %d; starting over", endpoint, ErrChanged, firstTotal, f.total, page), 0)
 		}
-		for _, raw := range items {
-			var head struct {
-				ID int64 `json:"id"`
-			}
-			if json.Unmarshal(raw, &head) == nil && head.ID != 0 {
-				if head.ID <= lastID {
+		more := page < f.pages && len(f.items) > 0
+		if more {
+			go fetch(page+1, cloneValues(q))
+		}
+		for _, raw := range f.items {
+			if id := recordID(raw); id != 0 {
+				if id <= lastID {
 					continue // listed again after an insertion before it
 				}
-				lastID = head.ID
+				lastID = id
 			}
 			if err := fn(raw); err != nil {
+				if more {
+					cancel()
+					<-next // the page asked for ahead, cancelled
+				}
 				return err
 			}
 		}
-		if page >= pages || len(items) == 0 {
+		if !more {
 			return nil
 		}
 	}
+}
+
+// recordID is a record's id: read from its start where WooCommerce puts it
+// ({"id":123,…}), else decoded; 0 when it has none.
+func recordID(raw json.RawMessage) int64 {
+	if rest, ok := bytes.CutPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte(`{"id":`)); ok {
+		end := bytes.IndexAny(rest, ",}")
+		if id, err := strconv.ParseInt(string(rest[:max(end, 0)]), 10, 64); end > 0 && err == nil {
+			return id
+		}
+	}
+	var head struct {
+		ID int64 `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &head)
+	return head.ID
+}
+
+// fetched is one page read.
+type fetched struct {
+	items        []json.RawMessage
+	total, pages int
+	err          error
+}
+
+func cloneValues(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
 }
 
 // page makes one attempt at one page.
