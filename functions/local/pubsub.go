@@ -251,15 +251,13 @@ type pusher struct {
 	archive func(context.Context, []*pubsubpb.PubsubMessage) error
 
 	pushCounter
-	attemptsMu sync.Mutex
-	attempts   map[string]int
 }
 
 func newPusher(ps *localPubSub, target string) *pusher {
 	return &pusher{
 		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(DeadLetterTopic), target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
-		parallel: 16, attempts: map[string]int{},
+		parallel: 16,
 	}
 }
 
@@ -356,37 +354,60 @@ func (p *pusher) deliverAll(ctx context.Context, msgs []*pubsubpb.ReceivedMessag
 	return firstErr
 }
 
-// handle delivers one message and reports whether to acknowledge it.
+// handle delivers one message (see redeliver) and reports whether to
+// acknowledge it: once it is delivered or dead-lettered.
 func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, error) {
+	err := redeliver(ctx, redelivery{maxDeliveries: p.maxDeliveries, backoff: p.backoff}, p.client, p.target, m, &p.pushCounter,
+		func(dl *pubsubpb.PubsubMessage) error {
+			_, err := p.deadLetter.Publish(ctx, &pubsub.Message{Data: dl.GetData(), Attributes: dl.GetAttributes()}).Get(ctx)
+			return err
+		})
+	return err == nil, err
+}
+
+// redelivery is the push subscription's retry policy, which both pushers
+// follow: at most maxDeliveries deliveries of a message, redeliveryDelay
+// apart (from backoff), then the dead-letter topic.
+type redelivery struct {
+	maxDeliveries int
+	backoff       time.Duration
+}
+
+// redeliver posts m's push body to target until a delivery is acknowledged
+// (2xx) or, after policy.maxDeliveries failed ones, hands the message to
+// deadLetter with its delivery count; between deliveries it waits as
+// Pub/Sub's retry policy does, and stops at once, with ctx's error, when
+// ctx ends. counts are kept in c. It returns nil once the message is
+// delivered or dead-lettered.
+func redeliver(ctx context.Context, policy redelivery, client *http.Client, target string, m *pubsubpb.PubsubMessage,
+	c *pushCounter, deadLetter func(*pubsubpb.PubsubMessage) error) error {
 	body, err := pushBody(m)
 	if err != nil {
-		return false, err
+		return err
 	}
-	code, err := postJSON(ctx, p.client, p.target, nil, body)
-	p.count(func(s *PushStats) { s.Delivered++ })
-	if err == nil && code >= 200 && code < 300 {
-		p.acked(m)
-		p.attemptsMu.Lock()
-		delete(p.attempts, m.GetMessageId())
-		p.attemptsMu.Unlock()
-		return true, nil
-	}
-	p.attemptsMu.Lock()
-	p.attempts[m.GetMessageId()]++
-	n := p.attempts[m.GetMessageId()]
-	p.attemptsMu.Unlock()
-	if n >= p.maxDeliveries {
-		dl := &pubsub.Message{Data: m.GetData(), Attributes: deadLetterAttributes(m, n)}
-		if _, err := p.deadLetter.Publish(ctx, dl).Get(ctx); err != nil {
-			return false, fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
+	for attempt := 1; ; attempt++ {
+		code, err := postJSON(ctx, client, target, nil, body)
+		c.count(func(s *PushStats) { s.Delivered++ })
+		if err == nil && code >= 200 && code < 300 {
+			c.acked(m)
+			return nil
 		}
-		p.deadLettered(m)
-		return true, nil
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt >= policy.maxDeliveries {
+			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempt)}
+			if err := deadLetter(dl); err != nil {
+				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
+			}
+			c.deadLettered(m)
+			return nil
+		}
+		c.count(func(s *PushStats) { s.Nacked++ })
+		select { // Pub/Sub's retry policy waits before redelivering
+		case <-time.After(redeliveryDelay(policy.backoff, attempt)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	p.count(func(s *PushStats) { s.Nacked++ })
-	select { // Pub/Sub's retry policy waits before redelivering
-	case <-time.After(redeliveryDelay(p.backoff, n)):
-	case <-ctx.Done():
-	}
-	return false, nil
 }

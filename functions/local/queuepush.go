@@ -191,36 +191,12 @@ func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) e
 	return inParallel(p.parallel, len(msgs), func(i int) error { return p.deliver(ctx, msgs[i].msg) })
 }
 
-// deliver posts one message until it is acknowledged or, after
-// maxDeliveries failed deliveries, dead-lettered.
+// deliver delivers one message (see redeliver), dead-lettering it to the
+// disk queue of the dead-letter topic.
 func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) error {
-	body, err := pushBody(m)
-	if err != nil {
-		return err
-	}
-	for attempt := 1; ; attempt++ {
-		code, err := postJSON(ctx, p.client, p.target, nil, body)
-		p.count(func(s *PushStats) { s.Delivered++ })
-		if err == nil && code >= 200 && code < 300 {
-			p.acked(m)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if attempt >= p.maxDeliveries {
-			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempt)}
-			if _, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now()); err != nil {
-				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
-			}
-			p.deadLettered(m)
-			return nil
-		}
-		p.count(func(s *PushStats) { s.Nacked++ })
-		select { // Pub/Sub's retry policy waits before redelivering
-		case <-time.After(redeliveryDelay(p.backoff, attempt)):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return redeliver(ctx, redelivery{maxDeliveries: p.maxDeliveries, backoff: p.backoff}, p.client, p.target, m, &p.pushCounter,
+		func(dl *pubsubpb.PubsubMessage) error {
+			_, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now())
+			return err
+		})
 }

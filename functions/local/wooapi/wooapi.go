@@ -45,8 +45,8 @@ type Server struct {
 	mu        sync.Mutex
 	data      map[string][]Record // by endpoint, sorted by id
 	generated map[string]generator
-	requests int
-	hooks    []Hook
+	requests  int
+	hooks     []Hook
 }
 
 // Hook is called with every authenticated request's endpoint, page and

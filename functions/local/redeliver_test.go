@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+)
+
+// TestRedeliver: the one retry policy both pushers follow.
+func TestRedeliver(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name            string
+		failures        int32 // answers of 500 before a 204
+		wantErr         error
+		wantDelivered   int64
+		wantNacked      int64
+		wantDeadLetters int
+	}{
+		{name: "delivered at once", failures: 0, wantDelivered: 1},
+		{name: "delivered on the third", failures: 2, wantDelivered: 3, wantNacked: 2},
+		{name: "dead-lettered after five", failures: 100, wantDelivered: 5, wantNacked: 4, wantDeadLetters: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= tc.failures {
+					w.WriteHeader(http.StatusInternalServerError)
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			var c pushCounter
+			var dead []*pubsubpb.PubsubMessage
+			m := &pubsubpb.PubsubMessage{MessageId: "m1", Data: []byte(`{}`)}
+			err := redeliver(context.Background(), redelivery{maxDeliveries: 5, backoff: time.Millisecond}, srv.Client(), srv.URL, m, &c,
+				func(dl *pubsubpb.PubsubMessage) error { dead = append(dead, dl); return nil })
+			s := c.snapshot()
+			if err != nil || s.Delivered != tc.wantDelivered || s.Nacked != tc.wantNacked || len(dead) != tc.wantDeadLetters {
+				t.Errorf("error %v, stats %+v, %d dead-lettered", err, s, len(dead))
+			}
+			if len(dead) == 1 && dead[0].GetAttributes()["delivery_attempts"] != "5" {
+				t.Errorf("dead letter attributes %v", dead[0].GetAttributes())
+			}
+		})
+	}
+}
+
+// TestRedeliverStopsWhenCancelledDuringBackoff: a cancelled run does not
+// wait out a backoff, nor report the message delivered.
+func TestRedeliverStopsWhenCancelledDuringBackoff(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var c pushCounter
+	began := time.Now()
+	err := redeliver(ctx, redelivery{maxDeliveries: 5, backoff: time.Minute}, srv.Client(), srv.URL,
+		&pubsubpb.PubsubMessage{MessageId: "m1", Data: []byte(`{}`)}, &c, func(*pubsubpb.PubsubMessage) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 2*time.Second {
+		t.Errorf("error %v after %s, want the context's error within the timeout", err, time.Since(began))
+	}
+	if s := c.snapshot(); s.Acked != 0 || s.DeadLettered != 0 {
+		t.Errorf("stats %+v after a cancelled delivery", s)
+	}
+}
