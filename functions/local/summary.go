@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -186,11 +187,13 @@ func (s *Summary) finish(started time.Time) {
 
 // failed records a run that ended with err: the summary written so far is
 // kept in last-run.json and the run history for the operator, and err is
-// returned.
+// returned, joined with the failure to write them if there was one.
 func (s *Summary) failed(started time.Time, err error) (*Summary, error) {
 	s.Status, s.Error = warehouse.StatusFailed, err.Error()
 	s.finish(started)
-	_ = s.write()
+	if werr := s.write(); werr != nil {
+		err = errors.Join(err, werr)
+	}
 	return s, err
 }
 
@@ -208,7 +211,7 @@ func (s *Summary) write() error {
 		return err
 	}
 	b = append(b, '\n')
-	if err := os.WriteFile(s.path(), b, 0o644); err != nil {
+	if err := replaceFile(s.path(), b, 0o644); err != nil {
 		return fmt.Errorf("write run summary: %w", err)
 	}
 	if err := os.MkdirAll(runsDir(s.Dir), 0o755); err != nil {

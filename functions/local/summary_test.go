@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -83,5 +86,20 @@ func TestRejectedLineSaysWhyAndWhere(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestFailedReportsAFailureToWriteTheSummary: a run that failed and could
+// not even keep its summary says both.
+func TestFailedReportsAFailureToWriteTheSummary(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "missing", "dir")
+	s := &Summary{Dir: dir}
+	_, err := s.failed(time.Now(), errors.New("dbt build failed"))
+	if err == nil || !strings.Contains(err.Error(), "dbt build failed") || !strings.Contains(err.Error(), "write run summary") {
+		t.Errorf("error %v, want the run's failure and the summary's", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "last-run.json")); statErr == nil {
+		t.Error("a summary was written where none could be")
 	}
 }
