@@ -342,7 +342,7 @@ func projectMark(project string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-func buildStatePath(dir string) string { return filepath.Join(dir, "dbt-state.json") }
+func buildStatePath(dir string) string { return filepath.Join(dir, BuildStateFile) }
 
 func readBuildState(dir string) (buildState, error) {
 	var st buildState

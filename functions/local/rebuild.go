@@ -14,7 +14,7 @@ import (
 // removeWarehouse deletes the warehouse file and what describes it (the dbt
 // build state), for --rebuild.
 func removeWarehouse(dir string) error {
-	for _, p := range []string{"warehouse.duckdb", "warehouse.duckdb.wal", "dbt-state.json"} {
+	for _, p := range []string{WarehouseFile, WarehouseFile + ".wal", BuildStateFile} {
 		if err := os.Remove(filepath.Join(dir, p)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}

@@ -50,7 +50,7 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 		p.Tests, p.FailedTests = tested.DBT.Tests, tested.DBT.Failed
 	}
 
-	db, err := openReadOnly(filepath.Join(dir, "warehouse.duckdb"))
+	db, err := openReadOnly(warehousePath(dir))
 	if err != nil {
 		return "", err
 	}

@@ -36,6 +36,18 @@ const (
 	StateObject = "state/cart-poller.state"
 )
 
+// The run directory's files named in more than one place.
+const (
+	// WarehouseFile is the DuckDB warehouse (DuckDB writes its WAL beside
+	// it, with ".wal" appended).
+	WarehouseFile = "warehouse.duckdb"
+	// BuildStateFile is the state of the last dbt build.
+	BuildStateFile = "dbt-state.json"
+)
+
+// warehousePath is the warehouse file in dir.
+func warehousePath(dir string) string { return filepath.Join(dir, WarehouseFile) }
+
 // stack is the running set of stand-ins and functions.
 type stack struct {
 	opts      Options
@@ -96,7 +108,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	}
 	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
 
-	dbPath := filepath.Join(opts.Dir, "warehouse.duckdb")
+	dbPath := warehousePath(opts.Dir)
 	if opts.Rebuild {
 		if err := removeWarehouse(opts.Dir); err != nil {
 			return st, err
