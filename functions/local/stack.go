@@ -122,7 +122,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
 		duckdb.BucketObjects{Client: st.gcs})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
+		if errors.Is(err, duckdb.ErrLocked) {
 			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
 		}
 		if statErr == nil {

@@ -68,7 +68,27 @@ type Warehouse struct {
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// Open opens (creating if needed) the database and its raw tables.
+// ErrLocked reports a database file another process holds open: DuckDB
+// lets one process write a file at a time.
+var ErrLocked = errors.New("the database file is locked by another process")
+
+// lockedMessage is how DuckDB says another process holds the file's lock
+// (an IO error whose message names the file and the other process).
+const lockedMessage = "Conflicting lock is held"
+
+// locked marks err with ErrLocked when DuckDB refused the file because
+// another process holds it. The driver reports that as text ("could not
+// connect to database: IO Error: … Conflicting lock is held in …"), not as
+// a typed error: its exact phrase is the one sign.
+func locked(err error) error {
+	if strings.Contains(err.Error(), lockedMessage) {
+		return fmt.Errorf("%w: %w", ErrLocked, err)
+	}
+	return err
+}
+
+// Open opens (creating if needed) the database and its raw tables. A file
+// another process holds is an error wrapping ErrLocked.
 func Open(ctx context.Context, cfg Config, objects ObjectReader) (*Warehouse, error) {
 	if !ident.MatchString(cfg.Dataset) {
 		return nil, fmt.Errorf("duckdb warehouse: invalid dataset name %q", cfg.Dataset)
@@ -79,12 +99,12 @@ func Open(ctx context.Context, cfg Config, objects ObjectReader) (*Warehouse, er
 	}
 	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open duckdb %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("open duckdb %s: %w", cfg.Path, locked(err))
 	}
 	w := &Warehouse{db: db, objects: objects, dataset: cfg.Dataset}
 	if err := w.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, locked(err)
 	}
 	return w, nil
 }

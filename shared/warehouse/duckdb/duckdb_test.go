@@ -2,8 +2,11 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,4 +220,56 @@ func TestMemoryLimitIsDuckDBs(t *testing.T) {
 	if limit != "190.7 MiB" {
 		t.Errorf("memory_limit = %q, want 200MB (190.7 MiB)", limit)
 	}
+}
+
+// TestOpenNamesAFileLockedByAnotherProcess: a second process opening the
+// warehouse gets ErrLocked, not a message to search for "lock". The other
+// process is this test binary, run as holdLock.
+func TestOpenNamesAFileLockedByAnotherProcess(t *testing.T) {
+	if path := os.Getenv("SHOPLAKE_HOLD_DUCKDB"); path != "" {
+		holdLock(t, path)
+		return
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "warehouse.duckdb")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOpenNamesAFileLockedByAnotherProcess$")
+	cmd.Env = append(os.Environ(), "SHOPLAKE_HOLD_DUCKDB="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	ready := make([]byte, 6)
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
+		t.Fatalf("the holding process did not open the file: %q, %v", ready, err)
+	}
+	_, err = Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, nil)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open of a held file = %v, want ErrLocked", err)
+	}
+	w, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "other.duckdb"), Dataset: "bq_raw"}, nil)
+	if errors.Is(err, ErrLocked) {
+		t.Fatalf("a free file reported as locked: %v", err)
+	}
+	if err == nil {
+		w.Close()
+	}
+}
+
+// holdLock opens path, says so on stdout and holds it until stdin closes.
+func holdLock(t *testing.T, path string) {
+	w, err := Open(context.Background(), Config{Path: path, Dataset: "bq_raw"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	fmt.Print("ready\n")
+	_, _ = io.Copy(io.Discard, os.Stdin)
 }
