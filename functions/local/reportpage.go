@@ -146,12 +146,24 @@ func openReadOnly(path string) (*sql.DB, error) {
 // fromWarehouse fills the health, dead-letter rejects, function invocations
 // and the marts at a glance.
 func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked *Summary, now time.Time, p *report.Page) error {
+	// count is a table's rows, and whether it exists: a table that is not
+	// there is not built yet, but any other failure (a locked or damaged
+	// warehouse) is the report's error, not an empty mart.
+	var countErr error
 	count := func(table string) (int64, bool) {
+		schema, name, _ := strings.Cut(table, ".")
 		var n int64
-		if err := db.QueryRowContext(ctx, "select count(*) from "+table).Scan(&n); err != nil {
-			return 0, false
+		err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", schema, name).Scan(&n)
+		if err == nil && n > 0 {
+			err = db.QueryRowContext(ctx, "select count(*) from "+table).Scan(&n)
+			if err == nil {
+				return n, true
+			}
 		}
-		return n, true
+		if err != nil && countErr == nil {
+			countErr = fmt.Errorf("count the rows of %s: %w", table, err)
+		}
+		return 0, false
 	}
 
 	// Raw tables: dbt's freshness verdict against the sources' thresholds.
@@ -189,6 +201,9 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 			h.Age = now.Sub(builtAt)
 		}
 		p.Health = append(p.Health, h)
+	}
+	if countErr != nil {
+		return countErr
 	}
 
 	// The dead-letter table's events since the latest run began, by reason

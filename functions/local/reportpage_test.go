@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/report"
 	"github.com/shoplake/shoplake/shared/warehouse"
+	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
 func TestRawHealth(t *testing.T) {
@@ -54,6 +57,39 @@ func TestMartHealth(t *testing.T) {
 	for _, tc := range cases {
 		if h := martHealth("bq_analytics.fact_orders", tc.build, tc.rows, tc.exists, tc.raw); h.Status != tc.want || h.Kind != "mart" {
 			t.Errorf("%s: %+v, want %s", tc.name, h, tc.want)
+		}
+	}
+}
+
+// TestReportTellsABrokenMartFromAMissingOne: a mart that is not there is
+// "not built yet"; a mart that is there but cannot be read fails the
+// report, naming it, instead of passing for unbuilt.
+func TestReportTellsABrokenMartFromAMissingOne(t *testing.T) {
+	t.Parallel()
+	for _, broken := range []bool{false, true} {
+		dir := t.TempDir()
+		wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: warehousePath(dir), Dataset: RawDataset}, nil) // the raw tables
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := wh.DB()
+		stmts := []string{"create schema bq_analytics"}
+		if broken {
+			stmts = append(stmts, "create table bq_analytics.gone (x int)",
+				"create view bq_analytics.fact_orders as select * from bq_analytics.gone", "drop table bq_analytics.gone")
+		}
+		for _, q := range stmts {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		wh.Close()
+		_, err = writeReport(context.Background(), dir, time.Now())
+		switch {
+		case !broken && err != nil:
+			t.Errorf("a warehouse without marts: %v", err)
+		case broken && (err == nil || !strings.Contains(err.Error(), "bq_analytics.fact_orders")):
+			t.Errorf("a mart that cannot be read: %v, want an error naming it", err)
 		}
 	}
 }
