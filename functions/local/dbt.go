@@ -279,7 +279,8 @@ func countMarts(ctx context.Context, dbPath string, r *DBTReport) error {
 // martsExist reports whether every mart table is in the warehouse.
 func martsExist(ctx context.Context, db *sql.DB) bool {
 	var n int
-	err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = 'bq_analytics' and table_name in ('dim_products', 'dim_users', 'dim_date', 'fact_orders', 'fact_order_items')").Scan(&n)
+	err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = 'bq_analytics' and list_contains(?::varchar[], table_name)",
+		Marts).Scan(&n)
 	return err == nil && n == len(Marts)
 }
 

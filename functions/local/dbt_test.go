@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,31 @@ func TestParseFreshness(t *testing.T) {
 	}
 	if _, err := parseFreshness([]byte("{")); err == nil {
 		t.Error("a cut-off sources.json parsed")
+	}
+}
+
+// TestMartsExistReadsTheListOfMarts: the check asks for the marts of Marts,
+// all of them, whatever that list holds.
+func TestMartsExistReadsTheListOfMarts(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("create schema bq_analytics"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, m := range Marts {
+		if martsExist(ctx, db) {
+			t.Fatalf("all marts exist with %d of %d built", i, len(Marts))
+		}
+		if _, err := db.Exec("create table bq_analytics." + m + " (x int)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !martsExist(ctx, db) {
+		t.Error("every mart built, but martsExist says no")
 	}
 }
