@@ -46,10 +46,18 @@ func TestReportEvery(t *testing.T) {
 			w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 			stop := reportEvery(w, 5*time.Millisecond, "loading:", "objects",
 				func() int64 { return tc.done }, func() int64 { return tc.total })
-			time.Sleep(30 * time.Millisecond)
+			// Wait for the first line, however slow the machine, instead of
+			// hoping a tick lands inside a fixed sleep.
+			written := func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), "\n") }
+			for deadline := time.Now().Add(10 * time.Second); !written() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			stop()
 			mu.Lock()
 			defer mu.Unlock()
+			if !strings.Contains(out.String(), "\n") {
+				t.Fatal("no progress line in 10 s with a 5 ms interval")
+			}
 			if first, _, _ := strings.Cut(out.String(), "\n"); !strings.HasPrefix(first+"\n", tc.want) {
 				t.Errorf("first line %q, want it to start with %q", first, tc.want)
 			}
