@@ -66,6 +66,9 @@ type Config struct {
 	Bucket Bucket
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
+	// Scopes are the access scopes the token was granted (default
+	// read_products, read_customers, read_orders and read_all_orders).
+	Scopes []string
 }
 
 // Server serves a Shopify store's GraphQL Admin API.
@@ -117,6 +120,9 @@ func NewServer(cfg Config, data Connections) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Scopes == nil {
+		cfg.Scopes = []string{"read_products", "read_customers", "read_orders", "read_all_orders"}
 	}
 	s := &Server{cfg: cfg, data: map[string]table{}, available: cfg.Bucket.Max, at: cfg.Now(), stats: Stats{Nodes: map[string]int{}}}
 	for k, nodes := range data {
@@ -305,6 +311,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // of a THROTTLED answer it gives whatever the bucket holds.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, req request, throttle int) {
 	if s.serveBulk(w, r, req) {
+		return
+	}
+	if req.OperationName == "AccessScopes" {
+		scopes := make([]any, len(s.cfg.Scopes))
+		for i, sc := range s.cfg.Scopes {
+			scopes[i] = map[string]string{"handle": sc}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"currentAppInstallation": map[string]any{"accessScopes": scopes}}})
 		return
 	}
 	conn, ok := operations[req.OperationName]
