@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoplake/shoplake/functions/local/internal/queue"
 )
 
 // crashScale is the synthetic catalogue of the crash suite: large enough for
@@ -123,12 +125,12 @@ func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
 			// the cart audit and published again.
 			name: "after the poll, then its undelivered events deleted", marker: "  fetched ",
 			damage: func(t *testing.T, dir string) {
-				q, err := openDiskQueue(filepath.Join(dir, "pubsub", Subscription))
+				q, err := queue.Open(filepath.Join(dir, "pubsub", Subscription))
 				if err != nil {
 					t.Fatal(err)
 				}
-				pending, err := q.hasPending()
-				q.close()
+				pending, err := q.HasPending()
+				q.Close()
 				if err != nil {
 					t.Fatal(err)
 				}

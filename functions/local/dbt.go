@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 )
 
 // Marts are the tables the dbt project builds in bq_analytics.
@@ -365,7 +367,7 @@ func writeBuildState(dir string, st buildState) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(buildStatePath(dir), b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(buildStatePath(dir), b, 0o644); err != nil {
 		return fmt.Errorf("write dbt state: %w", err)
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/shared/lake"
 )
 
@@ -70,7 +71,7 @@ func (e *eventarc) saveState(d delivered) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(e.statePath, b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(e.statePath, b, 0o644); err != nil {
 		return fmt.Errorf("write eventarc state: %w", err)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/events"
 )
 
@@ -31,7 +31,7 @@ const (
 )
 
 // localPubSub is the Pub/Sub the runner uses: pstest in-process, with the
-// cart-events backlog kept on disk under dir (see diskQueue), or the emulator
+// cart-events backlog kept on disk under dir (see queue.Queue), or the emulator
 // named by PUBSUB_EMULATOR_HOST (a process of its own, so its backlog
 // outlives the runner too).
 type localPubSub struct {
@@ -40,23 +40,23 @@ type localPubSub struct {
 	Emulator string // host:port of the external emulator, if any
 	// queue and deadLetter are the disk backlogs of cart-events-stream and
 	// of the dead-letter hold subscription, in pstest mode.
-	queue, deadLetter *diskQueue
+	queue, deadLetter *queue.Queue
 }
 
 func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, error) {
 	ps := &localPubSub{Emulator: emulatorHost}
 	if emulatorHost == "" {
 		var err error
-		if ps.queue, err = openDiskQueue(filepath.Join(dir, Subscription)); err != nil {
+		if ps.queue, err = queue.Open(filepath.Join(dir, Subscription)); err != nil {
 			return nil, err
 		}
-		if ps.deadLetter, err = openDiskQueue(filepath.Join(dir, DeadLetterSubscription)); err != nil {
+		if ps.deadLetter, err = queue.Open(filepath.Join(dir, DeadLetterSubscription)); err != nil {
 			ps.close()
 			return nil, err
 		}
 		ps.server = pstest.NewServer(pstest.ServerReactorOption{
 			FuncName: "Publish",
-			Reactor:  queueReactor{topics: map[string]*diskQueue{topicName(Topic): ps.queue, topicName(DeadLetterTopic): ps.deadLetter}},
+			Reactor:  queueReactor{topics: map[string]*queue.Queue{topicName(Topic): ps.queue, topicName(DeadLetterTopic): ps.deadLetter}},
 		})
 		emulatorHost = ps.server.Addr
 	}
@@ -94,9 +94,9 @@ func (ps *localPubSub) close() {
 	if ps.server != nil {
 		ps.server.Close()
 	}
-	for _, q := range []*diskQueue{ps.queue, ps.deadLetter} {
+	for _, q := range []*queue.Queue{ps.queue, ps.deadLetter} {
 		if q != nil {
-			q.close()
+			q.Close()
 		}
 	}
 }
@@ -135,16 +135,6 @@ func (s PushStats) String() string {
 		s.Events, s.Acked+s.DeadLettered, messages, s.Delivered, s.Acked, s.Nacked, s.DeadLettered)
 }
 
-// eventCount is the number of cart events m carries: its event_count
-// attribute, or 1 for a message of the one-event shape (or one whose count
-// is unreadable, which StreamCartEvents quarantines as one).
-func eventCount(m *pubsubpb.PubsubMessage) int64 {
-	if n, err := strconv.ParseInt(m.GetAttributes()[events.AttrEventCount], 10, 64); err == nil && n > 0 {
-		return n
-	}
-	return 1
-}
-
 // pushCounter is the PushStats of a pusher, safe for its concurrent
 // deliveries.
 type pushCounter struct {
@@ -160,12 +150,12 @@ func (c *pushCounter) count(fn func(*PushStats)) {
 
 // acked counts m as acknowledged, with the cart events it carries.
 func (c *pushCounter) acked(m *pubsubpb.PubsubMessage) {
-	c.count(func(s *PushStats) { s.Acked++; s.Events += eventCount(m) })
+	c.count(func(s *PushStats) { s.Acked++; s.Events += queue.EventCount(m) })
 }
 
 // deadLettered counts m as dead-lettered, with the cart events it carries.
 func (c *pushCounter) deadLettered(m *pubsubpb.PubsubMessage) {
-	c.count(func(s *PushStats) { s.DeadLettered++; s.Events += eventCount(m) })
+	c.count(func(s *PushStats) { s.DeadLettered++; s.Events += queue.EventCount(m) })
 }
 
 func (c *pushCounter) snapshot() PushStats {

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 
+	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/lake"
 )
 
@@ -19,7 +20,7 @@ import (
 // the publisher, and pstest keeps none of them in memory. Other topics are
 // left to pstest.
 type queueReactor struct {
-	topics map[string]*diskQueue // full topic name → its subscription's queue
+	topics map[string]*queue.Queue // full topic name → its subscription's queue
 }
 
 // React implements pstest.Reactor.
@@ -32,7 +33,7 @@ func (r queueReactor) React(req any) (bool, any, error) {
 	if q == nil {
 		return false, nil, nil
 	}
-	ids, err := q.publish(p.GetMessages(), time.Now())
+	ids, err := q.Publish(p.GetMessages(), time.Now())
 	if err != nil {
 		return true, nil, err
 	}
@@ -47,7 +48,7 @@ func (r queueReactor) React(req any) (bool, any, error) {
 // A window is settled on disk only once every message in it is acknowledged
 // or dead-lettered, so a runner killed mid-window redelivers it.
 type queuePusher struct {
-	queue, deadLetter *diskQueue
+	queue, deadLetter *queue.Queue
 	bucket            *storage.BucketHandle
 	target            string
 	client            *http.Client
@@ -63,7 +64,7 @@ type queuePusher struct {
 	pushCounter
 }
 
-func newQueuePusher(q, deadLetter *diskQueue, bucket *storage.BucketHandle, target string, out io.Writer) *queuePusher {
+func newQueuePusher(q, deadLetter *queue.Queue, bucket *storage.BucketHandle, target string, out io.Writer) *queuePusher {
 	return &queuePusher{
 		queue: q, deadLetter: deadLetter, bucket: bucket, target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
@@ -83,17 +84,17 @@ func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
 // did. A nil done delivers the backlog there is (drain).
 func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushStats, error) {
 	p.count(func(s *PushStats) { *s = PushStats{} })
-	backlog, err := p.queue.pending()
+	backlog, err := p.queue.Pending()
 	if err != nil {
 		return PushStats{}, err
 	}
-	cur, err := p.queue.cursor()
+	cur, err := p.queue.Cursor()
 	if err != nil {
 		return PushStats{}, err
 	}
 	// While a poll publishes, the total is not known yet: progress shows
 	// counts and rate, then the time left once the poll is done.
-	published := p.queue.published.Load()
+	published := p.queue.Published()
 	polled := done // the loop below clears done once it has seen it closed
 	total := func() int64 {
 		if polled != nil {
@@ -103,12 +104,12 @@ func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushSta
 				return 0 // the poll still publishes
 			}
 		}
-		return backlog + p.queue.published.Load() - published
+		return backlog + p.queue.Published() - published
 	}
 	stop := p.progress(done != nil || backlog > 0, total)
 	defer stop()
 	for {
-		msgs, err := p.queue.read(cur, p.windowMessages, p.windowBytes)
+		msgs, err := p.queue.Read(cur, p.windowMessages, p.windowBytes)
 		if err != nil {
 			return p.snapshot(), err
 		}
@@ -131,8 +132,8 @@ func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushSta
 		if err := p.deliverWindow(ctx, msgs); err != nil {
 			return p.snapshot(), err
 		}
-		cur = msgs[len(msgs)-1].next
-		if err := p.queue.settle(cur); err != nil {
+		cur = msgs[len(msgs)-1].Next
+		if err := p.queue.Settle(cur); err != nil {
 			return p.snapshot(), err
 		}
 	}
@@ -151,10 +152,10 @@ func (p *queuePusher) progress(show bool, total func() int64) func() {
 // archive writes the window to the event archive, named by its first
 // message, so an archive written again after a crash replaces the same
 // object.
-func (p *queuePusher) archive(ctx context.Context, msgs []queuedMessage) error {
+func (p *queuePusher) archive(ctx context.Context, msgs []queue.Message) error {
 	bodies := make([]*pubsubpb.PubsubMessage, len(msgs))
 	for i, m := range msgs {
-		bodies[i] = m.msg
+		bodies[i] = m.Msg
 	}
 	return archiveEvents(ctx, p.bucket, bodies)
 }
@@ -187,8 +188,8 @@ func archiveEvents(ctx context.Context, bucket *storage.BucketHandle, msgs []*pu
 var newline = []byte("\n")
 
 // deliverWindow delivers every message of a window, up to parallel at once.
-func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) error {
-	return inParallel(p.parallel, len(msgs), func(i int) error { return p.deliver(ctx, msgs[i].msg) })
+func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queue.Message) error {
+	return inParallel(p.parallel, len(msgs), func(i int) error { return p.deliver(ctx, msgs[i].Msg) })
 }
 
 // deliver delivers one message (see redeliver), dead-lettering it to the
@@ -196,7 +197,7 @@ func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queuedMessage) e
 func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) error {
 	return redeliver(ctx, redelivery{maxDeliveries: p.maxDeliveries, backoff: p.backoff}, p.client, p.target, m, &p.pushCounter,
 		func(dl *pubsubpb.PubsubMessage) error {
-			_, err := p.deadLetter.publish([]*pubsubpb.PubsubMessage{dl}, time.Now())
+			_, err := p.deadLetter.Publish([]*pubsubpb.PubsubMessage{dl}, time.Now())
 			return err
 		})
 }

@@ -212,7 +212,7 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 	}
 	// Only whether there is a backlog: the delivery counts it (and prints
 	// how much) as it starts.
-	backlog, err := s.ps.queue.hasPending()
+	backlog, err := s.ps.queue.HasPending()
 	if err != nil || !backlog {
 		return err
 	}

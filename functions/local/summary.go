@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/drift"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -211,14 +212,14 @@ func (s *Summary) write() error {
 		return err
 	}
 	b = append(b, '\n')
-	if err := replaceFile(s.path(), b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(s.path(), b, 0o644); err != nil {
 		return fmt.Errorf("write run summary: %w", err)
 	}
 	if err := os.MkdirAll(runsDir(s.Dir), 0o755); err != nil {
 		return fmt.Errorf("write run history: %w", err)
 	}
 	name := filepath.Join(runsDir(s.Dir), s.StartedAt.Format("20060102T150405.000000000Z")+".json")
-	if err := replaceFile(name, b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(name, b, 0o644); err != nil {
 		return fmt.Errorf("write run history: %w", err)
 	}
 	old, _ := filepath.Glob(filepath.Join(runsDir(s.Dir), "*.json"))

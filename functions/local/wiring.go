@@ -15,6 +15,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/setup"
@@ -96,7 +97,7 @@ func pseudonymKey(dir string, user config.Lookup) (string, error) {
 		return "", err
 	}
 	key := hex.EncodeToString(raw)
-	if err := replaceFile(path, []byte(key), 0o600); err != nil {
+	if err := rundir.ReplaceFile(path, []byte(key), 0o600); err != nil {
 		return "", fmt.Errorf("keep the pseudonymisation key: %w", err)
 	}
 	return key, nil

@@ -1,4 +1,6 @@
-package main
+// Package queue is the durable backlog of a local Pub/Sub subscription (see
+// Queue).
+package queue
 
 import (
 	"bufio"
@@ -18,14 +20,17 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
+	"github.com/shoplake/shoplake/shared/events"
 )
 
-// diskQueue is the durable backlog of one local subscription: the messages
+// Queue is the durable backlog of one local subscription: the messages
 // published to its topic, kept on disk under the run directory until they
 // are acknowledged or dead-lettered, so that they survive the runner's death
 // as they survive in Pub/Sub. pstest and the gcloud emulator keep messages in
 // memory; in pstest mode the runner hands pstest's Publish calls to
-// diskQueue.publish (see pubsub.go), which appends and fsyncs before the
+// Queue.publish (see pubsub.go), which appends and fsyncs before the
 // publish is answered, so PollCarts commits its state only after its events
 // are on disk.
 //
@@ -33,33 +38,36 @@ import (
 // (uvarint length, PubsubMessage protobuf), and a cursor file naming the
 // first record not yet settled. Memory does not grow with the backlog: the
 // consumer reads a window of records at a time.
-type diskQueue struct {
+type Queue struct {
 	dir string
-	// published counts the events appended since the queue was opened.
-	published atomic.Int64
+	// appended counts the events appended since the queue was opened.
+	appended atomic.Int64
 
-	mu     sync.Mutex
-	active *os.File // the segment being appended to
-	seg    int      // its number
-	size   int64    // its size
-	maxSeg int64    // rotate past this many bytes
+	mu              sync.Mutex
+	active          *os.File // the segment being appended to
+	seg             int      // its number
+	size            int64    // its size
+	MaxSegmentBytes int64    // rotate past this many bytes
 }
 
-// queuePosition is a record's place: segment number and byte offset.
-type queuePosition struct {
+// Published counts the events appended since the queue was opened.
+func (q *Queue) Published() int64 { return q.appended.Load() }
+
+// Position is a record's place: segment number and byte offset.
+type Position struct {
 	Seg int
 	Off int64
 }
 
-func (p queuePosition) String() string { return fmt.Sprintf("%06d-%d", p.Seg, p.Off) }
+func (p Position) String() string { return fmt.Sprintf("%06d-%d", p.Seg, p.Off) }
 
-// openDiskQueue opens (or creates) the queue in dir, dropping a record cut
+// Open opens (or creates) the queue in dir, dropping a record cut
 // short by a crash while it was written (its publish was never answered).
-func openDiskQueue(dir string) (*diskQueue, error) {
+func Open(dir string) (*Queue, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create queue %s: %w", dir, err)
 	}
-	q := &diskQueue{dir: dir, maxSeg: 64 << 20}
+	q := &Queue{dir: dir, MaxSegmentBytes: 64 << 20}
 	segs, err := q.segments()
 	if err != nil {
 		return nil, err
@@ -110,10 +118,10 @@ func wholeRecordsEnd(f *os.File) (int64, error) {
 	}
 }
 
-func (q *diskQueue) segPath(n int) string { return filepath.Join(q.dir, fmt.Sprintf("%06d.seg", n)) }
+func (q *Queue) segPath(n int) string { return filepath.Join(q.dir, fmt.Sprintf("%06d.seg", n)) }
 
 // segments lists the segment numbers in order.
-func (q *diskQueue) segments() ([]int, error) {
+func (q *Queue) segments() ([]int, error) {
 	entries, err := os.ReadDir(q.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list queue %s: %w", q.dir, err)
@@ -128,12 +136,12 @@ func (q *diskQueue) segments() ([]int, error) {
 	return out, nil
 }
 
-// publish appends msgs durably (fsync) and returns their message ids: the
+// Publish appends msgs durably (fsync) and returns their message ids: the
 // position of each record, stable across redeliveries.
-func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]string, error) {
+func (q *Queue) Publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.size >= q.maxSeg {
+	if q.size >= q.MaxSegmentBytes {
 		if err := q.rotate(); err != nil {
 			return nil, err
 		}
@@ -144,7 +152,7 @@ func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]st
 	off := q.size
 	for i, m := range msgs {
 		rec := proto.Clone(m).(*pubsubpb.PubsubMessage)
-		rec.MessageId = queuePosition{q.seg, off}.String()
+		rec.MessageId = Position{q.seg, off}.String()
 		rec.PublishTime = timestamppb.New(now)
 		b, err := proto.Marshal(rec)
 		if err != nil {
@@ -164,12 +172,12 @@ func (q *diskQueue) publish(msgs []*pubsubpb.PubsubMessage, now time.Time) ([]st
 	}
 	q.size = off
 	for _, m := range msgs {
-		q.published.Add(eventCount(m))
+		q.appended.Add(EventCount(m))
 	}
 	return ids, nil
 }
 
-func (q *diskQueue) rotate() error {
+func (q *Queue) rotate() error {
 	if err := q.active.Close(); err != nil {
 		return err
 	}
@@ -179,42 +187,43 @@ func (q *diskQueue) rotate() error {
 		return fmt.Errorf("open queue segment: %w", err)
 	}
 	q.active, q.size = f, 0
-	return syncDir(q.dir)
+	return rundir.SyncDir(q.dir)
 }
 
-func (q *diskQueue) close() error {
+// Close closes the segment being appended to.
+func (q *Queue) Close() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.active.Close()
 }
 
 // cursorPath holds the position of the first record not yet settled.
-func (q *diskQueue) cursorPath() string { return filepath.Join(q.dir, "cursor") }
+func (q *Queue) cursorPath() string { return filepath.Join(q.dir, "cursor") }
 
-// cursor returns the first record not yet settled.
-func (q *diskQueue) cursor() (queuePosition, error) {
+// Cursor returns the first record not yet settled.
+func (q *Queue) Cursor() (Position, error) {
 	b, err := os.ReadFile(q.cursorPath())
 	if errors.Is(err, os.ErrNotExist) {
 		segs, err := q.segments()
 		if err != nil || len(segs) == 0 {
-			return queuePosition{Seg: 1}, err
+			return Position{Seg: 1}, err
 		}
-		return queuePosition{Seg: segs[0]}, nil
+		return Position{Seg: segs[0]}, nil
 	}
 	if err != nil {
-		return queuePosition{}, fmt.Errorf("read queue cursor: %w", err)
+		return Position{}, fmt.Errorf("read queue cursor: %w", err)
 	}
-	var p queuePosition
+	var p Position
 	if _, err := fmt.Sscanf(string(b), "%d %d", &p.Seg, &p.Off); err != nil {
 		return p, fmt.Errorf("queue cursor %s is corrupt (%q): %w", q.cursorPath(), b, err)
 	}
 	return p, nil
 }
 
-// settle records that every record before p is settled, and deletes the
+// Settle records that every record before p is settled, and deletes the
 // segments wholly before it.
-func (q *diskQueue) settle(p queuePosition) error {
-	if err := replaceFile(q.cursorPath(), []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off)), 0o644); err != nil {
+func (q *Queue) Settle(p Position) error {
+	if err := rundir.ReplaceFile(q.cursorPath(), []byte(fmt.Sprintf("%d %d\n", p.Seg, p.Off)), 0o644); err != nil {
 		return fmt.Errorf("write queue cursor: %w", err)
 	}
 	segs, err := q.segments()
@@ -231,22 +240,22 @@ func (q *diskQueue) settle(p queuePosition) error {
 	return nil
 }
 
-// queuedMessage is one record read back with its position and the position
+// Message is one record read back with its position and the position
 // after it.
-type queuedMessage struct {
-	msg       *pubsubpb.PubsubMessage
-	pos, next queuePosition
+type Message struct {
+	Msg       *pubsubpb.PubsubMessage
+	Pos, Next Position
 }
 
-// read returns up to max records from p on, crossing into later segments,
+// Read returns up to max records from p on, crossing into later segments,
 // and stops after the record that brings their data to maxBytes or more;
 // fewer (possibly none) when the backlog ends. It may run while publish
 // appends: a record still being written is left for a later read, and a
 // segment is left for the next one only if the next one existed before the
 // segment was read (the writer completes a segment before it starts the
 // next, so that read saw all of it).
-func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, error) {
-	var out []queuedMessage
+func (q *Queue) Read(p Position, max, maxBytes int) ([]Message, error) {
+	var out []Message
 	size := 0
 	for len(out) < max && size < maxBytes {
 		next, more, err := q.nextSegment(p.Seg)
@@ -262,7 +271,7 @@ func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, e
 			f.Close()
 			out = append(out, msgs...)
 			for _, m := range msgs {
-				size += len(m.msg.GetData())
+				size += len(m.Msg.GetData())
 			}
 			if err != nil || len(out) >= max || size >= maxBytes {
 				return out, err
@@ -273,12 +282,12 @@ func (q *diskQueue) read(p queuePosition, max, maxBytes int) ([]queuedMessage, e
 		if !more {
 			return out, nil
 		}
-		p = queuePosition{Seg: next}
+		p = Position{Seg: next}
 	}
 	return out, nil
 }
 
-func (q *diskQueue) nextSegment(after int) (int, bool, error) {
+func (q *Queue) nextSegment(after int) (int, bool, error) {
 	segs, err := q.segments()
 	if err != nil {
 		return 0, false, err
@@ -293,12 +302,12 @@ func (q *diskQueue) nextSegment(after int) (int, bool, error) {
 
 // readSegment reads up to max whole records of f from p, stopping after the
 // record that brings their data to maxBytes or more.
-func readSegment(f *os.File, p queuePosition, max, maxBytes int) ([]queuedMessage, error) {
+func readSegment(f *os.File, p Position, max, maxBytes int) ([]Message, error) {
 	if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
 		return nil, err
 	}
 	r := &countingReader{r: bufio.NewReaderSize(f, 1<<20), n: p.Off}
-	var out []queuedMessage
+	var out []Message
 	for size := 0; len(out) < max && size < maxBytes; {
 		start := r.n
 		n, err := binary.ReadUvarint(r)
@@ -311,41 +320,41 @@ func readSegment(f *os.File, p queuePosition, max, maxBytes int) ([]queuedMessag
 		}
 		m := &pubsubpb.PubsubMessage{}
 		if err := proto.Unmarshal(b, m); err != nil {
-			return out, fmt.Errorf("queue record at %s is corrupt: %w", queuePosition{p.Seg, start}, err)
+			return out, fmt.Errorf("queue record at %s is corrupt: %w", Position{p.Seg, start}, err)
 		}
-		out = append(out, queuedMessage{msg: m, pos: queuePosition{p.Seg, start}, next: queuePosition{p.Seg, r.n}})
+		out = append(out, Message{Msg: m, Pos: Position{p.Seg, start}, Next: Position{p.Seg, r.n}})
 		size += len(m.GetData())
 	}
 	return out, nil
 }
 
-// hasPending reports whether any record is not yet settled, reading one.
-func (q *diskQueue) hasPending() (bool, error) {
-	p, err := q.cursor()
+// HasPending reports whether any record is not yet settled, reading one.
+func (q *Queue) HasPending() (bool, error) {
+	p, err := q.Cursor()
 	if err != nil {
 		return false, err
 	}
-	msgs, err := q.read(p, 1, 1)
+	msgs, err := q.Read(p, 1, 1)
 	return len(msgs) > 0, err
 }
 
-// pending counts the cart events in the records not yet settled (see
+// Pending counts the cart events in the records not yet settled (see
 // eventCount).
-func (q *diskQueue) pending() (int64, error) {
-	p, err := q.cursor()
+func (q *Queue) Pending() (int64, error) {
+	p, err := q.Cursor()
 	if err != nil {
 		return 0, err
 	}
 	var total int64
 	for {
-		msgs, err := q.read(p, 10000, 64<<20)
+		msgs, err := q.Read(p, 10000, 64<<20)
 		if err != nil || len(msgs) == 0 {
 			return total, err
 		}
 		for _, m := range msgs {
-			total += eventCount(m.msg)
+			total += EventCount(m.Msg)
 		}
-		p = msgs[len(msgs)-1].next
+		p = msgs[len(msgs)-1].Next
 	}
 }
 
@@ -368,34 +377,11 @@ func (c *countingReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-// replaceFile replaces path with b as one step: b is written to a temporary
-// file beside it and fsynced, then renamed over path, so a crash leaves the
-// old content or the new, never a torn file.
-func replaceFile(path string, b []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
-	if err != nil {
-		return err
+// EventCount is how many cart events a message carries (its event count
+// attribute; 1 when it has none).
+func EventCount(m *pubsubpb.PubsubMessage) int64 {
+	if n, err := strconv.ParseInt(m.GetAttributes()[events.AttrEventCount], 10, 64); err == nil && n > 0 {
+		return n
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return 1
 }
