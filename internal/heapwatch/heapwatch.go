@@ -39,3 +39,26 @@ func Start() (stop func() float64) {
 		return float64(peak.Load()) / (1 << 20)
 	}
 }
+
+// Benchmark is the part of *testing.B that Measure uses.
+type Benchmark interface {
+	Fatalf(format string, args ...any)
+	ReportMetric(n float64, unit string)
+}
+
+// Measure runs read, which reads records and says how many, while watching
+// the heap, and reports records/s and the peak live heap (peak-heap-MiB) as
+// the benchmark's metrics; reading other than want records, or failing,
+// fails the benchmark.
+func Measure(b Benchmark, want int, read func() (int, error)) {
+	stop := Start()
+	began := time.Now()
+	n, err := read()
+	took := time.Since(began)
+	peak := stop()
+	if err != nil || n != want {
+		b.Fatalf("%d records, error %v; want %d", n, err, want)
+	}
+	b.ReportMetric(float64(n)/took.Seconds(), "records/s")
+	b.ReportMetric(peak, "peak-heap-MiB")
+}

@@ -269,15 +269,12 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 	full.RawQuery = ref.RawQuery
 	u := full.String()
 
-	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
 	parent := ctx
-	ctx, cancelDeadline := c.limitRequest(ctx)
-	defer cancelDeadline()
-	// A body that stops arriving for Timeout cancels the request.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel, done, err := c.begin(ctx, "GET "+u)
+	if err != nil {
+		return err
+	}
+	defer done()
 	resp, retryAfter, err := c.try(ctx, u)
 	if err != nil {
 		if limit := describeLimit(ctx, "GET "+u, nil); limit != nil && parent.Err() == nil {

@@ -74,6 +74,19 @@ func (c *Client) limitRequest(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeoutCause(ctx, limit.left, limit)
 }
 
+// begin starts one request: it waits for the rate limiter, then bounds ctx
+// by the request's deadline (limitRequest) and lets the body's idle timer
+// cancel it (cancel, with a cause). Call done when the request is over.
+// shown names the request in the error of a wait cut short.
+func (c *Client) begin(ctx context.Context, shown string) (_ context.Context, cancel context.CancelCauseFunc, done func(), err error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", shown, err)
+	}
+	ctx, cancelDeadline := c.limitRequest(ctx)
+	ctx, cancel = context.WithCancelCause(ctx)
+	return ctx, cancel, func() { cancel(nil); cancelDeadline() }, nil
+}
+
 // describeLimit turns a request cancelled at its deadline into an error that
 // names the request (method and URL), how much of the body arrived in how long, and the
 // setting to change. It returns nil when ctx did not end at its deadline.
@@ -191,14 +204,12 @@ func (c *Client) Fetch(ctx context.Context, method, path string, body []byte) (*
 	full.RawQuery = ref.RawQuery
 	u := full.String()
 	shown := method + " " + c.redact(full)
-	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("%s: %w", shown, err)
-	}
 	parent := ctx
-	ctx, cancelDeadline := c.limitRequest(ctx)
-	defer cancelDeadline()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel, done, err := c.begin(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	req, err := c.newRequest(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", shown, errors.Unwrap(err))
@@ -267,14 +278,12 @@ func (c *Client) Download(ctx context.Context, rawURL string, read func(body io.
 		return fmt.Errorf("download %.100q: not an absolute http(s) URL", rawURL)
 	}
 	shown := u.Scheme + "://" + u.Host + u.Path // signed links carry their credentials in the query
-	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("GET %s: %w", shown, err)
-	}
 	parent := ctx
-	ctx, cancelDeadline := c.limitRequest(ctx)
-	defer cancelDeadline()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel, done, err := c.begin(ctx, "GET "+shown)
+	if err != nil {
+		return err
+	}
+	defer done()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", shown, err)

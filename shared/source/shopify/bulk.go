@@ -199,7 +199,7 @@ func (a *assembler) line(b []byte) error {
 	if err != nil {
 		return a.fn(nil, err)
 	}
-	p.Attributes = withoutKey(p.Attributes, "variantsCount")
+	p.Attributes = model.Attributes(p.Attributes, "variantsCount")
 	pp := &pendingProduct{p: p}
 	if head.Count != nil {
 		pp.want = head.Count.Count
@@ -237,24 +237,4 @@ func (a *assembler) finish(opID string) error {
 		}
 	}
 	return nil
-}
-
-// withoutKey removes key from a JSON object, or returns it unchanged.
-func withoutKey(obj json.RawMessage, key string) json.RawMessage {
-	if len(obj) == 0 {
-		return obj
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(obj, &m) != nil {
-		return obj
-	}
-	delete(m, key)
-	if len(m) == 0 {
-		return nil
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return obj
-	}
-	return out
 }

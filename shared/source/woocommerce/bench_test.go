@@ -98,16 +98,7 @@ func BenchmarkAdapter(b *testing.B) {
 			b.Run(fmt.Sprintf("%s %d", tc.name, tc.n), func(b *testing.B) {
 				s := benchStore(b, np, nc, no)
 				for range b.N {
-					stop := heapwatch.Start()
-					began := time.Now()
-					n, err := tc.read(s)
-					took := time.Since(began)
-					peak := stop()
-					if err != nil || n != tc.n {
-						b.Fatalf("%d records, error %v; want %d", n, err, tc.n)
-					}
-					b.ReportMetric(float64(n)/took.Seconds(), "records/s")
-					b.ReportMetric(peak, "peak-heap-MiB")
+					heapwatch.Measure(b, tc.n, func() (int, error) { return tc.read(s) })
 				}
 			})
 		}
