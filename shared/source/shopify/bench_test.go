@@ -4,24 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
-	"github.com/shoplake/shoplake/internal/heapwatch"
+	"github.com/shoplake/shoplake/internal/sourcetest"
 	"github.com/shoplake/shoplake/shared/model"
 )
-
-// benchSize reads a size from the environment (make bench sets none: the
-// issue's sizes are the defaults).
-func benchSize(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 var benchAt = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
@@ -73,36 +63,15 @@ func benchStore(b *testing.B, products, customers, orders int) *Client {
 // customers and orders paged, and the products by bulk export, at the
 // issue's sizes (SHOPIFY_BENCH_PRODUCTS, _CUSTOMERS, _ORDERS) and at a tenth
 // of them, printing records/s and the peak live heap of the whole process
-// (stand-in included) for each: a heap that stays flat from a tenth to the
-// whole is one that does not grow with the records.
+// (stand-in included) for each.
 func BenchmarkAdapter(b *testing.B) {
-	products := benchSize("SHOPIFY_BENCH_PRODUCTS", 100_000)
-	customers := benchSize("SHOPIFY_BENCH_CUSTOMERS", 100_000)
-	orders := benchSize("SHOPIFY_BENCH_ORDERS", 1_000_000)
 	ctx := context.Background()
-	for _, frac := range []int{10, 1} {
-		np, nc, no := products/frac, customers/frac, orders/frac
-		cases := []struct {
-			name string
-			n    int
-			read func(c *Client) (int, error)
-		}{
-			{"paged products", np, func(c *Client) (int, error) {
-				n := 0
-				err := c.Products(ctx, time.Time{}, func(*model.CanonicalProduct, error) error { n++; return nil })
-				return n, err
-			}},
-			{"paged customers", nc, func(c *Client) (int, error) {
-				n := 0
-				err := c.Customers(ctx, time.Time{}, func(*model.CanonicalCustomer, error) error { n++; return nil })
-				return n, err
-			}},
-			{"paged orders", no, func(c *Client) (int, error) {
-				n := 0
-				err := c.Orders(ctx, time.Time{}, func(*model.CanonicalOrder, error) error { n++; return nil })
-				return n, err
-			}},
-			{"bulk products", np, func(c *Client) (int, error) {
+	sizes := sourcetest.Sizes{Products: sourcetest.Size("SHOPIFY_BENCH_PRODUCTS", 100_000),
+		Customers: sourcetest.Size("SHOPIFY_BENCH_CUSTOMERS", 100_000), Orders: sourcetest.Size("SHOPIFY_BENCH_ORDERS", 1_000_000)}
+	sourcetest.Bench(b, sizes, func(sz sourcetest.Sizes) []sourcetest.Listing {
+		c := benchStore(b, sz.Products, sz.Customers, sz.Orders)
+		return append(sourcetest.Listings(ctx, c, sz.Products, sz.Customers, sz.Orders), sourcetest.Listing{
+			Name: "bulk products", Want: sz.Products, Read: func() (int, error) {
 				op, err := c.ExportProducts(ctx)
 				if err != nil {
 					return 0, err
@@ -115,15 +84,6 @@ func BenchmarkAdapter(b *testing.B) {
 					return err
 				})
 				return n, err
-			}},
-		}
-		for _, tc := range cases {
-			b.Run(fmt.Sprintf("%s %d", tc.name, tc.n), func(b *testing.B) {
-				c := benchStore(b, np, nc, no)
-				for range b.N {
-					heapwatch.Measure(b, tc.n, func() (int, error) { return tc.read(c) })
-				}
-			})
-		}
-	}
+			}})
+	})
 }

@@ -4,23 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/wooapi"
-	"github.com/shoplake/shoplake/internal/heapwatch"
-	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/internal/sourcetest"
 	"github.com/shoplake/shoplake/shared/source"
 )
-
-func benchSize(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 // benchStore is a stand-in generating n products, n customers and orders
 // orders (three lines each) on demand, read with no request ceiling: the
@@ -64,43 +54,12 @@ func benchStore(b *testing.B, products, customers, orders int) *Store {
 // BenchmarkAdapter reads the stand-in through the adapter, at the issue's
 // sizes (WOOCOMMERCE_BENCH_PRODUCTS, _CUSTOMERS, _ORDERS) and at a tenth of
 // them, printing records/s and the peak live heap of the whole process
-// (stand-in included): flat from a tenth to the whole is a heap that does
-// not grow with the records.
+// (stand-in included).
 func BenchmarkAdapter(b *testing.B) {
-	products := benchSize("WOOCOMMERCE_BENCH_PRODUCTS", 100_000)
-	customers := benchSize("WOOCOMMERCE_BENCH_CUSTOMERS", 100_000)
-	orders := benchSize("WOOCOMMERCE_BENCH_ORDERS", 1_000_000)
-	ctx := context.Background()
-	for _, frac := range []int{10, 1} {
-		np, nc, no := products/frac, customers/frac, orders/frac
-		cases := []struct {
-			name string
-			n    int
-			read func(s *Store) (int, error)
-		}{
-			{"products", np, func(s *Store) (int, error) {
-				n := 0
-				err := s.Products(ctx, time.Time{}, func(*model.CanonicalProduct, error) error { n++; return nil })
-				return n, err
-			}},
-			{"customers", nc, func(s *Store) (int, error) {
-				n := 0
-				err := s.Customers(ctx, time.Time{}, func(*model.CanonicalCustomer, error) error { n++; return nil })
-				return n, err
-			}},
-			{"orders", no, func(s *Store) (int, error) {
-				n := 0
-				err := s.Orders(ctx, time.Time{}, func(*model.CanonicalOrder, error) error { n++; return nil })
-				return n, err
-			}},
-		}
-		for _, tc := range cases {
-			b.Run(fmt.Sprintf("%s %d", tc.name, tc.n), func(b *testing.B) {
-				s := benchStore(b, np, nc, no)
-				for range b.N {
-					heapwatch.Measure(b, tc.n, func() (int, error) { return tc.read(s) })
-				}
-			})
-		}
-	}
+	sizes := sourcetest.Sizes{Products: sourcetest.Size("WOOCOMMERCE_BENCH_PRODUCTS", 100_000),
+		Customers: sourcetest.Size("WOOCOMMERCE_BENCH_CUSTOMERS", 100_000), Orders: sourcetest.Size("WOOCOMMERCE_BENCH_ORDERS", 1_000_000)}
+	sourcetest.Bench(b, sizes, func(sz sourcetest.Sizes) []sourcetest.Listing {
+		s := benchStore(b, sz.Products, sz.Customers, sz.Orders)
+		return sourcetest.Listings(context.Background(), s, sz.Products, sz.Customers, sz.Orders)
+	})
 }
