@@ -275,19 +275,19 @@ func (c *Client) Each(ctx context.Context, path string, fn func(raw json.RawMess
 		return err
 	}
 	defer done()
-	resp, retryAfter, err := c.try(ctx, u)
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		if limit := describeLimit(ctx, "GET "+u, nil); limit != nil && parent.Err() == nil {
-			return &transientError{err: limit}
-		}
-		if retryable(err) && ctx.Err() == nil {
-			return &transientError{err: err, retryAfter: retryAfter}
-		}
+		return err
+	}
+	resp, body, err := c.send(parent, ctx, cancel, req, "GET "+u)
+	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
 	defer body.stop()
+	if err := statusError(resp, u); err != nil {
+		return err
+	}
 
 	sp := newSplitter(&limitedReader{r: body, left: c.cfg.MaxResponseBytes}, c.cfg.MaxRecordBytes)
 	for {
@@ -397,27 +397,19 @@ func attempts(n int) string {
 	return fmt.Sprintf("%d attempts", n)
 }
 
-// try performs one attempt. A non-2xx response is closed and returned as a
-// *StatusError, with the Retry-After delay when the server sent one.
-func (c *Client) try(ctx context.Context, u string) (*http.Response, time.Duration, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
-			return nil, 0, fmt.Errorf("GET %s: %w: no response within SOURCE_TIMEOUT (%s): %w", u, ErrStalled, c.cfg.Timeout, err)
-		}
-		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
-	}
+// statusError is nil for a 2xx response; otherwise the response's body is
+// drained and the error is a *StatusError for u, transient (waiting at least
+// its Retry-After) for 408, 429 and 5xx.
+func statusError(resp *http.Response, u string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, 0, nil
+		return nil
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), &StatusError{URL: u, StatusCode: resp.StatusCode}
+	err := &StatusError{URL: u, StatusCode: resp.StatusCode}
+	if retryable(err) {
+		return &transientError{err: err, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	return err
 }
 
 // newRequest is a request to u with the headers every request carries: JSON
@@ -442,15 +434,10 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 	return req, nil
 }
 
-// retryable reports whether err is worth another attempt: network errors and
-// timeouts of the transport, 408, 429 and 5xx.
-func retryable(err error) bool {
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.StatusCode == http.StatusTooManyRequests || se.StatusCode == http.StatusRequestTimeout || se.StatusCode >= 500
-	}
-	var ue *url.Error
-	return errors.As(err, &ue)
+// retryable reports whether a status is worth another attempt: 408, 429 and
+// 5xx. (A failure of the transport is judged by send.)
+func retryable(se *StatusError) bool {
+	return se.StatusCode == http.StatusTooManyRequests || se.StatusCode == http.StatusRequestTimeout || se.StatusCode >= 500
 }
 
 // backoff returns a full-jitter exponential delay for the given attempt.

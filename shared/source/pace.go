@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,6 +86,35 @@ func (c *Client) begin(ctx context.Context, shown string) (_ context.Context, ca
 	ctx, cancelDeadline := c.limitRequest(ctx)
 	ctx, cancel = context.WithCancelCause(ctx)
 	return ctx, cancel, func() { cancel(nil); cancelDeadline() }, nil
+}
+
+// send sends req, made on ctx from begin, and returns the response with its
+// body metered: the idle timer cancels ctx through cancel. A failure to get
+// an answer names the request (shown, never the URL the transport repeats,
+// which may carry credentials) and, for headers that never came,
+// SOURCE_TIMEOUT; it is transient unless the caller's own context (parent)
+// ended.
+func (c *Client) send(parent, ctx context.Context, cancel context.CancelCauseFunc, req *http.Request, shown string) (*http.Response, *meter, error) {
+	resp, err := c.hc.Do(req)
+	if err == nil {
+		return resp, newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) }), nil
+	}
+	if limit := describeLimit(ctx, shown, nil); limit != nil && parent.Err() == nil {
+		return nil, nil, &transientError{err: limit}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+		err = fmt.Errorf("%w: no response within SOURCE_TIMEOUT (%s): %w", ErrStalled, c.cfg.Timeout, err)
+	}
+	err = fmt.Errorf("%s: %w", shown, err)
+	if parent.Err() == nil {
+		return nil, nil, &transientError{err: err}
+	}
+	return nil, nil, err
 }
 
 // describeLimit turns a request cancelled at its deadline into an error that
@@ -214,23 +244,11 @@ func (c *Client) Fetch(ctx context.Context, method, path string, body []byte) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", shown, errors.Unwrap(err))
 	}
-	resp, err := c.hc.Do(req)
+	resp, meter, err := c.send(parent, ctx, cancel, req, shown)
 	if err != nil {
-		if limit := describeLimit(ctx, shown, nil); limit != nil && parent.Err() == nil {
-			return nil, &transientError{err: limit}
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the whole URL
-		}
-		err = fmt.Errorf("%s: %w", shown, err)
-		if parent.Err() == nil {
-			return nil, &transientError{err: err}
-		}
 		return nil, err
 	}
 	defer resp.Body.Close()
-	meter := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
 	defer meter.stop()
 	b, err := io.ReadAll(&limitedReader{r: meter, left: c.cfg.MaxResponseBytes})
 	if err != nil {
@@ -289,27 +307,15 @@ func (c *Client) Download(ctx context.Context, rawURL string, read func(body io.
 		return fmt.Errorf("GET %s: %w", shown, err)
 	}
 	req.Header.Set("User-Agent", "shoplake-ingest/1")
-	resp, err := c.hc.Do(req)
+	resp, meter, err := c.send(parent, ctx, cancel, req, "GET "+shown)
 	if err != nil {
-		if limit := describeLimit(ctx, "GET "+shown, nil); limit != nil && parent.Err() == nil {
-			return &transientError{err: limit}
-		}
-		err = fmt.Errorf("GET %s: %w", shown, errors.Unwrap(err)) // not the url.Error, which repeats the signed URL
-		if parent.Err() == nil {
-			return &transientError{err: err}
-		}
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := &StatusError{URL: shown, StatusCode: resp.StatusCode}
-		if retryable(err) {
-			return &transientError{err: err, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
-		}
+	defer meter.stop()
+	if err := statusError(resp, shown); err != nil {
 		return err
 	}
-	meter := newMeter(resp.Body, c.cfg.Timeout, c.cfg.MinBytesPerSecond, func(m *meter) { cancel(m.idleError()) })
-	defer meter.stop()
 	body := &failedRead{r: &limitedReader{r: meter, left: c.cfg.MaxResponseBytes}}
 	if err := read(body); err != nil {
 		if body.err != nil { // the body failed, not the reader's judgement of it
