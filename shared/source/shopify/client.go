@@ -128,32 +128,17 @@ func (c *Client) Stats() Stats {
 // While fn reads one page the next is already asked for: one request in
 // flight at a time, as the pacing expects.
 func (c *Client) Each(ctx context.Context, op, query, connection string, vars map[string]any, fn func(node json.RawMessage) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan page, 1)
-	fetch := func(n int, after string) { next <- c.page(ctx, op, query, connection, vars, n, after) }
-	go fetch(1, "")
-	for n := 1; ; n++ {
-		p := <-next
-		if p.err != nil {
-			return p.err
-		}
-		if p.more {
-			go fetch(n+1, p.cursor)
-		}
+	return source.Paged(ctx, func(ctx context.Context, n int, prev page) (page, bool, error) {
+		p, err := c.page(ctx, op, query, connection, vars, n, prev.cursor)
+		return p, p.more, err
+	}, func(_ int, p page) error {
 		for _, node := range p.nodes {
 			if err := fn(node); err != nil {
-				if p.more {
-					cancel()
-					<-next // the page asked for ahead, cancelled
-				}
 				return err
 			}
 		}
-		if !p.more {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 // page is one page of a connection.
@@ -161,11 +146,10 @@ type page struct {
 	nodes  []json.RawMessage
 	more   bool
 	cursor string
-	err    error
 }
 
 // page reads page n of a connection, the one after cursor after.
-func (c *Client) page(ctx context.Context, op, query, connection string, vars map[string]any, n int, after string) page {
+func (c *Client) page(ctx context.Context, op, query, connection string, vars map[string]any, n int, after string) (page, error) {
 	v := map[string]any{"first": c.cfg.PageSize}
 	for k, x := range vars {
 		v[k] = x
@@ -181,20 +165,20 @@ func (c *Client) page(ctx context.Context, op, query, connection string, vars ma
 		} `json:"pageInfo"`
 	}
 	if err := c.Query(ctx, op, query, v, &data); err != nil {
-		return page{err: fmt.Errorf("%s page %d: %w", connection, n, err)}
+		return page{}, fmt.Errorf("%s page %d: %w", connection, n, err)
 	}
 	conn, ok := data[connection]
 	if !ok {
-		return page{err: fmt.Errorf("shopify %s page %d: the answer has no %s connection", op, n, connection)}
+		return page{}, fmt.Errorf("shopify %s page %d: the answer has no %s connection", op, n, connection)
 	}
 	p := page{nodes: conn.Nodes, more: conn.PageInfo.HasNextPage}
 	if p.more {
 		if conn.PageInfo.EndCursor == nil || *conn.PageInfo.EndCursor == "" || *conn.PageInfo.EndCursor == after {
-			return page{err: fmt.Errorf("shopify %s page %d: hasNextPage without a new endCursor", op, n)}
+			return page{}, fmt.Errorf("shopify %s page %d: hasNextPage without a new endCursor", op, n)
 		}
 		p.cursor = *conn.PageInfo.EndCursor
 	}
-	return p
+	return p, nil
 }
 
 // Query runs the named operation op once, decoding its data into out: paced

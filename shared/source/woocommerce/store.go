@@ -131,38 +131,27 @@ func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func
 		q.Set("consumer_key", s.cfg.ConsumerKey)
 		q.Set("consumer_secret", s.cfg.ConsumerSecret)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// While fn reads one page the next is already asked for: one request
-	// in flight at a time, within the ceiling.
-	next := make(chan fetched, 1)
-	fetch := func(page int, q url.Values) {
-		q.Set("page", strconv.Itoa(page))
-		var f fetched
-		f.err = s.http.Retry(ctx, fmt.Sprintf("woocommerce %s page %d", endpoint, page), func(ctx context.Context) error {
+	lastID := int64(0)
+	return source.Paged(ctx, func(ctx context.Context, n int, prev fetched) (fetched, bool, error) {
+		pq := cloneValues(q)
+		pq.Set("page", strconv.Itoa(n))
+		f := fetched{firstTotal: prev.firstTotal}
+		err := s.http.Retry(ctx, fmt.Sprintf("woocommerce %s page %d", endpoint, n), func(ctx context.Context) error {
 			var err error
-			f.items, f.total, f.pages, err = s.page(ctx, endpoint, q)
+			f.items, f.total, f.pages, err = s.page(ctx, endpoint, pq)
 			return err
 		})
-		next <- f
-	}
-	go fetch(1, cloneValues(q))
-	firstTotal, lastID := -1, int64(0)
-	for page := 1; ; page++ {
-		f := <-next
-		if f.err != nil {
-			return f.err
+		if err != nil {
+			return f, false, err
 		}
-		if firstTotal < 0 {
-			firstTotal = f.total
+		if n == 1 {
+			f.firstTotal = f.total
 		}
-		if f.total < firstTotal {
-			return source.Transient(fmt.Errorf("woocommerce %s: %w: X-WP-Total fell from %d to %d by page %d; starting over", endpoint, ErrChanged, firstTotal, f.total, page), 0)
+		if f.total < f.firstTotal {
+			return f, false, source.Transient(fmt.Errorf("woocommerce %s: %w: X-WP-Total fell from %d to %d by page %d; starting over", endpoint, ErrChanged, f.firstTotal, f.total, n), 0)
 		}
-		more := page < f.pages && len(f.items) > 0
-		if more {
-			go fetch(page+1, cloneValues(q))
-		}
+		return f, n < f.pages && len(f.items) > 0, nil
+	}, func(_ int, f fetched) error {
 		for _, raw := range f.items {
 			if id := recordID(raw); id != 0 {
 				if id <= lastID {
@@ -171,17 +160,11 @@ func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func
 				lastID = id
 			}
 			if err := fn(raw); err != nil {
-				if more {
-					cancel()
-					<-next // the page asked for ahead, cancelled
-				}
 				return err
 			}
 		}
-		if !more {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 // recordID is a record's id: read from its start where WooCommerce puts it
@@ -200,11 +183,10 @@ func recordID(raw json.RawMessage) int64 {
 	return head.ID
 }
 
-// fetched is one page read.
+// fetched is one page read, with the X-WP-Total of the listing's first page.
 type fetched struct {
-	items        []json.RawMessage
-	total, pages int
-	err          error
+	items                    []json.RawMessage
+	total, pages, firstTotal int
 }
 
 func cloneValues(q url.Values) url.Values {
