@@ -204,6 +204,15 @@ type Response struct {
 	Body       []byte
 }
 
+// Retryable reports whether the response's status is worth another attempt
+// (408, 429 or 5xx, as for Each), and how long its Retry-After asks to wait.
+func (r *Response) Retryable() (time.Duration, bool) {
+	if !retryable(&StatusError{StatusCode: r.StatusCode}) {
+		return 0, false
+	}
+	return parseRetryAfter(r.Header.Get("Retry-After"), time.Now()), true
+}
+
 // Post makes one attempt at POSTing a JSON body to path and reads the whole
 // response, whatever its status (see Fetch).
 func (c *Client) Post(ctx context.Context, path string, body []byte) (*Response, error) {

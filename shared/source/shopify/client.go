@@ -265,9 +265,10 @@ func (c *Client) read(op string, resp *source.Response, out any) (time.Duration,
 			return 0, fmt.Errorf("%w: operation %s: %s", ErrMaxCost, op, e.Message)
 		}
 	}
+	if wait, ok := resp.Retryable(); ok {
+		return 0, source.Transient(fmt.Errorf("shopify %s: HTTP %d", op, resp.StatusCode), wait)
+	}
 	switch s := resp.StatusCode; {
-	case s == http.StatusTooManyRequests || s >= 500:
-		return 0, source.Transient(fmt.Errorf("shopify %s: HTTP %d", op, s), 0)
 	case s < 200 || s > 299:
 		return 0, fmt.Errorf("shopify %s: HTTP %d: %.200s", op, s, resp.Body)
 	case jsonErr != nil:

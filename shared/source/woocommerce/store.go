@@ -203,17 +203,19 @@ func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items 
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	switch st := resp.StatusCode; {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+	st := resp.StatusCode
+	if st == http.StatusUnauthorized || st == http.StatusForbidden {
 		var doc struct {
 			Code string `json:"code"`
 		}
 		_ = json.Unmarshal(resp.Body, &doc)
 		return nil, 0, 0, fmt.Errorf("%w (HTTP %d, %s) read from %s: check the consumer key and secret, and their read permission",
 			ErrRefused, st, doc.Code, s.cfg.CredentialsName)
-	case st == http.StatusTooManyRequests || st >= 500:
-		return nil, 0, 0, source.Transient(fmt.Errorf("woocommerce %s: HTTP %d", endpoint, st), retryAfter(resp.Header.Get("Retry-After")))
-	case st < 200 || st > 299:
+	}
+	if wait, ok := resp.Retryable(); ok {
+		return nil, 0, 0, source.Transient(fmt.Errorf("woocommerce %s: HTTP %d", endpoint, st), wait)
+	}
+	if st < 200 || st > 299 {
 		return nil, 0, 0, fmt.Errorf("woocommerce %s: HTTP %d: %.200s", endpoint, st, resp.Body)
 	}
 	body := bytes.TrimSpace(resp.Body)
@@ -227,13 +229,6 @@ func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items 
 	total, _ = strconv.Atoi(resp.Header.Get("X-WP-Total"))
 	pages, _ = strconv.Atoi(resp.Header.Get("X-WP-TotalPages"))
 	return items, total, pages, nil
-}
-
-func retryAfter(v string) time.Duration {
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	return 0
 }
 
 // since is the incremental filter: modified_after in GMT.
