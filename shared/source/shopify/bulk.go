@@ -199,7 +199,6 @@ func (a *assembler) line(b []byte) error {
 	if err != nil {
 		return a.fn(nil, err)
 	}
-	p.Attributes = model.Attributes(p.Attributes, "variantsCount")
 	pp := &pendingProduct{p: p}
 	if head.Count != nil {
 		pp.want = head.Count.Count

@@ -221,6 +221,7 @@ func (c *Client) product(raw json.RawMessage) (*model.CanonicalProduct, error) {
 	for _, v := range variants.Nodes {
 		p.Variants = append(p.Variants, model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price})
 	}
+	delete(f, "variantsCount") // the bulk export's count of the variant lines to come, not an attribute
 	p.Attributes = attributes(f)
 	return p, nil
 }
