@@ -3,7 +3,6 @@ package shopifyapi
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -90,18 +89,4 @@ func (s *Server) Misbehave(m Mode) error {
 		})
 	}
 	return nil
-}
-
-// cutOff sends the first half of a recorded answer and closes the
-// connection.
-func cutOff(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	body := rec.Body.Bytes()
-	conn, buf, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	defer conn.Close()
-	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", rec.Code, http.StatusText(rec.Code), len(body))
-	_, _ = buf.Write(body[:len(body)/2])
-	_ = buf.Flush()
 }

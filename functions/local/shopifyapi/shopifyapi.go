@@ -294,7 +294,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case fault != nil && fault.CutOff:
 		rec := httptest.NewRecorder()
 		s.serve(rec, r, req, 0)
-		cutOff(w, rec)
+		storefront.CutOff(w, rec, false)
 		return
 	case fault != nil && fault.Status != 0:
 		writeJSON(w, fault.Status, map[string]any{})

@@ -147,16 +147,23 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *faulty) breakOff(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	f.next.ServeHTTP(rec, r)
+	CutOff(w, rec, f.fault == FaultReset)
+}
+
+// CutOff answers with a recorded response's status line and headers and the
+// first half of its body, then breaks the connection: closed, or reset (TCP
+// RST) when reset is set. The stand-ins' cut-off faults use it.
+func CutOff(w http.ResponseWriter, rec *httptest.ResponseRecorder, reset bool) {
 	body := rec.Body.Bytes()
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	defer conn.Close()
-	fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", rec.Code, http.StatusText(rec.Code), len(body))
 	_, _ = buf.Write(body[:len(body)/2])
 	_ = buf.Flush()
-	if tcp, ok := conn.(*net.TCPConn); ok && f.fault == FaultReset {
+	if tcp, ok := conn.(*net.TCPConn); ok && reset {
 		_ = tcp.SetLinger(0)
 	}
 }
