@@ -222,19 +222,18 @@ func inParallel(limit, n int, fn func(i int) error) error {
 
 // pusher stands in for the cart-events-stream push subscription: it pulls the
 // subscription (50 messages a pull: each may carry a thousand events) and
-// posts each message's push body to the function, up to 16 at a time; it
-// acks on 2xx and nacks otherwise (after a backoff), and after maxDeliveries failed
-// deliveries moves the message to the dead-letter topic, as a subscription's
-// dead-letter policy would. It pulls with the unary Pull call: pstest's
+// posts each message's push body to the function, up to 16 at a time,
+// redelivering it and moving it to the dead-letter topic as the
+// subscription's policy would (redeliver); it acks the message once it is
+// delivered or dead-lettered. It pulls with the unary Pull call: pstest's
 // streaming pull hands out about one message per 10 ms.
 type pusher struct {
-	admin         *vkit.SubscriptionAdminClient
-	deadLetter    *pubsub.Publisher
-	target        string
-	client        *http.Client
-	maxDeliveries int
-	backoff       time.Duration
-	parallel      int
+	admin      *vkit.SubscriptionAdminClient
+	deadLetter *pubsub.Publisher
+	target     string
+	client     *http.Client
+	policy     redelivery
+	parallel   int
 
 	// archive, when set, writes each pulled batch to the event archive
 	// before it is delivered.
@@ -246,8 +245,7 @@ type pusher struct {
 func newPusher(ps *localPubSub, target string) *pusher {
 	return &pusher{
 		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(DeadLetterTopic), target: target,
-		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
-		parallel: 16,
+		client: &http.Client{Timeout: 60 * time.Second}, policy: defaultRedelivery, parallel: 16,
 	}
 }
 
@@ -347,7 +345,7 @@ func (p *pusher) deliverAll(ctx context.Context, msgs []*pubsubpb.ReceivedMessag
 // handle delivers one message (see redeliver) and reports whether to
 // acknowledge it: once it is delivered or dead-lettered.
 func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, error) {
-	err := redeliver(ctx, redelivery{maxDeliveries: p.maxDeliveries, backoff: p.backoff}, p.client, p.target, m, &p.pushCounter,
+	err := redeliver(ctx, p.policy, p.client, p.target, m, &p.pushCounter,
 		func(dl *pubsubpb.PubsubMessage) error {
 			_, err := p.deadLetter.Publish(ctx, &pubsub.Message{Data: dl.GetData(), Attributes: dl.GetAttributes()}).Get(ctx)
 			return err
@@ -362,6 +360,10 @@ type redelivery struct {
 	maxDeliveries int
 	backoff       time.Duration
 }
+
+// defaultRedelivery is the cart-events-stream subscription's policy: five
+// deliveries (its dead-letter policy), 100 ms doubling between them.
+var defaultRedelivery = redelivery{maxDeliveries: 5, backoff: 100 * time.Millisecond}
 
 // redeliver posts m's push body to target until a delivery is acknowledged
 // (2xx) or, after policy.maxDeliveries failed ones, hands the message to

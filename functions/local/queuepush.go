@@ -44,7 +44,7 @@ func (r queueReactor) React(req any) (bool, any, error) {
 // the disk queue a window at a time: the Cloud Storage subscription (every
 // message archived under raw/cart_events/ before it is delivered) and the
 // push subscription cart-events-stream (each message POSTed as a push body,
-// redelivered with backoff on non-2xx, dead-lettered after maxDeliveries).
+// redelivered and dead-lettered as the subscription's policy says: redeliver).
 // A window is settled on disk only once every message in it is acknowledged
 // or dead-lettered, so a runner killed mid-window redelivers it.
 type queuePusher struct {
@@ -52,8 +52,7 @@ type queuePusher struct {
 	bucket            *storage.BucketHandle
 	target            string
 	client            *http.Client
-	maxDeliveries     int
-	backoff           time.Duration
+	policy            redelivery
 	parallel          int
 	// window bounds the messages read, archived and delivered at a time:
 	// at most windowMessages, and no more than windowBytes of data.
@@ -67,7 +66,7 @@ type queuePusher struct {
 func newQueuePusher(q, deadLetter *queue.Queue, bucket *storage.BucketHandle, target string, out io.Writer) *queuePusher {
 	return &queuePusher{
 		queue: q, deadLetter: deadLetter, bucket: bucket, target: target,
-		client: &http.Client{Timeout: 60 * time.Second}, maxDeliveries: 5, backoff: 100 * time.Millisecond,
+		client: &http.Client{Timeout: 60 * time.Second}, policy: defaultRedelivery,
 		parallel: 6, windowMessages: 2000, windowBytes: 8 << 20, out: out, progressEvery: 5 * time.Second,
 	}
 }
@@ -195,7 +194,7 @@ func (p *queuePusher) deliverWindow(ctx context.Context, msgs []queue.Message) e
 // deliver delivers one message (see redeliver), dead-lettering it to the
 // disk queue of the dead-letter topic.
 func (p *queuePusher) deliver(ctx context.Context, m *pubsubpb.PubsubMessage) error {
-	return redeliver(ctx, redelivery{maxDeliveries: p.maxDeliveries, backoff: p.backoff}, p.client, p.target, m, &p.pushCounter,
+	return redeliver(ctx, p.policy, p.client, p.target, m, &p.pushCounter,
 		func(dl *pubsubpb.PubsubMessage) error {
 			_, err := p.deadLetter.Publish([]*pubsubpb.PubsubMessage{dl}, time.Now())
 			return err
