@@ -174,70 +174,83 @@ func stringAttr(b *hclsyntax.Block, path ...string) string {
 	return v.AsString()
 }
 
-// envKeys returns the environment variable names an expression sets: always
-// (on every branch) and maybe (on some branch). It follows merge(), object
-// constructors, conditionals and local.<name> references.
-func (c *tfConfig) envKeys(e hclsyntax.Expression) (always, maybe map[string]bool, err error) {
-	always, maybe = map[string]bool{}, map[string]bool{}
+// envVars is what an environment expression sets: the names always set (in
+// every branch of a condition), those that may be, and, of the names set
+// outside any condition, the ones whose value is a constant string.
+type envVars struct {
+	always, maybe map[string]bool
+	literals      map[string]string
+}
+
+// envKeys reads an environment expression: an object, merge() of such, a
+// condition between two, or a local holding one.
+func (c *tfConfig) envKeys(e hclsyntax.Expression) (envVars, error) {
+	out := envVars{always: map[string]bool{}, maybe: map[string]bool{}, literals: map[string]string{}}
 	switch e := e.(type) {
 	case *hclsyntax.ObjectConsExpr:
 		for _, item := range e.Items {
 			k, ok := literal(item.KeyExpr)
 			if !ok || k.Type() != cty.String {
-				return nil, nil, fmt.Errorf("environment key %s is not a constant", item.KeyExpr.Range())
+				return envVars{}, fmt.Errorf("environment key %s is not a constant", item.KeyExpr.Range())
 			}
-			always[k.AsString()], maybe[k.AsString()] = true, true
+			out.always[k.AsString()], out.maybe[k.AsString()] = true, true
+			if v, ok := literal(item.ValueExpr); ok && v.Type() == cty.String {
+				out.literals[k.AsString()] = v.AsString()
+			}
 		}
 	case *hclsyntax.FunctionCallExpr:
 		if e.Name != "merge" {
-			return nil, nil, fmt.Errorf("environment built with %s(), want merge()", e.Name)
+			return envVars{}, fmt.Errorf("environment built with %s(), want merge()", e.Name)
 		}
 		for _, arg := range e.Args {
-			a, m, err := c.envKeys(arg)
+			a, err := c.envKeys(arg)
 			if err != nil {
-				return nil, nil, err
+				return envVars{}, err
 			}
-			for k := range a {
-				always[k] = true
+			for k := range a.always {
+				out.always[k] = true
 			}
-			for k := range m {
-				maybe[k] = true
+			for k := range a.maybe {
+				out.maybe[k] = true
+			}
+			for k, v := range a.literals {
+				out.literals[k] = v
 			}
 		}
 	case *hclsyntax.ConditionalExpr:
-		a1, m1, err := c.envKeys(e.TrueResult)
+		t, err := c.envKeys(e.TrueResult)
 		if err != nil {
-			return nil, nil, err
+			return envVars{}, err
 		}
-		a2, m2, err := c.envKeys(e.FalseResult)
+		f, err := c.envKeys(e.FalseResult)
 		if err != nil {
-			return nil, nil, err
+			return envVars{}, err
 		}
-		for k := range a1 {
-			if a2[k] {
-				always[k] = true
+		for k := range t.always {
+			if f.always[k] {
+				out.always[k] = true
 			}
 		}
-		for k := range m1 {
-			maybe[k] = true
+		for k := range t.maybe {
+			out.maybe[k] = true
 		}
-		for k := range m2 {
-			maybe[k] = true
+		for k := range f.maybe {
+			out.maybe[k] = true
 		}
 	case *hclsyntax.ScopeTraversalExpr:
 		if len(e.Traversal) != 2 || e.Traversal.RootName() != "local" {
-			return nil, nil, fmt.Errorf("environment from %s: want a local value", e.Range())
+			return envVars{}, fmt.Errorf("environment from %s: want a local value", e.Range())
 		}
 		name := e.Traversal[1].(hcl.TraverseAttr).Name
 		local, ok := c.locals[name]
 		if !ok {
-			return nil, nil, fmt.Errorf("no local %s", name)
+			return envVars{}, fmt.Errorf("no local %s", name)
 		}
 		return c.envKeys(local)
 	default:
-		return nil, nil, fmt.Errorf("environment expression %T at %s not understood", e, e.Range())
+		return envVars{}, fmt.Errorf("environment expression %T at %s not understood", e, e.Range())
 	}
-	return always, maybe, nil
+	return out, nil
 }
 
 // function is what the tests need of a google_cloudfunctions2_function.
@@ -250,35 +263,6 @@ type function struct {
 	literals map[string]string
 	// timeoutSeconds is service_config's timeout_seconds, 0 when not a constant.
 	timeoutSeconds int64
-}
-
-// envLiterals returns the variables of an environment expression (as
-// envKeys reads it) that are set outside any condition to a constant string.
-func (c *tfConfig) envLiterals(e hclsyntax.Expression) map[string]string {
-	out := map[string]string{}
-	switch e := e.(type) {
-	case *hclsyntax.ObjectConsExpr:
-		for _, item := range e.Items {
-			k, kok := literal(item.KeyExpr)
-			v, vok := literal(item.ValueExpr)
-			if kok && vok && k.Type() == cty.String && v.Type() == cty.String {
-				out[k.AsString()] = v.AsString()
-			}
-		}
-	case *hclsyntax.FunctionCallExpr:
-		for _, arg := range e.Args {
-			for k, v := range c.envLiterals(arg) {
-				out[k] = v
-			}
-		}
-	case *hclsyntax.ScopeTraversalExpr:
-		if len(e.Traversal) == 2 && e.Traversal.RootName() == "local" {
-			if local, ok := c.locals[e.Traversal[1].(hcl.TraverseAttr).Name]; ok {
-				return c.envLiterals(local)
-			}
-		}
-	}
-	return out
 }
 
 // functions returns the Cloud Functions of the configuration. A resource
@@ -322,10 +306,11 @@ func (c *tfConfig) functions() ([]function, error) {
 					}
 				}
 			}
-			if f.always, f.maybe, err = c.envKeys(envExpr); err != nil {
+			vars, err := c.envKeys(envExpr)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.resource, err)
 			}
-			f.literals = c.envLiterals(envExpr)
+			f.always, f.maybe, f.literals = vars.always, vars.maybe, vars.literals
 			out = append(out, f)
 		}
 	}
