@@ -323,71 +323,62 @@ func (s *Store) Customers(ctx context.Context, _ time.Time, fn func(*model.Canon
 // Orders lists the orders modified after since (all when zero), the ones in
 // the trash included, as deletions.
 func (s *Store) Orders(ctx context.Context, after time.Time, fn func(*model.CanonicalOrder, error) error) error {
-	for _, status := range []string{"", "trash"} {
-		q := since(url.Values{}, after)
-		if status != "" {
-			q.Set("status", status)
+	return s.listOrders(ctx, since(url.Values{}, after), func(raw json.RawMessage) error {
+		var o struct {
+			head
+			Currency   string       `json:"currency"`
+			CustomerID int64        `json:"customer_id"`
+			Total      money.Amount `json:"total"`
+			Lines      []struct {
+				ID          int64        `json:"id"`
+				ProductID   int64        `json:"product_id"`
+				VariationID int64        `json:"variation_id"`
+				Quantity    int64        `json:"quantity"`
+				SKU         string       `json:"sku"`
+				Price       money.Amount `json:"price"`
+			} `json:"line_items"`
 		}
-		err := s.list(ctx, "orders", q, func(raw json.RawMessage) error {
-			var o struct {
-				head
-				Currency   string       `json:"currency"`
-				CustomerID int64        `json:"customer_id"`
-				Total      money.Amount `json:"total"`
-				Lines      []struct {
-					ID          int64        `json:"id"`
-					ProductID   int64        `json:"product_id"`
-					VariationID int64        `json:"variation_id"`
-					Quantity    int64        `json:"quantity"`
-					SKU         string       `json:"sku"`
-					Price       money.Amount `json:"price"`
-				} `json:"line_items"`
-			}
-			if err := json.Unmarshal(raw, &o); err != nil || o.ID <= 0 {
-				return fn(nil, invalid("order", o.ID, err))
-			}
-			rec := s.record(o.head, raw, "currency", "customer_id", "total", "line_items", "billing", "shipping", "customer_note")
-			co := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: o.Status, Currency: o.Currency, Total: &o.Total}
-			if o.CustomerID != 0 { // 0 is a guest
-				co.CustomerID = strconv.FormatInt(o.CustomerID, 10)
-			}
-			for _, l := range o.Lines {
-				line := model.Line{SourceID: strconv.FormatInt(l.ID, 10), ProductID: strconv.FormatInt(l.ProductID, 10), SKU: l.SKU, Quantity: l.Quantity}
-				line.VariantID = line.ProductID
-				if l.VariationID != 0 {
-					line.VariantID = strconv.FormatInt(l.VariationID, 10)
-				}
-				co.Lines = append(co.Lines, line.Priced(l.Price))
-			}
-			return fn(co, nil)
-		})
-		if err != nil {
-			return err
+		if err := json.Unmarshal(raw, &o); err != nil || o.ID <= 0 {
+			return fn(nil, invalid("order", o.ID, err))
 		}
+		rec := s.record(o.head, raw, "currency", "customer_id", "total", "line_items", "billing", "shipping", "customer_note")
+		co := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: o.Status, Currency: o.Currency, Total: &o.Total}
+		if o.CustomerID != 0 { // 0 is a guest
+			co.CustomerID = strconv.FormatInt(o.CustomerID, 10)
+		}
+		for _, l := range o.Lines {
+			line := model.Line{SourceID: strconv.FormatInt(l.ID, 10), ProductID: strconv.FormatInt(l.ProductID, 10), SKU: l.SKU, Quantity: l.Quantity}
+			line.VariantID = line.ProductID
+			if l.VariationID != 0 {
+				line.VariantID = strconv.FormatInt(l.VariationID, 10)
+			}
+			co.Lines = append(co.Lines, line.Priced(l.Price))
+		}
+		return fn(co, nil)
+	})
+}
+
+// listOrders lists the orders q asks for, then those of them in the trash,
+// which a listing without a status leaves out.
+func (s *Store) listOrders(ctx context.Context, q url.Values, fn func(json.RawMessage) error) error {
+	if err := s.list(ctx, "orders", q, fn); err != nil {
+		return err
 	}
-	return nil
+	trash := cloneValues(q)
+	trash.Set("status", "trash")
+	return s.list(ctx, "orders", trash, fn)
 }
 
 // OrderIDs lists the id of every order, trashed ones included, for the
 // reconcile that finds orders deleted for good.
 func (s *Store) OrderIDs(ctx context.Context, fn func(id string) error) error {
-	for _, status := range []string{"", "trash"} {
-		q := url.Values{"_fields": {"id"}}
-		if status != "" {
-			q.Set("status", status)
+	return s.listOrders(ctx, url.Values{"_fields": {"id"}}, func(raw json.RawMessage) error {
+		var h struct {
+			ID int64 `json:"id"`
 		}
-		err := s.list(ctx, "orders", q, func(raw json.RawMessage) error {
-			var h struct {
-				ID int64 `json:"id"`
-			}
-			if err := json.Unmarshal(raw, &h); err != nil || h.ID <= 0 {
-				return fmt.Errorf("woocommerce orders: an id listing without an id: %.80s", raw)
-			}
-			return fn(strconv.FormatInt(h.ID, 10))
-		})
-		if err != nil {
-			return err
+		if err := json.Unmarshal(raw, &h); err != nil || h.ID <= 0 {
+			return fmt.Errorf("woocommerce orders: an id listing without an id: %.80s", raw)
 		}
-	}
-	return nil
+		return fn(strconv.FormatInt(h.ID, 10))
+	})
 }
