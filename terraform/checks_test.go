@@ -53,7 +53,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"policies", breakage{"no retry", "functions.tf", `retry_policy          = "RETRY_POLICY_RETRY"`, `retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"`, "event trigger without retry"}},
 		{"policies", breakage{"unauthenticated schedule", "scheduler.tf", `oidc_token {`, `unsigned {`, "scheduler call without an OIDC token"}},
 		{"policies", breakage{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"}},
-		{"policies", breakage{"secret in code", "secrets.tf", `# API key`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# API key", "never in Terraform"}},
+		{"policies", breakage{"secret in code", "secrets.tf", `# Credentials of the store`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# Credentials of the store", "never in Terraform"}},
 		{"references", breakage{"misspelt resource", "pubsub.tf", "topic = google_pubsub_topic.cart_events.id", "topic = google_pubsub_topic.cart_event.id", "google_pubsub_topic.cart_event is not declared"}},
 		{"references", breakage{"undeclared variable", "storage.tf", "age            = var.rejects_retention_days", "age            = var.reject_days", "var.reject_days is not declared"}},
 		{"references", breakage{"undefined local", "functions.tf", "environment_variables            = each.value.env", "environment_variables            = local.function_env", "local.function_env is not declared"}},
@@ -76,7 +76,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"dashboard", breakage{"no dead letters", "dashboard.tf", "subscription/dead_letter_message_count", "subscription/num_undelivered_messages", "dead-lettered events"}},
 		{"timeouts", breakage{"run timeout past the function's", "functions.tf", `RUN_TIMEOUT         = "45s"`, `RUN_TIMEOUT         = "55s"`, "RUN_TIMEOUT 55s leaves less than 5.5s of the 55s function timeout"}},
 		{"timeouts", breakage{"function timeout lowered", "functions.tf", `timeout       = 540`, `timeout       = 300`, "RUN_TIMEOUT 8m0s leaves less than 30s of the 5m0s function timeout"}},
-		{"timeouts", breakage{"retry budget past the run", "functions.tf", `SOURCE_RETRY_BUDGET  = "3m"`, `SOURCE_RETRY_BUDGET  = "5m"`, "2 fetches of SOURCE_RETRY_BUDGET 5m0s (10m0s in all) do not fit in RUN_TIMEOUT 8m0s"}},
+		{"timeouts", breakage{"retry budget past the run", "functions.tf", `SOURCE_RETRY_BUDGET  = "100s"`, `SOURCE_RETRY_BUDGET  = "3m"`, "4 fetches of SOURCE_RETRY_BUDGET 3m0s (12m0s in all) do not fit in RUN_TIMEOUT 8m0s"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,7 @@ locals {
   function_specs = {
     ingest_batch = {
       name          = "ingest-batch"
-      description   = "Daily: pulls products and users from the storefront into raw/<entity>/dt=…/ JSONL."
+      description   = "Daily: pulls the store's products and customers (FakeStore: users; other stores: also orders) into raw/<entity>/dt=…/ JSONL."
       entry_point   = "IngestBatch"
       memory        = "512Mi"
       cpu           = null
@@ -18,12 +18,13 @@ locals {
       max_instances = 1
       concurrency   = 1
       # The call stops itself at RUN_TIMEOUT, 60 s before the platform
-      # would, and each of its two entities' fetches ends within
-      # SOURCE_RETRY_BUDGET (terraform/functions_test.go keeps them so).
+      # would, and each of its fetches (FakeStore: two; Shopify: the scope
+      # check and three entities) ends within SOURCE_RETRY_BUDGET
+      # (terraform/timeouts_test.go keeps them so).
       env = merge(local.platform_env, local.source_env, {
         PSEUDONYM_KEY_SECRET = "${google_secret_manager_secret.pseudonym_key.id}/versions/latest"
         RUN_TIMEOUT          = "480s"
-        SOURCE_RETRY_BUDGET  = "3m"
+        SOURCE_RETRY_BUDGET  = "100s"
       })
       # Raw objects trigger LoadRawObject (see event_trigger below).
       storage_trigger = false

@@ -18,12 +18,19 @@ locals {
     LOG_LEVEL      = var.log_level
   }
 
-  # Environment of the two functions that read the storefront (shared/source).
-  # The key is read from Secret Manager at start-up when the source needs one.
+  # Environment of the two functions that read the storefront (shared/source
+  # and shared/source/connect). The credentials are read from Secret Manager
+  # at start-up: always for Shopify and WooCommerce, and for a
+  # FakeStore-compatible API when it takes a key.
   source_env = merge(
-    { SOURCE_BASE_URL = var.source_base_url },
-    var.source_api_key_enabled ? {
-      SOURCE_API_KEY_HEADER = var.source_api_key_header
+    {
+      SOURCE_BASE_URL = var.source_base_url
+      SOURCE_KIND     = var.source_kind
+    },
+    var.source_kind == "shopify" ? { SHOPIFY_API_VERSION = var.shopify_api_version } : {},
+    var.source_kind == "woocommerce" ? { WOOCOMMERCE_QUERY_AUTH = tostring(var.woocommerce_query_auth) } : {},
+    var.source_kind == "fakestore" && var.source_api_key_enabled ? { SOURCE_API_KEY_HEADER = var.source_api_key_header } : {},
+    var.source_kind != "fakestore" || var.source_api_key_enabled ? {
       SOURCE_API_KEY_SECRET = "${google_secret_manager_secret.source_api_key.id}/versions/latest"
     } : {},
   )

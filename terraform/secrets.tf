@@ -1,7 +1,9 @@
 # Secrets are created empty: their values are added out of band with
 # `gcloud secrets versions add` (README), never through Terraform or code.
 
-# API key of the storefront, read by IngestBatch and PollCarts.
+# Credentials of the store, read by IngestBatch and PollCarts only: the
+# Shopify custom app's Admin API access token, the WooCommerce
+# "consumer_key:consumer_secret", or a FakeStore-compatible API's key.
 resource "google_secret_manager_secret" "source_api_key" {
   secret_id = "shoplake-source-api-key"
 

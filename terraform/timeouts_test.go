@@ -8,7 +8,6 @@ import (
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/config"
-	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source"
 )
 
@@ -26,25 +25,29 @@ var workBounds = map[string]func(config.Lookup) (workBound, error){
 	ingestbatch.FunctionName: func(l config.Lookup) (workBound, error) {
 		cfg, err := ingestbatch.LoadConfig(l)
 		b := workBound{run: cfg.RunTimeout}
-		for range model.BatchEntities {
-			b.fetches = append(b.fetches, cmp.Or(cfg.Source.RetryBudget, source.DefaultRetryBudget))
+		for range cfg.Fetches() {
+			b.fetches = append(b.fetches, cmp.Or(cfg.Source.HTTP.RetryBudget, source.DefaultRetryBudget))
 		}
 		return b, err
 	},
 	pollcarts.FunctionName: func(l config.Lookup) (workBound, error) {
 		cfg, err := pollcarts.LoadConfig(l)
-		return workBound{run: cfg.RunTimeout, fetches: []time.Duration{cmp.Or(cfg.Source.RetryBudget, source.DefaultRetryBudget)}}, err
+		return workBound{run: cfg.RunTimeout, fetches: []time.Duration{cmp.Or(cfg.Source.HTTP.RetryBudget, source.DefaultRetryBudget)}}, err
 	},
 }
 
 // placeholders stand in for the variables Terraform sets from resources and
 // input variables, with values their Go readers accept.
 var placeholders = map[string]string{
-	"SOURCE_BASE_URL":       "https://shop.example.com",
-	"SOURCE_API_KEY_SECRET": "projects/p/secrets/source-api-key/versions/latest",
-	"PSEUDONYM_KEY_SECRET":  "projects/p/secrets/pseudonym-key/versions/latest",
-	"CARTS_WINDOW_DAYS":     "0",
-	"LOG_LEVEL":             "info",
+	"SOURCE_BASE_URL": "https://shop.example.com",
+	// The kind whose runs make the most fetches.
+	"SOURCE_KIND":            "shopify",
+	"SHOPIFY_API_VERSION":    "2025-07",
+	"WOOCOMMERCE_QUERY_AUTH": "false",
+	"SOURCE_API_KEY_SECRET":  "projects/p/secrets/source-api-key/versions/latest",
+	"PSEUDONYM_KEY_SECRET":   "projects/p/secrets/pseudonym-key/versions/latest",
+	"CARTS_WINDOW_DAYS":      "0",
+	"LOG_LEVEL":              "info",
 }
 
 // timeoutProblems checks that every function that reads the storefront stops
@@ -67,6 +70,13 @@ func timeoutProblems(c *tfConfig) []string {
 		env := map[string]string{}
 		for k := range f.always {
 			env[k] = cmp.Or(f.literals[k], placeholders[k], "x")
+		}
+		// What is set only for some sources is set as for the one
+		// placeholders name (the kind that fetches most).
+		for k := range f.maybe {
+			if v, ok := placeholders[k]; ok {
+				env[k] = cmp.Or(f.literals[k], v)
+			}
 		}
 		b, err := read(config.Map(env))
 		if err != nil {

@@ -38,6 +38,34 @@ variable "source_base_url" {
   }
 }
 
+variable "source_kind" {
+  type        = string
+  description = "Kind of store to read: fakestore (the demo API), shopify (GraphQL Admin API; source_base_url is https://<shop>.myshopify.com) or woocommerce (REST API v3; source_base_url is the site). shopify and woocommerce read their credentials from the shoplake-source-api-key secret: add a version before the first run (README)."
+  default     = "fakestore"
+
+  validation {
+    condition     = contains(["fakestore", "shopify", "woocommerce"], var.source_kind)
+    error_message = "source_kind must be fakestore, shopify or woocommerce."
+  }
+}
+
+variable "shopify_api_version" {
+  type        = string
+  description = "Shopify Admin API version the functions call (YYYY-01, -04, -07 or -10); used when source_kind is shopify."
+  default     = "2025-07"
+
+  validation {
+    condition     = can(regex("^20[0-9]{2}-(01|04|07|10)$", var.shopify_api_version))
+    error_message = "shopify_api_version must be a Shopify release such as 2025-07."
+  }
+}
+
+variable "woocommerce_query_auth" {
+  type        = bool
+  description = "Send the WooCommerce consumer key and secret as query parameters instead of HTTP Basic, for servers that strip the Authorization header; used when source_kind is woocommerce."
+  default     = false
+}
+
 variable "source_api_key_enabled" {
   type        = bool
   description = "Send an API key to the storefront. When true, add the key as a version of the shoplake-source-api-key secret before the first run. FakeStore needs none."

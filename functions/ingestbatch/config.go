@@ -4,8 +4,9 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/pseudonym"
-	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
 // DefaultRunTimeout is how long one call works by default (RUN_TIMEOUT):
@@ -19,8 +20,9 @@ type Config struct {
 	// RunTimeout bounds one call: the entities not done by then fail with
 	// an error naming RUN_TIMEOUT (default DefaultRunTimeout).
 	RunTimeout time.Duration
-	// Source configures the storefront client (SOURCE_* variables).
-	Source source.Config
+	// Source says which store to read and how (SOURCE_KIND and the
+	// SOURCE_* variables).
+	Source connect.Config
 	// Pseudonym names the key that replaces users' e-mail addresses
 	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).
 	Pseudonym pseudonym.Config
@@ -29,6 +31,19 @@ type Config struct {
 // LoadConfig reads the configuration from lookup and reports every problem.
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
-	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: source.ReadConfig(r), Pseudonym: pseudonym.ReadConfig(r)}
+	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: connect.ReadConfig(r), Pseudonym: pseudonym.ReadConfig(r)}
 	return cfg, r.Err()
+}
+
+// Fetches is how many fetches from the store a call makes one after
+// another, each within SOURCE_RETRY_BUDGET: one per entity, and for
+// Shopify the check of the token's scopes first.
+func (c Config) Fetches() int {
+	switch c.Source.Kind {
+	case connect.FakeStore:
+		return len(model.BatchEntities)
+	case connect.Shopify:
+		return len(storeEntities) + 1
+	}
+	return len(storeEntities)
 }

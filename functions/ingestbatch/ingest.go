@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shoplake/shoplake/shared/config"
@@ -20,6 +22,7 @@ import (
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/respond"
 	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -28,7 +31,13 @@ const FunctionName = "IngestBatch"
 
 // Deps are the Function's collaborators.
 type Deps struct {
+	// Source lists a FakeStore's raw records, and retries every listing
+	// (Retry) within SOURCE_RETRY_BUDGET.
 	Source source.Lister
+	// Store, when set, is read instead of Source's raw listings: its
+	// canonical products, customers and orders become the snapshots of the
+	// canonical raw tables (the store kinds other than FakeStore).
+	Store source.Store
 	// Key pseudonymises users' e-mail addresses before anything is written.
 	Key    pseudonym.Key
 	Lake   *lake.Writer
@@ -44,7 +53,7 @@ type Function struct {
 	deps Deps
 }
 
-// New returns a Function. Every dependency is required except Now.
+// New returns a Function. Every dependency is required except Store and Now.
 func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Source == nil || !deps.Key.Valid() || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
 		return nil, errors.New("ingestbatch: Source, Key, Lake, Runs and Logger are required")
@@ -60,7 +69,8 @@ func New(cfg Config, deps Deps) (*Function, error) {
 
 // Request is the optional JSON body of a call.
 type Request struct {
-	// Entities to ingest; empty means all batch entities.
+	// Entities to ingest; empty means all batch entities (FakeStore:
+	// products and users; other stores: products, customers and orders).
 	Entities []string `json:"entities"`
 	// Date is the snapshot date (YYYY-MM-DD) for backfills; empty means today (UTC).
 	Date string `json:"date"`
@@ -94,7 +104,14 @@ type EntityResult struct {
 
 // Summary is the response of a run.
 type Summary struct {
-	RunID    string         `json:"run_id"`
+	RunID string `json:"run_id"`
+	// Source is the kind of store read (fakestore, shopify, woocommerce).
+	Source string `json:"source"`
+	// Notice is what the operator must know about what the store lets
+	// Shoplake read (Shopify without read_all_orders: 60 days of orders).
+	Notice string `json:"notice,omitempty"`
+	// Error says why the run failed before any entity was read.
+	Error    string         `json:"error,omitempty"`
 	Date     string         `json:"date"`
 	Status   string         `json:"status"`
 	Entities []EntityResult `json:"entities"`
@@ -111,26 +128,36 @@ var (
 
 // plan is a validated request.
 type plan struct {
-	entities    []model.Entity
+	entities    []string
 	day         time.Time
 	allowShrink bool
 }
 
+// entityNames are the entities a call may name.
+func (f *Function) entityNames() []string {
+	if f.deps.Store != nil {
+		return storeEntityNames()
+	}
+	names := make([]string, len(model.BatchEntities))
+	for i, e := range model.BatchEntities {
+		names[i] = e.Name
+	}
+	return names
+}
+
 func (f *Function) plan(req Request, now time.Time) (plan, error) {
 	var p plan
-	seen := map[string]bool{}
+	known := f.entityNames()
 	for _, name := range req.Entities {
-		e, ok := model.LookupBatchEntity(name)
-		if !ok {
-			return plan{}, fmt.Errorf("%w: unknown entity %q (want products or users)", ErrBadRequest, name)
+		if !slices.Contains(known, name) {
+			return plan{}, fmt.Errorf("%w: unknown entity %q (want %s)", ErrBadRequest, name, strings.Join(known, " or "))
 		}
-		if !seen[name] {
-			seen[name] = true
-			p.entities = append(p.entities, e)
+		if !slices.Contains(p.entities, name) {
+			p.entities = append(p.entities, name)
 		}
 	}
 	if len(p.entities) == 0 {
-		p.entities = model.BatchEntities
+		p.entities = known
 	}
 	today := now.UTC().Truncate(24 * time.Hour)
 	p.day = today
@@ -163,21 +190,42 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	if err != nil {
 		return Summary{RunID: runID, Status: warehouse.StatusRejected}, err
 	}
-	sum := Summary{RunID: runID, Date: p.day.Format(lake.DateLayout), Status: warehouse.StatusSucceeded}
+	sum := Summary{RunID: runID, Source: f.sourceKind(), Date: p.day.Format(lake.DateLayout), Status: warehouse.StatusSucceeded}
 	stamp := lake.Stamp{Day: p.day, RunID: runID, ExtractedAt: started.UTC()}
 
 	var errs []error
-	for _, e := range p.entities {
-		res, err := f.ingest(ctx, e.WithKey(f.deps.Key), stamp, p.allowShrink)
-		if err = config.NameRunTimeout(ctx, err); err != nil {
-			res.Error = err.Error()
-			errs = append(errs, err)
-			logger.ErrorContext(ctx, "ingest failed", "entity", e.Name, "error", err)
+	if sum.Notice, err = f.notice(ctx); err != nil {
+		err = config.NameRunTimeout(ctx, err)
+		sum.Error = err.Error()
+		errs = append(errs, err)
+		logger.ErrorContext(ctx, "the store refused the check of what it lets Shoplake read", "error", err)
+		p.entities = nil
+	} else if sum.Notice != "" {
+		logger.WarnContext(ctx, sum.Notice)
+	}
+	for _, name := range p.entities {
+		var res EntityResult
+		if f.deps.Store != nil {
+			res, err = f.ingestStore(ctx, name, stamp, p.allowShrink)
 		} else {
-			logger.InfoContext(ctx, "ingested", "entity", e.Name, "fetched", res.Fetched,
-				"valid", res.Valid, "rejected", res.Rejected, "object", res.Object, "unchanged", res.Unchanged)
+			e, _ := model.LookupBatchEntity(name)
+			res, err = f.ingest(ctx, e.WithKey(f.deps.Key), stamp, p.allowShrink)
+		}
+		err = config.NameRunTimeout(ctx, err)
+		if err != nil {
+			res.Error = err.Error()
 		}
 		sum.Entities = append(sum.Entities, res)
+		if err != nil {
+			errs = append(errs, err)
+			logger.ErrorContext(ctx, "ingest failed", "entity", name, "error", err)
+			if connect.Refused(err) {
+				break // every other listing would be refused the same
+			}
+			continue
+		}
+		logger.InfoContext(ctx, "ingested", "entity", name, "fetched", res.Fetched,
+			"valid", res.Valid, "rejected", res.Rejected, "object", res.Object, "unchanged", res.Unchanged)
 	}
 	err = errors.Join(errs...)
 	if err != nil {
@@ -249,10 +297,16 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	case sourceErr != nil:
 		return fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
 	}
-	res.RejectReasons = rejects.Reasons() // published with the snapshot or beside the held one
+	return f.publish(ctx, e.Name, snap, rejects, res, stamp.Day, allowShrink)
+}
 
+// publish publishes a whole listing's snapshot and its rejects, or, when it
+// fails the shrink check (source.CheckShrink) and allowShrink is false, holds
+// the snapshot back under rejects/ and returns the error that says why.
+func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapshot, rejects *lake.Quarantine, res *EntityResult, day time.Time, allowShrink bool) error {
+	res.RejectReasons = rejects.Reasons() // published with the snapshot or beside the held one
 	if !allowShrink {
-		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, e.Name, stamp.Day)
+		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, entity, day)
 		if err != nil {
 			return err
 		}
@@ -260,22 +314,22 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		if found {
 			before = prev.Records
 		}
-		if collapsed := source.CheckShrink(e.Name, before, res.Fetched, res.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
+		if collapsed := source.CheckShrink(entity, before, res.Fetched, res.Valid, f.cfg.Source.HTTP.MaxShrink); collapsed != nil {
 			if found {
 				collapsed = fmt.Errorf("%w (last: %s)", collapsed, prev.Object)
 			}
-			if res.HeldObject, err = snap.Hold(ctx, e.Name, collapsed); err != nil {
-				return fmt.Errorf("hold %s snapshot: %w", e.Name, err)
+			if res.HeldObject, err = snap.Hold(ctx, entity, collapsed); err != nil {
+				return fmt.Errorf("hold %s snapshot: %w", entity, err)
 			}
 			if res.RejectsObject, err = rejects.Commit(ctx); err != nil {
 				return err
 			}
-			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "entity", e.Name,
+			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "entity", entity,
 				"held_object", res.HeldObject, "reason", collapsed.Error())
 			if res.Rejected > 0 {
 				// Invalid records, not the source's size, may explain it.
 				return fmt.Errorf("%w: %w; kept at %s, nothing published; rejected: %s (see %s); allow_shrink would publish the %d valid records only",
-					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, model.ReasonPrefixes(e.Name)...), res.RejectsObject, res.Valid)
+					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, model.ReasonPrefixes(entity)...), res.RejectsObject, res.Valid)
 			}
 			return fmt.Errorf("%w: %w; kept at %s, nothing published; call with allow_shrink to accept it", ErrSource, collapsed, res.HeldObject)
 		}
@@ -283,7 +337,7 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 
 	out, err := snap.Commit(ctx)
 	if err != nil {
-		return fmt.Errorf("write %s snapshot: %w", e.Name, err)
+		return fmt.Errorf("write %s snapshot: %w", entity, err)
 	}
 	res.Object, res.Generation, res.Unchanged = out.Object, out.Generation, out.Unchanged
 	if res.RejectsObject, err = rejects.Commit(ctx); err != nil {

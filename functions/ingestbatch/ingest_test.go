@@ -76,7 +76,7 @@ func newHarnessEnv(t *testing.T, api http.Handler, extra map[string]string) *har
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := source.New(cfg.Source, nil)
+	src, err := source.New(cfg.Source.HTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func (f *Function) Load(ctx context.Context, obj Object, runID string) (Result, 
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: object gs://%s/%s: %w", ErrPermanent, obj.Bucket, obj.Name, err)
 	}
-	if _, ok := model.LookupBatchEntity(entity); !ok {
+	if !model.Loadable(entity) {
 		return Result{}, fmt.Errorf("%w: object gs://%s/%s: unknown entity %q", ErrPermanent, obj.Bucket, obj.Name, entity)
 	}
 	uri := "gs://" + obj.Bucket + "/" + obj.Name

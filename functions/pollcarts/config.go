@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/shared/config"
-	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
 // DefaultRunTimeout is how long one poll works by default (RUN_TIMEOUT):
@@ -18,8 +18,11 @@ type Config struct {
 	// RunTimeout bounds one poll: a poll not done by then fails, commits
 	// nothing, and its error names RUN_TIMEOUT (default DefaultRunTimeout).
 	RunTimeout time.Duration
-	// Source configures the storefront client (SOURCE_* variables).
-	Source source.Config
+	// Source says which store to read and how (SOURCE_KIND and the
+	// SOURCE_* variables). Only a FakeStore's carts are polled yet: for the
+	// other kinds a poll is skipped (StatusSkipped) and their orders come
+	// from IngestBatch's daily snapshot.
+	Source connect.Config
 	// Topic is the cart events topic, an id or projects/<p>/topics/<t>
 	// (CART_EVENTS_TOPIC).
 	Topic string
@@ -39,7 +42,7 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 	cfg := Config{
 		Platform:    r.Platform(),
 		RunTimeout:  r.RunTimeout(DefaultRunTimeout),
-		Source:      source.ReadConfig(r),
+		Source:      connect.ReadConfig(r),
 		Topic:       r.Required("CART_EVENTS_TOPIC"),
 		StateObject: r.String("CART_STATE_OBJECT", "state/cart-poller.state"),
 		WindowDays:  int(r.Int("CARTS_WINDOW_DAYS", 0, 0, 36500)),

@@ -27,6 +27,7 @@ import (
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/respond"
 	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 	"github.com/shoplake/shoplake/shared/state"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -119,6 +120,12 @@ type Summary struct {
 // StatusSuperseded is the status of a poll whose state commit lost a race.
 const StatusSuperseded = "superseded"
 
+// StatusSkipped is the status of a poll of a store whose orders PollCarts
+// does not poll yet (SOURCE_KIND other than fakestore): their orders come
+// from IngestBatch's daily snapshot, and Terraform pauses the poll's
+// schedule.
+const StatusSkipped = "skipped"
+
 // Error kinds a caller maps to HTTP statuses.
 var (
 	// ErrSource marks a failure of the storefront API (502).
@@ -180,6 +187,12 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	ctx = logging.WithLogger(ctx, logger)
 	ctx, cancel := config.WithRunTimeout(ctx, FunctionName, f.cfg.RunTimeout)
 	defer cancel()
+	if kind := f.cfg.Source.Kind; kind != connect.FakeStore {
+		p.sum.Status = StatusSkipped
+		p.sum.Error = fmt.Sprintf("nothing polled: SOURCE_KIND=%s; its orders are read by IngestBatch's daily snapshot (canonical_orders), and only FakeStore carts are polled every minute", kind)
+		logger.InfoContext(ctx, "poll skipped", "reason", p.sum.Error)
+		return p.sum, nil
+	}
 
 	err := config.NameRunTimeout(ctx, p.run(ctx))
 	if err != nil {
@@ -235,7 +248,7 @@ func (p *poll) run(ctx context.Context) error {
 	if known := d.known(windowStart); known > 0 && !p.allowShrink {
 		// Invalid carts are kept, not deleted, but they count as missing
 		// here: a listing mostly rejected leaves the marts stale.
-		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Valid, f.cfg.Source.MaxShrink); collapsed != nil {
+		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Valid, f.cfg.Source.HTTP.MaxShrink); collapsed != nil {
 			// Keep every cart: write the reason beside the rejects, commit
 			// nothing, and let the run fail.
 			_ = p.drain(ctx)

@@ -81,13 +81,17 @@ type env struct {
 type catalog struct {
 	mu    sync.Mutex
 	carts string
+	n     int
 }
+
+func (c *catalog) requests() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 func (c *catalog) set(s string) { c.mu.Lock(); c.carts = s; c.mu.Unlock() }
 
 func (c *catalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	body := c.carts
+	c.n++
 	c.mu.Unlock()
 	storefront.NewServer(storefront.Raw(map[string]string{"carts": body})).ServeHTTP(w, r)
 }
@@ -140,7 +144,7 @@ func (e *env) poller(t *testing.T, store StateStore, extra map[string]string) *F
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := source.New(cfg.Source, nil)
+	src, err := source.New(cfg.Source.HTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,5 +580,29 @@ func TestRunTimeoutEndsAStalledPoll(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `"severity":"ERROR","message":"poll failed"`) {
 		t.Errorf("no error logged:\n%s", e.logs.String())
+	}
+}
+
+// TestStoresOtherThanFakeStoreAreNotPolled: a Shopify or WooCommerce
+// store's orders come from IngestBatch's daily snapshot; a poll says so,
+// reads nothing, publishes nothing and leaves the state alone.
+func TestStoresOtherThanFakeStoreAreNotPolled(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"shopify", "woocommerce"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, encode(t, fixtureCarts(t)))
+			f := e.poller(t, nil, map[string]string{"SOURCE_KIND": kind, "SOURCE_API_KEY": "ck:cs"})
+			sum := run(t, f)
+			if sum.Status != StatusSkipped || !strings.Contains(sum.Error, "SOURCE_KIND="+kind) || sum.Fetched != 0 {
+				t.Errorf("poll of %s = %+v, want skipped, naming the kind, nothing fetched", kind, sum)
+			}
+			if len(e.pub.events) != 0 || e.api.requests() != 0 {
+				t.Errorf("published %d events after %d requests, want none", len(e.pub.events), e.api.requests())
+			}
+			if objs := laketest.Objects(t, e.gcs.Bucket("raw")); len(objs) != 0 {
+				t.Errorf("the lake holds %v, want nothing", objs)
+			}
+		})
 	}
 }

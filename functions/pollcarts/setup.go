@@ -10,13 +10,16 @@ import (
 )
 
 // Setup is PollCarts' one constructor, for the cloud (ov nil) and the local
-// runner alike: configuration from lookup, the source (its API key from
-// Secret Manager when configured), the state and rejects in the lake, a
+// runner alike: configuration from lookup, the store SOURCE_KIND names (its
+// credentials from Secret Manager when configured), the state and rejects in the lake, a
 // Pub/Sub publisher, and the warehouse for pipeline runs (BigQuery unless
 // overridden).
 func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Function, error) {
 	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
-		deps := Deps{Source: env.Source(cfg.Source), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
+		deps := Deps{Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
+		if src := env.Store(cfg.Source); src != nil {
+			deps.Source = src.Client
+		}
 		bucket, ps := env.RawBucket(), env.PubSub()
 		if env.Err() != nil {
 			return nil, env.Err()

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/shoplake/shoplake/shared/money"
@@ -25,8 +26,8 @@ type Origin struct {
 type Record struct {
 	Origin
 	SourceID  string    `json:"source_id" validate:"notblank,max=200"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	// Deleted marks a record the source deleted: a tombstone.
 	Deleted bool `json:"deleted"`
 	// Attributes are the fields of the source's record the model does not
@@ -141,4 +142,26 @@ func Attributes(raw json.RawMessage, known ...string) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// The canonical raw tables, and lake entities, that a store's canonical
+// records are snapshotted into (IngestBatch, for the store kinds other than
+// FakeStore, whose raw listings keep their own tables).
+const (
+	CanonicalProducts  = "canonical_products"
+	CanonicalCustomers = "canonical_customers"
+	CanonicalOrders    = "canonical_orders"
+)
+
+// CanonicalEntities are the canonical snapshots, in the order IngestBatch
+// writes them.
+var CanonicalEntities = []string{CanonicalProducts, CanonicalCustomers, CanonicalOrders}
+
+// Loadable reports whether entity names a daily snapshot LoadRawObject loads
+// into the raw table of the same name: a batch entity or a canonical one.
+func Loadable(entity string) bool {
+	if _, ok := LookupBatchEntity(entity); ok {
+		return true
+	}
+	return slices.Contains(CanonicalEntities, entity)
 }

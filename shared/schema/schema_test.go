@@ -8,7 +8,7 @@ import (
 func TestTablesAreConsistent(t *testing.T) {
 	t.Parallel()
 
-	want := []string{"_load_metadata", "cart_events", "cart_events_rejected", "pipeline_runs", "products", "users"}
+	want := []string{"_load_metadata", "canonical_customers", "canonical_orders", "canonical_products", "cart_events", "cart_events_rejected", "pipeline_runs", "products", "users"}
 	var got []string
 	for _, tb := range All() {
 		got = append(got, tb.Name)
@@ -41,7 +41,7 @@ func topLevel(fs []Field) []string {
 
 func checkFields(t *testing.T, table string, fs []Field) {
 	t.Helper()
-	known := []string{"STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL", "DATE", "TIMESTAMP", "RECORD"}
+	known := []string{"STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL", "DATE", "TIMESTAMP", "RECORD", "JSON"}
 	for _, f := range fs {
 		if !slices.Contains(known, f.Type) {
 			t.Errorf("%s.%s: type %q is not one the adapters map", table, f.Name, f.Type)

@@ -25,6 +25,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 	"github.com/shoplake/shoplake/shared/transform"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	bqwarehouse "github.com/shoplake/shoplake/shared/warehouse/bigquery"
@@ -173,6 +174,19 @@ func (e *Env) Source(cfg source.Config) *source.Client {
 	src, err := source.Open(e.ctx, cfg)
 	if err != nil {
 		e.fail(err)
+	}
+	return src
+}
+
+// Store opens the store cfg names (SOURCE_KIND), its credentials read from
+// Secret Manager when cfg says so.
+func (e *Env) Store(cfg connect.Config) *connect.Source {
+	if e.err != nil {
+		return nil
+	}
+	src, err := connect.Open(e.ctx, cfg)
+	if err != nil {
+		e.fail(fmt.Errorf("source %s: %w", cfg.Kind, err))
 	}
 	return src
 }

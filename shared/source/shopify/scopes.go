@@ -70,3 +70,14 @@ func (c *Client) AccessScopes(ctx context.Context) (Scopes, error) {
 	}
 	return s, nil
 }
+
+// Notice checks the token's scopes and returns what the operator must know
+// about them (Scopes.Notice): an error when a required scope is missing, a
+// line when only read_all_orders is.
+func (c *Client) Notice(ctx context.Context) (string, error) {
+	s, err := c.AccessScopes(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.Notice(), nil
+}

@@ -207,6 +207,8 @@ func columnType(f schema.Field) (string, error) {
 		typ = "double"
 	case "NUMERIC":
 		typ = "decimal(38, 9)"
+	case "JSON":
+		typ = "json"
 	case "BOOL", "BOOLEAN":
 		typ = "boolean"
 	case "DATE":

@@ -1,0 +1,184 @@
+package ingestbatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/pseudonym"
+	"github.com/shoplake/shoplake/shared/source"
+)
+
+// storeEntity is one canonical snapshot of a store: the name a call gives
+// it, the lake entity (and raw table) it is written to, and its listing.
+type storeEntity struct {
+	name, entity string
+	list         func(ctx context.Context, s source.Store, key pseudonym.Key, fn func(rec any, id string, err error) error) error
+}
+
+// storeEntities are the canonical snapshots of a store, in the order a run
+// takes them.
+var storeEntities = []storeEntity{
+	{"products", model.CanonicalProducts, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
+		return s.Products(ctx, time.Time{}, checked(fn, func(*model.CanonicalProduct) {}))
+	}},
+	{"customers", model.CanonicalCustomers, func(ctx context.Context, s source.Store, key pseudonym.Key, fn func(any, string, error) error) error {
+		return s.Customers(ctx, time.Time{}, checked(fn, func(c *model.CanonicalCustomer) {
+			// The address is checked, then replaced by its pseudonym.
+			email := c.Email
+			c.EmailHash, c.Email = "", ""
+			if email != "" {
+				c.EmailHash = key.Email(email)
+			}
+		}))
+	}},
+	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
+		return s.Orders(ctx, time.Time{}, checked(fn, func(*model.CanonicalOrder) {}))
+	}},
+}
+
+// storeEntityNames are the names of storeEntities.
+func storeEntityNames() []string {
+	names := make([]string, len(storeEntities))
+	for i, e := range storeEntities {
+		names[i] = e.name
+	}
+	return names
+}
+
+// canonical is a canonical record (model.CanonicalProduct, …).
+type canonical interface {
+	*model.CanonicalProduct | *model.CanonicalCustomer | *model.CanonicalOrder
+}
+
+// checked adapts fn to a listing of records of type R: each record is
+// validated, then made fit to write by finish, and handed on with its id; a
+// record that fails validation is handed on with its error (and, as its
+// record, what may be written of it).
+func checked[R canonical](fn func(rec any, id string, err error) error, finish func(R)) func(R, error) error {
+	return func(rec R, err error) error {
+		if err != nil {
+			return fn(nil, "", err)
+		}
+		invalid := model.Validate(rec)
+		finish(rec)
+		return fn(rec, sourceID(rec), invalid)
+	}
+}
+
+// sourceID is a canonical record's id.
+func sourceID(rec any) string {
+	switch r := rec.(type) {
+	case *model.CanonicalProduct:
+		return r.SourceID
+	case *model.CanonicalCustomer:
+		return r.SourceID
+	case *model.CanonicalOrder:
+		return r.SourceID
+	}
+	return ""
+}
+
+// ingestStore snapshots one canonical entity of the store, as ingest does a
+// FakeStore's raw one: the whole listing or nothing, retried from the start
+// after a transient failure.
+func (f *Function) ingestStore(ctx context.Context, name string, stamp lake.Stamp, allowShrink bool) (EntityResult, error) {
+	start := f.deps.Now()
+	var se storeEntity
+	for _, e := range storeEntities {
+		if e.name == name {
+			se = e
+		}
+	}
+	var res EntityResult
+	err := f.deps.Source.Retry(ctx, se.entity, func(ctx context.Context) error {
+		res = EntityResult{Entity: se.entity}
+		return f.storeAttempt(ctx, se, stamp, allowShrink, &res)
+	})
+	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
+	return res, err
+}
+
+// storeAttempt makes one attempt at ingestStore, filling res.
+func (f *Function) storeAttempt(ctx context.Context, se storeEntity, stamp lake.Stamp, allowShrink bool, res *EntityResult) error {
+	snap := f.deps.Lake.Begin(ctx, lake.RawObject(se.entity, stamp.Day), stamp)
+	defer snap.Abort()
+	rejects := f.deps.Lake.Quarantine(se.entity, stamp)
+	defer rejects.Abort()
+	seen := map[string]struct{}{}
+
+	var writeErr error
+	sourceErr := se.list(ctx, f.deps.Store, f.deps.Key, func(rec any, id string, invalid error) error {
+		res.Fetched++
+		var line []byte
+		if rec != nil {
+			var err error
+			if line, err = json.Marshal(rec); err != nil {
+				writeErr = fmt.Errorf("encode %s %s: %w", se.entity, id, err)
+				return writeErr
+			}
+		}
+		if invalid == nil {
+			if _, repeat := seen[id]; repeat {
+				invalid = model.Repeated(se.entity)
+			}
+			seen[id] = struct{}{}
+		}
+		if invalid == nil {
+			res.Valid++
+			writeErr = snap.Add(line)
+			return writeErr
+		}
+		if !errors.Is(invalid, model.ErrInvalid) {
+			return invalid // the listing failed, not one record
+		}
+		res.Rejected++
+		writeErr = rejects.Add(ctx, line, invalid)
+		return writeErr
+	})
+	switch {
+	case writeErr != nil:
+		return fmt.Errorf("write %s snapshot: %w", se.entity, writeErr)
+	case sourceErr != nil:
+		return fmt.Errorf("%w: %s: %w", ErrSource, se.entity, sourceErr)
+	}
+	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink)
+}
+
+// noticer is a store with something to tell the operator about what it lets
+// Shoplake read (shopify.Client: its scopes).
+type noticer interface {
+	Notice(ctx context.Context) (string, error)
+}
+
+// notice asks the store, when it has one, what the operator must know; an
+// error (a token lacking a required scope, or refused) fails the run before
+// anything is read.
+func (f *Function) notice(ctx context.Context) (string, error) {
+	n, ok := f.deps.Store.(noticer)
+	if !ok {
+		return "", nil
+	}
+	var msg string
+	err := f.deps.Source.Retry(ctx, "access scopes", func(ctx context.Context) error {
+		var err error
+		msg, err = n.Notice(ctx)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	return msg, nil
+}
+
+// sourceKind names the kind of store the function reads.
+func (f *Function) sourceKind() string {
+	if f.deps.Store != nil {
+		return f.deps.Store.Origin().Kind
+	}
+	return "fakestore"
+}
