@@ -30,7 +30,7 @@
 
 {#- The configuration both facts share: incremental merges on their key,
     partitioned by order date and clustered on BigQuery, where each merge
-    touches only the order dates of the carts it rebuilds
+    touches only the order dates of the orders it rebuilds
     (bigquery__get_merge_sql). -#}
 {% macro fact_config(unique_key, cluster_column) -%}
     {{ config(
@@ -44,26 +44,28 @@
     ) }}
 {%- endmacro %}
 
-{#- The carts a fact (re)builds: every cart on a full build; on an
-    incremental run, those with an event since the fact's lookback start,
-    and those the last build left with an unpriced line (an order can name a
-    product before any catalogue snapshot lists it), however old, so that
-    the build after the snapshot that lists the product prices them. -#}
-{% macro carts_to_build() -%}
-    select * from {{ ref('int_carts_latest') }}
+{#- The orders a fact (re)builds (int_orders_latest): every order on a full
+    build; on an incremental run, those with an event (a store's: a
+    snapshot) since the fact's lookback start, and those the last build
+    left with an unpriced line (an order can name a product before any
+    catalogue snapshot lists it), however old, so that the build after the
+    snapshot that lists the product prices them. -#}
+{% macro orders_to_build() -%}
+    select * from {{ ref('int_orders_latest') }}
     {% if is_incremental() %}
         where
             last_event_at >= timestamp '{{ lookback_start_date(this, 'last_event_at') }}'
-            or cart_id in ({{ unpriced_carts() }})
+            or order_id in ({{ unpriced_orders() }})
     {% endif %}
 {%- endmacro %}
 
-{#- The carts with an unpriced line, as fact_orders holds them before this
-    run rebuilds it: a query of their cart_id, which reads one row per cart.
-    Both facts read it (fact_order_items is built first, so it sees the last
-    build's fact_orders too) without a ref, which would be a cycle. -#}
-{% macro unpriced_carts() -%}
-    {%- set none_yet = 'select cast(null as ' ~ dbt.type_bigint() ~ ') as cart_id' -%}
+{#- The orders with an unpriced line, as fact_orders holds them before this
+    run rebuilds it: a query of their order_id, which reads one row per
+    order. Both facts read it (fact_order_items is built first, so it sees
+    the last build's fact_orders too) without a ref, which would be a
+    cycle. -#}
+{% macro unpriced_orders() -%}
+    {%- set none_yet = 'select cast(null as ' ~ dbt.type_string() ~ ') as order_id' -%}
     {%- if not execute -%}
         {{ return(none_yet) }}
     {%- endif -%}
@@ -71,23 +73,23 @@
     {%- if orders is none -%}
         {{ return(none_yet) }}
     {%- endif -%}
-    {{ return('select cart_id from ' ~ orders ~ ' where unpriced_item_count > 0') }}
+    {{ return('select order_id from ' ~ orders ~ ' where unpriced_item_count > 0') }}
 {%- endmacro %}
 
-{#- Every order date the carts an incremental fact run rebuilds have ever
-    had (int_carts_latest.order_dates), as a SQL list of date literals: the
-    partitions of the fact that hold those carts' rows, before and after the
-    run. A list that matches nothing when there are no such carts. -#}
+{#- Every order date the orders an incremental fact run rebuilds have ever
+    had (int_orders_latest.order_dates), as a SQL list of date literals: the
+    partitions of the fact that hold those orders' rows, before and after
+    the run. A list that matches nothing when there are no such orders. -#}
 {% macro order_dates_to_rebuild() -%}
     {%- if not execute -%}
         {{ return('cast(null as date)') }}
     {%- endif -%}
     {%- set query -%}
         select distinct order_date
-        from ({{ unnest_order_dates('carts') }}) as dates
+        from ({{ unnest_order_dates('orders', key='order_id') }}) as dates
         order by order_date
     {%- endset -%}
-    {%- set query = 'with carts as (' ~ carts_to_build() ~ ') ' ~ query -%}
+    {%- set query = 'with orders as (' ~ orders_to_build() ~ ') ' ~ query -%}
     {%- set dates = run_query(query).columns[0].values() -%}
     {%- if dates | length == 0 -%}
         {{ return('cast(null as date)') }}
@@ -100,7 +102,7 @@
 {%- endmacro %}
 
 {#- On BigQuery, a fact's merge (merge_on_order_dates) reads and rewrites
-    only the order-date partitions of the carts it rebuilds: their rows can
+    only the order-date partitions of the orders it rebuilds: their rows can
     be nowhere else, and a constant list lets BigQuery prune the rest. -#}
 {% macro bigquery__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}

@@ -49,6 +49,7 @@ class Catalog:
 
     def __init__(self, manifest):
         self.tables = {}  # (project, dataset, table) -> [field]
+        self.views = set()  # (project, dataset, table) of the models materialized as views
         self.node_fields = {}  # unique_id -> [field]
         for kind in ("nodes", "sources"):
             for uid, node in manifest[kind].items():
@@ -57,6 +58,8 @@ class Catalog:
                 fields = [_field(c["name"], c.get("data_type")) for c in node["columns"].values()]
                 name = node.get("alias") or node.get("identifier") or node["name"]
                 self.tables[(node["database"], node["schema"], name)] = fields
+                if node.get("config", {}).get("materialized") == "view":
+                    self.views.add((node["database"], node["schema"], name))
                 self.node_fields[uid] = fields
 
     def datasets(self, project):
@@ -165,7 +168,8 @@ class FakeBigQuery:
 
     def _table(self, project, dataset, name, brief=False):
         ref = {"projectId": project, "datasetId": dataset, "tableId": name}
-        table = {"kind": "bigquery#table", "id": f"{project}:{dataset}.{name}", "tableReference": ref, "type": "TABLE"}
+        kind = "VIEW" if (project, dataset, name) in self.catalog.views else "TABLE"
+        table = {"kind": "bigquery#table", "id": f"{project}:{dataset}.{name}", "tableReference": ref, "type": kind}
         if not brief:
             table.update(schema={"fields": self.catalog.table(project, dataset, name)}, numRows="0", location="US")
         return table

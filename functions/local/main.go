@@ -31,11 +31,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
+	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
 func main() {
@@ -62,7 +65,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	rebuild := fs.Bool("rebuild", false, "delete the warehouse and rebuild it from the lake (snapshots reloaded, archived cart events replayed, marts rebuilt)")
 	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
-	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (see functions/local/storefront/faults.go)")
+	kind := fs.String("source", connect.FakeStore, "kind of store to read: "+strings.Join(connect.Kinds, ", ")+"; each has a built-in stand-in holding the FakeStore snapshot (SOURCE_BASE_URL and SOURCE_API_KEY name a real one)")
+	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (FakeStore); "+strings.Join(storeFaults[connect.Shopify], ", ")+" (shopify); "+strings.Join(storeFaults[connect.WooCommerce], ", ")+" (woocommerce)")
 	allowShrink := fs.Bool("allow-shrink", false, "accept snapshots and cart listings that are empty or far smaller than the last ones (a real shrink, not an outage)")
 	reportOnly := fs.Bool("report", false, "only draw the report of the runs kept in --dir (report.html) and print its path; run nothing")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +77,9 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if !slices.Contains(connect.Kinds, *kind) {
+		return fmt.Errorf("--source must be one of %s, got %q", strings.Join(connect.Kinds, ", "), *kind)
 	}
 	if *scale < 0 {
 		return fmt.Errorf("--scale must be zero or more, got %d", *scale)
@@ -101,7 +108,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	sum, err := Run(ctx, Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls, Rebuild: *rebuild,
-		SourceFault: storefront.Fault(*fault), AllowShrink: *allowShrink,
+		SourceKind: *kind, SourceFault: storefront.Fault(*fault), AllowShrink: *allowShrink,
 		DBT: *dbt, DBTProject: *dbtProject,
 		Env: config.Env(), Out: out,
 	})

@@ -722,8 +722,8 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		t.Errorf("unpriced lines in the summary = %d, want 1", s.DBT.UnpricedLines)
 	}
 	inferred := func() []string {
-		return query(`select 'product', product_id, is_inferred, product_title is null from bq_analytics.dim_products where product_id = 21
-			union all select 'user', user_id, is_inferred, email_hash is null from bq_analytics.dim_users where user_id = 11 order by 1`)
+		return query(`select 'product', cast(product_id as bigint), is_inferred, product_title is null from bq_analytics.dim_products where product_id = '21'
+			union all select 'user', cast(user_id as bigint), is_inferred, email_hash is null from bq_analytics.dim_users where user_id = '11' order by 1`)
 	}
 	if got, want := inferred(), []string{"product21 true true", "user11 true true"}; !cmp.Equal(got, want) {
 		t.Errorf("dimension rows of product 21 and user 11 = %q, want inferred members %q", got, want)
@@ -771,7 +771,7 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		t.Errorf("rejected: products %d, carts %d, dbt %s; want 1 each and nothing to build",
 			s.Ingest.Entities[0].Rejected, s.Polls[0].Poll.Rejected, s.DBT.Status)
 	}
-	if got := query("select count(*) from bq_analytics.dim_products where product_id = 22"); got[0] != "0" {
+	if got := query("select count(*) from bq_analytics.dim_products where product_id = '22'"); got[0] != "0" {
 		t.Errorf("product 22 in dim_products: %v, want none", got)
 	}
 	if got := query("select revenue::double from bq_analytics.fact_orders where cart_id = 8"); len(got) != 1 || got[0] != "129.95" {

@@ -79,7 +79,7 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 
 // reportRun is the part of a run summary the report draws.
 func reportRun(s Summary) report.Run {
-	r := report.Run{Started: s.StartedAt, Seconds: s.Seconds, Status: s.Status, Error: s.Error, Rows: map[string]int64{}}
+	r := report.Run{Started: s.StartedAt, Source: s.Ingest.Source, Seconds: s.Seconds, Status: s.Status, Error: s.Error, Rows: map[string]int64{}}
 	if r.Status == "" {
 		r.Status = warehouse.StatusSucceeded // summaries written before runs had a status
 	}
@@ -87,7 +87,7 @@ func reportRun(s Summary) report.Run {
 		r.Phases = append(r.Phases, report.Phase{Name: p.Name, Start: p.Start, Seconds: p.Seconds, Failed: p.Failed})
 	}
 	for _, e := range s.Ingest.Entities {
-		r.Rows[e.Entity] = e.Fetched
+		r.Rows[strings.TrimPrefix(e.Entity, "canonical_")] = e.Fetched
 	}
 	delivered := s.Backlog.Events
 	for _, p := range s.Polls {

@@ -19,6 +19,7 @@ import (
 	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
+	"github.com/shoplake/shoplake/shared/source/connect"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -41,8 +42,11 @@ type Options struct {
 	PollEvery time.Duration
 	// Polls bounds the number of polls when PollEvery is set (0: no bound).
 	Polls int
+	// SourceKind is the kind of store read (SOURCE_KIND): fakestore (the
+	// default), shopify or woocommerce, each with a built-in stand-in.
+	SourceKind string
 	// SourceFault, when set, makes the built-in API misbehave (see
-	// storefront.Fault).
+	// storefront.Fault, and storeFaults for the other kinds' stand-ins).
 	SourceFault storefront.Fault
 	// AllowShrink lets IngestBatch and PollCarts accept an empty or collapsed
 	// listing (their allow_shrink request field).
@@ -89,7 +93,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// Cloud Scheduler: the daily batch.
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
-	stop := progress(out, "ingesting products and users", st.api, 2*opts.Scale)
+	what := "ingesting products and users"
+	if opts.storeKind() {
+		what = "ingesting the store's products, customers and orders"
+	}
+	stop := progress(out, what, st.api, 2*opts.Scale)
 	end := sum.phase("ingest")
 	err = end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest))
 	stop()
@@ -137,7 +145,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum.failed(started, err)
 	}
-	for n := 1; ; n++ {
+	for n := 1; !opts.storeKind(); n++ {
 		report, err := st.pollAndStream(ctx, push, sum)
 		sum.Polls = append(sum.Polls, report)
 		if err != nil {
@@ -156,6 +164,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 
+	if opts.storeKind() {
+		fmt.Fprintf(out, "Cloud Scheduler → %s: paused for a %s store, whose orders come from %s's snapshot (as Terraform pauses it)\n",
+			pollcarts.FunctionName, opts.SourceKind, ingestbatch.FunctionName)
+	}
 	ctx = context.WithoutCancel(ctx)
 	sum.Carts, err = ledger.check(ctx, sum.deadLettered())
 	sum.Carts.Realigned = realigned.Realigned
@@ -363,6 +375,12 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	}
 	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
 	return err
+}
+
+// storeKind reports whether the run reads a store other than FakeStore,
+// whose orders come from IngestBatch's snapshot rather than the cart poll.
+func (o Options) storeKind() bool {
+	return o.SourceKind != "" && o.SourceKind != connect.FakeStore
 }
 
 // request is the body the scheduler jobs send to IngestBatch and PollCarts.

@@ -50,9 +50,12 @@ func warehousePath(dir string) string { return filepath.Join(dir, WarehouseFile)
 
 // stack is the running set of stand-ins and functions.
 type stack struct {
-	opts      Options
-	base      string // URL of the functions
-	api       *storefront.Server
+	opts Options
+	base string // URL of the functions
+	api  *storefront.Server
+	// sourceEnv are the source's settings the functions get: SOURCE_KIND,
+	// and the credentials of a built-in store stand-in.
+	sourceEnv map[string]string
 	gcs       *storage.Client
 	wh        *duckdb.Warehouse
 	whClosed  bool
@@ -173,6 +176,9 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 // startSource serves the built-in API, or checks the external one.
 func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) {
 	opts := st.opts
+	if opts.storeKind() {
+		return st.startStore(sum)
+	}
 	if opts.SourceBaseURL != "" {
 		if err := preflight(ctx, opts.SourceBaseURL, opts.Env, opts.Out); err != nil {
 			return "", err
@@ -214,6 +220,37 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 			return "", err
 		}
 	}
+	return url, nil
+}
+
+// startStore points the functions at a store of a kind other than FakeStore:
+// the external one at SourceBaseURL (its credentials in SOURCE_API_KEY), or
+// the kind's built-in stand-in.
+func (st *stack) startStore(sum *Summary) (string, error) {
+	opts := st.opts
+	st.sourceEnv = map[string]string{"SOURCE_KIND": opts.SourceKind}
+	if opts.SourceBaseURL != "" {
+		sum.Source = opts.SourceKind + " store " + opts.SourceBaseURL
+		return opts.SourceBaseURL, nil
+	}
+	if opts.Scale > 0 {
+		return "", fmt.Errorf("--scale serves synthetic FakeStore data; the %s stand-in holds the FakeStore snapshot only", opts.SourceKind)
+	}
+	h, secret, desc, err := storeHandler(opts.SourceKind, opts.SourceFault)
+	if err != nil {
+		return "", err
+	}
+	url, err := st.serveLocal(h)
+	if err != nil {
+		return "", err
+	}
+	if opts.SourceFault != "" {
+		desc += ", misbehaving: " + string(opts.SourceFault)
+	}
+	// The stand-in listens on another port each run: its records name it
+	// by its kind, so that an unchanged store writes unchanged snapshots.
+	st.sourceEnv["SOURCE_API_KEY"], st.sourceEnv["SOURCE_STORE"] = secret, "built-in "+opts.SourceKind+" stand-in"
+	sum.Source = desc
 	return url, nil
 }
 
@@ -295,7 +332,7 @@ func preflight(ctx context.Context, baseURL string, env config.Lookup, out io.Wr
 // sourceConfig is the storefront client configuration the functions get
 // from functionEnv for a source at baseURL.
 func sourceConfig(baseURL string, env config.Lookup) (source.Config, error) {
-	r := config.NewReader(functionEnv(env, baseURL, ""))
+	r := config.NewReader(functionEnv(env, baseURL, "", nil))
 	cfg := source.ReadConfig(r)
 	return cfg, r.Err()
 }

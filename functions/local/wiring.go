@@ -23,7 +23,7 @@ import (
 
 // passedThrough are the optional settings a user may give the local functions,
 // as they would to the deployed ones.
-var passedThrough = []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_TIMEOUT", "SOURCE_REQUEST_TIMEOUT",
+var passedThrough = []string{"SOURCE_API_KEY", "SOURCE_API_KEY_HEADER", "SOURCE_CURRENCY", "SOURCE_STORE", "SHOPIFY_API_VERSION", "WOOCOMMERCE_QUERY_AUTH", "SOURCE_TIMEOUT", "SOURCE_REQUEST_TIMEOUT",
 	"SOURCE_MIN_BYTES_PER_SECOND", "SOURCE_MAX_RETRIES", "SOURCE_RETRY_BUDGET", "RUN_TIMEOUT", "SOURCE_RATE_LIMIT", "SOURCE_MAX_RESPONSE_BYTES", "SOURCE_MAX_RECORD_BYTES", "SOURCE_MAX_SHRINK",
 	"LOG_LEVEL", "CARTS_WINDOW_DAYS", "INSERT_BATCH_ROWS", "INSERT_BATCH_DELAY"}
 
@@ -33,8 +33,10 @@ const LocalRunTimeout = time.Hour
 
 // functionEnv is the environment the local functions see: the deployed
 // variables, pointed at the local resources, with the run directory's
-// pseudonymisation key.
-func functionEnv(user config.Lookup, sourceURL, key string) config.Lookup {
+// pseudonymisation key and the source's settings (SOURCE_KIND, and the
+// credentials of a built-in stand-in), which the user's own settings
+// override.
+func functionEnv(user config.Lookup, sourceURL, key string, src map[string]string) config.Lookup {
 	env := map[string]string{
 		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
 		"SOURCE_BASE_URL": sourceURL, "CART_EVENTS_TOPIC": Topic, "CART_STATE_OBJECT": StateObject,
@@ -42,6 +44,9 @@ func functionEnv(user config.Lookup, sourceURL, key string) config.Lookup {
 		// A call of a local function may take longer than the cloud's
 		// RUN_TIMEOUT allows: at --scale, one poll lists a million carts.
 		"RUN_TIMEOUT": LocalRunTimeout.String(),
+	}
+	for k, v := range src {
+		env[k] = v
 	}
 	for _, k := range passedThrough {
 		if v, ok := user(k); ok {
@@ -61,7 +66,7 @@ func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer)
 	if err != nil {
 		return err
 	}
-	lookup := functionEnv(st.opts.Env, sourceURL, key)
+	lookup := functionEnv(st.opts.Env, sourceURL, key, st.sourceEnv)
 	ov := &setup.Overrides{Warehouse: st.wh, Transform: st.transform, LogOutput: logs}
 	for _, e := range entrypoints.All() {
 		h, err := e.Setup(ctx, lookup, ov)

@@ -15,3 +15,7 @@ def type_numeric():
 
 def type_bigint():
     return "int64"
+
+
+def type_float():
+    return "float64"

@@ -7,6 +7,8 @@
 {% macro date_series(start_date, end_date) %}{{ bigquery__date_series(start_date, end_date) }}{% endmacro %}
 {% macro money_type() %}{{ bigquery__money_type() }}{% endmacro %}
 {% macro iso_day_of_week(date_expr) %}{{ bigquery__iso_day_of_week(date_expr) }}{% endmacro %}
-{% macro unnest_order_dates(relation) %}{{ bigquery__unnest_order_dates(relation) }}{% endmacro %}
+{% macro unnest_order_dates(relation, key='cart_id') %}{{ bigquery__unnest_order_dates(relation, key) }}{% endmacro %}
+{% macro min_field(array_column, field) %}{{ bigquery__min_field(array_column, field) }}{% endmacro %}
+{% macro cart_lines_as_order_lines(array_column) %}{{ bigquery__cart_lines_as_order_lines(array_column) }}{% endmacro %}
 {#- dbt's env_var, returning the default. -#}
 {% macro env_var(name, default='') %}{{ default }}{% endmacro %}

@@ -1,23 +1,24 @@
 {{ fact_config(unique_key='order_item_key', cluster_column='order_key') }}
 
--- One row per product line of every order (the lines of the cart's latest
--- upsert, carried by int_carts_latest), priced at the product's price
--- valid at the order date (or its earliest known price). Incremental runs
--- recompute the carts with events in the lookback window; lines a cart no
--- longer has are kept with quantity 0 and is_removed, so a merge leaves no
--- stale line.
+-- One row per line of every order (int_orders_latest: a FakeStore cart's
+-- lines of its latest upsert, a store's order's lines of its latest
+-- snapshot). A line the store priced keeps its exact price; a cart's line
+-- is priced at the product's price valid at the order date (or its earliest
+-- known price). Incremental runs recompute the orders with events in the
+-- lookback window; lines an order no longer has are kept with quantity 0
+-- and is_removed, so a merge leaves no stale line.
 with
 
-carts as (
+orders as (
 
-    {{ carts_to_build() }}
+    {{ orders_to_build() }}
 
 ),
 
 prices as (
 
     select
-        product_id,
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
         price,
         dbt_valid_from,
         dbt_valid_to
@@ -35,24 +36,27 @@ earliest_price as (
 
 ),
 
-cart_lines as (
+order_lines as (
 
-    {{ unnest_lines('carts', 'lines', ['cart_id', 'user_id', 'is_deleted', 'last_event_at', 'cart_date']) }}
+    {{ unnest_lines('orders', 'lines', ['order_id', 'cart_id', 'source_kind', 'is_deleted', 'last_event_at', 'order_date']) }}
 
 ),
 
 lines as (
 
     select
+        order_id,
         cart_id,
-        user_id,
+        source_kind,
         is_deleted,
         last_event_at,
-        line.product_id as product_id,
+        order_date,
         line_number,
+        line.product_id as product_id,
         line.quantity as quantity,
-        cast(cart_date as date) as order_date
-    from cart_lines
+        line.unit_price as store_unit_price,
+        line.total as store_total
+    from order_lines
 
 ),
 
@@ -60,29 +64,35 @@ priced as (
 
     select
         lines.*,
-        coalesce(price_at_order.price, earliest_price.price) as unit_price
+        coalesce(lines.store_unit_price, price_at_order.price, earliest_price.price) as unit_price
     from lines
     left join prices as price_at_order
         on
-            lines.product_id = price_at_order.product_id
+            lines.store_unit_price is null
+            and lines.product_id = price_at_order.product_id
             and cast(price_at_order.dbt_valid_from as date) <= lines.order_date
             and coalesce(cast(price_at_order.dbt_valid_to as date), date '9999-12-31') > lines.order_date
-    left join earliest_price on lines.product_id = earliest_price.product_id
+    left join earliest_price
+        on
+            lines.store_unit_price is null
+            and lines.product_id = earliest_price.product_id
 
 ),
 
 current_lines as (
 
     select
-        {{ surrogate_key(['cart_id', 'line_number']) }} as order_item_key,
-        {{ surrogate_key(['cart_id']) }} as order_key,
+        {{ surrogate_key(['order_id', 'line_number']) }} as order_item_key,
+        {{ surrogate_key(['order_id']) }} as order_key,
         {{ surrogate_key(['product_id']) }} as product_key,
+        order_id,
         cart_id,
+        source_kind,
         line_number,
         order_date,
         quantity,
         cast(unit_price as {{ money_type() }}) as unit_price,
-        cast(quantity * unit_price as {{ money_type() }}) as line_revenue,
+        cast(coalesce(store_total, quantity * unit_price) as {{ money_type() }}) as line_revenue,
         is_deleted,
         false as is_removed,
         last_event_at
@@ -91,9 +101,9 @@ current_lines as (
 ){% if is_incremental() %}
     ,
 
-    recomputed_carts as (
+    rebuilt_orders as (
 
-        select distinct cart_id from carts
+        select distinct order_id from orders
 
     ),
 
@@ -103,7 +113,9 @@ current_lines as (
             existing.order_item_key,
             existing.order_key,
             existing.product_key,
+            existing.order_id,
             existing.cart_id,
+            existing.source_kind,
             existing.line_number,
             existing.order_date,
             cast(0 as {{ dbt.type_bigint() }}) as quantity,
@@ -113,7 +125,7 @@ current_lines as (
             true as is_removed,
             existing.last_event_at
         from {{ this }} as existing
-        inner join recomputed_carts on existing.cart_id = recomputed_carts.cart_id
+        inner join rebuilt_orders on existing.order_id = rebuilt_orders.order_id
         left join current_lines on existing.order_item_key = current_lines.order_item_key
         where
             current_lines.order_item_key is null

@@ -71,12 +71,16 @@ type Health struct {
 // Run is one local run.
 type Run struct {
 	Started time.Time
+	// Source is the kind of store the run read (fakestore, shopify,
+	// woocommerce).
+	Source  string
 	Seconds float64
 	Status  string
 	Error   string
 	Phases  []Phase
-	// Rows counts what the run read per entity (products, users, carts)
-	// and the cart events it delivered.
+	// Rows counts what the run read per entity (FakeStore: products, users,
+	// carts; other stores: products, customers, orders) and the cart events
+	// it delivered.
 	Rows map[string]int64
 }
 
@@ -171,7 +175,7 @@ func entities(runs []Run) []string {
 		}
 	}
 	var out, others []string
-	for _, e := range []string{"products", "users", "carts", "cart events"} {
+	for _, e := range []string{"products", "users", "customers", "carts", "orders", "cart events"} {
 		if seen[e] {
 			out = append(out, e)
 			delete(seen, e)

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func samplePage() Page {
 	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
 	run := func(at time.Time, products int64, status string, phases ...Phase) Run {
-		return Run{Started: at, Seconds: 12.5, Status: status, Phases: phases,
+		return Run{Started: at, Source: "fakestore", Seconds: 12.5, Status: status, Phases: phases,
 			Rows: map[string]int64{"products": products, "users": 10, "carts": 7, "cart events": 7}}
 	}
 	// The delivery follows the poll as it publishes: the two overlap.
@@ -35,6 +35,8 @@ func samplePage() Page {
 			{Name: "bq_analytics.fact_orders", Kind: "mart", Status: Failed, Note: "the last dbt build failed"},
 		},
 		Runs: []Run{
+			{Started: t0.Add(-10 * time.Minute), Source: "shopify", Seconds: 16.8, Status: "succeeded", Phases: phases[:2],
+				Rows: map[string]int64{"products": 20, "customers": 10, "orders": 7}},
 			run(t0, 20, "succeeded", phases...), run(t0.Add(10*time.Minute), 20, "succeeded", phases...),
 			run(t0.Add(20*time.Minute), 21, "succeeded", phases...), run(t0.Add(30*time.Minute), 400, "failed", failed...),
 		},

@@ -7,6 +7,7 @@
 package connect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type Config struct {
 	// APIKeySecret carries the credentials: a Shopify Admin API access
 	// token, or a WooCommerce "consumer_key:consumer_secret".
 	HTTP source.Config
+	// Store names the store in its records (source_store): SOURCE_STORE,
+	// default the base URL. A store reached at another address keeps its
+	// name, and so its snapshots.
+	Store string
 	// Currency is the ISO code of a FakeStore's carts (SOURCE_CURRENCY,
 	// default USD); Shopify and WooCommerce say their own.
 	Currency string
@@ -58,6 +63,7 @@ func ReadConfig(r *config.Reader) Config {
 	cfg := Config{
 		Kind:              r.OneOf("SOURCE_KIND", FakeStore, Kinds...),
 		HTTP:              source.ReadConfig(r),
+		Store:             r.String("SOURCE_STORE", ""),
 		Currency:          strings.ToUpper(r.String("SOURCE_CURRENCY", fakestore.DefaultCurrency)),
 		ShopifyAPIVersion: r.String("SHOPIFY_API_VERSION", DefaultShopifyAPIVersion),
 		WooQueryAuth:      r.OneOf("WOOCOMMERCE_QUERY_AUTH", "false", "true", "false") == "true",
@@ -123,7 +129,7 @@ func New(cfg Config, secret, from string) (*Source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Source{Kind: FakeStore, Store: fakestore.New(fakestore.Config{Store: h.BaseURL, Currency: cfg.Currency}, c), Client: c}, nil
+		return &Source{Kind: FakeStore, Store: fakestore.New(fakestore.Config{Store: cmp.Or(cfg.Store, h.BaseURL), Currency: cfg.Currency}, c), Client: c}, nil
 	}
 	// The retry client never sends a request: it holds no credentials.
 	h.APIKey = ""
@@ -134,14 +140,14 @@ func New(cfg Config, secret, from string) (*Source, error) {
 	out := &Source{Kind: cfg.Kind, Client: retry}
 	switch cfg.Kind {
 	case Shopify:
-		out.Store, err = shopify.New(shopify.Config{BaseURL: h.BaseURL, APIVersion: cfg.ShopifyAPIVersion,
+		out.Store, err = shopify.New(shopify.Config{BaseURL: h.BaseURL, Store: cfg.Store, APIVersion: cfg.ShopifyAPIVersion,
 			AccessToken: secret, TokenName: from, HTTP: h})
 	case WooCommerce:
 		key, sec, ok := strings.Cut(secret, ":")
 		if !ok || key == "" || sec == "" {
 			return nil, fmt.Errorf("%w: %s must hold consumer_key:consumer_secret (a WooCommerce REST API key), not something else", ErrCredentials, from)
 		}
-		out.Store, err = woocommerce.New(woocommerce.Config{BaseURL: h.BaseURL, ConsumerKey: key, ConsumerSecret: sec,
+		out.Store, err = woocommerce.New(woocommerce.Config{BaseURL: h.BaseURL, Store: cfg.Store, ConsumerKey: key, ConsumerSecret: sec,
 			CredentialsName: from, QueryAuth: cfg.WooQueryAuth, HTTP: h})
 	default:
 		return nil, fmt.Errorf("SOURCE_KIND %q is not one of %s", cfg.Kind, strings.Join(Kinds, ", "))

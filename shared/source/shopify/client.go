@@ -33,6 +33,8 @@ type Config struct {
 	// BaseURL is the store, https://<shop>.myshopify.com (any http(s) root
 	// for the local stand-in).
 	BaseURL string
+	// Store names the store in its records (source_store); default BaseURL.
+	Store string
 	// APIVersion is the pinned Admin API version, such as 2025-07.
 	APIVersion string
 	// AccessToken is the Admin API access token.

@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ func (c *Client) each(ctx context.Context, l listing, since time.Time, fn func(j
 
 // Origin is the store as canonical records name it.
 func (c *Client) Origin() model.Origin {
-	return model.Origin{Kind: "shopify", Store: c.cfg.BaseURL}
+	return model.Origin{Kind: "shopify", Store: cmp.Or(c.cfg.Store, c.cfg.BaseURL)}
 }
 
 // Products lists the store's products as canonical records, each with its

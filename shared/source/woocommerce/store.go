@@ -20,6 +20,7 @@ package woocommerce
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -44,6 +45,8 @@ const MaxPerPage = 100
 type Config struct {
 	// BaseURL is the site, such as https://shop.example.com.
 	BaseURL string
+	// Store names the store in its records (source_store); default BaseURL.
+	Store string
 	// ConsumerKey and ConsumerSecret are the REST API credentials.
 	ConsumerKey, ConsumerSecret string
 	// CredentialsName says where the credentials came from (a Secret
@@ -118,7 +121,9 @@ func loopback(host string) bool {
 }
 
 // Origin names the store.
-func (s *Store) Origin() model.Origin { return model.Origin{Kind: "woocommerce", Store: s.cfg.BaseURL} }
+func (s *Store) Origin() model.Origin {
+	return model.Origin{Kind: "woocommerce", Store: cmp.Or(s.cfg.Store, s.cfg.BaseURL)}
+}
 
 // list reads every record of endpoint with the query q, page by page in id
 // order, and calls fn with each; records listed again (a record inserted
