@@ -24,7 +24,11 @@ type storeEntity struct {
 // takes them.
 var storeEntities = []storeEntity{
 	{"products", model.CanonicalProducts, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
-		return s.Products(ctx, time.Time{}, checked(fn, func(*model.CanonicalProduct) {}))
+		each := checked(fn, func(*model.CanonicalProduct) {})
+		if b, ok := s.(bulkProducts); ok {
+			return b.ProductsInBulk(ctx, each)
+		}
+		return s.Products(ctx, time.Time{}, each)
 	}},
 	{"customers", model.CanonicalCustomers, func(ctx context.Context, s source.Store, key pseudonym.Key, fn func(any, string, error) error) error {
 		return s.Customers(ctx, time.Time{}, checked(fn, func(c *model.CanonicalCustomer) {
@@ -39,6 +43,12 @@ var storeEntities = []storeEntity{
 	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
 		return s.Orders(ctx, time.Time{}, checked(fn, func(*model.CanonicalOrder) {}))
 	}},
+}
+
+// bulkProducts is a store that lists its whole catalogue in one bulk export
+// (shopify.Client), as it asks a large catalogue to be read.
+type bulkProducts interface {
+	ProductsInBulk(ctx context.Context, fn func(*model.CanonicalProduct, error) error) error
 }
 
 // storeEntityNames are the names of storeEntities.

@@ -97,7 +97,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.storeKind() {
 		what = "ingesting the store's products, customers and orders"
 	}
-	stop := progress(out, what, st.api, 2*opts.Scale)
+	total := 2 * opts.Scale
+	if opts.storeKind() {
+		total = 3 * opts.Scale
+	}
+	stop := progress(out, what, st.served, total)
 	end := sum.phase("ingest")
 	err = end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest))
 	stop()
@@ -269,7 +273,7 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 			delivered <- delivery{stats, err}
 		}()
 	}
-	stop := progress(out, "polling carts", s.api, s.opts.Scale)
+	stop := progress(out, "polling carts", s.served, s.opts.Scale)
 	end := sum.phase("poll")
 	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
@@ -436,20 +440,21 @@ func errorDetail(body []byte) string {
 	return strings.TrimSpace(string(body))
 }
 
-// progress prints a line every two seconds until stopped: with the built-in
-// API, how many records it served for this phase of total (0: unknown), their
-// rate and the time left; with an external one, which the runner cannot
-// count, only what is being done and for how long.
-func progress(out io.Writer, what string, api *storefront.Server, total int64) func() {
-	if api == nil {
+// progress prints a line every two seconds until stopped: with a built-in
+// stand-in (served counts the records it answered), how many it served for
+// this phase of total (0: unknown), their rate and the time left; with an
+// external source, which the runner cannot count (served nil), only what is
+// being done and for how long.
+func progress(out io.Writer, what string, served func() int64, total int64) func() {
+	if served == nil {
 		start := time.Now()
 		return every(2*time.Second, func() {
 			fmt.Fprintf(out, "  … %s, %.0fs\n", what, time.Since(start).Seconds())
 		})
 	}
-	served0 := api.Served()
+	served0 := served()
 	return reportEvery(out, 2*time.Second, what+":", "records",
-		func() int64 { return api.Served() - served0 }, func() int64 { return total })
+		func() int64 { return served() - served0 }, func() int64 { return total })
 }
 
 // reportEvery prints "  … <what> <progressLine>" every interval until

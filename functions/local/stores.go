@@ -39,37 +39,62 @@ func shopifyFaultNames() []string {
 }
 
 // storeHandler is the stand-in of a store of kind, seeded from the
-// FakeStore fixtures, misbehaving as fault says, and the credentials the
-// functions send it (SOURCE_API_KEY).
-func storeHandler(kind string, fault storefront.Fault) (http.Handler, string, string, error) {
+// FakeStore fixtures or, when scale is positive, holding scale synthetic
+// products, customers and orders, misbehaving as fault says; and the
+// credentials the functions send it (SOURCE_API_KEY) and its description.
+func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Handler, served func() int64, secret, desc string, err error) {
 	if fault != "" && !slices.Contains(storeFaults[kind], string(fault)) {
-		return nil, "", "", fmt.Errorf("unknown %s fault %q (one of: %s)", kind, fault, strings.Join(storeFaults[kind], ", "))
+		return nil, nil, "", "", fmt.Errorf("unknown %s fault %q (one of: %s)", kind, fault, strings.Join(storeFaults[kind], ", "))
+	}
+	holds := "the FakeStore snapshot (20 products, 10 customers, 7 orders)"
+	if scale > 0 {
+		holds = fmt.Sprintf("%d synthetic products, customers and orders", scale)
 	}
 	switch kind {
 	case connect.Shopify:
-		data, err := shopifyapi.FromFakeStore()
-		if err != nil {
-			return nil, "", "", err
-		}
-		api := shopifyapi.NewServer(shopifyapi.Config{Token: localShopifyToken}, data)
-		if fault != "" {
-			if err := api.Misbehave(shopifyapi.Mode(fault)); err != nil {
-				return nil, "", "", err
+		cfg := shopifyapi.Config{Token: localShopifyToken}
+		var data shopifyapi.Connections
+		if scale > 0 {
+			// Shopify's own bucket (1,000 points restoring 50 a second)
+			// paces a large store to hours: at scale the stand-in's is
+			// wide, so that the run measures Shoplake, not the pacing.
+			cfg.Bucket = shopifyapi.Bucket{Max: 1e12, RestoreRate: 1e12}
+			holds += ", cost bucket widened"
+		} else {
+			var err error
+			if data, err = shopifyapi.FromFakeStore(); err != nil {
+				return nil, nil, "", "", err
 			}
 		}
-		return api, localShopifyToken, "built-in Shopify stand-in (GraphQL Admin API " + connect.DefaultShopifyAPIVersion + ") holding the FakeStore snapshot (20 products, 10 customers, 7 orders)", nil
-	case connect.WooCommerce:
-		data, err := wooapi.FromFakeStore()
-		if err != nil {
-			return nil, "", "", err
+		api := shopifyapi.NewServer(cfg, data)
+		if scale > 0 {
+			api.GenerateStore(int(scale), int(scale), int(scale))
 		}
-		var api http.Handler = wooapi.NewServer(wooapi.Config{ConsumerKey: localWooKey, ConsumerSecret: localWooSecret}, data)
+		if fault != "" {
+			if err := api.Misbehave(shopifyapi.Mode(fault)); err != nil {
+				return nil, nil, "", "", err
+			}
+		}
+		return api, api.Served, localShopifyToken, "built-in Shopify stand-in (GraphQL Admin API " + connect.DefaultShopifyAPIVersion + ") holding " + holds, nil
+	case connect.WooCommerce:
+		var data map[string][]wooapi.Record
+		if scale <= 0 {
+			var err error
+			if data, err = wooapi.FromFakeStore(); err != nil {
+				return nil, nil, "", "", err
+			}
+		}
+		woo := wooapi.NewServer(wooapi.Config{ConsumerKey: localWooKey, ConsumerSecret: localWooSecret}, data)
+		if scale > 0 {
+			woo.GenerateStore(int(scale), int(scale), int(scale))
+		}
+		var api http.Handler = woo
 		if fault != "" {
 			api = wooFault(api, fault)
 		}
-		return api, localWooKey + ":" + localWooSecret, "built-in WooCommerce stand-in (REST API v3) holding the FakeStore snapshot (20 products, 10 customers, 7 orders)", nil
+		return api, woo.Served, localWooKey + ":" + localWooSecret, "built-in WooCommerce stand-in (REST API v3) holding " + holds, nil
 	}
-	return nil, "", "", fmt.Errorf("no built-in stand-in for source %q", kind)
+	return nil, nil, "", "", fmt.Errorf("no built-in stand-in for source %q", kind)
 }
 
 // wooFault wraps the WooCommerce stand-in to misbehave: refuse the

@@ -166,6 +166,7 @@ func TestStoresMisbehaving(t *testing.T) {
 		{kind: connect.Shopify, name: "wrong token", env: []string{"SOURCE_API_KEY=shpat_wrong_token"},
 			wantErr: "shopify refused the access token (HTTP 401) read from SOURCE_API_KEY"},
 		{kind: connect.Shopify, fault: "token-revoked", wantErr: "HTTP 401"},
+		{kind: connect.Shopify, fault: "bulk-expired", wantErr: "shopify bulk operation did not complete"},
 		{kind: connect.WooCommerce, fault: "503-run"},
 		{kind: connect.WooCommerce, fault: "cut-off"},
 		{kind: connect.WooCommerce, fault: "credentials-refused",
@@ -200,6 +201,34 @@ func TestStoresMisbehaving(t *testing.T) {
 			}
 			if diff := cmp.Diff(before, readRawState(t, dir)); diff != "" {
 				t.Errorf("the refused run changed what the last run left (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestStoresAtScale: --scale makes a store stand-in hold that many
+// synthetic products, customers and orders, and the run reads every one.
+func TestStoresAtScale(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the pipeline")
+	}
+	for _, kind := range []string{connect.Shopify, connect.WooCommerce} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := runLocal(t, dir, nil, "--port", "0", "--source", kind, "--scale", "3000")
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			s := lastRun(t, dir)
+			if len(s.Ingest.Entities) != 3 {
+				t.Fatalf("entities %+v, want products, customers and orders", s.Ingest.Entities)
+			}
+			for _, e := range s.Ingest.Entities {
+				if e.Valid != 3000 || e.Rejected != 0 {
+					t.Errorf("%s: %d valid, %d rejected; want 3000 valid", e.Entity, e.Valid, e.Rejected)
+				}
 			}
 		})
 	}

@@ -144,6 +144,7 @@ func (s *Server) serveBulkResult(w http.ResponseWriter, r *http.Request) {
 		line, _ := json.Marshal(p)
 		nw, _ := bw.Write(append(line, '\n'))
 		written += int64(nw)
+		s.served.Add(1)
 		for _, v := range variants.Nodes {
 			v["__parentId"], _ = json.Marshal(n.ID)
 			vl, _ := json.Marshal(v)

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/storefront"
@@ -82,7 +83,13 @@ type Server struct {
 	stats     Stats
 	hooks     []Hook
 	bulk      bulkState
+	// served counts the records answered, in pages and bulk results.
+	served atomic.Int64
 }
+
+// Served counts the records the server answered, in pages and in bulk
+// results: what a run's progress counts.
+func (s *Server) Served() int64 { return s.served.Load() }
 
 // Stats counts what the server answered.
 type Stats struct {
@@ -373,6 +380,7 @@ func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any,
 	actual := float64(2 + len(page)*NodeCost)
 	s.available -= actual
 	s.stats.Nodes[conn] += len(page)
+	s.served.Add(int64(len(page)))
 	nodes := make([]json.RawMessage, len(page))
 	for i, n := range page {
 		nodes[i] = n.JSON

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,7 @@ type Server struct {
 	generated map[string]generator
 	requests  int
 	hooks     []Hook
+	served    atomic.Int64
 }
 
 // Hook is called with every authenticated request's endpoint, page and
@@ -215,8 +217,13 @@ func (s *Server) list(w http.ResponseWriter, endpoint string, q map[string][]str
 			body[i] = json.RawMessage(`{"id":` + strconv.FormatInt(r.ID, 10) + `}`)
 		}
 	}
+	s.served.Add(int64(len(body)))
 	writePage(w, body, total, perPage)
 }
+
+// Served counts the records the server answered: what a run's progress
+// counts.
+func (s *Server) Served() int64 { return s.served.Load() }
 
 // writePage answers a page with the totals in the headers.
 func writePage(w http.ResponseWriter, body []json.RawMessage, total, perPage int) {

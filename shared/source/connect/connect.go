@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/secrets"
@@ -53,6 +54,9 @@ type Config struct {
 	// ShopifyAPIVersion is the pinned Admin API version
 	// (SHOPIFY_API_VERSION).
 	ShopifyAPIVersion string
+	// ShopifyBulkPoll is how often a bulk export's status is asked
+	// (SHOPIFY_BULK_POLL, default shopify.DefaultBulkPoll).
+	ShopifyBulkPoll time.Duration
 	// WooQueryAuth sends WooCommerce credentials as query parameters, for
 	// servers that strip the Authorization header (WOOCOMMERCE_QUERY_AUTH).
 	WooQueryAuth bool
@@ -66,7 +70,13 @@ func ReadConfig(r *config.Reader) Config {
 		Store:             r.String("SOURCE_STORE", ""),
 		Currency:          strings.ToUpper(r.String("SOURCE_CURRENCY", fakestore.DefaultCurrency)),
 		ShopifyAPIVersion: r.String("SHOPIFY_API_VERSION", DefaultShopifyAPIVersion),
+		ShopifyBulkPoll:   r.Duration("SHOPIFY_BULK_POLL", shopify.DefaultBulkPoll),
 		WooQueryAuth:      r.OneOf("WOOCOMMERCE_QUERY_AUTH", "false", "true", "false") == "true",
+	}
+	if cfg.Kind == Shopify && r.String("SOURCE_RATE_LIMIT", "") == "" {
+		// Shopify's cost bucket paces the requests (shopify.Client), not a
+		// rate of requests a second.
+		cfg.HTTP.RequestsPerSecond = 0
 	}
 	if len(cfg.Currency) != 3 {
 		r.Fail("SOURCE_CURRENCY", "must be an ISO 4217 code such as USD, got %q", cfg.Currency)
@@ -141,7 +151,7 @@ func New(cfg Config, secret, from string) (*Source, error) {
 	switch cfg.Kind {
 	case Shopify:
 		out.Store, err = shopify.New(shopify.Config{BaseURL: h.BaseURL, Store: cfg.Store, APIVersion: cfg.ShopifyAPIVersion,
-			AccessToken: secret, TokenName: from, HTTP: h})
+			AccessToken: secret, TokenName: from, HTTP: h, BulkPoll: cfg.ShopifyBulkPoll})
 	case WooCommerce:
 		key, sec, ok := strings.Cut(secret, ":")
 		if !ok || key == "" || sec == "" {

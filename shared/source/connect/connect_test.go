@@ -36,6 +36,9 @@ func TestReadConfig(t *testing.T) {
 			r := config.NewReader(config.Map(vars))
 			cfg := ReadConfig(r)
 			err := r.Err()
+			if cfg.Kind == Shopify && tt.vars["SOURCE_RATE_LIMIT"] == "" && cfg.HTTP.RequestsPerSecond != 0 {
+				t.Errorf("Shopify paced at %g requests/s; its cost bucket paces it", cfg.HTTP.RequestsPerSecond)
+			}
 			if cfg.Kind != tt.kind {
 				t.Errorf("kind %q, want %q", cfg.Kind, tt.kind)
 			}

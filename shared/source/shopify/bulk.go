@@ -237,3 +237,15 @@ func (a *assembler) finish(opID string) error {
 	}
 	return nil
 }
+
+// ProductsInBulk lists every product through a bulk export (ExportProducts,
+// then EachExportedProduct): the way Shopify asks a large catalogue to be
+// read whole, one query's cost however many products. One attempt: run it
+// inside Retry; an attempt after a failure starts a new export.
+func (c *Client) ProductsInBulk(ctx context.Context, fn func(*model.CanonicalProduct, error) error) error {
+	op, err := c.ExportProducts(ctx)
+	if err != nil {
+		return err
+	}
+	return c.EachExportedProduct(ctx, op, fn)
+}
