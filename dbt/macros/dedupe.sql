@@ -22,3 +22,33 @@
     from {{ relation }}
     qualify row_number() over (partition by {{ key }} order by dt desc, _extracted_at desc) = 1
 {%- endmacro %}
+
+{#- The latest snapshot of each record of a store's canonical raw table
+    (canonical_products, …), by source_id, with is_vanished (the newest
+    snapshot no longer lists it: the store deleted it) and
+    newest_extracted_at (when the newest snapshot was read). -#}
+{% macro latest_canonical_snapshot(table) -%}
+    with
+
+    latest as (
+
+        {{ latest_snapshot(source('bq_raw', table), key='source_id') }}
+
+    ),
+
+    newest as (
+
+        select
+            max(dt) as newest_dt,
+            max(_extracted_at) as newest_extracted_at
+        from {{ source('bq_raw', table) }}
+
+    )
+
+    select
+        latest.*,
+        latest.dt < newest.newest_dt as is_vanished,
+        newest.newest_extracted_at
+    from latest
+    cross join newest
+{%- endmacro %}

@@ -23,7 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/pseudonym"
-	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -58,7 +58,8 @@ func newHarness(t *testing.T, api http.Handler) *harness {
 	return newHarnessEnv(t, api, nil)
 }
 
-// newHarnessEnv is newHarness with extra variables set.
+// newHarnessEnv is newHarness with extra variables set: SOURCE_KIND and
+// SOURCE_API_KEY read another kind of store.
 func newHarnessEnv(t *testing.T, api http.Handler, extra map[string]string) *harness {
 	t.Helper()
 	apiSrv := httptest.NewServer(api)
@@ -76,7 +77,7 @@ func newHarnessEnv(t *testing.T, api http.Handler, extra map[string]string) *har
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := source.New(cfg.Source.HTTP, nil)
+	src, err := connect.New(cfg.Source, cfg.Source.HTTP.APIKey, "SOURCE_API_KEY")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +88,11 @@ func newHarnessEnv(t *testing.T, api http.Handler, extra map[string]string) *har
 	h := &harness{gcs: gcs, runs: &fakeRuns{}}
 	var logger *slog.Logger
 	logger, h.logs = logtest.New()
-	h.fn, err = New(cfg, Deps{
-		Source: src, Key: testKey, Lake: lw, Runs: h.runs,
-		Logger: logger,
-		Now:    func() time.Time { return testNow },
-	})
-	if err != nil {
+	deps := Deps{Source: src.Client, Key: testKey, Lake: lw, Runs: h.runs, Logger: logger, Now: func() time.Time { return testNow }}
+	if src.Kind != connect.FakeStore {
+		deps.Store = src.Store
+	}
+	if h.fn, err = New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 	return h

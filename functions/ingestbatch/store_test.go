@@ -3,19 +3,14 @@ package ingestbatch
 import (
 	"bufio"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/functions/local/wooapi"
-	"github.com/shoplake/shoplake/internal/logtest"
-	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
@@ -55,32 +50,8 @@ var storeCases = []storeCase{
 // kind, with the credentials secret.
 func newStoreHarness(t *testing.T, kind string, api http.Handler, secret string) *harness {
 	t.Helper()
-	apiSrv := httptest.NewServer(api)
-	t.Cleanup(apiSrv.Close)
-	gcs := laketest.New(t, "raw", nil)
-	cfg, err := LoadConfig(config.Map(map[string]string{
-		"PROJECT_ID": "proj", "RAW_BUCKET": "raw", "SOURCE_BASE_URL": apiSrv.URL, "SOURCE_KIND": kind,
-		"SOURCE_API_KEY": secret, "SOURCE_RATE_LIMIT": "1000", "SHOPIFY_BULK_POLL": "10ms", "SOURCE_MAX_RETRIES": "1", "PSEUDONYM_KEY": "ingest-test-key-0123456789",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := connect.New(cfg.Source, secret, "SOURCE_API_KEY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lw, err := lake.NewWriter(lake.Config{Bucket: "raw"}, gcs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{gcs: gcs, runs: &fakeRuns{}}
-	var logger *slog.Logger
-	logger, h.logs = logtest.New()
-	h.fn, err = New(cfg, Deps{Source: src.Client, Store: src.Store, Key: testKey, Lake: lw, Runs: h.runs, Logger: logger, Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return newHarnessEnv(t, api, map[string]string{"SOURCE_KIND": kind, "SOURCE_API_KEY": secret,
+		"SOURCE_MAX_RETRIES": "1", "SHOPIFY_BULK_POLL": "10ms"})
 }
 
 // lines decodes an NDJSON object's records into T.

@@ -4,21 +4,9 @@
 -- deleted.
 with
 
-source as (
-
-    select * from {{ source('bq_raw', 'canonical_customers') }}
-
-),
-
 latest as (
 
-    {{ latest_snapshot('source', key='source_id') }}
-
-),
-
-newest as (
-
-    select max(dt) as newest_dt from source
+    {{ latest_canonical_snapshot('canonical_customers') }}
 
 ),
 
@@ -26,27 +14,26 @@ renamed as (
 
     select
         -- ids
-        latest.source_id as customer_id,
+        source_id as customer_id,
 
         -- strings
-        latest.source_kind,
-        latest.email_hash,
-        latest.city,
-        latest.postal_code,
-        latest.country,
+        source_kind,
+        email_hash,
+        city,
+        postal_code,
+        country,
 
         -- booleans
-        latest.guest as is_guest,
-        latest.deleted or latest.dt < newest.newest_dt as is_deleted,
+        guest as is_guest,
+        deleted or is_vanished as is_deleted,
 
         -- dates and timestamps
-        latest.created_at,
-        latest.updated_at,
-        latest.dt as snapshot_date,
-        latest._extracted_at as extracted_at
+        created_at,
+        updated_at,
+        dt as snapshot_date,
+        _extracted_at as extracted_at
 
     from latest
-    cross join newest
 
 )
 

@@ -5,24 +5,9 @@
 -- snapshot.
 with
 
-source as (
-
-    select * from {{ source('bq_raw', 'canonical_orders') }}
-
-),
-
 latest as (
 
-    {{ latest_snapshot('source', key='source_id') }}
-
-),
-
-newest as (
-
-    select
-        max(dt) as newest_dt,
-        max(_extracted_at) as newest_extracted_at
-    from source
+    {{ latest_canonical_snapshot('canonical_orders') }}
 
 ),
 
@@ -30,34 +15,33 @@ renamed as (
 
     select
         -- ids
-        latest.source_id as order_id,
-        nullif(latest.customer_id, '') as customer_id,
+        source_id as order_id,
+        nullif(customer_id, '') as customer_id,
 
         -- strings
-        latest.source_kind,
-        latest.kind as order_kind,
-        latest.status as order_status,
-        latest.currency,
+        source_kind,
+        kind as order_kind,
+        status as order_status,
+        currency,
 
         -- numerics
-        latest.total as order_total,
+        total as order_total,
 
         -- booleans
-        latest.deleted or latest.dt < newest.newest_dt as is_deleted,
+        deleted or is_vanished as is_deleted,
 
         -- arrays
-        latest.lines,
+        lines,
 
         -- dates and timestamps
-        latest.created_at,
-        latest.updated_at,
-        latest.dt as snapshot_date,
+        created_at,
+        updated_at,
+        dt as snapshot_date,
         -- The snapshot that last said anything of the order: the newest
         -- one, for an order it lists or has dropped.
-        newest.newest_extracted_at as last_seen_at
+        newest_extracted_at as last_seen_at
 
     from latest
-    cross join newest
 
 )
 

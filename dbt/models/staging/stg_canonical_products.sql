@@ -3,21 +3,9 @@
 -- lists as deleted, is flagged deleted.
 with
 
-source as (
-
-    select * from {{ source('bq_raw', 'canonical_products') }}
-
-),
-
 latest as (
 
-    {{ latest_snapshot('source', key='source_id') }}
-
-),
-
-newest as (
-
-    select max(dt) as newest_dt from source
+    {{ latest_canonical_snapshot('canonical_products') }}
 
 ),
 
@@ -25,28 +13,27 @@ renamed as (
 
     select
         -- ids
-        latest.source_id as product_id,
+        source_id as product_id,
 
         -- strings
-        latest.source_kind,
-        trim(latest.title) as product_title,
-        latest.category as product_category,
+        source_kind,
+        trim(title) as product_title,
+        category as product_category,
 
         -- numerics
-        {{ min_field('latest.variants', 'price') }} as price,
-        {{ array_length('latest.variants') }} as variant_count,
+        {{ min_field('variants', 'price') }} as price,
+        {{ array_length('variants') }} as variant_count,
 
         -- booleans
-        latest.deleted or latest.dt < newest.newest_dt as is_deleted,
+        deleted or is_vanished as is_deleted,
 
         -- dates and timestamps
-        latest.created_at,
-        latest.updated_at,
-        latest.dt as snapshot_date,
-        latest._extracted_at as extracted_at
+        created_at,
+        updated_at,
+        dt as snapshot_date,
+        _extracted_at as extracted_at
 
     from latest
-    cross join newest
 
 )
 

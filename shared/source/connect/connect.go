@@ -168,12 +168,6 @@ func New(cfg Config, secret, from string) (*Source, error) {
 	return out, nil
 }
 
-// Noticer is a store with something the operator must know before trusting
-// what it lists (Shopify: scopes that limit what the token may read).
-type Noticer interface {
-	Notice(ctx context.Context) (string, error)
-}
-
 // Refused reports whether err is a store refusing the credentials: the same
 // credentials will be refused by every other listing of the run too.
 func Refused(err error) bool {
