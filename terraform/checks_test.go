@@ -21,6 +21,7 @@ var checks = map[string]func(*tfConfig) []string{
 	"firstApply": firstApplyProblems,
 	"dashboard":  dashboardProblems,
 	"timeouts":   timeoutProblems,
+	"biAccess":   biAccessProblems,
 }
 
 // TestEveryCheckHolds runs every check on this folder's configuration.
@@ -77,6 +78,22 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"timeouts", breakage{"run timeout past the function's", "functions.tf", `RUN_TIMEOUT         = "45s"`, `RUN_TIMEOUT         = "55s"`, "RUN_TIMEOUT 55s leaves less than 5.5s of the 55s function timeout"}},
 		{"timeouts", breakage{"function timeout lowered", "functions.tf", `timeout       = 540`, `timeout       = 300`, "RUN_TIMEOUT 8m0s leaves less than 30s of the 5m0s function timeout"}},
 		{"timeouts", breakage{"retry budget past the run", "functions.tf", `SOURCE_RETRY_BUDGET  = "100s"`, `SOURCE_RETRY_BUDGET  = "3m"`, "4 fetches of SOURCE_RETRY_BUDGET 3m0s (12m0s in all) do not fit in RUN_TIMEOUT 8m0s"}},
+		{"biAccess", breakage{"BI readers on the raw dataset", "iam.tf", `  dataset_id = google_bigquery_dataset.this["analytics"].dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value`, `  dataset_id = google_bigquery_dataset.this["raw"].dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value`, `grants the BI readers [roles/bigquery.dataViewer] on google_bigquery_dataset.this["raw"].dataset_id`}},
+		{"biAccess", breakage{"BI readers may write the marts", "iam.tf", `  role       = "roles/bigquery.dataViewer"
+  member     = each.value`, `  role       = "roles/bigquery.dataEditor"
+  member     = each.value`, `grants the BI readers [roles/bigquery.dataEditor]`}},
+		{"biAccess", breakage{"BI readers read the lake", "iam.tf", `# Function builds read the source archive,`, `resource "google_storage_bucket_iam_member" "bi_lake" {
+  for_each = toset(var.bi_readers)
+  bucket   = google_storage_bucket.raw.name
+  role     = "roles/storage.objectViewer"
+  member   = each.value
+}
+
+# Function builds read the source archive,`, `grants the BI readers [roles/storage.objectViewer] on google_storage_bucket.raw.name`}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

@@ -155,6 +155,30 @@ resource "google_bigquery_dataset_iam_member" "dbt_writes" {
   member     = "serviceAccount:${google_service_account.dbt.email}"
 }
 
+# --- BI readers ----------------------------------------------------------------
+# The BI tools and analysts read the marts and nothing else: the raw and
+# staging datasets hold what the marts leave out (every delivery of every
+# event, rejected records). They run their queries as jobs of the project.
+# terraform/bi_test.go keeps these the only grants to var.bi_readers.
+
+resource "google_bigquery_dataset_iam_member" "bi_reads_analytics" {
+  for_each = toset(var.bi_readers)
+
+  dataset_id = google_bigquery_dataset.this["analytics"].dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value
+}
+
+resource "google_project_iam_member" "bi_runs_queries" {
+  for_each = toset(var.bi_readers)
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = each.value
+
+  depends_on = [google_project_service.this]
+}
+
 # Function builds read the source archive, push the function images to this
 # platform's repository and write build logs.
 resource "google_storage_bucket_iam_member" "build_reads_sources" {

@@ -193,3 +193,14 @@ variable "deletion_protection" {
   description = "Protect BigQuery tables from deletion by Terraform. Turn off only in throwaway projects."
   default     = true
 }
+
+variable "bi_readers" {
+  type        = list(string)
+  description = "Principals of the BI tools and analysts (group:…, serviceAccount:…, user:…): they may read bq_analytics and run query jobs in the project, and nothing else (no raw or staging dataset, no bucket, no secret)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.bi_readers : can(regex("^(group|serviceAccount|user|domain):[^ ]+$", m))])
+    error_message = "Each of bi_readers must be an IAM principal: group:…, serviceAccount:…, user:… or domain:…."
+  }
+}
