@@ -23,6 +23,10 @@ type Config struct {
 	// Source says which store to read and how (SOURCE_KIND and the
 	// SOURCE_* variables).
 	Source connect.Config
+	// CursorLookback is how far before its cursor an incremental listing of
+	// a store's orders starts (SOURCE_CURSOR_LOOKBACK, default
+	// DefaultCursorLookback).
+	CursorLookback time.Duration
 	// Pseudonym names the key that replaces users' e-mail addresses
 	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).
 	Pseudonym pseudonym.Config
@@ -31,7 +35,8 @@ type Config struct {
 // LoadConfig reads the configuration from lookup and reports every problem.
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
-	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: connect.ReadConfig(r), Pseudonym: pseudonym.ReadConfig(r)}
+	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: connect.ReadConfig(r),
+		CursorLookback: r.Duration("SOURCE_CURSOR_LOOKBACK", DefaultCursorLookback), Pseudonym: pseudonym.ReadConfig(r)}
 	return cfg, r.Err()
 }
 

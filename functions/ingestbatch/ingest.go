@@ -64,6 +64,9 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = DefaultRunTimeout
 	}
+	if cfg.CursorLookback <= 0 {
+		cfg.CursorLookback = DefaultCursorLookback
+	}
 	return &Function{cfg: cfg, deps: deps}, nil
 }
 
@@ -97,9 +100,16 @@ type EntityResult struct {
 	// (lake.ReasonKind).
 	RejectReasons map[string]int64 `json:"reject_reasons,omitempty"`
 	// Drift is how the records' fields differ from the model's.
-	Drift          *drift.Report `json:"drift,omitempty"`
-	Error          string        `json:"error,omitempty"`
-	DurationMillis int64         `json:"duration_ms"`
+	Drift *drift.Report `json:"drift,omitempty"`
+	// From is when an incremental listing started (its cursor less the
+	// lookback); empty for a whole listing. Kept counts the records it
+	// carried over from the last snapshot, Deleted those it left out as
+	// the store's reconcile of ids no longer lists them.
+	From           string `json:"from,omitempty"`
+	Kept           int64  `json:"kept,omitempty"`
+	Deleted        int64  `json:"deleted,omitempty"`
+	Error          string `json:"error,omitempty"`
+	DurationMillis int64  `json:"duration_ms"`
 }
 
 // Summary is the response of a run.
@@ -297,13 +307,14 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 	case sourceErr != nil:
 		return fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
 	}
-	return f.publish(ctx, e.Name, snap, rejects, res, stamp.Day, allowShrink)
+	return f.publish(ctx, e.Name, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid)
 }
 
 // publish publishes a whole listing's snapshot and its rejects, or, when it
 // fails the shrink check (source.CheckShrink) and allowShrink is false, holds
-// the snapshot back under rejects/ and returns the error that says why.
-func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapshot, rejects *lake.Quarantine, res *EntityResult, day time.Time, allowShrink bool) error {
+// the snapshot back under rejects/ and returns the error that says why. sent
+// is how many records the snapshot was made of, got how many it holds.
+func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapshot, rejects *lake.Quarantine, res *EntityResult, day time.Time, allowShrink bool, sent, got int64) error {
 	res.RejectReasons = rejects.Reasons() // published with the snapshot or beside the held one
 	if !allowShrink {
 		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, entity, day)
@@ -314,7 +325,7 @@ func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapsh
 		if found {
 			before = prev.Records
 		}
-		if collapsed := source.CheckShrink(entity, before, res.Fetched, res.Valid, f.cfg.Source.HTTP.MaxShrink); collapsed != nil {
+		if collapsed := source.CheckShrink(entity, before, sent, got, f.cfg.Source.HTTP.MaxShrink); collapsed != nil {
 			if found {
 				collapsed = fmt.Errorf("%w (last: %s)", collapsed, prev.Object)
 			}
@@ -329,7 +340,7 @@ func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapsh
 			if res.Rejected > 0 {
 				// Invalid records, not the source's size, may explain it.
 				return fmt.Errorf("%w: %w; kept at %s, nothing published; rejected: %s (see %s); allow_shrink would publish the %d valid records only",
-					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, model.ReasonPrefixes(entity)...), res.RejectsObject, res.Valid)
+					ErrSource, collapsed, res.HeldObject, lake.TopReasons(res.RejectReasons, 3, model.ReasonPrefixes(entity)...), res.RejectsObject, got)
 			}
 			return fmt.Errorf("%w: %w; kept at %s, nothing published; call with allow_shrink to accept it", ErrSource, collapsed, res.HeldObject)
 		}

@@ -17,21 +17,22 @@ import (
 // it, the lake entity (and raw table) it is written to, and its listing.
 type storeEntity struct {
 	name, entity string
-	list         func(ctx context.Context, s source.Store, key pseudonym.Key, fn func(rec any, id string, err error) error) error
+	// list lists the records updated after since (all when zero).
+	list func(ctx context.Context, s source.Store, key pseudonym.Key, since time.Time, fn func(rec any, id string, err error) error) error
 }
 
 // storeEntities are the canonical snapshots of a store, in the order a run
 // takes them.
 var storeEntities = []storeEntity{
-	{"products", model.CanonicalProducts, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
+	{"products", model.CanonicalProducts, func(ctx context.Context, s source.Store, _ pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
 		each := checked(fn, func(*model.CanonicalProduct) {})
-		if b, ok := s.(bulkProducts); ok {
+		if b, ok := s.(bulkProducts); ok && since.IsZero() {
 			return b.ProductsInBulk(ctx, each)
 		}
-		return s.Products(ctx, time.Time{}, each)
+		return s.Products(ctx, since, each)
 	}},
-	{"customers", model.CanonicalCustomers, func(ctx context.Context, s source.Store, key pseudonym.Key, fn func(any, string, error) error) error {
-		return s.Customers(ctx, time.Time{}, checked(fn, func(c *model.CanonicalCustomer) {
+	{"customers", model.CanonicalCustomers, func(ctx context.Context, s source.Store, key pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
+		return s.Customers(ctx, since, checked(fn, func(c *model.CanonicalCustomer) {
 			// The address is checked, then replaced by its pseudonym.
 			email := c.Email
 			c.EmailHash, c.Email = "", ""
@@ -40,8 +41,8 @@ var storeEntities = []storeEntity{
 			}
 		}))
 	}},
-	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, fn func(any, string, error) error) error {
-		return s.Orders(ctx, time.Time{}, checked(fn, func(*model.CanonicalOrder) {}))
+	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
+		return s.Orders(ctx, since, checked(fn, func(*model.CanonicalOrder) {}))
 	}},
 }
 
@@ -104,10 +105,14 @@ func (f *Function) ingestStore(ctx context.Context, name string, stamp lake.Stam
 			se = e
 		}
 	}
+	attempt := f.storeAttempt
+	if se.entity == model.CanonicalOrders {
+		attempt = f.ordersAttempt
+	}
 	var res EntityResult
 	err := f.deps.Source.Retry(ctx, se.entity, func(ctx context.Context) error {
 		res = EntityResult{Entity: se.entity}
-		return f.storeAttempt(ctx, se, stamp, allowShrink, &res)
+		return attempt(ctx, se, stamp, allowShrink, &res)
 	})
 	res.DurationMillis = f.deps.Now().Sub(start).Milliseconds()
 	return res, err
@@ -119,44 +124,77 @@ func (f *Function) storeAttempt(ctx context.Context, se storeEntity, stamp lake.
 	defer snap.Abort()
 	rejects := f.deps.Lake.Quarantine(se.entity, stamp)
 	defer rejects.Abort()
-	seen := map[string]struct{}{}
-
-	var writeErr error
-	sourceErr := se.list(ctx, f.deps.Store, f.deps.Key, func(rec any, id string, invalid error) error {
-		res.Fetched++
-		var line []byte
-		if rec != nil {
-			var err error
-			if line, err = json.Marshal(rec); err != nil {
-				writeErr = fmt.Errorf("encode %s %s: %w", se.entity, id, err)
-				return writeErr
-			}
+	l := listed{entity: se.entity, res: res, rejects: rejects, seen: map[string]struct{}{}}
+	sourceErr := se.list(ctx, f.deps.Store, f.deps.Key, time.Time{}, func(rec any, id string, invalid error) error {
+		line, err := l.take(ctx, rec, id, invalid)
+		if err != nil || line == nil {
+			return err
 		}
-		if invalid == nil {
-			if _, repeat := seen[id]; repeat {
-				invalid = model.Repeated(se.entity)
-			}
-			seen[id] = struct{}{}
-		}
-		if invalid == nil {
-			res.Valid++
-			writeErr = snap.Add(line)
-			return writeErr
-		}
-		if !errors.Is(invalid, model.ErrInvalid) {
-			return invalid // the listing failed, not one record
-		}
-		res.Rejected++
-		writeErr = rejects.Add(ctx, line, invalid)
-		return writeErr
+		return l.write(snap.Add(line))
 	})
-	switch {
-	case writeErr != nil:
-		return fmt.Errorf("write %s snapshot: %w", se.entity, writeErr)
-	case sourceErr != nil:
-		return fmt.Errorf("%w: %s: %w", ErrSource, se.entity, sourceErr)
+	if err := l.failed(sourceErr); err != nil {
+		return err
 	}
-	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink)
+	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid)
+}
+
+// listed follows one listing of a store's records into a snapshot.
+type listed struct {
+	entity   string
+	res      *EntityResult
+	rejects  *lake.Quarantine
+	seen     map[string]struct{}
+	writeErr error
+}
+
+// take counts one record of the listing and encodes it; an invalid record,
+// or a repeat of one the listing has shown, is quarantined instead, and
+// take returns no line. An error that is not a record's (the listing
+// failed) is returned, as is a failure to write.
+func (l *listed) take(ctx context.Context, rec any, id string, invalid error) ([]byte, error) {
+	l.res.Fetched++
+	var line []byte
+	if rec != nil {
+		var err error
+		if line, err = json.Marshal(rec); err != nil {
+			return nil, l.write(fmt.Errorf("encode %s %s: %w", l.entity, id, err))
+		}
+	}
+	if invalid == nil {
+		if _, repeat := l.seen[id]; repeat {
+			invalid = model.Repeated(l.entity)
+		}
+		l.seen[id] = struct{}{}
+	}
+	if invalid == nil {
+		l.res.Valid++
+		return line, nil
+	}
+	if !errors.Is(invalid, model.ErrInvalid) {
+		return nil, invalid // the listing failed, not one record
+	}
+	l.res.Rejected++
+	return nil, l.write(l.rejects.Add(ctx, line, invalid))
+}
+
+// write records a failure to write, which failed tells from the source's.
+func (l *listed) write(err error) error {
+	if err != nil {
+		l.writeErr = err
+	}
+	return err
+}
+
+// failed is the error of a listing that ended with sourceErr: a failure to
+// write the snapshot, else the source's, else nil.
+func (l *listed) failed(sourceErr error) error {
+	switch {
+	case l.writeErr != nil:
+		return fmt.Errorf("write %s snapshot: %w", l.entity, l.writeErr)
+	case sourceErr != nil:
+		return fmt.Errorf("%w: %s: %w", ErrSource, l.entity, sourceErr)
+	}
+	return nil
 }
 
 // noticer is a store with something to tell the operator about what it lets

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -62,3 +63,29 @@ func (s *Snapshot) Hold(ctx context.Context, entity string, reason error) (strin
 	res, err := s.Commit(ctx)
 	return res.Object, err
 }
+
+// EachRecord reads the published snapshot object line by line, handing fn
+// each record as written (with the per-run fields Stamp appends); fn's
+// error stops the reading and is returned.
+func (w *Writer) EachRecord(ctx context.Context, object string, fn func(line []byte) error) error {
+	r, err := w.bucket.Object(object).NewReader(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", object, err)
+	}
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", object, err)
+	}
+	return nil
+}
+
+// Handle is the bucket the Writer writes to, for the state kept beside the
+// snapshots (state.NewCursorStore).
+func (w *Writer) Handle() *storage.BucketHandle { return w.bucket }
