@@ -301,26 +301,56 @@ func (f *Function) attempt(ctx context.Context, e model.Entity, stamp lake.Stamp
 		res.Drift = &r
 		drift.Log(ctx, logging.FromContext(ctx), e.Name, r)
 	}
+	if err := listingError(e.Name, writeErr, sourceErr); err != nil {
+		return err
+	}
+	return f.publish(ctx, e.Name, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid, nil)
+}
+
+// listingError is the error of a listing of entity that ended with writeErr
+// (a failure to write its snapshot or rejects) and sourceErr (the source's):
+// the write's, else the source's, else nil.
+func listingError(entity string, writeErr, sourceErr error) error {
 	switch {
 	case writeErr != nil:
-		return fmt.Errorf("write %s snapshot: %w", e.Name, writeErr)
+		return fmt.Errorf("write %s snapshot: %w", entity, writeErr)
 	case sourceErr != nil:
-		return fmt.Errorf("%w: %s: %w", ErrSource, e.Name, sourceErr)
+		return fmt.Errorf("%w: %s: %w", ErrSource, entity, sourceErr)
 	}
-	return f.publish(ctx, e.Name, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid)
+	return nil
+}
+
+// lastSnapshot is the newest snapshot of an entity published on or before a
+// day (lake.Writer.PreviousSnapshot): what a new one is measured against.
+type lastSnapshot struct {
+	prev  lake.Previous
+	found bool
+}
+
+// lastSnapshot looks up the last snapshot of entity on or before day.
+func (f *Function) lastSnapshot(ctx context.Context, entity string, day time.Time) (lastSnapshot, error) {
+	prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, entity, day)
+	return lastSnapshot{prev, found}, err
 }
 
 // publish publishes a whole listing's snapshot and its rejects, or, when it
 // fails the shrink check (source.CheckShrink) and allowShrink is false, holds
 // the snapshot back under rejects/ and returns the error that says why. sent
-// is how many records the snapshot was made of, got how many it holds.
-func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapshot, rejects *lake.Quarantine, res *EntityResult, day time.Time, allowShrink bool, sent, got int64) error {
+// is how many records the snapshot was made of, got how many it holds; last
+// is the snapshot they are measured against when the caller has looked it
+// up already, else nil.
+func (f *Function) publish(ctx context.Context, entity string, snap *lake.Snapshot, rejects *lake.Quarantine, res *EntityResult, day time.Time, allowShrink bool, sent, got int64, last *lastSnapshot) error {
 	res.RejectReasons = rejects.Reasons() // published with the snapshot or beside the held one
 	if !allowShrink {
-		prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, entity, day)
-		if err != nil {
-			return err
+		if last == nil {
+			l, err := f.lastSnapshot(ctx, entity, day)
+			if err != nil {
+				return err
+			}
+			last = &l
 		}
+		prev, found := last.prev, last.found
+		var err error
 		before := int64(-1)
 		if found {
 			before = prev.Records

@@ -47,11 +47,11 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 	case err != nil:
 		return err
 	}
-	prev, found, err := f.deps.Lake.PreviousSnapshot(ctx, se.entity, stamp.Day)
+	last, err := f.lastSnapshot(ctx, se.entity, stamp.Day)
 	if err != nil {
 		return err
 	}
-	if !found {
+	if !last.found {
 		cur = state.Cursor{} // nothing to merge into: list every order
 	}
 	lookback := f.cfg.CursorLookback
@@ -90,12 +90,12 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 	}
 	sent, got := res.Fetched, res.Valid
 	if !from.IsZero() {
-		if err := f.mergeOrders(ctx, prev.Object, snap, changed, added, res); err != nil {
+		if err := f.mergeOrders(ctx, last.prev.Object, snap, changed, added, res); err != nil {
 			return err
 		}
 		sent, got = snap.Records()+res.Rejected, snap.Records()
 	}
-	if err := f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, sent, got); err != nil {
+	if err := f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, sent, got, &last); err != nil {
 		return err
 	}
 	if _, err := cursors.Commit(ctx, adv.Cursor(), gen); err != nil {

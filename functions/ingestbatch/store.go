@@ -135,7 +135,7 @@ func (f *Function) storeAttempt(ctx context.Context, se storeEntity, stamp lake.
 	if err := l.failed(sourceErr); err != nil {
 		return err
 	}
-	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid)
+	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid, nil)
 }
 
 // listed follows one listing of a store's records into a snapshot.
@@ -185,16 +185,10 @@ func (l *listed) write(err error) error {
 	return err
 }
 
-// failed is the error of a listing that ended with sourceErr: a failure to
-// write the snapshot, else the source's, else nil.
+// failed is the error of a listing that ended with sourceErr
+// (listingError).
 func (l *listed) failed(sourceErr error) error {
-	switch {
-	case l.writeErr != nil:
-		return fmt.Errorf("write %s snapshot: %w", l.entity, l.writeErr)
-	case sourceErr != nil:
-		return fmt.Errorf("%w: %s: %w", ErrSource, l.entity, sourceErr)
-	}
-	return nil
+	return listingError(l.entity, l.writeErr, sourceErr)
 }
 
 // noticer is a store with something to tell the operator about what it lets
