@@ -134,10 +134,16 @@ func Attributes(raw json.RawMessage, known ...string) json.RawMessage {
 	for _, k := range known {
 		delete(m, k)
 	}
-	if len(m) == 0 {
+	return AttributesOf(m)
+}
+
+// AttributesOf is the fields left of a record, already decoded by name, as
+// one JSON object for its Attributes; nil when none is left.
+func AttributesOf(fields map[string]json.RawMessage) json.RawMessage {
+	if len(fields) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(m)
+	b, err := json.Marshal(fields)
 	if err != nil {
 		return nil
 	}

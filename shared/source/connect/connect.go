@@ -85,7 +85,7 @@ func ReadConfig(r *config.Reader) Config {
 		r.Fail("SOURCE_API_KEY_SECRET", "is required for SOURCE_KIND=%s: the secret holding the store's credentials (%s)", cfg.Kind, credentialsForm(cfg.Kind))
 	}
 	if cfg.Kind == Shopify {
-		if _, err := shopify.New(shopify.Config{BaseURL: "https://check.invalid", APIVersion: cfg.ShopifyAPIVersion, AccessToken: "check"}); err != nil {
+		if err := shopify.CheckAPIVersion(cfg.ShopifyAPIVersion); err != nil {
 			r.Fail("SHOPIFY_API_VERSION", "%v", err)
 		}
 	}

@@ -54,6 +54,15 @@ type Config struct {
 
 var versionRE = regexp.MustCompile(`^(20[0-9]{2})-(01|04|07|10)$`)
 
+// CheckAPIVersion reports an API version that is not one Shopify releases
+// (YYYY-01, -04, -07 or -10).
+func CheckAPIVersion(v string) error {
+	if !versionRE.MatchString(v) {
+		return fmt.Errorf("shopify API version %q is not a release: want YYYY-MM with MM 01, 04, 07 or 10, such as 2025-07", v)
+	}
+	return nil
+}
+
 // Client runs queries against one store.
 type Client struct {
 	cfg  Config
@@ -70,8 +79,8 @@ type Client struct {
 // New returns a Client for cfg. An API version that is not one Shopify
 // releases (YYYY-01, -04, -07 or -10) is an error here, at start-up.
 func New(cfg Config) (*Client, error) {
-	if !versionRE.MatchString(cfg.APIVersion) {
-		return nil, fmt.Errorf("shopify API version %q is not a release: want YYYY-MM with MM 01, 04, 07 or 10, such as 2025-07", cfg.APIVersion)
+	if err := CheckAPIVersion(cfg.APIVersion); err != nil {
+		return nil, err
 	}
 	if cfg.AccessToken == "" {
 		return nil, fmt.Errorf("shopify access token from %s is empty: add the token as the secret's value", cfg.TokenName)

@@ -179,7 +179,7 @@ func (f fields) take(name string, v any) error {
 }
 
 // record decodes a node's fields and what every record has from them; the
-// caller takes its own fields from f, and attributes(f) keeps the rest.
+// caller takes its own fields from f, and model.AttributesOf(f) keeps the rest.
 func (c *Client) record(raw json.RawMessage) (model.Record, fields, error) {
 	var f fields
 	if err := json.Unmarshal(raw, &f); err != nil {
@@ -189,18 +189,6 @@ func (c *Client) record(raw json.RawMessage) (model.Record, fields, error) {
 	err := errors.Join(f.take("id", &r.SourceID), f.take("createdAt", &r.CreatedAt), f.take("updatedAt", &r.UpdatedAt))
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return r, f, err
-}
-
-// attributes is what is left of a node's fields, as one JSON object.
-func attributes(f fields) json.RawMessage {
-	if len(f) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 func (c *Client) product(raw json.RawMessage) (*model.CanonicalProduct, error) {
@@ -223,7 +211,7 @@ func (c *Client) product(raw json.RawMessage) (*model.CanonicalProduct, error) {
 		p.Variants = append(p.Variants, model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price})
 	}
 	delete(f, "variantsCount") // the bulk export's count of the variant lines to come, not an attribute
-	p.Attributes = attributes(f)
+	p.Attributes = model.AttributesOf(f)
 	return p, nil
 }
 
@@ -243,7 +231,7 @@ func (c *Client) customer(raw json.RawMessage) (*model.CanonicalCustomer, error)
 	if err != nil {
 		return nil, &DecodeError{Connection: "customers", ID: nodeID(raw), Err: err}
 	}
-	rec.Attributes = attributes(f)
+	rec.Attributes = model.AttributesOf(f)
 	return &model.CanonicalCustomer{Record: rec, Email: email.EmailAddress, City: address.City, PostalCode: address.Zip, Country: address.Country}, nil
 }
 
@@ -276,7 +264,7 @@ func (c *Client) order(raw json.RawMessage, l listing) (*model.CanonicalOrder, e
 	if err != nil {
 		return nil, &DecodeError{Connection: l.connection, ID: nodeID(raw), Err: err}
 	}
-	rec.Attributes = attributes(f)
+	rec.Attributes = model.AttributesOf(f)
 	o := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: financial, Currency: currency,
 		CustomerID: customer.ID, Total: &total.ShopMoney.Amount}
 	if l.connection == checkoutsListing.connection {
