@@ -93,13 +93,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// Cloud Scheduler: the daily batch.
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
-	what := "ingesting products and users"
+	what, total := "ingesting products and users", 2*opts.Scale
 	if opts.storeKind() {
-		what = "ingesting the store's products, customers and orders"
-	}
-	total := 2 * opts.Scale
-	if opts.storeKind() {
-		total = 3 * opts.Scale
+		what, total = "ingesting the store's products, customers and orders", 3*opts.Scale
 	}
 	stop := progress(out, what, st.served, total)
 	end := sum.phase("ingest")

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -198,26 +197,22 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 	}
 	st.api = storefront.NewServer(catalog)
 	st.served = st.api.Served
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("start storefront API: %w", err)
-	}
-	url := "http://" + l.Addr().String()
-	var handler http.Handler = st.api
-	if opts.SourceFault != "" {
+	url, err := st.serveLocal(func(url string) (http.Handler, error) {
+		if opts.SourceFault == "" {
+			return st.api, nil
+		}
 		cfg, err := sourceConfig(url, opts.Env)
-		if err == nil {
-			handler, err = storefront.WithFault(st.api, opts.SourceFault, 2*cmp.Or(cfg.Timeout, source.DefaultTimeout))
-		}
 		if err != nil {
-			l.Close()
-			return "", err
+			return nil, err
 		}
+		return storefront.WithFault(st.api, opts.SourceFault, 2*cmp.Or(cfg.Timeout, source.DefaultTimeout))
+	})
+	if err != nil {
+		return "", err
+	}
+	if opts.SourceFault != "" {
 		desc += ", misbehaving: " + string(opts.SourceFault)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	st.closers = append(st.closers, func() { srv.Close() })
 	sum.Source = desc
 	if opts.SourceFault != "" { // the built-in API ignores ?limit=1: only a misbehaving one is worth checking
 		if err := preflight(ctx, url, opts.Env, opts.Out); err != nil {
@@ -241,7 +236,7 @@ func (st *stack) startStore(sum *Summary) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	url, err := st.serveLocal(h)
+	url, err := st.serveLocal(func(string) (http.Handler, error) { return h, nil })
 	if err != nil {
 		return "", err
 	}

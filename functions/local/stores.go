@@ -129,15 +129,22 @@ func wooFault(api http.Handler, fault storefront.Fault) http.Handler {
 	})
 }
 
-// serveLocal serves h on a free loopback port until the stack closes, and
-// returns its URL.
-func (st *stack) serveLocal(h http.Handler) (string, error) {
+// serveLocal serves a built-in source on a free loopback port until the
+// stack closes, and returns its URL: handler builds what answers, knowing
+// the URL it will be reached at.
+func (st *stack) serveLocal(handler func(url string) (http.Handler, error)) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("start the source stand-in: %w", err)
+		return "", fmt.Errorf("start the built-in source: %w", err)
+	}
+	url := "http://" + l.Addr().String()
+	h, err := handler(url)
+	if err != nil {
+		l.Close()
+		return "", err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	st.closers = append(st.closers, func() { srv.Close() })
-	return "http://" + l.Addr().String(), nil
+	return url, nil
 }
