@@ -54,6 +54,7 @@ echo "== dbt build: ${BENCH_PRODUCTS:-100000} products and users, ${BENCH_EVENTS
 for target in \
   "FuzzCanonical ./shared/model/" \
   "FuzzSplitter ./shared/source/" \
+  "FuzzDecode ./shared/source/" \
   "FuzzDecodeEvent ./functions/loadrawobject/" \
   "FuzzDecode ./shared/state/" \
   "FuzzHandle ./functions/streamcartevents/" \

@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Scale is how many digits after the point an Amount keeps.
@@ -153,6 +155,17 @@ func (a Amount) String() string {
 // a float.
 func (a Amount) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
 
+// UnmarshalJSONFrom reads a as UnmarshalJSON does, from a decoder of
+// encoding/json/v2's kind (github.com/go-json-experiment/json), without the
+// copy the older interface takes.
+func (a *Amount) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	return a.UnmarshalJSON(v)
+}
+
 // UnmarshalJSON reads a JSON string holding a decimal, or a JSON number by
 // its text. null leaves a as it is.
 func (a *Amount) UnmarshalJSON(b []byte) error {
@@ -161,7 +174,9 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = s[1 : len(s)-1] // a plain string: nothing to unquote
+	} else if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}

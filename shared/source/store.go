@@ -8,10 +8,10 @@ import (
 )
 
 // Store is a storefront read as canonical records (shared/model): one
-// adapter per kind of store (shared/source/shopify; FakeStore and
-// WooCommerce to follow), so that what reads it need not know which store
-// it is. It is what IngestBatch and PollCarts are to consume in place of
-// Lister, once the canonical raw tables exist (the issue "Real storefronts").
+// adapter per kind of store (shared/source/fakestore, shopify and
+// woocommerce), so that what reads it need not know which store it is.
+// IngestBatch snapshots a Shopify or WooCommerce store through it into the
+// canonical raw tables.
 //
 // Each listing streams: fn gets each record as it is read, or, for a record
 // the adapter cannot read, a nil record and an error wrapping

@@ -23,6 +23,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -381,14 +382,35 @@ func (s *Server) answer(w http.ResponseWriter, conn string, vars map[string]any,
 	s.available -= actual
 	s.stats.Nodes[conn] += len(page)
 	s.served.Add(int64(len(page)))
-	nodes := make([]json.RawMessage, len(page))
-	for i, n := range page {
-		nodes[i] = n.JSON
+	writePage(w, conn, page, info, s.cost(requested, &actual))
+}
+
+// writePage answers a page of conn: {"data":{conn:{"nodes":[…],"pageInfo":…}},
+// "extensions":…}, the nodes, JSON already, joined rather than encoded again.
+func writePage(w http.ResponseWriter, conn string, page []Node, info, extensions any) {
+	name, err1 := json.Marshal(conn)
+	pageInfo, err2 := json.Marshal(info)
+	ext, err3 := json.Marshal(extensions)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []any{map[string]any{"message": err.Error()}}})
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"data":       map[string]any{conn: map[string]any{"nodes": nodes, "pageInfo": info}},
-		"extensions": s.cost(requested, &actual),
-	})
+	size := 0
+	for _, n := range page {
+		size += len(n.JSON) + 1
+	}
+	out := make([]byte, 0, size+len(pageInfo)+len(ext)+64)
+	out = append(append(append(out, `{"data":{`...), name...), `:{"nodes":[`...)
+	for i, n := range page {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, n.JSON...)
+	}
+	out = append(append(out, `],"pageInfo":`...), pageInfo...)
+	out = append(append(append(out, `}},"extensions":`...), ext...), "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
 }
 
 func (s *Server) cost(requested float64, actual *float64) map[string]any {

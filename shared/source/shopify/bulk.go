@@ -2,8 +2,9 @@ package shopify
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -168,45 +169,38 @@ type assembler struct {
 }
 
 func (a *assembler) line(b []byte) error {
-	var head struct {
-		ID       string `json:"id"`
-		ParentID string `json:"__parentId"`
-		Count    *struct {
-			Count int `json:"count"`
-		} `json:"variantsCount"`
+	// A line is a product or, with its __parentId, one of its variants: one
+	// decoding reads either.
+	var l struct {
+		productNode
+		ParentID string       `json:"__parentId"`
+		SKU      string       `json:"sku"`
+		Price    money.Amount `json:"price"`
 	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return a.fn(nil, &DecodeError{Connection: "products (bulk)", ID: string(b[:min(len(b), 80)]), Err: err})
+	if err := source.Decode(b, &l); err != nil {
+		connection := "products (bulk)"
+		if bytes.Contains(b, []byte(`"__parentId"`)) {
+			connection += " variant"
+		}
+		return a.fn(nil, &DecodeError{Connection: connection, ID: cmp.Or(nodeID(b), string(b[:min(len(b), 80)])), Err: err})
 	}
-	if head.ParentID != "" {
-		var v struct {
-			ID    string       `json:"id"`
-			SKU   string       `json:"sku"`
-			Price money.Amount `json:"price"`
-		}
-		if err := json.Unmarshal(b, &v); err != nil {
-			return a.fn(nil, &DecodeError{Connection: "products (bulk) variant", ID: head.ID, Err: err})
-		}
-		variant := model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price}
-		if pp, ok := a.pending[head.ParentID]; ok {
+	if l.ParentID != "" {
+		variant := model.Variant{SourceID: l.ID, SKU: l.SKU, Price: l.Price}
+		if pp, ok := a.pending[l.ParentID]; ok {
 			pp.p.Variants = append(pp.p.Variants, variant)
-			return a.complete(head.ParentID, pp)
+			return a.complete(l.ParentID, pp)
 		}
-		a.orphans[head.ParentID] = append(a.orphans[head.ParentID], variant)
+		a.orphans[l.ParentID] = append(a.orphans[l.ParentID], variant)
 		return nil
 	}
-	p, err := a.c.product(b)
-	if err != nil {
-		return a.fn(nil, err)
+	pp := &pendingProduct{p: a.c.canonicalProduct(&l.productNode)}
+	if l.VariantsCount != nil {
+		pp.want = l.VariantsCount.Count
 	}
-	pp := &pendingProduct{p: p}
-	if head.Count != nil {
-		pp.want = head.Count.Count
-	}
-	pp.p.Variants = append(pp.p.Variants, a.orphans[head.ID]...)
-	delete(a.orphans, head.ID)
-	a.pending[head.ID] = pp
-	return a.complete(head.ID, pp)
+	pp.p.Variants = append(pp.p.Variants, a.orphans[l.ID]...)
+	delete(a.orphans, l.ID)
+	a.pending[l.ID] = pp
+	return a.complete(l.ID, pp)
 }
 
 // complete hands a product on once all its variants have come.

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/shoplake/shoplake/shared/source"
 )
 
@@ -144,7 +146,7 @@ func (c *Client) Each(ctx context.Context, op, query, connection string, vars ma
 		return p, p.more, err
 	}, func(_ int, p page) error {
 		for _, node := range p.nodes {
-			if err := fn(node); err != nil {
+			if err := fn(json.RawMessage(node)); err != nil {
 				return err
 			}
 		}
@@ -154,7 +156,7 @@ func (c *Client) Each(ctx context.Context, op, query, connection string, vars ma
 
 // page is one page of a connection.
 type page struct {
-	nodes  []json.RawMessage
+	nodes  []jsontext.Value
 	more   bool
 	cursor string
 }
@@ -169,7 +171,7 @@ func (c *Client) page(ctx context.Context, op, query, connection string, vars ma
 		v["after"] = after
 	}
 	var data map[string]struct {
-		Nodes    []json.RawMessage `json:"nodes"`
+		Nodes    []jsontext.Value `json:"nodes"`
 		PageInfo struct {
 			HasNextPage bool    `json:"hasNextPage"`
 			EndCursor   *string `json:"endCursor"`
@@ -226,8 +228,8 @@ func (c *Client) Query(ctx context.Context, op, query string, vars map[string]an
 type answer struct {
 	// Data holds the caller's pointer, so the data is decoded into it in
 	// the same pass as the rest.
-	Data   any             `json:"data"`
-	Errors json.RawMessage `json:"errors"`
+	Data   any            `json:"data"`
+	Errors jsontext.Value `json:"errors"`
 	Ext    struct {
 		Cost *cost `json:"cost"`
 	} `json:"extensions"`
@@ -260,13 +262,13 @@ func (c *Client) read(op string, resp *source.Response, out any) (time.Duration,
 		return 0, fmt.Errorf("shopify %s: HTTP 404 at %s: the store or API version %s does not exist", op, c.path, c.cfg.APIVersion)
 	}
 	a := answer{Data: out}
-	jsonErr := json.Unmarshal(resp.Body, &a)
+	jsonErr := source.Decode(resp.Body, &a)
 	if a.Ext.Cost != nil {
 		c.bucket.observe(op, *a.Ext.Cost, c.now())
 	}
 	var errs []gqlError
 	if len(a.Errors) > 0 && a.Errors[0] == '[' {
-		_ = json.Unmarshal(a.Errors, &errs)
+		_ = source.Decode(a.Errors, &errs)
 	}
 	for _, e := range errs {
 		switch e.Extensions.Code {

@@ -4,9 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/money"
@@ -140,11 +141,11 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() error { return model.ErrInvalid }
 
 // nodeID reads a node's id for errors.
-func nodeID(raw json.RawMessage) string {
+func nodeID(raw []byte) string {
 	var n struct {
 		ID string `json:"id"`
 	}
-	_ = json.Unmarshal(raw, &n)
+	_ = json.Unmarshal(raw, &n) // encoding/json: it reads on past what Decode refused
 	return n.ID
 }
 
@@ -159,80 +160,73 @@ type moneyBag struct {
 	} `json:"shopMoney"`
 }
 
-// fields decodes a node's top-level fields, each kept as its JSON: one pass
-// over the node, after which each known field is decoded from its own bytes
-// and the others are the record's attributes.
-type fields map[string]json.RawMessage
-
-// take decodes the field name into v, if present and not null, and removes
-// it from f.
-func (f fields) take(name string, v any) error {
-	raw, ok := f[name]
-	delete(f, name)
-	if !ok || string(raw) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
+// node is what every node has; the fields a node's struct does not name
+// are collected in Unknown, the record's attributes.
+type node struct {
+	ID        string         `json:"id"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+	Unknown   jsontext.Value `json:",unknown"`
 }
 
-// record decodes a node's fields and what every record has from them; the
-// caller takes its own fields from f, and model.AttributesOf(f) keeps the rest.
-func (c *Client) record(raw json.RawMessage) (model.Record, fields, error) {
-	var f fields
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return model.Record{}, nil, err
-	}
-	r := model.Record{Origin: c.Origin()}
-	err := errors.Join(f.take("id", &r.SourceID), f.take("createdAt", &r.CreatedAt), f.take("updatedAt", &r.UpdatedAt))
-	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	return r, f, err
+// record is what n says of every record.
+func (c *Client) record(n *node) model.Record {
+	return model.Record{Origin: c.Origin(), SourceID: n.ID, CreatedAt: n.CreatedAt.UTC(), UpdatedAt: n.UpdatedAt.UTC(),
+		Attributes: source.Attributes(n.Unknown)}
 }
 
-func (c *Client) product(raw json.RawMessage) (*model.CanonicalProduct, error) {
-	rec, f, err := c.record(raw)
-	p := &model.CanonicalProduct{Record: rec}
-	var variants struct {
+// productNode is a product as the paged query and the bulk export select it.
+type productNode struct {
+	node
+	Title       string `json:"title"`
+	ProductType string `json:"productType"`
+	Variants    struct {
 		Nodes []struct {
 			ID    string       `json:"id"`
 			SKU   string       `json:"sku"`
 			Price money.Amount `json:"price"`
 		} `json:"nodes"`
-	}
-	if err == nil {
-		err = errors.Join(f.take("title", &p.Title), f.take("productType", &p.Category), f.take("variants", &variants))
-	}
-	if err != nil {
-		return nil, &DecodeError{Connection: "products", ID: nodeID(raw), Err: err}
-	}
-	for _, v := range variants.Nodes {
-		p.Variants = append(p.Variants, model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price})
-	}
-	delete(f, "variantsCount") // the bulk export's count of the variant lines to come, not an attribute
-	p.Attributes = model.AttributesOf(f)
-	return p, nil
+	} `json:"variants"`
+	// VariantsCount is the bulk export's count of the variant lines to
+	// come, not an attribute.
+	VariantsCount *struct {
+		Count int `json:"count"`
+	} `json:"variantsCount"`
 }
 
-func (c *Client) customer(raw json.RawMessage) (*model.CanonicalCustomer, error) {
-	rec, f, err := c.record(raw)
-	var email struct {
-		EmailAddress string `json:"emailAddress"`
+func (c *Client) product(raw []byte) (*model.CanonicalProduct, error) {
+	var n productNode
+	if err := source.Decode(raw, &n); err != nil {
+		return nil, &DecodeError{Connection: "products", ID: nodeID(raw), Err: err}
 	}
-	var address struct {
-		City    string `json:"city"`
-		Zip     string `json:"zip"`
-		Country string `json:"countryCodeV2"`
+	return c.canonicalProduct(&n), nil
+}
+
+func (c *Client) canonicalProduct(n *productNode) *model.CanonicalProduct {
+	p := &model.CanonicalProduct{Record: c.record(&n.node), Title: n.Title, Category: n.ProductType}
+	for _, v := range n.Variants.Nodes {
+		p.Variants = append(p.Variants, model.Variant{SourceID: v.ID, SKU: v.SKU, Price: v.Price})
 	}
-	if err == nil {
-		err = errors.Join(f.take("defaultEmailAddress", &email), f.take("defaultAddress", &address))
+	return p
+}
+
+func (c *Client) customer(raw []byte) (*model.CanonicalCustomer, error) {
+	var n struct {
+		node
+		Email struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"defaultEmailAddress"`
+		Address struct {
+			City    string `json:"city"`
+			Zip     string `json:"zip"`
+			Country string `json:"countryCodeV2"`
+		} `json:"defaultAddress"`
 	}
-	if err != nil {
+	if err := source.Decode(raw, &n); err != nil {
 		return nil, &DecodeError{Connection: "customers", ID: nodeID(raw), Err: err}
 	}
-	rec.Attributes = model.AttributesOf(f)
-	return &model.CanonicalCustomer{Record: rec, Email: email.EmailAddress, City: address.City, PostalCode: address.Zip, Country: address.Country}, nil
+	return &model.CanonicalCustomer{Record: c.record(&n.node), Email: n.Email.EmailAddress,
+		City: n.Address.City, PostalCode: n.Address.Zip, Country: n.Address.Country}, nil
 }
 
 // lineItem is an order's or a checkout's line as the queries select it.
@@ -240,51 +234,41 @@ type lineItem struct {
 	ID        string   `json:"id"`
 	SKU       string   `json:"sku"`
 	Quantity  int64    `json:"quantity"`
-	Product   *ref     `json:"product"`
-	Variant   *ref     `json:"variant"`
+	Product   ref      `json:"product"` // null for a product since deleted
+	Variant   ref      `json:"variant"`
 	UnitPrice moneyBag `json:"originalUnitPriceSet"`
 }
 
-func (c *Client) order(raw json.RawMessage, l listing) (*model.CanonicalOrder, error) {
-	rec, f, err := c.record(raw)
-	var (
-		cancelledAt, completedAt *time.Time
-		currency, financial      string
-		customer                 ref
-		total                    moneyBag
-		lines                    struct {
+func (c *Client) order(raw []byte, l listing) (*model.CanonicalOrder, error) {
+	var n struct {
+		node
+		CancelledAt *time.Time `json:"cancelledAt"`
+		CompletedAt *time.Time `json:"completedAt"`
+		Currency    string     `json:"currencyCode"`
+		Financial   string     `json:"displayFinancialStatus"`
+		Customer    ref        `json:"customer"`
+		Total       moneyBag   `json:"totalPriceSet"`
+		Lines       struct {
 			Nodes []lineItem `json:"nodes"`
-		}
-	)
-	if err == nil {
-		err = errors.Join(f.take("cancelledAt", &cancelledAt), f.take("completedAt", &completedAt),
-			f.take("currencyCode", &currency), f.take("displayFinancialStatus", &financial),
-			f.take("customer", &customer), f.take("totalPriceSet", &total), f.take("lineItems", &lines))
+		} `json:"lineItems"`
 	}
-	if err != nil {
+	if err := source.Decode(raw, &n); err != nil {
 		return nil, &DecodeError{Connection: l.connection, ID: nodeID(raw), Err: err}
 	}
-	rec.Attributes = model.AttributesOf(f)
-	o := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: financial, Currency: currency,
-		CustomerID: customer.ID, Total: &total.ShopMoney.Amount}
+	o := &model.CanonicalOrder{Record: c.record(&n.node), Kind: model.KindOrder, Status: n.Financial, Currency: n.Currency,
+		CustomerID: n.Customer.ID, Total: &n.Total.ShopMoney.Amount}
 	if l.connection == checkoutsListing.connection {
-		o.Kind, o.Status, o.Currency = model.KindAbandonedCheckout, "abandoned", total.ShopMoney.CurrencyCode
-		if completedAt != nil {
+		o.Kind, o.Status, o.Currency = model.KindAbandonedCheckout, "abandoned", n.Total.ShopMoney.CurrencyCode
+		if n.CompletedAt != nil {
 			o.Status = "completed"
 		}
 	}
-	if cancelledAt != nil {
+	if n.CancelledAt != nil {
 		o.Status = "cancelled"
 	}
-	o.Lines = make([]model.Line, 0, len(lines.Nodes))
-	for _, li := range lines.Nodes {
-		line := model.Line{SourceID: li.ID, SKU: li.SKU, Quantity: li.Quantity}
-		if li.Product != nil {
-			line.ProductID = li.Product.ID
-		}
-		if li.Variant != nil {
-			line.VariantID = li.Variant.ID
-		}
+	o.Lines = make([]model.Line, 0, len(n.Lines.Nodes))
+	for _, li := range n.Lines.Nodes {
+		line := model.Line{SourceID: li.ID, SKU: li.SKU, Quantity: li.Quantity, ProductID: li.Product.ID, VariantID: li.Variant.ID}
 		o.Lines = append(o.Lines, line.Priced(li.UnitPrice.ShopMoney.Amount))
 	}
 	return o, nil
