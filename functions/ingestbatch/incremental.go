@@ -10,39 +10,35 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/state"
 )
 
 // DefaultCursorLookback is how far before its cursor an incremental listing
-// of orders starts (SOURCE_CURSOR_LOOKBACK): an order whose update became
-// visible late is still read, and what is read again is dropped as a repeat.
+// (orders, products) starts (SOURCE_CURSOR_LOOKBACK): a record whose update
+// became visible late is still read, and what is read again is dropped as a
+// repeat.
 const DefaultCursorLookback = 15 * time.Minute
 
-// OrdersCursorObject is where the cursor of a store's orders is kept in the
-// raw bucket.
-func OrdersCursorObject(kind string) string { return "state/cursors/" + kind + "/orders.json" }
+// CursorObject is where the cursor of a store's incremental snapshot (name
+// "orders" or "products") is kept in the raw bucket.
+func CursorObject(kind, name string) string { return "state/cursors/" + kind + "/" + name + ".json" }
 
-// orderIDs is a store that lists the ids of its placed orders (its
-// abandoned checkouts aside), for the reconcile that finds the orders it
-// deleted for good.
-type orderIDs interface {
-	OrderIDs(ctx context.Context, fn func(id string) error) error
-}
-
-// ordersAttempt makes one attempt at the day's snapshot of a store's orders.
-// The first one lists every order. Later ones list the orders updated since
-// the cursor (less the lookback), and merge them into the last snapshot:
-// each changed order replaces its line, each new one is added, and, where
-// the store lists its order ids, an order it no longer lists is left out
-// (deleted for good). The cursor moves only once the snapshot is published;
-// a run stopped in between lists from the old cursor again and writes the
-// same snapshot.
-func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake.Stamp, allowShrink bool, res *EntityResult) error {
-	cursors := state.NewCursorStore(f.deps.Lake.Handle(), OrdersCursorObject(f.deps.Store.Origin().Kind))
+// incrementalAttempt makes one attempt at the day's snapshot of an entity
+// that follows its store from a cursor (storeEntity.cursor). The first one
+// lists every record. Later ones list the records updated since the cursor
+// (less the lookback), and merge them into the last snapshot: each changed
+// record replaces its line, each new one is added, and a record the store
+// says is gone (storeEntity.gone: a reconcile of ids, or a feed of
+// deletions) is left out. The cursor moves only once the snapshot is
+// published; a run stopped in between lists from the old cursor again and
+// writes the same snapshot.
+func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp lake.Stamp, allowShrink bool, res *EntityResult) error {
+	cursors := state.NewCursorStore(f.deps.Lake.Handle(), CursorObject(f.deps.Store.Origin().Kind, se.cursor(f.deps.Store)))
 	cur, gen, err := cursors.Load(ctx)
 	switch {
 	case errors.Is(err, state.ErrCorrupt):
-		logging.FromContext(ctx).WarnContext(ctx, "orders cursor unreadable: listing every order", "error", err.Error())
+		logging.FromContext(ctx).WarnContext(ctx, se.name+" cursor unreadable: listing every record", "error", err.Error())
 		cur = state.Cursor{}
 	case err != nil:
 		return err
@@ -52,7 +48,7 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 		return err
 	}
 	if !last.found {
-		cur = state.Cursor{} // nothing to merge into: list every order
+		cur = state.Cursor{} // nothing to merge into: list every record
 	}
 	lookback := f.cfg.CursorLookback
 	adv := cur.Advance(lookback)
@@ -67,13 +63,13 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 	defer rejects.Abort()
 	l := listed{entity: se.entity, res: res, rejects: rejects, seen: map[string]struct{}{}}
 	changed := map[string][]byte{}
-	var added []string // the changed orders, in listing order
+	var added []string // the changed records, in listing order
 	sourceErr := se.list(ctx, f.deps.Store, f.deps.Key, from, func(rec any, id string, invalid error) error {
 		line, err := l.take(ctx, rec, id, invalid)
 		if err != nil || line == nil {
 			return err
 		}
-		at := rec.(*model.CanonicalOrder).UpdatedAt
+		at := recordOf(rec).UpdatedAt
 		if adv.Repeat(id, at) {
 			return nil // the lookback read again what the snapshot holds
 		}
@@ -90,7 +86,12 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 	}
 	sent, got := res.Fetched, res.Valid
 	if !from.IsZero() {
-		if err := f.mergeOrders(ctx, last.prev.Object, snap, changed, added, res); err != nil {
+		gone, err := se.gone(ctx, f.deps.Store, from)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrSource, se.entity, err)
+		}
+		sameDay := last.prev.Object == lake.RawObject(se.entity, stamp.Day)
+		if err := f.merge(ctx, se, last.prev.Object, sameDay, snap, changed, added, gone, res); err != nil {
 			return err
 		}
 		sent, got = snap.Records()+res.Rejected, snap.Records()
@@ -104,32 +105,39 @@ func (f *Function) ordersAttempt(ctx context.Context, se storeEntity, stamp lake
 	return nil
 }
 
-// mergeOrders writes into snap the last snapshot's orders, each changed one
-// replaced by its new version, less those the store's reconcile of ids no
-// longer lists, then the new orders in listing order.
-func (f *Function) mergeOrders(ctx context.Context, last string, snap *lake.Snapshot, changed map[string][]byte, added []string, res *EntityResult) error {
-	var live map[string]struct{}
-	if ids, ok := f.deps.Store.(orderIDs); ok {
-		live = map[string]struct{}{}
-		if err := ids.OrderIDs(ctx, func(id string) error { live[id] = struct{}{}; return nil }); err != nil {
-			return fmt.Errorf("%w: %s reconcile of ids: %w", ErrSource, model.CanonicalOrders, err)
-		}
-	}
+// merge writes into snap the last snapshot's records, each changed one
+// replaced by its new version, less those gone, then the new records in
+// listing order. When the last snapshot is the same day's (a rerun), which
+// this one replaces in the lake and the raw table, a record gone since is
+// written as a tombstone instead: left out, it would leave no trace that
+// the warehouse could tell from a record never seen. A record that was a
+// deletion already is not counted again.
+func (f *Function) merge(ctx context.Context, se storeEntity, last string, sameDay bool, snap *lake.Snapshot, changed map[string][]byte, added []string, gone goneFunc, res *EntityResult) error {
 	err := f.deps.Lake.EachRecord(ctx, last, func(line []byte) error {
-		var o model.CanonicalOrder
-		if err := json.Unmarshal(line, &o); err != nil {
-			return fmt.Errorf("merge into %s: a line that is no order: %w", last, err)
+		rec := se.blank()
+		if err := json.Unmarshal(line, rec); err != nil {
+			return fmt.Errorf("merge into %s: a line that is not a %T: %w", last, rec, err)
 		}
-		if c, ok := changed[o.SourceID]; ok {
-			delete(changed, o.SourceID)
+		id := sourceID(rec)
+		if c, ok := changed[id]; ok {
+			delete(changed, id)
 			return snap.Add(c)
 		}
-		if _, ok := live[o.SourceID]; live != nil && !ok && o.Kind == model.KindOrder {
-			res.Deleted++
-			return nil
+		var kind model.OrderKind
+		if o, ok := rec.(*model.CanonicalOrder); ok {
+			kind = o.Kind
+		}
+		if r := recordOf(rec); gone(id, kind) {
+			if !r.Deleted {
+				res.Deleted++
+			}
+			if !sameDay {
+				return nil
+			}
+			r.Deleted = true
 		}
 		// The record as it was written, less the per-run fields.
-		b, err := json.Marshal(&o)
+		b, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
@@ -147,4 +155,60 @@ func (f *Function) mergeOrders(ctx context.Context, last string, snap *lake.Snap
 		}
 	}
 	return nil
+}
+
+// goneFunc says whether the store no longer holds a record of the last
+// snapshot: by its id, and for orders by its kind.
+type goneFunc func(id string, kind model.OrderKind) bool
+
+// orderIDs is a store that lists the ids of its placed orders (its
+// abandoned checkouts aside), for the reconcile that finds the orders it
+// deleted for good.
+type orderIDs interface {
+	OrderIDs(ctx context.Context, fn func(id string) error) error
+}
+
+// productIDs is a store that lists the ids of its products, trashed ones
+// included, for the reconcile that finds the products it deleted for good
+// (woocommerce.Store).
+type productIDs interface {
+	ProductIDs(ctx context.Context, fn func(id string) error) error
+}
+
+// ordersGone is the orders' reconcile: a placed order the store no longer
+// lists was deleted for good (carts and abandoned checkouts are not in its
+// listing of ids, and are kept).
+func ordersGone(ctx context.Context, s source.Store, _ time.Time) (goneFunc, error) {
+	ids, ok := s.(orderIDs)
+	if !ok {
+		return reconcile(ctx, nil, nil)
+	}
+	return reconcile(ctx, ids.OrderIDs, func(kind model.OrderKind) bool { return kind == model.KindOrder })
+}
+
+// productsGone is the products' reconcile: a product the store no longer
+// lists (trashed ones included) was deleted for good.
+func productsGone(ctx context.Context, s source.Store, _ time.Time) (goneFunc, error) {
+	ids, ok := s.(productIDs)
+	if !ok {
+		return reconcile(ctx, nil, nil)
+	}
+	return reconcile(ctx, ids.ProductIDs, func(model.OrderKind) bool { return true })
+}
+
+// reconcile lists the ids the store holds: a record of a kind listed says
+// is in the listing, and that is not, is gone. Without a listing (a store
+// that cannot list ids) nothing is.
+func reconcile(ctx context.Context, list func(ctx context.Context, fn func(id string) error) error, listed func(model.OrderKind) bool) (goneFunc, error) {
+	if list == nil {
+		return func(string, model.OrderKind) bool { return false }, nil
+	}
+	live := map[string]struct{}{}
+	if err := list(ctx, func(id string) error { live[id] = struct{}{}; return nil }); err != nil {
+		return nil, fmt.Errorf("reconcile of ids: %w", err)
+	}
+	return func(id string, kind model.OrderKind) bool {
+		_, ok := live[id]
+		return !ok && listed(kind)
+	}, nil
 }

@@ -19,12 +19,12 @@ import (
 // changedAt is when the tests change a store: after every fixture order.
 var changedAt = testNow.Add(2 * time.Hour)
 
-// shopifyOrder is the fixture order node i (from 0) of data with its id
-// and updatedAt set.
-func shopifyOrder(t *testing.T, data shopifyapi.Connections, i int, id string, at time.Time) shopifyapi.Node {
+// shopifyNode is the fixture node i (from 0) of a connection of data, with
+// its id and updatedAt set.
+func shopifyNode(t *testing.T, data shopifyapi.Connections, connection string, i int, id string, at time.Time) shopifyapi.Node {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(data["orders"][i].JSON, &m); err != nil {
+	if err := json.Unmarshal(data[connection][i].JSON, &m); err != nil {
 		t.Fatal(err)
 	}
 	m["id"], m["updatedAt"] = id, at.Format(time.RFC3339)
@@ -60,8 +60,8 @@ func TestOrdersAreReadFromTheirCursor(t *testing.T) {
 				api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_good"}, data)
 				first, last := data["orders"][0].ID, data["orders"][len(data["orders"])-1].ID
 				return api, func() (string, string, string) {
-					api.Upsert("orders", shopifyOrder(t, data, 0, first, changedAt))
-					api.Upsert("orders", shopifyOrder(t, data, 1, "gid://shopify/Order/999", changedAt))
+					api.Upsert("orders", shopifyNode(t, data, "orders", 0, first, changedAt))
+					api.Upsert("orders", shopifyNode(t, data, "orders", 1, "gid://shopify/Order/999", changedAt))
 					api.Delete("orders", last, changedAt)
 					return first, "gid://shopify/Order/999", last
 				}
@@ -89,7 +89,7 @@ func TestOrdersAreReadFromTheirCursor(t *testing.T) {
 			api, change := tc.api(t)
 			h := newStoreHarness(t, tc.kind, api, tc.secret)
 			bucket := h.gcs.Bucket("raw")
-			cursorObject := OrdersCursorObject(tc.kind)
+			cursorObject := CursorObject(tc.kind, "orders")
 			orders := func(s Summary) EntityResult {
 				for _, e := range s.Entities {
 					if e.Entity == model.CanonicalOrders {

@@ -19,6 +19,14 @@ type storeEntity struct {
 	name, entity string
 	// list lists the records updated after since (all when zero).
 	list func(ctx context.Context, s source.Store, key pseudonym.Key, since time.Time, fn func(rec any, id string, err error) error) error
+	// cursor, when it names one for the store, makes the snapshot follow
+	// the store from a cursor of that name (incrementalAttempt); gone then
+	// says which records of the last snapshot the store no longer holds,
+	// and blank makes a record to read a line of the last snapshot into.
+	// Without one every run lists the entity whole.
+	cursor func(s source.Store) string
+	gone   func(ctx context.Context, s source.Store, from time.Time) (goneFunc, error)
+	blank  func() any
 }
 
 // storeEntities are the canonical snapshots of a store, in the order a run
@@ -30,7 +38,7 @@ var storeEntities = []storeEntity{
 			return b.ProductsInBulk(ctx, each)
 		}
 		return s.Products(ctx, since, each)
-	}},
+	}, productsCursor, productsGone, func() any { return new(model.CanonicalProduct) }},
 	{"customers", model.CanonicalCustomers, func(ctx context.Context, s source.Store, key pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
 		return s.Customers(ctx, since, checked(fn, func(c *model.CanonicalCustomer) {
 			// The address is checked, then replaced by its pseudonym.
@@ -40,10 +48,21 @@ var storeEntities = []storeEntity{
 				c.EmailHash = key.Email(email)
 			}
 		}))
-	}},
+	}, func(source.Store) string { return "" }, nil, nil},
 	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
 		return s.Orders(ctx, since, checked(fn, func(*model.CanonicalOrder) {}))
-	}},
+	}, func(source.Store) string { return "orders" }, ordersGone, func() any { return new(model.CanonicalOrder) }},
+}
+
+// productsCursor names the products' cursor, but for a store that exports
+// its whole catalogue in bulk: that store is snapshotted whole each day, the
+// way it asks a large catalogue to be read, and a product it deleted is
+// simply not in the export.
+func productsCursor(s source.Store) string {
+	if _, ok := s.(bulkProducts); ok {
+		return ""
+	}
+	return "products"
 }
 
 // bulkProducts is a store that lists its whole catalogue in one bulk export
@@ -81,18 +100,21 @@ func checked[R canonical](fn func(rec any, id string, err error) error, finish f
 	}
 }
 
-// sourceID is a canonical record's id.
-func sourceID(rec any) string {
+// recordOf is what a canonical record carries besides its content.
+func recordOf(rec any) *model.Record {
 	switch r := rec.(type) {
 	case *model.CanonicalProduct:
-		return r.SourceID
+		return &r.Record
 	case *model.CanonicalCustomer:
-		return r.SourceID
+		return &r.Record
 	case *model.CanonicalOrder:
-		return r.SourceID
+		return &r.Record
 	}
-	return ""
+	return &model.Record{}
 }
+
+// sourceID is a canonical record's id.
+func sourceID(rec any) string { return recordOf(rec).SourceID }
 
 // ingestStore snapshots one canonical entity of the store, as ingest does a
 // FakeStore's raw one: the whole listing or nothing, retried from the start
@@ -106,8 +128,8 @@ func (f *Function) ingestStore(ctx context.Context, name string, stamp lake.Stam
 		}
 	}
 	attempt := f.storeAttempt
-	if se.entity == model.CanonicalOrders {
-		attempt = f.ordersAttempt
+	if se.cursor(f.deps.Store) != "" {
+		attempt = f.incrementalAttempt
 	}
 	var res EntityResult
 	err := f.deps.Source.Retry(ctx, se.entity, func(ctx context.Context) error {

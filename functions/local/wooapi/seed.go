@@ -27,10 +27,7 @@ func FromFakeStore() (map[string][]Record, error) {
 	prices := map[int64]json.Number{}
 	for _, p := range products {
 		prices[p.ID] = p.Price
-		out["products"] = append(out["products"], record(p.ID, listed, "publish", map[string]any{
-			"name": p.Title, "type": "simple", "sku": fmt.Sprintf("FS-%d", p.ID), "price": p.Price.String(),
-			"regular_price": p.Price.String(), "categories": []any{map[string]any{"id": 1, "name": p.Category, "slug": p.Category}},
-		}))
+		out["products"] = append(out["products"], Product(p.ID, "publish", listed, p.Title, p.Category, p.Price.String()))
 	}
 	for _, u := range users {
 		out["customers"] = append(out["customers"], record(u.ID, listed, "", map[string]any{
@@ -89,6 +86,16 @@ func Order(id, customer int64, status string, at time.Time, lines ...OrderLine) 
 			"quantity": l.Quantity, "sku": "", "price": json.Number(l.Price), "subtotal": lineTotal.String(), "total": lineTotal.String()})
 	}
 	return record(id, at, status, map[string]any{"currency": "USD", "customer_id": customer, "total": total.String(), "line_items": items})
+}
+
+// Product returns a simple product record, for tests that change a store:
+// its status (publish, or trash), when it was last modified, its name,
+// category and price text.
+func Product(id int64, status string, at time.Time, name, category, price string) Record {
+	return record(id, at, status, map[string]any{
+		"name": name, "type": "simple", "sku": fmt.Sprintf("FS-%d", id), "price": price,
+		"regular_price": price, "categories": []any{map[string]any{"id": 1, "name": category, "slug": category}},
+	})
 }
 
 // OrderLine is a line of Order.

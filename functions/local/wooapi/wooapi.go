@@ -112,6 +112,30 @@ func (s *Server) Remove(endpoint string, id int64) {
 	s.data[endpoint] = slices.DeleteFunc(s.data[endpoint], func(r Record) bool { return r.ID == id })
 }
 
+// Trash moves a record to the trash at a time, as WooCommerce's delete
+// without force does: its status becomes trash and it is modified then,
+// the rest of it as it was. A record the endpoint does not hold is left so.
+func (s *Server) Trash(endpoint string, id int64, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.data[endpoint] {
+		if r.ID != id {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(r.JSON, &fields); err != nil {
+			return fmt.Errorf("trash %s %d: %w", endpoint, id, err)
+		}
+		fields["status"], fields["date_modified_gmt"] = "trash", at.UTC().Format(GMT)
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return fmt.Errorf("trash %s %d: %w", endpoint, id, err)
+		}
+		s.data[endpoint][i] = Record{ID: id, Modified: at, Status: "trash", JSON: b}
+	}
+	return nil
+}
+
 // OnRequest adds a hook.
 func (s *Server) OnRequest(h Hook) {
 	s.mu.Lock()

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/source"
@@ -128,7 +130,7 @@ func (s *Store) Origin() model.Origin {
 // list reads every record of endpoint with the query q, page by page in id
 // order, and calls fn with each; records listed again (a record inserted
 // before the current page moves the later ones) are skipped by id.
-func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func(json.RawMessage) error) error {
+func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func(jsontext.Value) error) error {
 	q.Set("per_page", strconv.Itoa(s.cfg.PerPage))
 	q.Set("orderby", "id")
 	q.Set("order", "asc")
@@ -174,7 +176,7 @@ func (s *Store) list(ctx context.Context, endpoint string, q url.Values, fn func
 
 // recordID is a record's id: read from its start where WooCommerce puts it
 // ({"id":123,…}), else decoded; 0 when it has none.
-func recordID(raw json.RawMessage) int64 {
+func recordID(raw jsontext.Value) int64 {
 	if rest, ok := bytes.CutPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte(`{"id":`)); ok {
 		end := bytes.IndexAny(rest, ",}")
 		if id, err := strconv.ParseInt(string(rest[:max(end, 0)]), 10, 64); end > 0 && err == nil {
@@ -184,13 +186,13 @@ func recordID(raw json.RawMessage) int64 {
 	var head struct {
 		ID int64 `json:"id"`
 	}
-	_ = json.Unmarshal(raw, &head)
+	_ = source.Decode(raw, &head)
 	return head.ID
 }
 
 // fetched is one page read, with the X-WP-Total of the listing's first page.
 type fetched struct {
-	items                    []json.RawMessage
+	items                    []jsontext.Value
 	total, pages, firstTotal int
 }
 
@@ -203,7 +205,7 @@ func cloneValues(q url.Values) url.Values {
 }
 
 // page makes one attempt at one page.
-func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items []json.RawMessage, total, pages int, err error) {
+func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items []jsontext.Value, total, pages int, err error) {
 	resp, err := s.http.Get(ctx, "/wp-json/wc/v3/"+endpoint+"?"+q.Encode())
 	if err != nil {
 		return nil, 0, 0, err
@@ -228,7 +230,7 @@ func (s *Store) page(ctx context.Context, endpoint string, q url.Values) (items 
 		return nil, 0, 0, fmt.Errorf("woocommerce %s: %w (Content-Type %q, starting %.60q): a WordPress error page, or a caching plugin in the way",
 			endpoint, ErrNotJSON, resp.Header.Get("Content-Type"), body)
 	}
-	if err := json.Unmarshal(body, &items); err != nil {
+	if err := source.Decode(body, &items); err != nil {
 		return nil, 0, 0, fmt.Errorf("woocommerce %s: %w: %v", endpoint, ErrNotJSON, err)
 	}
 	total, _ = strconv.Atoi(resp.Header.Get("X-WP-Total"))
@@ -248,12 +250,19 @@ func since(q url.Values, t time.Time) url.Values {
 // gmt is a *_gmt time: no zone, UTC.
 type gmt struct{ time.Time }
 
+// UnmarshalJSON reads the time from its JSON string (empty or null: none).
 func (g *gmt) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil || s == "" {
-		return err
+	if string(b) == "null" {
+		return nil
 	}
-	t, err := time.Parse("2006-01-02T15:04:05", s)
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b, '\\') >= 0 {
+		return fmt.Errorf("a *_gmt time must be a plain JSON string, not %.40s", b)
+	}
+	s := b[1 : len(b)-1]
+	if len(s) == 0 {
+		return nil
+	}
+	t, err := time.Parse("2006-01-02T15:04:05", string(s))
 	if err != nil {
 		return err
 	}
@@ -261,26 +270,39 @@ func (g *gmt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// head is what every record has. The fields WooCommerce sends that a record
+// does not name are its attributes (Unknown), but for the local-time twins
+// of the *_gmt times, read here for nothing.
 type head struct {
-	ID       int64  `json:"id"`
-	Status   string `json:"status"`
-	Created  gmt    `json:"date_created_gmt"`
-	Modified gmt    `json:"date_modified_gmt"`
+	ID            int64          `json:"id"`
+	Status        string         `json:"status"`
+	Created       gmt            `json:"date_created_gmt"`
+	Modified      gmt            `json:"date_modified_gmt"`
+	LocalCreated  jsontext.Value `json:"date_created"`
+	LocalModified jsontext.Value `json:"date_modified"`
+	Unknown       jsontext.Value `json:",unknown"`
 }
 
-func (s *Store) record(h head, raw json.RawMessage, known ...string) model.Record {
-	return model.Record{Origin: s.Origin(), SourceID: strconv.FormatInt(h.ID, 10), CreatedAt: h.Created.Time, UpdatedAt: h.Modified.Time,
-		Deleted: h.Status == "trash", Attributes: model.Attributes(raw, append(known, "id", "status", "date_created", "date_created_gmt", "date_modified", "date_modified_gmt")...)}
+// record is what h says of every record; attributes says whether to keep
+// the fields not named as its attributes.
+func (s *Store) record(h *head, attributes bool) model.Record {
+	r := model.Record{Origin: s.Origin(), SourceID: strconv.FormatInt(h.ID, 10), CreatedAt: h.Created.Time, UpdatedAt: h.Modified.Time,
+		Deleted: h.Status == "trash"}
+	if attributes {
+		r.Attributes = source.Attributes(h.Unknown)
+	}
+	return r
 }
 
 func invalid(endpoint string, id int64, err error) error {
 	return fmt.Errorf("%w: woocommerce %s %d: %v", model.ErrInvalid, endpoint, id, err)
 }
 
-// Products lists the store's products modified after since (all when zero);
-// each simple product has one variant, priced as the product.
+// Products lists the store's products modified after since (all when zero),
+// the ones in the trash included, as deletions; each simple product has one
+// variant, priced as the product.
 func (s *Store) Products(ctx context.Context, after time.Time, fn func(*model.CanonicalProduct, error) error) error {
-	return s.list(ctx, "products", since(url.Values{}, after), func(raw json.RawMessage) error {
+	return s.listWithTrash(ctx, "products", since(url.Values{}, after), func(raw jsontext.Value) error {
 		var p struct {
 			head
 			Name       string       `json:"name"`
@@ -290,10 +312,10 @@ func (s *Store) Products(ctx context.Context, after time.Time, fn func(*model.Ca
 				Name string `json:"name"`
 			} `json:"categories"`
 		}
-		if err := json.Unmarshal(raw, &p); err != nil || p.ID <= 0 {
-			return fn(nil, invalid("product", p.ID, err))
+		if err := source.Decode(raw, &p); err != nil || p.ID <= 0 {
+			return fn(nil, invalid("product", p.ID, cmp.Or(err, errNoID)))
 		}
-		rec := s.record(p.head, raw, "name", "sku", "price", "categories")
+		rec := s.record(&p.head, true)
 		cp := &model.CanonicalProduct{Record: rec, Title: p.Name,
 			Variants: []model.Variant{{SourceID: rec.SourceID, SKU: p.SKU, Price: p.Price}}}
 		if len(p.Categories) > 0 {
@@ -303,10 +325,13 @@ func (s *Store) Products(ctx context.Context, after time.Time, fn func(*model.Ca
 	})
 }
 
+// errNoID reports a record without a positive id.
+var errNoID = errors.New("no id")
+
 // Customers lists every customer: the API has no filter by modification, so
 // since is ignored and the caller diffs the whole listing.
 func (s *Store) Customers(ctx context.Context, _ time.Time, fn func(*model.CanonicalCustomer, error) error) error {
-	return s.list(ctx, "customers", url.Values{}, func(raw json.RawMessage) error {
+	return s.list(ctx, "customers", url.Values{}, func(raw jsontext.Value) error {
 		var c struct {
 			head
 			Email   string `json:"email"`
@@ -316,41 +341,51 @@ func (s *Store) Customers(ctx context.Context, _ time.Time, fn func(*model.Canon
 				Country  string `json:"country"`
 			} `json:"billing"`
 		}
-		if err := json.Unmarshal(raw, &c); err != nil || c.ID <= 0 {
-			return fn(nil, invalid("customer", c.ID, err))
+		if err := source.Decode(raw, &c); err != nil || c.ID <= 0 {
+			return fn(nil, invalid("customer", c.ID, cmp.Or(err, errNoID)))
 		}
 		// What else WooCommerce says of a person is not kept.
-		rec := s.record(c.head, nil)
+		rec := s.record(&c.head, false)
 		return fn(&model.CanonicalCustomer{Record: rec, Email: c.Email, City: c.Billing.City, PostalCode: c.Billing.Postcode, Country: c.Billing.Country}, nil)
 	})
+}
+
+// wooOrder is an order as the API sends it. What it says of the person
+// (addresses, note, IP address, browser) is read for nothing: not an
+// attribute.
+type wooOrder struct {
+	head
+	Currency   string       `json:"currency"`
+	CustomerID int64        `json:"customer_id"`
+	Total      money.Amount `json:"total"`
+	Lines      []struct {
+		ID          int64        `json:"id"`
+		ProductID   int64        `json:"product_id"`
+		VariationID int64        `json:"variation_id"`
+		Quantity    int64        `json:"quantity"`
+		SKU         string       `json:"sku"`
+		Price       money.Amount `json:"price"`
+	} `json:"line_items"`
+	Billing   jsontext.Value `json:"billing"`
+	Shipping  jsontext.Value `json:"shipping"`
+	Note      jsontext.Value `json:"customer_note"`
+	IP        jsontext.Value `json:"customer_ip_address"`
+	UserAgent jsontext.Value `json:"customer_user_agent"`
 }
 
 // Orders lists the orders modified after since (all when zero), the ones in
 // the trash included, as deletions.
 func (s *Store) Orders(ctx context.Context, after time.Time, fn func(*model.CanonicalOrder, error) error) error {
-	return s.listOrders(ctx, since(url.Values{}, after), func(raw json.RawMessage) error {
-		var o struct {
-			head
-			Currency   string       `json:"currency"`
-			CustomerID int64        `json:"customer_id"`
-			Total      money.Amount `json:"total"`
-			Lines      []struct {
-				ID          int64        `json:"id"`
-				ProductID   int64        `json:"product_id"`
-				VariationID int64        `json:"variation_id"`
-				Quantity    int64        `json:"quantity"`
-				SKU         string       `json:"sku"`
-				Price       money.Amount `json:"price"`
-			} `json:"line_items"`
+	return s.listWithTrash(ctx, "orders", since(url.Values{}, after), func(raw jsontext.Value) error {
+		var o wooOrder
+		if err := source.Decode(raw, &o); err != nil || o.ID <= 0 {
+			return fn(nil, invalid("order", o.ID, cmp.Or(err, errNoID)))
 		}
-		if err := json.Unmarshal(raw, &o); err != nil || o.ID <= 0 {
-			return fn(nil, invalid("order", o.ID, err))
-		}
-		rec := s.record(o.head, raw, "currency", "customer_id", "total", "line_items", "billing", "shipping", "customer_note")
-		co := &model.CanonicalOrder{Record: rec, Kind: model.KindOrder, Status: o.Status, Currency: o.Currency, Total: &o.Total}
+		co := &model.CanonicalOrder{Record: s.record(&o.head, true), Kind: model.KindOrder, Status: o.Status, Currency: o.Currency, Total: &o.Total}
 		if o.CustomerID != 0 { // 0 is a guest
 			co.CustomerID = strconv.FormatInt(o.CustomerID, 10)
 		}
+		co.Lines = make([]model.Line, 0, len(o.Lines))
 		for _, l := range o.Lines {
 			line := model.Line{SourceID: strconv.FormatInt(l.ID, 10), ProductID: strconv.FormatInt(l.ProductID, 10), SKU: l.SKU, Quantity: l.Quantity}
 			line.VariantID = line.ProductID
@@ -363,27 +398,34 @@ func (s *Store) Orders(ctx context.Context, after time.Time, fn func(*model.Cano
 	})
 }
 
-// listOrders lists the orders q asks for, then those of them in the trash,
-// which a listing without a status leaves out.
-func (s *Store) listOrders(ctx context.Context, q url.Values, fn func(json.RawMessage) error) error {
-	if err := s.list(ctx, "orders", q, fn); err != nil {
+// listWithTrash lists the records of endpoint q asks for, then those of
+// them in the trash, which a listing without a status leaves out.
+func (s *Store) listWithTrash(ctx context.Context, endpoint string, q url.Values, fn func(jsontext.Value) error) error {
+	if err := s.list(ctx, endpoint, q, fn); err != nil {
 		return err
 	}
 	trash := cloneValues(q)
 	trash.Set("status", "trash")
-	return s.list(ctx, "orders", trash, fn)
+	return s.list(ctx, endpoint, trash, fn)
 }
 
 // OrderIDs lists the id of every order, trashed ones included, for the
 // reconcile that finds orders deleted for good.
 func (s *Store) OrderIDs(ctx context.Context, fn func(id string) error) error {
-	return s.listOrders(ctx, url.Values{"_fields": {"id"}}, func(raw json.RawMessage) error {
-		var h struct {
-			ID int64 `json:"id"`
+	return s.ids(ctx, "orders", fn)
+}
+
+// ProductIDs lists the id of every product, trashed ones included, for the
+// reconcile that finds products deleted for good.
+func (s *Store) ProductIDs(ctx context.Context, fn func(id string) error) error {
+	return s.ids(ctx, "products", fn)
+}
+
+func (s *Store) ids(ctx context.Context, endpoint string, fn func(id string) error) error {
+	return s.listWithTrash(ctx, endpoint, url.Values{"_fields": {"id"}}, func(raw jsontext.Value) error {
+		if id := recordID(raw); id > 0 {
+			return fn(strconv.FormatInt(id, 10))
 		}
-		if err := json.Unmarshal(raw, &h); err != nil || h.ID <= 0 {
-			return fmt.Errorf("woocommerce orders: an id listing without an id: %.80s", raw)
-		}
-		return fn(strconv.FormatInt(h.ID, 10))
+		return fmt.Errorf("woocommerce %s: an id listing without an id: %.80s", endpoint, raw)
 	})
 }
