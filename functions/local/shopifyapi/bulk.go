@@ -2,12 +2,15 @@ package shopifyapi
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // BulkEnd is how the stand-in's bulk operations end.
@@ -131,23 +134,25 @@ func (s *Server) serveBulkResult(w http.ResponseWriter, r *http.Request) {
 	var written int64
 	for i := range t.Len() {
 		n := t.At(i)
-		var p map[string]json.RawMessage
-		if json.Unmarshal(n.JSON, &p) != nil {
+		// encoding/json/v2 (sorting the keys, as encoding/json does): it is
+		// what lets the stand-in keep up with the adapter it serves.
+		var p map[string]jsontext.Value
+		if jsonv2.Unmarshal(n.JSON, &p) != nil {
 			continue
 		}
 		var variants struct {
-			Nodes []map[string]json.RawMessage `json:"nodes"`
+			Nodes []map[string]jsontext.Value `json:"nodes"`
 		}
-		_ = json.Unmarshal(p["variants"], &variants)
+		_ = jsonv2.Unmarshal(p["variants"], &variants)
 		delete(p, "variants")
-		p["variantsCount"], _ = json.Marshal(map[string]int{"count": len(variants.Nodes)})
-		line, _ := json.Marshal(p)
+		p["variantsCount"] = jsontext.Value(`{"count":` + strconv.Itoa(len(variants.Nodes)) + `}`)
+		line, _ := jsonv2.Marshal(p, jsonv2.Deterministic(true))
 		nw, _ := bw.Write(append(line, '\n'))
 		written += int64(nw)
 		s.served.Add(1)
 		for _, v := range variants.Nodes {
-			v["__parentId"], _ = json.Marshal(n.ID)
-			vl, _ := json.Marshal(v)
+			v["__parentId"], _ = jsonv2.Marshal(n.ID)
+			vl, _ := jsonv2.Marshal(v, jsonv2.Deterministic(true))
 			if childrenLast {
 				later = append(later, vl)
 				continue
