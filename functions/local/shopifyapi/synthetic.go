@@ -18,8 +18,8 @@ func SyntheticID(kind string, i int) string {
 // GenerateStore makes the server hold, generated on demand, products
 // products of two variants each, customers customers, and orders orders of
 // three lines each (exact prices, each line of a product the catalogue
-// holds, each order of a customer it holds).
-// (Ids and times are quoted as they are: they hold nothing to escape.)
+// holds, each order of a customer it holds). Ids and times are quoted as
+// they are: they hold nothing to escape.
 func (s *Server) GenerateStore(products, customers, orders int) {
 	at := SyntheticAt.Format(time.RFC3339)
 	id := func(kind string) func(int) string { return func(i int) string { return SyntheticID(kind, i) } }
