@@ -2,7 +2,6 @@ package ingestbatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -113,21 +112,16 @@ func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp
 // the warehouse could tell from a record never seen. A record that was a
 // deletion already is not counted again.
 func (f *Function) merge(ctx context.Context, se storeEntity, last string, sameDay bool, snap *lake.Snapshot, changed map[string][]byte, added []string, gone goneFunc, res *EntityResult) error {
-	err := f.deps.Lake.EachRecord(ctx, last, func(line []byte) error {
-		rec := se.blank()
-		if err := json.Unmarshal(line, rec); err != nil {
-			return fmt.Errorf("merge into %s: a line that is not a %T: %w", last, rec, err)
-		}
-		id := sourceID(rec)
-		if c, ok := changed[id]; ok {
-			delete(changed, id)
+	err := f.eachLastRecord(ctx, se, last, func(rec any, r *model.Record) error {
+		if c, ok := changed[r.SourceID]; ok {
+			delete(changed, r.SourceID)
 			return snap.Add(c)
 		}
 		var kind model.OrderKind
 		if o, ok := rec.(*model.CanonicalOrder); ok {
 			kind = o.Kind
 		}
-		if r := recordOf(rec); gone(id, kind) {
+		if gone(r.SourceID, kind) {
 			if !r.Deleted {
 				res.Deleted++
 			}
@@ -135,14 +129,10 @@ func (f *Function) merge(ctx context.Context, se storeEntity, last string, sameD
 				return nil
 			}
 			r.Deleted = true
+		} else {
+			res.Kept++
 		}
-		// The record as it was written, less the per-run fields.
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		res.Kept++
-		return snap.Add(b)
+		return addRecord(snap, rec)
 	})
 	if err != nil {
 		return err

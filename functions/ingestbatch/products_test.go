@@ -127,3 +127,72 @@ func TestProductsAreReadFromTheirCursor(t *testing.T) {
 		})
 	}
 }
+
+// TestASameDayRerunKeepsWhatIsGoneAsTombstones: a second run on the same
+// day replaces the day's snapshot, so a record deleted since the first is
+// written as a tombstone (deleted) rather than left out, whether the
+// snapshot is listed whole (Shopify's products) or merged from a cursor
+// (WooCommerce's orders); a third run that day keeps the tombstone without
+// counting it again, and the next day's snapshot leaves it out, the day
+// before holding the tombstone.
+func TestASameDayRerunKeepsWhatIsGoneAsTombstones(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		kind, secret, entity, name string
+		records                    int
+		api                        func(t *testing.T) (http.Handler, func() (deleted string))
+	}{
+		{kind: connect.Shopify, secret: "shpat_good", entity: model.CanonicalProducts, name: "products", records: 20,
+			api: func(t *testing.T) (http.Handler, func() string) {
+				data, err := shopifyapi.FromFakeStore()
+				if err != nil {
+					t.Fatal(err)
+				}
+				api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_good"}, data)
+				last := data["products"][len(data["products"])-1].ID
+				return api, func() string { api.Delete("products", last, changedAt); return last }
+			}},
+		{kind: connect.WooCommerce, secret: "ck_good:cs_good", entity: model.CanonicalOrders, name: "orders", records: 7,
+			api: func(t *testing.T) (http.Handler, func() string) {
+				data, err := wooapi.FromFakeStore()
+				if err != nil {
+					t.Fatal(err)
+				}
+				api := wooapi.NewServer(wooapi.Config{ConsumerKey: "ck_good", ConsumerSecret: "cs_good"}, data)
+				return api, func() string { api.Remove("orders", 7); return "7" }
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind+" "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			api, deleteOne := tc.api(t)
+			h := newStoreHarness(t, tc.kind, api, tc.secret)
+			bucket := h.gcs.Bucket("raw")
+			run := func(day time.Time) (EntityResult, map[string]model.Record) {
+				t.Helper()
+				h.fn.deps.Now = func() time.Time { return day }
+				code, sum, raw := h.call(t, `{"entities":["`+tc.name+`"]}`)
+				if code != http.StatusOK || len(sum.Entities) != 1 {
+					t.Fatalf("status %d: %s", code, raw)
+				}
+				got := map[string]model.Record{}
+				for _, r := range lines[model.Record](t, laketest.Read(t, bucket, lake.RawObject(tc.entity, day))) {
+					got[r.SourceID] = r
+				}
+				return sum.Entities[0], got
+			}
+			run(testNow)
+			deleted := deleteOne()
+			for i, want := range []int64{1, 0} {
+				res, got := run(testNow.Add(time.Duration(i+1) * time.Hour))
+				if res.Deleted != want || len(got) != tc.records || !got[deleted].Deleted {
+					t.Errorf("rerun %d the same day: %+v; %d records, %s %+v; want %d counted deleted, %d records, %s a tombstone",
+						i+1, res, len(got), deleted, got[deleted], want, tc.records, deleted)
+				}
+			}
+			if _, got := run(testNow.Add(24 * time.Hour)); len(got) != tc.records-1 || got[deleted].SourceID != "" {
+				t.Errorf("the next day's snapshot holds %d records, %s %+v; want %d, without it", len(got), deleted, got[deleted], tc.records-1)
+			}
+		})
+	}
+}

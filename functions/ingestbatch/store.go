@@ -21,12 +21,12 @@ type storeEntity struct {
 	list func(ctx context.Context, s source.Store, key pseudonym.Key, since time.Time, fn func(rec any, id string, err error) error) error
 	// cursor, when it names one for the store, makes the snapshot follow
 	// the store from a cursor of that name (incrementalAttempt); gone then
-	// says which records of the last snapshot the store no longer holds,
-	// and blank makes a record to read a line of the last snapshot into.
+	// says which records of the last snapshot the store no longer holds.
 	// Without one every run lists the entity whole.
 	cursor func(s source.Store) string
 	gone   func(ctx context.Context, s source.Store, from time.Time) (goneFunc, error)
-	blank  func() any
+	// blank makes a record to read a line of the last snapshot into.
+	blank func() any
 }
 
 // storeEntities are the canonical snapshots of a store, in the order a run
@@ -48,7 +48,7 @@ var storeEntities = []storeEntity{
 				c.EmailHash = key.Email(email)
 			}
 		}))
-	}, func(source.Store) string { return "" }, nil, nil},
+	}, func(source.Store) string { return "" }, nil, func() any { return new(model.CanonicalCustomer) }},
 	{"orders", model.CanonicalOrders, func(ctx context.Context, s source.Store, _ pseudonym.Key, since time.Time, fn func(any, string, error) error) error {
 		return s.Orders(ctx, since, checked(fn, func(*model.CanonicalOrder) {}))
 	}, func(source.Store) string { return "orders" }, ordersGone, func() any { return new(model.CanonicalOrder) }},
@@ -157,7 +157,57 @@ func (f *Function) storeAttempt(ctx context.Context, se storeEntity, stamp lake.
 	if err := l.failed(sourceErr); err != nil {
 		return err
 	}
-	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, res.Fetched, res.Valid, nil)
+	last, err := f.lastSnapshot(ctx, se.entity, stamp.Day)
+	if err != nil {
+		return err
+	}
+	if last.found && last.prev.Object == lake.RawObject(se.entity, stamp.Day) && res.Rejected == 0 {
+		if err := f.keepTombstones(ctx, se, last.prev.Object, snap, l.seen, res); err != nil {
+			return err
+		}
+	}
+	return f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, snap.Records()+res.Rejected, snap.Records(), &last)
+}
+
+// keepTombstones writes into snap, as a tombstone, each record of the same
+// day's last snapshot (a rerun's, which snap replaces in the lake and the
+// raw table) that the listing no longer has: left out, it would leave no
+// trace that the warehouse could tell from a record never seen. A listing
+// with rejects keeps none, since a record it could not read may be one of
+// them; the next day's snapshot, measured against this one, tells the
+// warehouse instead.
+func (f *Function) keepTombstones(ctx context.Context, se storeEntity, last string, snap *lake.Snapshot, listed map[string]struct{}, res *EntityResult) error {
+	return f.eachLastRecord(ctx, se, last, func(rec any, r *model.Record) error {
+		if _, ok := listed[r.SourceID]; ok {
+			return nil
+		}
+		if !r.Deleted {
+			res.Deleted++
+		}
+		r.Deleted = true
+		return addRecord(snap, rec)
+	})
+}
+
+// eachLastRecord calls fn with each record of the snapshot last, read back
+// as the record it was written from (less the per-run fields the lake adds).
+func (f *Function) eachLastRecord(ctx context.Context, se storeEntity, last string, fn func(rec any, r *model.Record) error) error {
+	return f.deps.Lake.EachRecord(ctx, last, func(line []byte) error {
+		rec := se.blank()
+		if err := json.Unmarshal(line, rec); err != nil {
+			return fmt.Errorf("read back %s: a line that is not a %T: %w", last, rec, err)
+		}
+		return fn(rec, recordOf(rec))
+	})
+}
+
+// addRecord writes a record into a snapshot.
+func addRecord(snap *lake.Snapshot, rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", recordOf(rec).SourceID, err)
+	}
+	return snap.Add(b)
 }
 
 // listed follows one listing of a store's records into a snapshot.
