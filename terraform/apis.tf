@@ -10,6 +10,7 @@ locals {
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project IAM grants, the project data source
     "cloudscheduler.googleapis.com",
+    "datacatalog.googleapis.com", # the policy tag of personal columns
     "eventarc.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",

@@ -14,14 +14,15 @@ func deployment(c *tfConfig) []string {
 
 // checks are the tests of the configuration, each listing what is wrong.
 var checks = map[string]func(*tfConfig) []string{
-	"policies":   violations,
-	"references": danglingReferences,
-	"archive":    archiveProblems,
-	"deployment": deployment,
-	"firstApply": firstApplyProblems,
-	"dashboard":  dashboardProblems,
-	"timeouts":   timeoutProblems,
-	"biAccess":   biAccessProblems,
+	"policies":     violations,
+	"references":   danglingReferences,
+	"archive":      archiveProblems,
+	"deployment":   deployment,
+	"firstApply":   firstApplyProblems,
+	"dashboard":    dashboardProblems,
+	"timeouts":     timeoutProblems,
+	"biAccess":     biAccessProblems,
+	"personalData": personalDataProblems,
 }
 
 // TestEveryCheckHolds runs every check on this folder's configuration.
@@ -94,6 +95,19 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 }
 
 # Function builds read the source archive,`, `grants the BI readers [roles/storage.objectViewer] on google_storage_bucket.raw.name`}},
+		{"personalData", breakage{"tag not enforced", "personaldata.tf", `activated_policy_types = ["FINE_GRAINED_ACCESS_CONTROL"]`, `activated_policy_types = []`, "enforces fine-grained access control"}},
+		{"personalData", breakage{"BI readers read personal columns", "personaldata.tf", `  for_each = toset(var.personal_data_readers)
+
+  policy_tag`, `  for_each = toset(var.bi_readers)
+
+  policy_tag`, "grants roles/datacatalog.categoryFineGrainedReader to each.value toset(var.bi_readers)"}},
+		{"personalData", breakage{"personal readers read the marts", "iam.tf", `  for_each = toset(var.bi_readers)
+
+  dataset_id`, `  for_each = toset(concat(var.bi_readers, var.personal_data_readers))
+
+  dataset_id`, "grants the personal data readers [roles/bigquery.dataViewer]"}},
+		{"personalData", breakage{"dbt not told the tag", "transform.tf", `          value = google_data_catalog_policy_tag.personal.name`, `          value = ""`, "SHOPLAKE_PERSONAL_POLICY_TAG"}},
+		{"personalData", breakage{"no query cap", "personaldata.tf", `  limit          = urlencode("/d/project/user")`, `  limit          = urlencode("/d/project")`, "caps each user's daily query usage"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

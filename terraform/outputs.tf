@@ -46,3 +46,8 @@ output "dashboard_url" {
   description = "The Cloud Monitoring dashboard \"Shoplake pipeline\" (terraform/dashboard.tf)."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.pipeline.id), 3)}?project=${var.project_id}"
 }
+
+output "personal_policy_tag" {
+  description = "The policy tag of the marts' personal columns: grant its fine-grained read (roles/datacatalog.categoryFineGrainedReader) through var.personal_data_readers."
+  value       = google_data_catalog_policy_tag.personal.name
+}

@@ -65,6 +65,11 @@ resource "google_cloud_run_v2_job" "dbt" {
           name  = "SHOPLAKE_BQ_LOCATION"
           value = var.bq_location
         }
+        # dbt tags the personal columns with it (personaldata.tf).
+        env {
+          name  = "SHOPLAKE_PERSONAL_POLICY_TAG"
+          value = google_data_catalog_policy_tag.personal.name
+        }
         # Executions take turns through a lock object (dbt/runner).
         env {
           name  = "SHOPLAKE_LOCK_BUCKET"

@@ -204,3 +204,25 @@ variable "bi_readers" {
     error_message = "Each of bi_readers must be an IAM principal: group:…, serviceAccount:…, user:… or domain:…."
   }
 }
+
+variable "personal_data_readers" {
+  type        = list(string)
+  description = "Principals (group:…, serviceAccount:…, user:…) who may read the marts' personal columns (dim_users: e-mail pseudonym, city, postal code, coordinates), which carry the policy tag \"personal\". They read the marts through bi_readers; this adds the personal columns (bi_readers alone read every other column)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.personal_data_readers : can(regex("^(group|serviceAccount|user|domain):[^ ]+$", m))])
+    error_message = "Each of personal_data_readers must be an IAM principal: group:…, serviceAccount:…, user:… or domain:…."
+  }
+}
+
+variable "query_mib_per_user_per_day" {
+  type        = number
+  description = "Most MiB that each user's BigQuery queries may scan a day in the project (BI readers and the dbt job alike); 0 leaves BigQuery's default, unlimited. 1048576 is 1 TiB."
+  default     = 1048576
+
+  validation {
+    condition     = var.query_mib_per_user_per_day == 0 || var.query_mib_per_user_per_day >= 10240
+    error_message = "query_mib_per_user_per_day must be 0 (unlimited) or at least 10240 (10 GiB), which the dbt job's full builds need."
+  }
+}

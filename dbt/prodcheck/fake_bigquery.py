@@ -9,6 +9,7 @@ results are empty except for the queries dbt needs answered:
 - the order dates of the carts a fact rebuilds (`select distinct order_date`):
   `order_dates`;
 - data tests (`... as failures`): no failures;
+- a PATCH of a table (descriptions, policy tags): recorded in `patches`;
 - the empty-result queries of a contract check: the schema the query declares
   (`cast(null as T) as c`), or the model's documented columns.
 
@@ -79,6 +80,7 @@ class FakeBigQuery:
         self.order_dates = order_dates
         self.queries = []
         self.unknown = []  # requests the fake does not serve
+        self.patches = []  # (dataset, table, body) of every PATCH of a table
         self._jobs = {}
         self._lock = threading.Lock()
         fake = self
@@ -136,6 +138,10 @@ class FakeBigQuery:
         if len(rest) == 4 and rest[0] == "datasets" and rest[2] == "tables":
             if method == "DELETE":
                 return 204, None
+            if method == "PATCH":
+                with self._lock:
+                    self.patches.append((rest[1], rest[3], body))
+                return 200, {**self._table(project, rest[1], rest[3]), **body}
             if self.catalog.table(project, rest[1], rest[3]) is None:
                 return 404, {"error": {"code": 404, "message": f"Not found: Table {project}:{rest[1]}.{rest[3]}", "status": "NOT_FOUND"}}
             return 200, self._table(project, rest[1], rest[3])

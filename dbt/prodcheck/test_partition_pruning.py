@@ -27,6 +27,10 @@ REPO = os.path.dirname(DBT_DIR)
 DBT = os.path.join(os.path.dirname(sys.executable), "dbt")
 PROJECT = "test-project"
 
+# The policy tag of personal columns, as Terraform passes it to the job.
+POLICY_TAG = f"projects/{PROJECT}/locations/us/taxonomies/1/policyTags/2"
+PERSONAL_COLUMNS = {"email_hash", "city", "zipcode", "latitude", "longitude"}
+
 # What the fake answers: the newest day every model holds, and the order
 # dates of the carts the facts rebuild.
 WATERMARK = datetime.date(2026, 11, 25)
@@ -81,6 +85,7 @@ class RoutineRunTest(unittest.TestCase):
             cls.output = cls.dbt(args, FAKE_BIGQUERY_ENDPOINT=fake.endpoint)
         cls.queries = [normalize(q) for q in fake.queries]
         cls.unknown = fake.unknown
+        cls.patches = fake.patches
 
     @classmethod
     def tearDownClass(cls):
@@ -88,8 +93,8 @@ class RoutineRunTest(unittest.TestCase):
 
     @classmethod
     def dbt(cls, args, **env):
-        run = subprocess.run([DBT, "--no-use-colors", *args], cwd=DBT_DIR, capture_output=True, text=True,
-                             env={**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}, timeout=600)
+        env = {**os.environ, "SHOPLAKE_PERSONAL_POLICY_TAG": POLICY_TAG, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        run = subprocess.run([DBT, "--no-use-colors", *args], cwd=DBT_DIR, capture_output=True, text=True, env=env, timeout=600)
         if run.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args[:1])} failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}")
         return run.stdout
@@ -109,6 +114,22 @@ class RoutineRunTest(unittest.TestCase):
         for model in ("stg_cart_events", "int_carts_latest", "fact_orders", "fact_order_items"):
             self.assertRegex(self.output, rf"OK created sql incremental model \w+\.{model}\b")
         self.assertRegex(self.output, r"Done\. PASS=\d+ WARN=0 ERROR=0")
+
+    def test_personal_columns_carry_the_policy_tag(self):
+        """dbt tags dim_users' personal columns, and only those, with the
+        policy tag Terraform names, each time it builds the table."""
+        schemas = [body["schema"]["fields"] for dataset, table, body in self.patches
+                   if (dataset, table) == ("bq_analytics", "dim_users") and "schema" in body]
+        self.assertEqual(len(schemas), 1, "dim_users' columns are updated once")
+        tagged = {f["name"] for f in schemas[0] if f.get("policyTags", {}).get("names")}
+        self.assertEqual(tagged, PERSONAL_COLUMNS)
+        for field in schemas[0]:
+            if field["name"] in PERSONAL_COLUMNS:
+                self.assertEqual(field["policyTags"]["names"], [POLICY_TAG], field["name"])
+        facts = [body for dataset, table, body in self.patches if table == "fact_orders" and "schema" in body]
+        self.assertTrue(facts, "fact_orders' column descriptions are persisted")
+        self.assertFalse([f for f in facts[0]["schema"]["fields"] if f.get("policyTags", {}).get("names")],
+                         "fact_orders has no personal column")
 
     def test_every_read_of_cart_events_filters_on_the_partition_column(self):
         cases = [
