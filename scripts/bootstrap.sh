@@ -21,7 +21,7 @@
 set -euo pipefail
 
 DEPLOYER_ROLES=(
-  roles/serviceusage.serviceUsageAdmin  # google_project_service, google_service_usage_consumer_quota_override
+  roles/serviceusage.serviceUsageAdmin  # google_project_service
   roles/iam.serviceAccountAdmin         # google_service_account, google_service_account_iam_member
   roles/storage.admin                   # google_storage_bucket, google_storage_bucket_iam_member, google_storage_bucket_object
   roles/bigquery.admin                  # google_bigquery_dataset, google_bigquery_table, google_bigquery_dataset_iam_member
@@ -37,6 +37,7 @@ DEPLOYER_ROLES=(
   roles/monitoring.dashboardEditor      # google_monitoring_dashboard
   roles/browser                         # data.google_project (reads the project number)
   roles/iam.roleAdmin                   # google_project_iam_custom_role
+  roles/cloudquotas.admin               # google_cloud_quotas_quota_preference
   roles/datacatalog.categoryAdmin       # google_data_catalog_taxonomy, google_data_catalog_policy_tag and their iam_member
 )
 

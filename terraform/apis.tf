@@ -9,6 +9,7 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project IAM grants, the project data source
+    "cloudquotas.googleapis.com",          # the cap on each user's daily query usage
     "cloudscheduler.googleapis.com",
     "datacatalog.googleapis.com", # the policy tag of personal columns
     "eventarc.googleapis.com",

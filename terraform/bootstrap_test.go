@@ -42,7 +42,7 @@ var deployerRole = map[string]string{
 	"google_monitoring_dashboard":                    "roles/monitoring.dashboardEditor",
 	"google_project":                                 "roles/browser",
 	"google_project_iam_custom_role":                 "roles/iam.roleAdmin",
-	"google_service_usage_consumer_quota_override":   "roles/serviceusage.serviceUsageAdmin",
+	"google_cloud_quotas_quota_preference":           "roles/cloudquotas.admin",
 	"google_data_catalog_taxonomy":                   "roles/datacatalog.categoryAdmin",
 	"google_data_catalog_taxonomy_iam_member":        "roles/datacatalog.categoryAdmin",
 	"google_data_catalog_policy_tag":                 "roles/datacatalog.categoryAdmin",

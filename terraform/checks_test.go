@@ -107,7 +107,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 
   dataset_id`, "grants the personal data readers [roles/bigquery.dataViewer]"}},
 		{"personalData", breakage{"dbt not told the tag", "transform.tf", `          value = google_data_catalog_policy_tag.personal.name`, `          value = ""`, "SHOPLAKE_PERSONAL_POLICY_TAG"}},
-		{"personalData", breakage{"no query cap", "personaldata.tf", `  limit          = urlencode("/d/project/user")`, `  limit          = urlencode("/d/project")`, "caps each user's daily query usage"}},
+		{"personalData", breakage{"no query cap", "personaldata.tf", `  quota_id = "QueryUsagePerUserPerDay"`, `  quota_id = "QueryUsagePerDay"`, "caps each user's daily query usage"}},
 		{"deployment", breakage{"unknown entry point", "functions.tf", `entry_point = "PollCarts"`, `entry_point = "PollCart"`, `entry point "PollCart" is not a Shoplake function`}},
 	}
 	for _, tt := range tests {

@@ -71,17 +71,20 @@ resource "google_bigquery_dataset_iam_member" "dbt_tags_analytics" {
 # send, so it cannot be enforced from here; the quota is enforced by BigQuery
 # on every query job in the project, whatever tool sends it. It applies to
 # the dbt account too, whose routine runs scan a few partitions.
-resource "google_service_usage_consumer_quota_override" "query_usage_per_user" {
+resource "google_cloud_quotas_quota_preference" "query_usage_per_user" {
   count = var.query_mib_per_user_per_day > 0 ? 1 : 0
 
-  project        = var.project_id
-  service        = "bigquery.googleapis.com"
-  metric         = urlencode("bigquery.googleapis.com/quota/query/usage")
-  limit          = urlencode("/d/project/user")
-  override_value = tostring(var.query_mib_per_user_per_day)
-  # The default is unlimited: any cap lowers it by more than 10%, which the
-  # API refuses without force.
-  force = true
+  parent   = "projects/${var.project_id}"
+  name     = "shoplake-query-usage-per-user-per-day"
+  service  = "bigquery.googleapis.com"
+  quota_id = "QueryUsagePerUserPerDay"
+  quota_config {
+    preferred_value = tostring(var.query_mib_per_user_per_day)
+  }
+  # The default is unlimited: any cap lowers it by more than the API lets a
+  # preference lower a quota unasked.
+  ignore_safety_checks = "QUOTA_DECREASE_PERCENTAGE_TOO_HIGH"
+  justification        = "Cap each user's daily BigQuery scan, so that one dashboard cannot run up the bill (Shoplake)."
 
   depends_on = [google_project_service.this]
 }

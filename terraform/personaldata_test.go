@@ -60,13 +60,13 @@ func personalDataProblems(c *tfConfig) []string {
 		out = append(out, "the dbt job (google_cloud_run_v2_job) is not given SHOPLAKE_PERSONAL_POLICY_TAG = google_data_catalog_policy_tag.personal.name: dbt cannot tag the personal columns")
 	}
 	capped := false
-	for _, r := range c.ofType("google_service_usage_consumer_quota_override") {
-		if strings.Contains(c.source(r), `"bigquery.googleapis.com/quota/query/usage"`) && strings.Contains(c.source(r), `"/d/project/user"`) {
+	for _, r := range c.ofType("google_cloud_quotas_quota_preference") {
+		if stringAttr(r.Block, "service") == "bigquery.googleapis.com" && stringAttr(r.Block, "quota_id") == "QueryUsagePerUserPerDay" {
 			capped = true
 		}
 	}
 	if !capped {
-		out = append(out, "no quota override caps each user's daily query usage (bigquery.googleapis.com/quota/query/usage, /d/project/user)")
+		out = append(out, "no quota preference caps each user's daily query usage (bigquery.googleapis.com, QueryUsagePerUserPerDay)")
 	}
 	return out
 }
