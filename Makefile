@@ -15,11 +15,12 @@ export GOFLAGS
 GOTOOLCHAIN ?= go1.26.11+auto
 export GOTOOLCHAIN
 
-.PHONY: run report test vet vulncheck fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
+.PHONY: run report metrics test vet vulncheck fmt-check lint-sql lint-deploy unit-python unit bench clean help venv docs package
 
 help:
 	@echo "make run [ARGS='--scale 100000 --port 0']  run the pipeline locally (see README)"
 	@echo "make report                                draw the run report (.local/report.html) again and open it"
+	@echo "make metrics ARGS=\"--metrics revenue\"      query the semantic layer on the local warehouse (mf query)"
 	@echo "make test                                  vet, format check and every test"
 	@echo "make package                               the functions' source archive for terraform apply"
 	@echo "make bench                                 benchmarks and longer fuzzing"
@@ -40,6 +41,11 @@ report: $(BIN)/shoplake-local
 	@./$(BIN)/shoplake-local --report
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && command -v xdg-open >/dev/null 2>&1; then xdg-open .local/report.html; \
 	else echo "open file://$(CURDIR)/.local/report.html in a browser"; fi
+
+# The semantic layer's metrics on the local warehouse: ARGS go to mf query
+# (default: every metric, by month).
+metrics: venv
+	@./scripts/metrics.sh $(or $(ARGS),--metrics revenue,orders,average_order_value,items_per_order,customers,units --group-by metric_time__month)
 
 # The project's Python tools, from the pinned requirements file, every
 # package constrained to the version requirements.lock pins. The install shows

@@ -8,13 +8,15 @@ events (raw `cart_events` and `stg_cart_events`) must filter on the table's
 partition column with a constant (BigQuery prunes only on constants or
 script variables), and every merge into a partitioned table must limit the
 destination to the partitions it rewrites. This proves partition pruning
-offline, from the SQL BigQuery would receive.
+offline, from the SQL BigQuery would receive. The same fake sees dbt tag the
+personal columns, and MetricFlow compile every metric for BigQuery.
 """
 
 import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,8 @@ PROJECT = "test-project"
 
 # The policy tag of personal columns, as Terraform passes it to the job.
 POLICY_TAG = f"projects/{PROJECT}/locations/us/taxonomies/1/policyTags/2"
+# The semantic layer's metrics (models/marts/_marts__semantic_models.yml).
+METRICS = ["revenue", "units", "orders", "customers", "average_order_value", "items_per_order"]
 PERSONAL_COLUMNS = {"email_hash", "city", "zipcode", "latitude", "longitude"}
 
 # What the fake answers: the newest day every model holds, and the order
@@ -82,10 +86,30 @@ class RoutineRunTest(unittest.TestCase):
         # The nodes that read cart events: the raw source and everything downstream.
         args += ["--select", "source:bq_raw.cart_events+", *paths]
         with FakeBigQuery(catalog, WATERMARK, ORDER_DATES) as fake:
+            cls.metrics_sql = cls.explain_metrics(fake.endpoint)
+            fake.queries.clear()
             cls.output = cls.dbt(args, FAKE_BIGQUERY_ENDPOINT=fake.endpoint)
         cls.queries = [normalize(q) for q in fake.queries]
         cls.unknown = fake.unknown
         cls.patches = fake.patches
+
+    @classmethod
+    def explain_metrics(cls, endpoint):
+        """The BigQuery SQL MetricFlow writes for every metric by month and
+        product category, from the semantic manifest of the prod parse: mf
+        reads it from target/ under a directory holding the project file."""
+        shadow = os.path.join(cls.tmp.name, "metrics")
+        os.makedirs(os.path.join(shadow, "target"))
+        shutil.copy(os.path.join(DBT_DIR, "dbt_project.yml"), shadow)
+        shutil.copy(os.path.join(cls.tmp.name, "target", "semantic_manifest.json"), os.path.join(shadow, "target"))
+        mf = os.path.join(os.path.dirname(sys.executable), "mf")
+        run = subprocess.run([mf, "query", "--explain", "--metrics", ",".join(METRICS), "--group-by", "metric_time__month"],
+                             cwd=shadow, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "DBT_PROFILES_DIR": cls.tmp.name, "FAKE_BIGQUERY_ENDPOINT": endpoint,
+                                  "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+        if run.returncode != 0:
+            raise AssertionError(f"mf query --explain failed ({run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-3000:]}")
+        return run.stdout
 
     @classmethod
     def tearDownClass(cls):
@@ -130,6 +154,16 @@ class RoutineRunTest(unittest.TestCase):
         self.assertTrue(facts, "fact_orders' column descriptions are persisted")
         self.assertFalse([f for f in facts[0]["schema"]["fields"] if f.get("policyTags", {}).get("names")],
                          "fact_orders has no personal column")
+
+    def test_metrics_compile_for_bigquery(self):
+        """Every metric of the semantic layer compiles to BigQuery SQL on the
+        marts of the prod datasets."""
+        sql = self.metrics_sql
+        for relation in ("bq_analytics.fact_order_items", "bq_analytics.fact_orders"):
+            self.assertIn(f"{PROJECT}.{relation}", sql.replace("`", ""))
+        self.assertRegex(sql, r"DATETIME_TRUNC\(|DATE_TRUNC\(|TIMESTAMP_TRUNC\(", "BigQuery's truncation by month")
+        for metric in METRICS:
+            self.assertRegex(sql, rf"\bAS {metric}\b", metric)
 
     def test_every_read_of_cart_events_filters_on_the_partition_column(self):
         cases = [
