@@ -35,6 +35,7 @@ type page struct {
 	Charts   []drawnChart
 	Runs     int
 	Drift    string
+	Metrics  string // the text of the headline figures
 	Problems []string // console errors and warnings, exceptions, requests that left the file
 }
 
@@ -108,6 +109,8 @@ func openInChromium(t *testing.T, path, shot string) page {
 	fail("count the runs", err)
 	p.Drift, err = chromedp.Run(ctx, chromedp.Text("#drift"))
 	fail("read the drift", err)
+	p.Metrics, err = chromedp.Run(ctx, chromedp.Text("#metrics"))
+	fail("read the headline figures", err)
 	shotPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot", err)
 	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {

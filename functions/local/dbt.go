@@ -43,6 +43,9 @@ type DBTReport struct {
 	// UnpricedLines counts the lines of those orders whose product no
 	// catalogue snapshot has listed yet: Revenue leaves them out.
 	UnpricedLines int64 `json:"unpriced_lines,omitempty"`
+	// Metrics are the semantic layer's headline figures after the build
+	// (HeadlineMetrics), as a BI tool gets them from the same definitions.
+	Metrics []Metric `json:"metrics,omitempty"`
 	// Freshness is how recent each raw source is (dbt source freshness).
 	Freshness []SourceFreshness `json:"freshness,omitempty"`
 	// Tests counts the data and unit tests of the build by status (pass,

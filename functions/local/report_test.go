@@ -119,6 +119,18 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 			t.Errorf("chart %q not drawn: %+v", name, c)
 		}
 	}
+	// The headline figures are the semantic layer's, as the summary printed
+	// them (and as functions/local/metrics_test.go checks them by hand).
+	if os.Getenv("SHOPLAKE_DBT") != "" {
+		for _, m := range lastRun(t, dir).DBT.Metrics {
+			if !strings.Contains(p.Metrics, m.Label) || !strings.Contains(p.Metrics, m.Value) {
+				t.Errorf("the browser's headline figures lack %s %s:\n%s", m.Label, m.Value, p.Metrics)
+			}
+		}
+		if !strings.Contains(p.Metrics, "Average order value") {
+			t.Errorf("the browser's headline figures lack the average order value:\n%s", p.Metrics)
+		}
+	}
 	// The drift is on the page, but only for the run that had it: the
 	// report shows the latest run's drift, and the latest source sent every
 	// field.

@@ -49,6 +49,12 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 	if tested != nil {
 		p.Tests, p.FailedTests = tested.DBT.Tests, tested.DBT.Failed
 	}
+	// The headline figures of the last build that asked the semantic layer.
+	for i := len(runs) - 1; i >= 0 && p.Metrics == nil; i-- {
+		for _, m := range runs[i].DBT.Metrics {
+			p.Metrics = append(p.Metrics, report.Metric{Label: m.Label, Value: m.Value, Description: m.Description})
+		}
+	}
 
 	db, err := openReadOnly(warehousePath(dir))
 	if err != nil {

@@ -373,6 +373,11 @@ func (s *stack) transforms(ctx context.Context, sum *Summary) error {
 	if err := countMarts(ctx, sum.Warehouse, &sum.DBT); err != nil {
 		return err
 	}
+	if sum.DBT.Status == "built" {
+		if sum.DBT.Metrics, err = queryHeadline(ctx, dbt, s.opts.DBTProject, s.opts.Dir, sum.Warehouse); err != nil {
+			return err
+		}
+	}
 	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -327,6 +328,13 @@ func (s *Summary) Print(out io.Writer) {
 			fmt.Fprintf(out, " %s %d,", m, s.DBT.MartRows[m])
 		}
 		fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
+		if len(s.DBT.Metrics) > 0 {
+			figures := make([]string, len(s.DBT.Metrics))
+			for i, m := range s.DBT.Metrics {
+				figures[i] = m.Label + " " + m.Value
+			}
+			fmt.Fprintf(out, "metrics (semantic layer): %s\n", strings.Join(figures, ", "))
+		}
 		if n := s.DBT.UnpricedLines; n > 0 {
 			fmt.Fprintf(out, "unpriced  %d line(s) of live orders: their product is in no catalogue snapshot yet (dim_products.is_inferred), so the revenue above leaves them out; the order is priced again once a snapshot lists the product\n", n)
 		}

@@ -53,6 +53,14 @@ type Page struct {
 	TopProducts []Product
 	// Functions counts the invocations in bq_raw.pipeline_runs.
 	Functions []Function
+	// Metrics are the semantic layer's headline figures after the latest
+	// build: what a BI tool gets from the same definitions.
+	Metrics []Metric
+}
+
+// Metric is one figure of the semantic layer.
+type Metric struct {
+	Label, Value, Description string
 }
 
 // Health is the state of one raw table or mart.

@@ -54,6 +54,8 @@ func samplePage() Page {
 			{Date: t0, Orders: 1, Revenue: 9.99}},
 		TopProducts: []Product{{Title: "Fjallraven - Foldsack No. 1 Backpack, Fits 15 Laptops", Revenue: 1099.5, Units: 10}, {Title: "Mens Casual Slim Fit", Revenue: 15.99, Units: 1}},
 		Functions:   []Function{{Name: "IngestBatch", Runs: 4, Failed: 0, LastStatus: "succeeded", LastRun: t0.Add(30 * time.Minute), RecordsIn: 121}},
+		Metrics: []Metric{{Label: "Revenue", Value: "4691.27", Description: "Sum of the live orders' line revenue."},
+			{Label: "Average order value", Value: "670.18", Description: "Revenue divided by orders."}},
 	}
 }
 
