@@ -35,7 +35,7 @@ type page struct {
 	Charts   []drawnChart
 	Runs     int
 	Drift    string
-	Metrics  string // the text of the headline figures
+	Metrics  string   // the text of the headline figures
 	Problems []string // console errors and warnings, exceptions, requests that left the file
 }
 
