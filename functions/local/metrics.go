@@ -44,7 +44,12 @@ func semanticManifestPath(dir string) string {
 // the directory it runs in, which must hold the dbt project file: the run's
 // dbt/metrics directory gets both.
 func queryHeadline(ctx context.Context, dbt, project, dir, dbPath string) ([]Metric, error) {
-	mf := filepath.Join(filepath.Dir(dbt), "mf")
+	// mf runs in another directory: a path relative to this one (make run
+	// passes .venv/bin/dbt) must be made absolute first.
+	mf, err := filepath.Abs(filepath.Join(filepath.Dir(dbt), "mf"))
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(mf); err != nil {
 		return nil, fmt.Errorf("MetricFlow's mf is not beside dbt (%s): make installs both from requirements.txt", mf)
 	}
