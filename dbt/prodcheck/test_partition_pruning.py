@@ -32,7 +32,10 @@ PROJECT = "test-project"
 # The policy tag of personal columns, as Terraform passes it to the job.
 POLICY_TAG = f"projects/{PROJECT}/locations/us/taxonomies/1/policyTags/2"
 # The semantic layer's metrics (models/marts/_marts__semantic_models.yml).
-METRICS = ["revenue", "units", "orders", "customers", "average_order_value", "items_per_order"]
+METRICS = ["revenue", "units", "orders", "customers", "average_order_value", "items_per_order", "new_customers",
+           "returning_customers", "cart_sessions", "ordered_cart_sessions", "cart_to_order_conversion", "abandoned_cart_value"]
+# A dashboard's date range, as the semantic layer is asked for it.
+DASHBOARD_RANGE = ("2026-11-01", "2026-11-30")
 PERSONAL_COLUMNS = {"email_hash", "city", "zipcode", "latitude", "longitude"}
 
 # What the fake answers: the newest day every model holds, and the order
@@ -86,7 +89,13 @@ class RoutineRunTest(unittest.TestCase):
         # The nodes that read cart events: the raw source and everything downstream.
         args += ["--select", "source:bq_raw.cart_events+", *paths]
         with FakeBigQuery(catalog, WATERMARK, ORDER_DATES) as fake:
-            cls.metrics_sql = cls.explain_metrics(fake.endpoint)
+            cls.metrics_sql = cls.explain_metrics(fake.endpoint, "--metrics", ",".join(METRICS), "--group-by", "metric_time__month")
+            cls.dashboard_metrics_sql = cls.explain_metrics(
+                fake.endpoint, "--metrics", "revenue,units", "--group-by", "metric_time__day,product__product_category",
+                "--start-time", DASHBOARD_RANGE[0], "--end-time", DASHBOARD_RANGE[1])
+            cls.dbt(["compile", "--select", "dashboard_sales_by_category", *paths], FAKE_BIGQUERY_ENDPOINT=fake.endpoint)
+            with open(os.path.join(cls.tmp.name, "target", "compiled", "shoplake", "analyses", "dashboard_sales_by_category.sql")) as f:
+                cls.dashboard_sql = normalize(f.read())
             fake.queries.clear()
             cls.output = cls.dbt(args, FAKE_BIGQUERY_ENDPOINT=fake.endpoint)
         cls.queries = [normalize(q) for q in fake.queries]
@@ -94,16 +103,16 @@ class RoutineRunTest(unittest.TestCase):
         cls.patches = fake.patches
 
     @classmethod
-    def explain_metrics(cls, endpoint):
-        """The BigQuery SQL MetricFlow writes for every metric by month and
-        product category, from the semantic manifest of the prod parse: mf
-        reads it from target/ under a directory holding the project file."""
+    def explain_metrics(cls, endpoint, *query):
+        """The BigQuery SQL MetricFlow writes for the mf query arguments
+        query, from the semantic manifest of the prod parse: mf reads it
+        from target/ under a directory holding the project file."""
         shadow = os.path.join(cls.tmp.name, "metrics")
-        os.makedirs(os.path.join(shadow, "target"))
+        os.makedirs(os.path.join(shadow, "target"), exist_ok=True)
         shutil.copy(os.path.join(DBT_DIR, "dbt_project.yml"), shadow)
         shutil.copy(os.path.join(cls.tmp.name, "target", "semantic_manifest.json"), os.path.join(shadow, "target"))
         mf = os.path.join(os.path.dirname(sys.executable), "mf")
-        run = subprocess.run([mf, "query", "--explain", "--metrics", ",".join(METRICS), "--group-by", "metric_time__month"],
+        run = subprocess.run([mf, "query", "--explain", *query],
                              cwd=shadow, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "DBT_PROFILES_DIR": cls.tmp.name, "FAKE_BIGQUERY_ENDPOINT": endpoint,
                                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
@@ -135,7 +144,8 @@ class RoutineRunTest(unittest.TestCase):
 
     def test_the_run_builds_every_node_incrementally(self):
         self.assertEqual(self.unknown, [], "requests the fake does not serve")
-        for model in ("stg_cart_events", "int_carts_latest", "fact_orders", "fact_order_items"):
+        for model in ("stg_cart_events", "int_carts_latest", "fact_orders", "fact_order_items", "fact_daily_product_sales",
+                      "fact_cart_sessions"):
             self.assertRegex(self.output, rf"OK created sql incremental model \w+\.{model}\b")
         self.assertRegex(self.output, r"Done\. PASS=\d+ WARN=0 ERROR=0")
 
@@ -164,6 +174,31 @@ class RoutineRunTest(unittest.TestCase):
         self.assertRegex(sql, r"DATETIME_TRUNC\(|DATE_TRUNC\(|TIMESTAMP_TRUNC\(", "BigQuery's truncation by month")
         for metric in METRICS:
             self.assertRegex(sql, rf"\bAS {metric}\b", metric)
+
+    def test_a_date_bounded_dashboard_reads_only_its_partitions(self):
+        """The largest fact, fact_order_items, and fact_orders are built
+        partitioned by order_date; a dashboard's query bounded by dates
+        (a Looker Studio custom query, analyses/dashboard_sales_by_category)
+        filters both on that column with constant parameters; and the
+        semantic layer asked for a date range bounds the read of
+        fact_order_items by constants on order_date too."""
+        for fact in ("fact_order_items", "fact_orders", "fact_daily_product_sales"):
+            with self.subTest(fact):
+                builds = [q for q in self.queries if f'"node_id": "model.shoplake.{fact}"' in q and "create or replace table" in q]
+                self.assertTrue(builds, f"no build of {fact}")
+                self.assertIn("partition by order_date", builds[0])
+        bounded = "where order_date between parse_date('%y%m%d', @ds_start_date) and parse_date('%y%m%d', @ds_end_date)"
+        for fact in ("fact_order_items", "fact_orders"):
+            with self.subTest(f"dashboard read of {fact}"):
+                reads = self.reads_in(self.dashboard_sql, self.relation("bq_analytics", fact))
+                self.assertEqual(len(reads), 1, self.dashboard_sql)
+                self.assertTrue(reads[0].lstrip().startswith(bounded), reads[0][:200])
+        sql = normalize(self.dashboard_metrics_sql)
+        reads = self.reads_in(sql, self.relation("bq_analytics", "fact_order_items"))
+        self.assertEqual(len(reads), 1, sql)
+        start, end = DASHBOARD_RANGE
+        self.assertRegex(reads[0][:200], rf"^ \w+ where \w+\(order_date, day\) between '{start}' and '{end}'",
+                         "the semantic layer's date range bounds the fact's partition column")
 
     def test_every_read_of_cart_events_filters_on_the_partition_column(self):
         cases = [
@@ -199,7 +234,7 @@ class RoutineRunTest(unittest.TestCase):
 
     def test_fact_merges_touch_only_the_order_dates_of_their_carts(self):
         dates = ", ".join(f"date '{d.isoformat()}'" for d in ORDER_DATES)
-        for fact in ("fact_orders", "fact_order_items"):
+        for fact in ("fact_orders", "fact_order_items", "fact_daily_product_sales"):
             with self.subTest(fact):
                 merges = self.merges(self.relation("bq_analytics", fact))
                 self.assertEqual(len(merges), 1)
@@ -209,14 +244,20 @@ class RoutineRunTest(unittest.TestCase):
         # fact_orders sums its carts' lines from fact_order_items; fact_order_items
         # reads its own rows of those carts to mark the lines they lost.
         dates = ", ".join(f"date '{d.isoformat()}'" for d in ORDER_DATES)
-        for model, read in (("fact_orders", "fact_order_items"), ("fact_order_items", "fact_order_items")):
+        for model, read in (("fact_orders", "fact_order_items"), ("fact_order_items", "fact_order_items"),
+                            ("fact_daily_product_sales", "fact_order_items"), ("fact_daily_product_sales", "fact_orders"),
+                            ("fact_daily_product_sales", "fact_daily_product_sales")):
             with self.subTest(model):
                 builds = [q for q in self.queries if f'"node_id": "model.shoplake.{model}"' in q and "create or replace table" in q]
                 self.assertEqual(len(builds), 1)
                 reads = self.reads_in(builds[0], self.relation("bq_analytics", read))
                 self.assertEqual(len(reads), 1)
-                where = reads[0][reads[0].index(" where "):]
-                self.assertIn(f"order_date in ({dates})", where[:where.index(" ) ")])
+                # The read's own where clause, after its alias and joins: the
+                # first where before the " )" that closes its query (a list of
+                # date literals closes with "')").
+                where = re.match(r"(?:(?! \)).)*?\bwhere (.*?) \)", reads[0])
+                self.assertIsNotNone(where, f"an unfiltered read of {read}: {reads[0][:200]}")
+                self.assertIn(f"order_date in ({dates})", where.group(1))
 
     def reads_in(self, query, relation):
         pattern = re.compile(r"(?:from|join) " + re.escape(relation) + r"(?![\w.])")

@@ -26,7 +26,7 @@ import (
 )
 
 // Marts are the tables the dbt project builds in bq_analytics.
-var Marts = []string{"dim_products", "dim_users", "dim_date", "fact_orders", "fact_order_items"}
+var Marts = []string{"dim_products", "dim_users", "dim_date", "fact_orders", "fact_order_items", "fact_daily_product_sales", "fact_cart_sessions"}
 
 // DBTReport is what the local transforms did.
 type DBTReport struct {

@@ -646,7 +646,8 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		t.Helper()
 		r := runLocal(t, dir, []string{"SOURCE_BASE_URL=" + url}, append([]string{"--port", "0"}, dbtArgs()...)...)
 		if r.code != 0 {
-			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, r.stdout, r.stderr)
+			log, _ := os.ReadFile(filepath.Join(dir, "logs", "dbt.log"))
+			t.Fatalf("%s: exit %d\n%s\n%s\ndbt.log:\n%s", step, r.code, r.stdout, r.stderr, log[max(0, len(log)-6000):])
 		}
 		if s := lastRun(t, dir); s.DBT.Status != "built" {
 			t.Fatalf("%s: dbt %+v", step, s.DBT)
@@ -684,6 +685,9 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 		return c
 	})
 	run("cart 1 lost two lines, cart 2 changed a quantity")
+	if got := query("select s.units, s.revenue::double from bq_analytics.fact_daily_product_sales s join bq_analytics.dim_products p using (product_key) where p.product_id = '1' and s.order_date = date '2020-03-02'"); len(got) != 1 || got[0] != "4 439.8" {
+		t.Errorf("product 1's sales of 2020-03-02 (units, revenue) = %v, want cart 1's 4 439.8", got)
+	}
 	if got := query("select item_count, total_quantity from bq_analytics.fact_orders where cart_id = 1"); len(got) != 1 || got[0] != "1 4" {
 		t.Errorf("cart 1 order = %v, want 1 line of 4 units", got)
 	}
@@ -694,6 +698,14 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 	run("cart 1 deleted")
 	if got := query("select is_deleted from bq_analytics.fact_orders where cart_id = 1"); len(got) != 1 || got[0] != "true" {
 		t.Errorf("cart 1 is_deleted = %v", got)
+	}
+	// Cart 1 was the only order of 2020-03-02: its product 1 sold nothing
+	// that day any more, and its session ended abandoned, with its value.
+	if got := query("select s.units, s.revenue::double from bq_analytics.fact_daily_product_sales s join bq_analytics.dim_products p using (product_key) where p.product_id = '1' and s.order_date = date '2020-03-02'"); len(got) != 1 || got[0] != "0 0" {
+		t.Errorf("product 1's sales of 2020-03-02 (units, revenue) = %v, want 0 0 once cart 1 is deleted", got)
+	}
+	if got := query("select concat_ws(' ', outcome, abandoned_value::double, coalesce(time_to_order_seconds::varchar, 'null')) from bq_analytics.fact_cart_sessions where order_id = '1'"); len(got) != 1 || got[0] != "abandoned 439.8 null" {
+		t.Errorf("cart 1's session (outcome, abandoned value, time to order) = %v, want abandoned 439.8 null", got)
 	}
 	// Cart 2 moves to another order date: on BigQuery its fact rows move to
 	// another partition, so the cart keeps both dates for the merges to touch.
@@ -792,7 +804,22 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 	events := func() []string {
 		return query(`select event_id, published_date, published_at, ingested_at from bq_staging.stg_cart_events order by all`)
 	}
+	// The marts analysts query: the days' sales that are not zero (an
+	// incremental run keeps a product's day at zero when its lines were
+	// removed, lines a full refresh never sees), every session, the
+	// customers' order histories.
+	sales := func() []string {
+		return query(`select daily_product_sales_key, order_date, product_key, currency, order_count, units, revenue from bq_analytics.fact_daily_product_sales
+			where units != 0 or revenue != 0 or order_count != 0 order by all`)
+	}
+	sessions := func() []string {
+		return query(`select * from bq_analytics.fact_cart_sessions order by all`)
+	}
+	customers := func() []string {
+		return query(`select user_id, first_order_date, last_order_date, cohort_month, order_count, lifetime_revenue from bq_analytics.dim_users order by all`)
+	}
 	incOrders, incItems, incCarts, incEvents := live(), liveItems(), carts(), events()
+	incSales, incSessions, incCustomers := sales(), sessions(), customers()
 	cmd := exec.Command(dbt, "build", "--full-refresh", "--target", "local", "--project-dir", "../../dbt", "--profiles-dir", "../../dbt",
 		"--target-path", filepath.Join(dir, "dbt", "target"), "--log-path", filepath.Join(dir, "dbt", "logs"))
 	cmd.Env = append(os.Environ(), "SHOPLAKE_DUCKDB_PATH="+filepath.Join(dir, "warehouse.duckdb"))
@@ -810,6 +837,18 @@ func TestIncrementalMartsFollowSourceChanges(t *testing.T) {
 	}
 	if diff := cmp.Diff(incEvents, events()); diff != "" {
 		t.Errorf("stg_cart_events: incremental differs from a full refresh (-incremental +full):\n%s", diff)
+	}
+	for _, c := range []struct {
+		name      string
+		inc, full []string
+	}{
+		{"fact_daily_product_sales", incSales, sales()},
+		{"fact_cart_sessions", incSessions, sessions()},
+		{"dim_users' order history", incCustomers, customers()},
+	} {
+		if diff := cmp.Diff(c.inc, c.full); diff != "" {
+			t.Errorf("%s: incremental differs from a full refresh (-incremental +full):\n%s", c.name, diff)
+		}
 	}
 }
 

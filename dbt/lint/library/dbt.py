@@ -19,3 +19,11 @@ def type_bigint():
 
 def type_float():
     return "float64"
+
+
+def date_trunc(datepart, date):
+    return f"timestamp_trunc(cast({date} as timestamp), {datepart})"
+
+
+def datediff(first_date, second_date, datepart):
+    return f"datetime_diff(cast({second_date} as datetime), cast({first_date} as datetime), {datepart})"

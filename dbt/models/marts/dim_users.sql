@@ -3,7 +3,10 @@
 -- customer an order belongs to that no snapshot has yet (a customer who
 -- signed up after the day's snapshot). An inferred customer has only its
 -- id; the snapshot that lists it fills it in. The orders of guests (no
--- account) belong to the one customer 'guest'.
+-- account) belong to the one customer 'guest'. Each customer's order history
+-- (first and last order, orders, lifetime revenue, cohort month) counts its
+-- live orders as the semantic layer's orders metric does: placed orders and
+-- FakeStore carts, neither abandoned checkouts nor deleted orders.
 with
 
 fakestore_users as (
@@ -74,7 +77,21 @@ distinct_ids as (
 
 ),
 
-final as (
+order_history as (
+
+    select
+        user_key,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) as order_count,
+        sum(revenue) as lifetime_revenue
+    from {{ ref('fact_orders') }}
+    where not is_deleted and order_kind != 'abandoned_checkout'
+    group by user_key
+
+),
+
+customers as (
 
     select
         {{ surrogate_key(['distinct_ids.user_id']) }} as user_key,
@@ -92,6 +109,20 @@ final as (
         users.user_id is null and distinct_ids.user_id != 'guest' as is_inferred
     from distinct_ids
     left join users on distinct_ids.user_id = users.user_id
+
+),
+
+final as (
+
+    select
+        customers.*,
+        order_history.first_order_date,
+        order_history.last_order_date,
+        cast({{ dbt.date_trunc('month', 'order_history.first_order_date') }} as date) as cohort_month,
+        cast(coalesce(order_history.order_count, 0) as {{ dbt.type_bigint() }}) as order_count,
+        cast(coalesce(order_history.lifetime_revenue, 0) as {{ money_type() }}) as lifetime_revenue
+    from customers
+    left join order_history on customers.user_key = order_history.user_key
 
 )
 
