@@ -67,6 +67,26 @@ func queryMetrics(t *testing.T, dir, metrics, groupBy string) [][]string {
 	return rows
 }
 
+// metricCase is a query of the semantic layer and the rows (header first)
+// it must answer, each number to the cent.
+type metricCase struct {
+	name, metrics, groupBy string
+	want                   [][]string
+}
+
+// checkMetrics runs each case as a subtest on the warehouse of the run in
+// dir.
+func checkMetrics(t *testing.T, dir string, cases []metricCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, cents(queryMetrics(t, dir, tc.metrics, tc.groupBy))); diff != "" {
+				t.Errorf("mf query --metrics %s --group-by %q (-want +got):\n%s", tc.metrics, tc.groupBy, diff)
+			}
+		})
+	}
+}
+
 // cents writes each number of rows (header aside) to the cent, so that a
 // value mf prints as 624.0 or 670.1814285714 compares with one counted by
 // hand, and puts the columns in the order of their names (mf chooses its
@@ -125,10 +145,7 @@ func TestMetricsEqualWhatIsCountedByHand(t *testing.T) {
 	// A copy, for mf opens the warehouse as a writer; and one query at a
 	// time, for DuckDB lets one process at a time do so.
 	dir := copyDir(t, cleanStoreRun(t, connect.FakeStore))
-	cases := []struct {
-		name, metrics, groupBy string
-		want                   [][]string
-	}{
+	cases := []metricCase{
 		{"totals", "revenue,orders,average_order_value,items_per_order,customers,units", "", [][]string{
 			{"average_order_value", "customers", "items_per_order", "orders", "revenue", "units"},
 			{"670.18", "5.00", "6.00", "7.00", "4691.27", "42.00"},
@@ -169,13 +186,7 @@ func TestMetricsEqualWhatIsCountedByHand(t *testing.T) {
 			{"0.00", "7.00", "1.00", "7.00"},
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, cents(queryMetrics(t, dir, tc.metrics, tc.groupBy))); diff != "" {
-				t.Errorf("mf query --metrics %s --group-by %q (-want +got):\n%s", tc.metrics, tc.groupBy, diff)
-			}
-		})
-	}
+	checkMetrics(t, dir, cases)
 }
 
 // TestMetricsCountAnAbandonedCart: the fixtures, then cart 7 (user 8's one
@@ -202,10 +213,7 @@ func TestMetricsCountAnAbandonedCart(t *testing.T) {
 		}
 	}
 	dir = copyDir(t, dir)
-	cases := []struct {
-		name, metrics, groupBy string
-		want                   [][]string
-	}{
+	cases := []metricCase{
 		{"sessions", "cart_sessions,ordered_cart_sessions,cart_to_order_conversion,abandoned_cart_value,orders,revenue,customers", "", [][]string{
 			{"abandoned_cart_value", "cart_sessions", "cart_to_order_conversion", "customers", "ordered_cart_sessions", "orders", "revenue"},
 			{"9.85", "7.00", "0.86", "4.00", "6.00", "6.00", "4681.42"},
@@ -216,11 +224,5 @@ func TestMetricsCountAnAbandonedCart(t *testing.T) {
 			{"0.80", "2020-03-01 00:00:00", "2.00", "2.00"},
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, cents(queryMetrics(t, dir, tc.metrics, tc.groupBy))); diff != "" {
-				t.Errorf("mf query --metrics %s --group-by %q (-want +got):\n%s", tc.metrics, tc.groupBy, diff)
-			}
-		})
-	}
+	checkMetrics(t, dir, cases)
 }
