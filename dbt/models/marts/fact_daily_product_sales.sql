@@ -1,6 +1,8 @@
 {{ fact_config(unique_key='daily_product_sales_key', cluster_column='product_key') }}
 
 -- depends_on: {{ ref('int_orders_latest') }}
+{#- The rebuilt order dates, read once (a query) for the three reads below. -#}
+{% set rebuilt_dates = order_dates_to_rebuild() if is_incremental() else none %}
 
 -- One row per day, product and currency that has had an order line: the
 -- live orders' units, revenue and number of orders (placed orders and
@@ -16,7 +18,7 @@ items as (
 
     select * from {{ ref('fact_order_items') }}
     {% if is_incremental() %}
-        where order_date in ({{ order_dates_to_rebuild() }})
+        where order_date in ({{ rebuilt_dates }})
     {% endif %}
 
 ),
@@ -29,7 +31,7 @@ orders as (
         currency
     from {{ ref('fact_orders') }}
     {% if is_incremental() %}
-        where order_date in ({{ order_dates_to_rebuild() }})
+        where order_date in ({{ rebuilt_dates }})
     {% endif %}
 
 ),
@@ -87,7 +89,7 @@ final as (
         left join final on existing.daily_product_sales_key = final.daily_product_sales_key
         where
             final.daily_product_sales_key is null
-            and existing.order_date in ({{ order_dates_to_rebuild() }})
+            and existing.order_date in ({{ rebuilt_dates }})
 
     )
 
