@@ -4,15 +4,23 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/go-playground/validator/v10"
 )
 
-// Cart event types.
+// Cart event types. A FakeStore cart's events are cart.*; a store's order
+// or abandoned checkout (Shopify, WooCommerce) travels the same path as an
+// order.* event carrying its canonical record.
 const (
-	EventCartUpserted = "cart.upserted"
-	EventCartDeleted  = "cart.deleted"
+	EventCartUpserted  = "cart.upserted"
+	EventCartDeleted   = "cart.deleted"
+	EventOrderUpserted = "order.upserted"
+	EventOrderDeleted  = "order.deleted"
 )
 
 // CartEventSchemaVersion is the schema_version attribute of the events this
@@ -20,17 +28,53 @@ const (
 const CartEventSchemaVersion = "1"
 
 // CartEvent is the Pub/Sub message body PollCarts publishes for a new,
-// changed or deleted cart.
+// changed or deleted cart, or for a store's order (StoreOrder, with the
+// cart fields empty) updated since its last poll.
 type CartEvent struct {
-	EventID     string          `json:"event_id" validate:"len=64,hexadecimal"`
-	EventType   string          `json:"event_type" validate:"oneof=cart.upserted cart.deleted"`
-	CartID      int64           `json:"cart_id" validate:"gt=0"`
-	UserID      int64           `json:"user_id" validate:"required_if=EventType cart.upserted,gte=0"`
-	CartDate    *time.Time      `json:"cart_date" validate:"required_if=EventType cart.upserted,omitempty,from1970to2099"`
-	Products    []CartEventLine `json:"products" validate:"max=10000,dive"`
+	EventID   string          `json:"event_id" validate:"len=64,hexadecimal"`
+	EventType string          `json:"event_type" validate:"oneof=cart.upserted cart.deleted order.upserted order.deleted"`
+	CartID    int64           `json:"cart_id,omitempty"`
+	UserID    int64           `json:"user_id" validate:"required_if=EventType cart.upserted,gte=0"`
+	CartDate  *time.Time      `json:"cart_date" validate:"required_if=EventType cart.upserted,omitempty,from1970to2099"`
+	Products  []CartEventLine `json:"products" validate:"max=10000,dive"`
+	// StoreOrder is the order of an order.* event, as the store's adapter
+	// read it (its money exact); nil on a cart's event.
+	StoreOrder  *CanonicalOrder `json:"store_order,omitempty"`
 	Fingerprint string          `json:"fingerprint" validate:"len=16,hexadecimal"`
 	ExtractedAt time.Time       `json:"extracted_at" validate:"required"`
 	PublishedAt time.Time       `json:"published_at" validate:"required"`
+}
+
+// IsOrderEvent reports whether ev is a store order's event (order.*), not
+// a cart's.
+func (ev *CartEvent) IsOrderEvent() bool {
+	return ev.EventType == EventOrderUpserted || ev.EventType == EventOrderDeleted
+}
+
+// cartEventShape is the rule the fields of a CartEvent follow together: a
+// cart's event names its cart (cart_id above 0) and carries no store order;
+// a store order's event carries its order, whose deletion mark agrees with
+// the event type, and no cart.
+func cartEventShape(sl validator.StructLevel) {
+	ev := sl.Current().Interface().(CartEvent)
+	if !ev.IsOrderEvent() {
+		if ev.CartID <= 0 {
+			sl.ReportError(ev.CartID, "cart_id", "CartID", "gt", "0")
+		}
+		if ev.StoreOrder != nil {
+			sl.ReportError(ev.StoreOrder, "store_order", "StoreOrder", "excluded_with_cart", "")
+		}
+		return
+	}
+	switch {
+	case ev.StoreOrder == nil:
+		sl.ReportError(ev.StoreOrder, "store_order", "StoreOrder", "required_with_order", "")
+	case ev.StoreOrder.Deleted != (ev.EventType == EventOrderDeleted):
+		sl.ReportError(ev.StoreOrder.Deleted, "store_order.deleted", "Deleted", "eq_event_type", ev.EventType)
+	}
+	if ev.CartID != 0 || ev.UserID != 0 || ev.CartDate != nil || len(ev.Products) > 0 {
+		sl.ReportError(ev.CartID, "cart_id", "CartID", "excluded_with_order", "")
+	}
 }
 
 // CartEventLine is one product line of a cart event, bounded as CartLine.
@@ -150,4 +194,49 @@ func NewDeleteEvent(cartID int64, last Fingerprint, extractedAt, publishedAt tim
 		Products: []CartEventLine{}, Fingerprint: fp.String(),
 		ExtractedAt: extractedAt.UTC(), PublishedAt: publishedAt.UTC(),
 	}
+}
+
+// OrderFingerprint hashes a store order's canonical JSON: every field the
+// adapter read, its update time and deletion mark included, in the model's
+// fixed order (Attributes are encoded with sorted keys). The same version
+// of an order read twice has the same fingerprint.
+func OrderFingerprint(o *CanonicalOrder) (Fingerprint, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return 0, fmt.Errorf("fingerprint order %s: %w", o.SourceID, err)
+	}
+	sum := sha256.Sum256(b)
+	return Fingerprint(binary.BigEndian.Uint64(sum[:8])), nil
+}
+
+// OrderEventID is hex(sha256("order" ‖ kind ‖ store ‖ source id ‖
+// fingerprint)), each part ended by a zero byte: the same version of an
+// order always yields the same id, so its repeats share it.
+func OrderEventID(o *CanonicalOrder, fp Fingerprint) string {
+	h := sha256.New()
+	for _, part := range []string{"order", string(o.Kind), o.Store, o.SourceID} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(fp))
+	h.Write(b[:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NewOrderEvent builds the event of a store order read at extractedAt:
+// order.deleted when the store marks it deleted, order.upserted otherwise.
+func NewOrderEvent(o *CanonicalOrder, extractedAt, publishedAt time.Time) (CartEvent, error) {
+	fp, err := OrderFingerprint(o)
+	if err != nil {
+		return CartEvent{}, err
+	}
+	typ := EventOrderUpserted
+	if o.Deleted {
+		typ = EventOrderDeleted
+	}
+	return CartEvent{
+		EventID: OrderEventID(o, fp), EventType: typ, StoreOrder: o, Products: []CartEventLine{},
+		Fingerprint: fp.String(), ExtractedAt: extractedAt.UTC(), PublishedAt: publishedAt.UTC(),
+	}, nil
 }

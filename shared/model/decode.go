@@ -159,6 +159,7 @@ func newValidate() *validator.Validate {
 			panic(err) // programming error: the tag names are constants
 		}
 	}
+	v.RegisterStructValidation(cartEventShape, CartEvent{})
 	return v
 }
 

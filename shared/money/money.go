@@ -188,3 +188,26 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	*a = v
 	return nil
 }
+
+// NumericBytes is a as the BigQuery Storage Write API takes a NUMERIC in
+// bytes: its count of billionths (NUMERIC's scale is 9, as Scale) in
+// little-endian two's complement, as few bytes as hold it and its sign.
+func (a Amount) NumericBytes() []byte {
+	n := a.int()
+	mag := n // what the bits other than the sign must hold: n, or −n−1
+	if n.Sign() < 0 {
+		mag = new(big.Int).Sub(new(big.Int).Neg(n), big.NewInt(1))
+	}
+	size := mag.BitLen()/8 + 1 // room for the sign bit
+	b := make([]byte, size)
+	v := new(big.Int).Set(n)
+	if n.Sign() < 0 {
+		// Two's complement: 2^(8·size) + n.
+		v.Add(v, new(big.Int).Lsh(big.NewInt(1), uint(8*size)))
+	}
+	be := v.FillBytes(make([]byte, size))
+	for i := range be {
+		b[i] = be[size-1-i]
+	}
+	return b
+}

@@ -1,6 +1,7 @@
 package money
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -100,4 +101,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %s, which reads back as %v, %v", s, a, b, err)
 		}
 	})
+}
+
+func TestNumericBytes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		amount string
+		want   []byte // little-endian two's complement of the billionths
+	}{
+		{"0", []byte{0x00}},
+		{"0.000000001", []byte{0x01}},
+		{"0.000000127", []byte{0x7f}},
+		{"0.000000128", []byte{0x80, 0x00}},
+		{"-0.000000001", []byte{0xff}},
+		{"-0.000000128", []byte{0x80}},
+		{"-0.000000129", []byte{0x7f, 0xff}},
+		{"1", []byte{0x00, 0xca, 0x9a, 0x3b}},    // 1,000,000,000 = 0x3b9aca00
+		{"0.30", []byte{0x00, 0xa3, 0xe1, 0x11}}, // 300,000,000 = 0x11e1a300
+	}
+	for _, tc := range cases {
+		if got := MustParse(tc.amount).NumericBytes(); !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: % x, want % x", tc.amount, got, tc.want)
+		}
+	}
 }

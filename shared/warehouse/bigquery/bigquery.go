@@ -20,6 +20,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
+	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -300,19 +302,63 @@ func cartEventRow(r *warehouse.CartEventRow) map[string]bigquery.Value {
 		lines[i] = map[string]bigquery.Value{"product_id": l.ProductID, "quantity": l.Quantity}
 	}
 	row := map[string]bigquery.Value{
-		"event_id": r.EventID, "event_type": r.EventType, "cart_id": r.CartID,
+		"event_id": r.EventID, "event_type": r.EventType, "cart_id": nil,
 		"products": lines, "fingerprint": r.Fingerprint,
 		"extracted_at": r.ExtractedAt, "published_at": r.PublishedAt,
 		"message_id": r.MessageID, "ingested_at": r.IngestedAt,
-		"user_id": nil, "cart_date": nil,
+		"user_id": nil, "cart_date": nil, "store_order": nil,
 	}
-	if r.EventType == "cart.upserted" {
+	if !r.IsOrderEvent() {
+		row["cart_id"] = r.CartID
+	}
+	if r.EventType == model.EventCartUpserted {
 		row["user_id"] = r.UserID
 	}
 	if r.CartDate != nil {
 		row["cart_date"] = *r.CartDate
 	}
+	if o := r.StoreOrder; o != nil {
+		row["store_order"] = storeOrderRecord(o)
+	}
 	return row
+}
+
+// storeOrderRecord maps a store's order onto the store_order record of
+// cart_events (the columns of canonical_orders); money stays exact.
+func storeOrderRecord(o *model.CanonicalOrder) map[string]bigquery.Value {
+	lines := make([]bigquery.Value, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = map[string]bigquery.Value{
+			"source_id": l.SourceID, "product_id": l.ProductID, "variant_id": l.VariantID, "sku": l.SKU,
+			"quantity": l.Quantity, "unit_price": amount(l.UnitPrice), "total": amount(l.Total),
+		}
+	}
+	rec := map[string]bigquery.Value{
+		"source_kind": o.Origin.Kind, "source_store": o.Store, "source_id": o.SourceID,
+		"created_at": timestamp(o.CreatedAt), "updated_at": timestamp(o.UpdatedAt), "deleted": o.Deleted,
+		"attributes": nil, "kind": string(o.Kind), "status": o.Status, "currency": o.Currency,
+		"customer_id": o.CustomerID, "total": amount(o.Total), "lines": lines,
+	}
+	if len(o.Attributes) > 0 {
+		rec["attributes"] = string(o.Attributes)
+	}
+	return rec
+}
+
+// amount is an optional amount as a column value: nil when absent.
+func amount(a *money.Amount) bigquery.Value {
+	if a == nil {
+		return nil
+	}
+	return *a
+}
+
+// timestamp is a time as a column value: nil when zero (unknown).
+func timestamp(t time.Time) bigquery.Value {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // InsertCartEvents appends rows to cart_events through the Storage Write

@@ -3,6 +3,7 @@ package bigquery
 import (
 	"context"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -74,6 +76,79 @@ func TestInsertCartEventsAppendsToTheDefaultStream(t *testing.T) {
 	if field(tomb, "event_type") != "cart.deleted" || field(tomb, "user_id") != nil || field(tomb, "cart_date") != nil {
 		t.Errorf("tombstone row = %v", tomb)
 	}
+}
+
+// TestInsertCartEventsStoresAStoreOrder: an order.* event lands with its
+// order in the store_order record, its money as NUMERIC bytes that read
+// back exactly, its attributes as JSON text, and no cart id.
+func TestInsertCartEventsStoresAStoreOrder(t *testing.T) {
+	t.Parallel()
+	fake, w := newWriteWarehouse(t)
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	total := money.MustParse("0.40")
+	o := &model.CanonicalOrder{
+		Record: model.Record{Origin: model.Origin{Kind: "shopify", Store: "x.myshopify.com"}, SourceID: "gid://shopify/Order/999",
+			CreatedAt: at, UpdatedAt: at, Attributes: []byte(`{"name":"#999"}`)},
+		Kind: model.KindOrder, Status: "PAID", Currency: "USD", Total: &total,
+		Lines: []model.Line{
+			model.Line{SourceID: "1", ProductID: "gid://shopify/Product/1", Quantity: 2}.Priced(money.MustParse("0.10")),
+			model.Line{SourceID: "2", ProductID: "gid://shopify/Product/2", Quantity: 1}.Priced(money.MustParse("0.20")),
+		},
+	}
+	ev, err := model.NewOrderEvent(o, at, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.InsertCartEvents(context.Background(), []warehouse.CartEventRow{{CartEvent: ev, MessageID: "m1", IngestedAt: at}}); err != nil {
+		t.Fatal(err)
+	}
+	got := fake.stored("cart_events")
+	if len(got) != 1 {
+		t.Fatalf("%d rows stored, want 1", len(got))
+	}
+	row := got[0]
+	if field(row, "cart_id") != nil || field(row, "user_id") != nil || field(row, "event_type") != "order.upserted" {
+		t.Errorf("row = %v, want an order event without a cart", row)
+	}
+	rec := row.Get(row.Descriptor().Fields().ByName("store_order")).Message().Interface().(*dynamicpb.Message)
+	want := map[string]any{
+		"source_kind": "shopify", "source_store": "x.myshopify.com", "source_id": "gid://shopify/Order/999",
+		"kind": "order", "status": "PAID", "currency": "USD", "deleted": false, "attributes": `{"name":"#999"}`,
+		"total": total.NumericBytes(), "updated_at": at.UnixMicro(),
+	}
+	for k, v := range want {
+		if diff := cmp.Diff(v, field(rec, k)); diff != "" {
+			t.Errorf("store_order.%s (-want +got):\n%s", k, diff)
+		}
+	}
+	lines := rec.Get(rec.Descriptor().Fields().ByName("lines")).List()
+	var sum money.Amount
+	for i := range lines.Len() {
+		line := lines.Get(i).Message().Interface().(*dynamicpb.Message)
+		sum = sum.Add(numeric(t, field(line, "total").([]byte)))
+	}
+	if lines.Len() != 2 || sum.String() != "0.4" {
+		t.Errorf("%d lines summing to %s, want 2 summing to exactly 0.4", lines.Len(), sum)
+	}
+}
+
+// numeric reads NUMERIC bytes (little-endian two's complement billionths)
+// back into an amount, as BigQuery does.
+func numeric(t *testing.T, b []byte) money.Amount {
+	t.Helper()
+	be := make([]byte, len(b))
+	for i := range b {
+		be[i] = b[len(b)-1-i]
+	}
+	n := new(big.Int).SetBytes(be)
+	if len(be) > 0 && be[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(be))))
+	}
+	a, err := money.Parse(new(big.Rat).SetFrac(n, big.NewInt(1e9)).FloatString(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func TestInsertCartEventsReportsRowErrorsOneByOne(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -192,6 +193,16 @@ func fill(m *dynamicpb.Message, row map[string]bigquery.Value) error {
 		if fd == nil {
 			return fmt.Errorf("column %s is not in the table's schema", name)
 		}
+		if !fd.IsList() && fd.Kind() == protoreflect.MessageKind {
+			rec, ok := v.(map[string]bigquery.Value)
+			if !ok {
+				return fmt.Errorf("column %s: %T is not a record", name, v)
+			}
+			if err := fill(m.Mutable(fd).Message().Interface().(*dynamicpb.Message), rec); err != nil {
+				return fmt.Errorf("column %s: %w", name, err)
+			}
+			continue
+		}
 		if !fd.IsList() {
 			pv, err := scalar(fd, v)
 			if err != nil {
@@ -230,9 +241,13 @@ func fill(m *dynamicpb.Message, row map[string]bigquery.Value) error {
 
 // scalar converts v to the proto value of fd, following the Storage Write
 // API's type mapping: TIMESTAMP as int64 microseconds since the epoch, DATE
-// as int32 days.
+// as int32 days, NUMERIC as the bytes of its billionths.
 func scalar(fd protoreflect.FieldDescriptor, v bigquery.Value) (protoreflect.Value, error) {
 	switch x := v.(type) {
+	case money.Amount:
+		if fd.Kind() == protoreflect.BytesKind {
+			return protoreflect.ValueOfBytes(x.NumericBytes()), nil
+		}
 	case string:
 		if fd.Kind() == protoreflect.StringKind {
 			return protoreflect.ValueOfString(x), nil

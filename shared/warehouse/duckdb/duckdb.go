@@ -136,9 +136,17 @@ func (w *Warehouse) migrate(ctx context.Context) error {
 			continue
 		}
 		// A nullable column added to the schema since the table was made
-		// is added to it, as BigQuery allows (Terraform's schema update).
+		// is added to it, and a required column the schema relaxed to
+		// nullable is relaxed, as BigQuery allows (Terraform's schema
+		// update).
 		for _, f := range t.Fields {
-			if f.Mode == "REQUIRED" || have[f.Name] {
+			nullable, ok := have[f.Name]
+			if ok && !nullable && f.Mode != "REQUIRED" {
+				if _, err := w.db.ExecContext(ctx, fmt.Sprintf("alter table %s.%s alter column %s drop not null", w.dataset, quote(t.Name), quote(f.Name))); err != nil {
+					return fmt.Errorf("relax column %s of %s.%s: %w", f.Name, w.dataset, t.Name, err)
+				}
+			}
+			if f.Mode == "REQUIRED" || ok {
 				continue
 			}
 			typ, err := columnType(f)
@@ -153,9 +161,10 @@ func (w *Warehouse) migrate(ctx context.Context) error {
 	return nil
 }
 
-// columns returns the column names of every table of the raw dataset.
+// columns returns the columns of every table of the raw dataset: table →
+// column → whether it is nullable.
 func (w *Warehouse) columns(ctx context.Context) (map[string]map[string]bool, error) {
-	rows, err := w.db.QueryContext(ctx, `select table_name, column_name from duckdb_columns() where schema_name = ?`, w.dataset)
+	rows, err := w.db.QueryContext(ctx, `select table_name, column_name, is_nullable from duckdb_columns() where schema_name = ?`, w.dataset)
 	if err != nil {
 		return nil, fmt.Errorf("list the columns of %s: %w", w.dataset, err)
 	}
@@ -163,13 +172,14 @@ func (w *Warehouse) columns(ctx context.Context) (map[string]map[string]bool, er
 	out := map[string]map[string]bool{}
 	for rows.Next() {
 		var table, column string
-		if err := rows.Scan(&table, &column); err != nil {
+		var nullable bool
+		if err := rows.Scan(&table, &column, &nullable); err != nil {
 			return nil, fmt.Errorf("list the columns of %s: %w", w.dataset, err)
 		}
 		if out[table] == nil {
 			out[table] = map[string]bool{}
 		}
-		out[table][column] = true
+		out[table][column] = nullable
 	}
 	return out, rows.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/money"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -46,5 +47,56 @@ func TestInsertCartEventsKeepsDuplicatesAndNesting(t *testing.T) {
 	}
 	if n, _ := w.CountRows(ctx, "cart_events_rejected"); n != 1 {
 		t.Errorf("rejected rows = %d", n)
+	}
+}
+
+// TestInsertCartEventsStoresAStoreOrder: an order.* event lands with no cart
+// id and its order in store_order, money exact (0.10 × 2 + 0.20 is 0.40).
+func TestInsertCartEventsStoresAStoreOrder(t *testing.T) {
+	t.Parallel()
+	w := open(t, nil)
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	o := &model.CanonicalOrder{
+		Record: model.Record{Origin: model.Origin{Kind: "shopify", Store: "x.myshopify.com"}, SourceID: "gid://shopify/Order/999",
+			CreatedAt: at, UpdatedAt: at, Attributes: []byte(`{"name":"#999"}`)},
+		Kind: model.KindOrder, Currency: "USD",
+		Lines: []model.Line{
+			model.Line{ProductID: "gid://shopify/Product/1", Quantity: 2}.Priced(money.MustParse("0.10")),
+			model.Line{ProductID: "gid://shopify/Product/2", Quantity: 1}.Priced(money.MustParse("0.20")),
+		},
+	}
+	ev, err := model.NewOrderEvent(o, at, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.InsertCartEvents(context.Background(), []warehouse.CartEventRow{{CartEvent: ev, MessageID: "m1", IngestedAt: at}}); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	err = w.DB().QueryRow(`select concat_ws(' ', coalesce(cast(cart_id as varchar), 'no-cart'), store_order.source_id, store_order.kind,
+		list_sum(list_transform(store_order.lines, l -> l.total)), store_order.attributes ->> 'name')
+		from bq_raw.cart_events`).Scan(&got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "no-cart gid://shopify/Order/999 order 0.400000000 #999"; got != want {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+}
+
+// TestOpenRelaxesARequiredColumn: a warehouse made when cart_id was
+// required is relaxed on open, as BigQuery relaxes a column in place.
+func TestOpenRelaxesARequiredColumn(t *testing.T) {
+	t.Parallel()
+	w := open(t, nil)
+	if _, err := w.DB().Exec(`alter table bq_raw.cart_events alter column cart_id set not null`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var nullable bool
+	if err := w.DB().QueryRow(`select is_nullable from duckdb_columns() where schema_name = 'bq_raw' and table_name = 'cart_events' and column_name = 'cart_id'`).Scan(&nullable); err != nil || !nullable {
+		t.Errorf("cart_id nullable = %v, %v", nullable, err)
 	}
 }
