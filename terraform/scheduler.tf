@@ -35,9 +35,6 @@ resource "google_cloud_scheduler_job" "function" {
   description = each.value.description
   schedule    = each.value.schedule
   time_zone   = var.schedule_time_zone
-  # Only a FakeStore's carts are polled yet: a Shopify or WooCommerce
-  # store's orders come from the daily snapshot, and its poll stays paused.
-  paused = each.key == "poll_carts" && var.source_kind != "fakestore"
 
   attempt_deadline = each.value.deadline
   retry_config {
@@ -68,9 +65,6 @@ resource "google_cloud_scheduler_job" "dbt_nightly" {
   description = "Runs dbt build with every data test."
   schedule    = var.dbt_nightly_schedule
   time_zone   = var.schedule_time_zone
-  # Only a FakeStore's carts are polled yet: a Shopify or WooCommerce
-  # store's orders come from the daily snapshot, and its poll stays paused.
-  paused = each.key == "poll_carts" && var.source_kind != "fakestore"
 
   attempt_deadline = "60s"
   retry_config {

@@ -7,6 +7,7 @@ import (
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 	"github.com/shoplake/shoplake/shared/source/connect"
+	"github.com/shoplake/shoplake/shared/state"
 )
 
 // DefaultRunTimeout is how long one call works by default (RUN_TIMEOUT):
@@ -25,7 +26,7 @@ type Config struct {
 	Source connect.Config
 	// CursorLookback is how far before its cursor an incremental listing of
 	// a store's orders starts (SOURCE_CURSOR_LOOKBACK, default
-	// DefaultCursorLookback).
+	// state.DefaultCursorLookback).
 	CursorLookback time.Duration
 	// Pseudonym names the key that replaces users' e-mail addresses
 	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).
@@ -36,7 +37,7 @@ type Config struct {
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
 	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: connect.ReadConfig(r),
-		CursorLookback: r.Duration("SOURCE_CURSOR_LOOKBACK", DefaultCursorLookback), Pseudonym: pseudonym.ReadConfig(r)}
+		CursorLookback: r.Duration("SOURCE_CURSOR_LOOKBACK", state.DefaultCursorLookback), Pseudonym: pseudonym.ReadConfig(r)}
 	return cfg, r.Err()
 }
 

@@ -13,16 +13,6 @@ import (
 	"github.com/shoplake/shoplake/shared/state"
 )
 
-// DefaultCursorLookback is how far before its cursor an incremental listing
-// (orders, products) starts (SOURCE_CURSOR_LOOKBACK): a record whose update
-// became visible late is still read, and what is read again is dropped as a
-// repeat.
-const DefaultCursorLookback = 15 * time.Minute
-
-// CursorObject is where the cursor of a store's incremental snapshot (name
-// "orders" or "products") is kept in the raw bucket.
-func CursorObject(kind, name string) string { return "state/cursors/" + kind + "/" + name + ".json" }
-
 // incrementalAttempt makes one attempt at the day's snapshot of an entity
 // that follows its store from a cursor (storeEntity.cursor). The first one
 // lists every record. Later ones list the records updated since the cursor
@@ -33,7 +23,7 @@ func CursorObject(kind, name string) string { return "state/cursors/" + kind + "
 // published; a run stopped in between lists from the old cursor again and
 // writes the same snapshot.
 func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp lake.Stamp, allowShrink bool, res *EntityResult) error {
-	cursors := state.NewCursorStore(f.deps.Lake.Handle(), CursorObject(f.deps.Store.Origin().Kind, se.cursor(f.deps.Store)))
+	cursors := state.NewCursorStore(f.deps.Lake.Handle(), state.CursorObject(f.deps.Store.Origin().Kind, se.cursor(f.deps.Store)))
 	cur, gen, err := cursors.Load(ctx)
 	switch {
 	case errors.Is(err, state.ErrCorrupt):

@@ -23,6 +23,7 @@ import (
 	"github.com/shoplake/shoplake/shared/respond"
 	"github.com/shoplake/shoplake/shared/source"
 	"github.com/shoplake/shoplake/shared/source/connect"
+	"github.com/shoplake/shoplake/shared/state"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -65,7 +66,7 @@ func New(cfg Config, deps Deps) (*Function, error) {
 		cfg.RunTimeout = DefaultRunTimeout
 	}
 	if cfg.CursorLookback <= 0 {
-		cfg.CursorLookback = DefaultCursorLookback
+		cfg.CursorLookback = state.DefaultCursorLookback
 	}
 	return &Function{cfg: cfg, deps: deps}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source/connect"
+	"github.com/shoplake/shoplake/shared/state"
 )
 
 // changedAt is when the tests change a store: after every fixture order.
@@ -89,7 +90,7 @@ func TestOrdersAreReadFromTheirCursor(t *testing.T) {
 			api, change := tc.api(t)
 			h := newStoreHarness(t, tc.kind, api, tc.secret)
 			bucket := h.gcs.Bucket("raw")
-			cursorObject := CursorObject(tc.kind, "orders")
+			cursorObject := state.CursorObject(tc.kind, "orders")
 			orders := func(s Summary) EntityResult {
 				for _, e := range s.Entities {
 					if e.Entity == model.CanonicalOrders {

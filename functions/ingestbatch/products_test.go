@@ -12,6 +12,7 @@ import (
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source/connect"
+	"github.com/shoplake/shoplake/shared/state"
 )
 
 // modifiedAt is when the test store's product i (from 0) was last modified:
@@ -79,7 +80,7 @@ func TestProductsAreReadFromTheirCursor(t *testing.T) {
 			api, change := tc.api(t)
 			h := newStoreHarness(t, tc.kind, api, tc.secret)
 			bucket := h.gcs.Bucket("raw")
-			cursorObject := CursorObject(tc.kind, "products")
+			cursorObject := state.CursorObject(tc.kind, "products")
 			run := func() EntityResult {
 				t.Helper()
 				code, sum, raw := h.call(t, `{"entities":["products"]}`)

@@ -146,6 +146,7 @@ func liveCarts(ctx context.Context, db *sql.DB, dataset string) ([]state.Entry, 
 	select cart_id, event_type, fingerprint, cart_date,
 		row_number() over (partition by cart_id order by published_at desc, event_id desc) as event_rank
 	from %s.cart_events
+	where cart_id is not null
 ) where event_rank = 1 and event_type = 'cart.upserted'
 order by cart_id`, dataset))
 	if err != nil {

@@ -145,7 +145,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum.failed(started, err)
 	}
-	for n := 1; !opts.storeKind(); n++ {
+	for n := 1; ; n++ {
 		report, err := st.pollAndStream(ctx, push, sum)
 		sum.Polls = append(sum.Polls, report)
 		if err != nil {
@@ -164,10 +164,6 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 
-	if opts.storeKind() {
-		fmt.Fprintf(out, "Cloud Scheduler → %s: paused for a %s store, whose orders come from %s's snapshot (as Terraform pauses it)\n",
-			pollcarts.FunctionName, opts.SourceKind, ingestbatch.FunctionName)
-	}
 	ctx = context.WithoutCancel(ctx)
 	sum.Carts, err = ledger.check(ctx, sum.deadLettered())
 	sum.Carts.Realigned = realigned.Realigned
@@ -269,14 +265,22 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 			delivered <- delivery{stats, err}
 		}()
 	}
-	stop := progress(out, "polling carts", s.served, s.opts.Scale)
+	what := "carts"
+	if s.opts.storeKind() {
+		what = "the store's orders"
+	}
+	stop := progress(out, "polling "+what, s.served, s.opts.Scale)
 	end := sum.phase("poll")
 	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
 	close(polled)
 	if pollErr == nil {
-		fmt.Fprintf(out, "  fetched %d carts: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
-			r.Poll.Fetched, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
+		since := ""
+		if r.Poll.From != "" {
+			since = " updated since " + r.Poll.From
+		}
+		fmt.Fprintf(out, "  fetched %d %s%s: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
+			r.Poll.Fetched, strings.TrimPrefix(what, "the store's "), since, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
 	}
 	var err error
 	if delivered != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
 	"github.com/shoplake/shoplake/functions/local/wooapi"
+	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
@@ -371,4 +373,100 @@ func TestStoreDeletionsReachTheMarts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStoreOrdersArePolledBetweenSnapshots: against a Shopify store whose
+// orders change after the day's snapshot was taken (during the first of two
+// polls), the second poll publishes them as order events and the marts
+// follow at once, before any snapshot lists them: a guest's new order of
+// 0.10 × 2 + 0.20 and a changed order, money exact. A second run, whose
+// snapshot lists both, changes nothing in the marts.
+func TestStoreOrdersArePolledBetweenSnapshots(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || len(dbtArgs()) == 0 {
+		t.Skip("runs the pipeline with dbt")
+	}
+	data, err := shopifyapi.FromFakeStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test"}, data)
+	var checkouts atomic.Int64
+	api.OnRequest(func(op string, _ map[string]any, _ int) *shopifyapi.Fault {
+		// The snapshot lists the checkouts once, then each poll does: the
+		// change lands during the first poll, after its orders were read.
+		if op == "AbandonedCheckouts" && checkouts.Add(1) == 2 {
+			at := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+			api.Upsert("orders", shopifyOrderNode(999, "null", at, at))
+			api.Upsert("orders", shopifyOrderNode(7, `{"id":"gid://shopify/Customer/4"}`, time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC), at))
+		}
+		return nil
+	})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	dir := t.TempDir()
+	env := []string{"SOURCE_BASE_URL=" + srv.URL, "SOURCE_API_KEY=shpat_test"}
+	args := append([]string{"--port", "0", "--source", connect.Shopify, "--poll-every", "100ms", "--polls", "2"}, dbtArgs()...)
+	checks := [][2]string{
+		{`select string_agg(order_id || ' ' || item_count || ' ' || revenue || ' ' || is_deleted, ', ' order by order_id) from bq_analytics.fact_orders where order_id in ('gid://shopify/Order/7', 'gid://shopify/Order/999')`,
+			"gid://shopify/Order/7 2 0.400000000 false, gid://shopify/Order/999 2 0.400000000 false"},
+		{`select u.user_id || ' ' || u.is_guest from bq_analytics.fact_orders o join bq_analytics.dim_users u using (user_key) where o.order_id = 'gid://shopify/Order/999'`,
+			"guest true"},
+		{`select count(*) || ' orders, revenue ' || sum(revenue) from bq_analytics.fact_orders where not is_deleted`,
+			"8 orders, revenue 4682.220000000"},
+	}
+	for run, want := range []struct {
+		events       string // the order events stored in bq_raw.cart_events
+		inSnapshot   bool   // the lake's snapshot lists order 999
+		pollsPublish string // what the polls of the run published
+	}{
+		{events: "2", inSnapshot: false, pollsPublish: "0 2"},
+		{events: "2", inSnapshot: true, pollsPublish: "0 0"},
+	} {
+		r := runLocal(t, dir, env, args...)
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s\n%s", run+1, r.code, r.stdout, r.stderr)
+		}
+		s := lastRun(t, dir)
+		var published []string
+		for _, p := range s.Polls {
+			published = append(published, fmt.Sprint(p.Poll.Published))
+		}
+		if got := strings.Join(published, " "); got != want.pollsPublish {
+			t.Errorf("run %d: the polls published %s events, want %s", run+1, got, want.pollsPublish)
+		}
+		snapshot, err := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "raw", model.CanonicalOrders, "dt="+time.Now().UTC().Format(time.DateOnly), model.CanonicalOrders+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(snapshot), "gid://shopify/Order/999"); got != want.inSnapshot {
+			t.Errorf("run %d: the snapshot lists order 999: %v, want %v", run+1, got, want.inSnapshot)
+		}
+		db := openWarehouse(t, dir)
+		for _, c := range append(checks, [2]string{`select count(distinct event_id) from bq_raw.cart_events where event_type like 'order.%'`, want.events}) {
+			var got string
+			if err := db.QueryRow(c[0]).Scan(&got); err != nil {
+				t.Fatalf("%s: %v", c[0], err)
+			}
+			if got != c[1] {
+				t.Errorf("run %d: %s\n= %q, want %q", run+1, c[0], got, c[1])
+			}
+		}
+		db.Close()
+	}
+}
+
+// shopifyOrderNode is an order of the Shopify stand-in of 0.10 × 2 + 0.20
+// (products 1 and 2), for customer (a JSON object, or null for a guest).
+func shopifyOrderNode(n int, customer string, created, updated time.Time) shopifyapi.Node {
+	line := func(i, product, quantity int, price string) string {
+		return fmt.Sprintf(`{"id":"gid://shopify/LineItem/%d%d","sku":"","quantity":%d,"product":{"id":%q},"variant":{"id":%q},`+
+			`"originalUnitPriceSet":{"shopMoney":{"amount":%q,"currencyCode":"USD"}}}`,
+			n, i, quantity, shopifyapi.SyntheticID("Product", product), shopifyapi.SyntheticID("ProductVariant", product), price)
+	}
+	id := fmt.Sprintf("gid://shopify/Order/%d", n)
+	node := fmt.Sprintf(`{"id":%q,"name":"#%d","createdAt":%q,"updatedAt":%q,"cancelledAt":null,`+
+		`"currencyCode":"USD","displayFinancialStatus":"PAID","customer":%s,"totalPriceSet":{"shopMoney":{"amount":"0.40","currencyCode":"USD"}},`+
+		`"lineItems":{"nodes":[%s,%s]}}`, id, n, created.Format(time.RFC3339), updated.Format(time.RFC3339), customer, line(1, 0, 2, "0.10"), line(2, 1, 1, "0.20"))
+	return shopifyapi.Node{ID: id, UpdatedAt: updated, JSON: []byte(node)}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/source/connect"
+	"github.com/shoplake/shoplake/shared/state"
 )
 
 // DefaultRunTimeout is how long one poll works by default (RUN_TIMEOUT):
@@ -19,10 +20,13 @@ type Config struct {
 	// nothing, and its error names RUN_TIMEOUT (default DefaultRunTimeout).
 	RunTimeout time.Duration
 	// Source says which store to read and how (SOURCE_KIND and the
-	// SOURCE_* variables). Only a FakeStore's carts are polled yet: for the
-	// other kinds a poll is skipped (StatusSkipped) and their orders come
-	// from IngestBatch's daily snapshot.
+	// SOURCE_* variables): a FakeStore's carts, or the orders and
+	// abandoned checkouts of a Shopify or WooCommerce store.
 	Source connect.Config
+	// CursorLookback is how far before its cursor a poll of a store's
+	// orders starts (SOURCE_CURSOR_LOOKBACK, default
+	// state.DefaultCursorLookback); what it reads again is dropped.
+	CursorLookback time.Duration
 	// Topic is the cart events topic, an id or projects/<p>/topics/<t>
 	// (CART_EVENTS_TOPIC).
 	Topic string
@@ -40,12 +44,13 @@ type Config struct {
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
 	cfg := Config{
-		Platform:    r.Platform(),
-		RunTimeout:  r.RunTimeout(DefaultRunTimeout),
-		Source:      connect.ReadConfig(r),
-		Topic:       r.Required("CART_EVENTS_TOPIC"),
-		StateObject: r.String("CART_STATE_OBJECT", "state/cart-poller.state"),
-		WindowDays:  int(r.Int("CARTS_WINDOW_DAYS", 0, 0, 36500)),
+		Platform:       r.Platform(),
+		RunTimeout:     r.RunTimeout(DefaultRunTimeout),
+		Source:         connect.ReadConfig(r),
+		CursorLookback: r.Duration("SOURCE_CURSOR_LOOKBACK", state.DefaultCursorLookback),
+		Topic:          r.Required("CART_EVENTS_TOPIC"),
+		StateObject:    r.String("CART_STATE_OBJECT", "state/cart-poller.state"),
+		WindowDays:     int(r.Int("CARTS_WINDOW_DAYS", 0, 0, 36500)),
 	}
 	return cfg, r.Err()
 }

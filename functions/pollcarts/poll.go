@@ -1,5 +1,6 @@
 // Package pollcarts is the PollCarts function: called every minute by Cloud
-// Scheduler, it reads every cart from the storefront, compares each cart's
+// Scheduler, it reads a FakeStore's carts, or a store's orders (orders.go).
+// Of a FakeStore it reads every cart, compares each cart's
 // fingerprint with the state it committed last time, publishes one
 // cart.upserted event per new or changed cart and one cart.deleted tombstone
 // per cart that disappeared, waits for every publish, and only then commits
@@ -59,7 +60,13 @@ type Publisher interface {
 
 // Deps are the Function's collaborators.
 type Deps struct {
-	Source    source.Lister
+	// Source lists FakeStore's carts, and retries the listings of a store.
+	Source source.Lister
+	// Store and Cursors serve the poll of a store's orders (SOURCE_KIND
+	// other than fakestore): the store read as canonical records, and the
+	// cursor object of a name (state.CursorObject).
+	Store     source.Store
+	Cursors   func(object string) CursorStore
 	State     StateStore
 	Publisher Publisher
 	// Lake receives the carts that fail validation, under rejects/carts/.
@@ -81,6 +88,12 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Source == nil || deps.State == nil || deps.Publisher == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
 		return nil, errors.New("pollcarts: Source, State, Publisher, Lake, Runs and Logger are required")
 	}
+	if cfg.Source.Kind != "" && cfg.Source.Kind != connect.FakeStore && (deps.Store == nil || deps.Cursors == nil) {
+		return nil, fmt.Errorf("pollcarts: Store and Cursors are required to poll a %s store", cfg.Source.Kind)
+	}
+	if cfg.CursorLookback <= 0 {
+		cfg.CursorLookback = state.DefaultCursorLookback
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -90,10 +103,20 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	return &Function{cfg: cfg, deps: deps}, nil
 }
 
-// Summary is the response of a poll.
+// Summary is the response of a poll. For a store's orders (SOURCE_KIND
+// other than fakestore) New counts orders created since the poll's start,
+// Changed the other versions published, Deleted the orders the store marks
+// deleted, Unchanged the versions the lookback read again, and the state is
+// the order cursor.
 type Summary struct {
-	RunID     string `json:"run_id"`
-	Status    string `json:"status"`
+	RunID  string `json:"run_id"`
+	Status string `json:"status"`
+	// Source is the kind of store polled (SOURCE_KIND).
+	Source string `json:"source,omitempty"`
+	// From is when a store's listing started (its cursor less the
+	// lookback), and Cursor where the committed cursor stands.
+	From      string `json:"from,omitempty"`
+	Cursor    string `json:"cursor,omitempty"`
 	Fetched   int64  `json:"fetched"`
 	Valid     int64  `json:"valid"`
 	Rejected  int64  `json:"rejected"`
@@ -117,14 +140,16 @@ type Summary struct {
 	Error string        `json:"error,omitempty"`
 }
 
+// what names what the poll read, for its log line.
+func (s *Summary) what() string {
+	if s.Source != "" && s.Source != connect.FakeStore {
+		return "orders"
+	}
+	return "carts"
+}
+
 // StatusSuperseded is the status of a poll whose state commit lost a race.
 const StatusSuperseded = "superseded"
-
-// StatusSkipped is the status of a poll of a store whose orders PollCarts
-// does not poll yet (SOURCE_KIND other than fakestore): their orders come
-// from IngestBatch's daily snapshot, and Terraform pauses the poll's
-// schedule.
-const StatusSkipped = "skipped"
 
 // Error kinds a caller maps to HTTP statuses.
 var (
@@ -187,19 +212,17 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	ctx = logging.WithLogger(ctx, logger)
 	ctx, cancel := config.WithRunTimeout(ctx, FunctionName, f.cfg.RunTimeout)
 	defer cancel()
-	if kind := f.cfg.Source.Kind; kind != connect.FakeStore {
-		p.sum.Status = StatusSkipped
-		p.sum.Error = fmt.Sprintf("nothing polled: SOURCE_KIND=%s; its orders are read by IngestBatch's daily snapshot (canonical_orders), and only FakeStore carts are polled every minute", kind)
-		logger.InfoContext(ctx, "poll skipped", "reason", p.sum.Error)
-		return p.sum, nil
+	p.sum.Source = f.cfg.Source.Kind
+	run := p.run
+	if f.cfg.Source.Kind != connect.FakeStore {
+		run = p.pollOrders
 	}
-
-	err := config.NameRunTimeout(ctx, p.run(ctx))
+	err := config.NameRunTimeout(ctx, run(ctx))
 	if err != nil {
 		p.sum.Status, p.sum.Error = warehouse.StatusFailed, err.Error()
 		logger.ErrorContext(ctx, "poll failed", "error", err, "published", p.sum.Published)
 	} else {
-		logger.InfoContext(ctx, "polled carts", "new", p.sum.New, "changed", p.sum.Changed, "deleted", p.sum.Deleted,
+		logger.InfoContext(ctx, "polled "+p.sum.what(), "new", p.sum.New, "changed", p.sum.Changed, "deleted", p.sum.Deleted,
 			"unchanged", p.sum.Unchanged, "published", p.sum.Published, "state_committed", p.sum.StateCommitted)
 	}
 	f.recordRun(ctx, p, err)

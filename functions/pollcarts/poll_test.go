@@ -582,27 +582,3 @@ func TestRunTimeoutEndsAStalledPoll(t *testing.T) {
 		t.Errorf("no error logged:\n%s", e.logs.String())
 	}
 }
-
-// TestStoresOtherThanFakeStoreAreNotPolled: a Shopify or WooCommerce
-// store's orders come from IngestBatch's daily snapshot; a poll says so,
-// reads nothing, publishes nothing and leaves the state alone.
-func TestStoresOtherThanFakeStoreAreNotPolled(t *testing.T) {
-	t.Parallel()
-	for _, kind := range []string{"shopify", "woocommerce"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, encode(t, fixtureCarts(t)))
-			f := e.poller(t, nil, map[string]string{"SOURCE_KIND": kind, "SOURCE_API_KEY": "ck:cs"})
-			sum := run(t, f)
-			if sum.Status != StatusSkipped || !strings.Contains(sum.Error, "SOURCE_KIND="+kind) || sum.Fetched != 0 {
-				t.Errorf("poll of %s = %+v, want skipped, naming the kind, nothing fetched", kind, sum)
-			}
-			if len(e.pub.events) != 0 || e.api.requests() != 0 {
-				t.Errorf("published %d events after %d requests, want none", len(e.pub.events), e.api.requests())
-			}
-			if objs := laketest.Objects(t, e.gcs.Bucket("raw")); len(objs) != 0 {
-				t.Errorf("the lake holds %v, want nothing", objs)
-			}
-		})
-	}
-}

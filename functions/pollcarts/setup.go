@@ -18,12 +18,13 @@ func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Fun
 	return setup.Build(ctx, lookup, ov, LoadConfig, func(cfg Config, env *setup.Env) (*Function, error) {
 		deps := Deps{Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
 		if src := env.Store(cfg.Source); src != nil {
-			deps.Source = src.Client
+			deps.Source, deps.Store = src.Client, src.Store
 		}
 		bucket, ps := env.RawBucket(), env.PubSub()
 		if env.Err() != nil {
 			return nil, env.Err()
 		}
+		deps.Cursors = func(object string) CursorStore { return state.NewCursorStore(bucket, object) }
 		store := state.NewStore(bucket, cfg.StateObject)
 		store.Recovered = func(unreadable, used int64, err error) {
 			deps.Logger.Error("cart state unreadable: polling against an earlier generation, which this poll replaces",

@@ -11,6 +11,17 @@ import (
 	"cloud.google.com/go/storage"
 )
 
+// DefaultCursorLookback is how far before its cursor an incremental listing
+// (IngestBatch's orders and products, PollCarts' store orders) starts
+// (SOURCE_CURSOR_LOOKBACK): a record whose update became visible late is
+// still read, and what is read again is dropped as a repeat.
+const DefaultCursorLookback = 15 * time.Minute
+
+// CursorObject is where the cursor of a store's incremental listing is
+// kept in the raw bucket: name "orders" or "products" for IngestBatch's
+// snapshots, "poll-orders" for PollCarts.
+func CursorObject(kind, name string) string { return "state/cursors/" + kind + "/" + name + ".json" }
+
 // Cursor is the high-water mark of an incremental listing (a store's orders
 // or products updated since the last run): the newest updated_at among the
 // records already published, and the records at its edge. The next listing

@@ -3,7 +3,8 @@
 -- Every order at its current state, whatever store it came from, in one
 -- shape: FakeStore's carts (int_carts_latest, fed by cart events) and the
 -- orders, abandoned checkouts and carts of the stores read as canonical
--- records (stg_canonical_orders, fed by daily snapshots). Ids are text;
+-- records (int_store_orders_latest, fed by daily snapshots and the
+-- order events polled between them). Ids are text;
 -- a cart's lines are unpriced (fact_order_items prices them from the
 -- catalogue as of the order's date), a store's lines carry their exact
 -- prices. A guest's order belongs to the customer 'guest'.
@@ -38,12 +39,12 @@ store_orders as (
         order_status,
         currency,
         coalesce(customer_id, 'guest') as customer_id,
-        coalesce(cast(created_at as date), snapshot_date) as order_date,
+        order_date,
         lines,
         is_deleted,
-        last_seen_at as last_event_at,
-        [coalesce(cast(created_at as date), snapshot_date)] as order_dates
-    from {{ ref('stg_canonical_orders') }}
+        last_event_at,
+        order_dates
+    from {{ ref('int_store_orders_latest') }}
 
 ),
 

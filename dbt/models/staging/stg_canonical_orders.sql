@@ -29,6 +29,7 @@ renamed as (
 
         -- booleans
         deleted or is_vanished as is_deleted,
+        is_vanished,
 
         -- arrays
         lines,
@@ -37,6 +38,7 @@ renamed as (
         created_at,
         updated_at,
         dt as snapshot_date,
+        _extracted_at as extracted_at,
         -- The snapshot that last said anything of the order: the newest
         -- one, for an order it lists or has dropped.
         newest_extracted_at as last_seen_at

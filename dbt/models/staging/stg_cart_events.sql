@@ -9,7 +9,7 @@
     )
 }}
 
--- One row per cart event and day of publication: raw may hold several
+-- One row per FakeStore cart event and day of publication: raw may hold several
 -- deliveries of an event_id (retries, redeliveries, overlapping polls); the
 -- latest delivery of each day is kept. Incremental runs rebuild whole days,
 -- from lookback_days before the newest day held, and replace those days
@@ -18,9 +18,14 @@ with
 
 source as (
 
+    -- A store's order events (order.*) share the table: stg_order_events.
     select * from {{ source('bq_raw', 'cart_events') }}
     {% if is_incremental() %}
-        where published_at >= timestamp '{{ lookback_start_date(this, 'published_date', partitioned=true) }}'
+        where
+            published_at >= timestamp '{{ lookback_start_date(this, 'published_date', partitioned=true) }}'
+            and event_type in ('cart.upserted', 'cart.deleted')
+    {% else %}
+        where event_type in ('cart.upserted', 'cart.deleted')
     {% endif %}
 
 ),
