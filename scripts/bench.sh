@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Shoplake's benchmarks and longer fuzzing, printing the figures.
 #   SHOPLAKE_BENCH_RECORDS  products in the ingest benchmark (default 1000000)
+#   SHOPLAKE_BENCH_ORDERS   Shopify orders in one PollCarts poll (default 100000)
 #   SHOPLAKE_BENCH_EVENTS   records per entity in the local end-to-end run (default 200000)
 #   SHOPLAKE_CRASH_SCALE    records per entity of the crash suite (default 100000)
 #   SHOPIFY_BENCH_PRODUCTS, SHOPIFY_BENCH_CUSTOMERS, SHOPIFY_BENCH_ORDERS
@@ -18,6 +19,9 @@ go test -run '^$' -bench BenchmarkIngestProducts -benchtime 1x -timeout 30m ./fu
 
 echo "== PollCarts: fingerprint+diff and state at ${SHOPLAKE_BENCH_CARTS:-1000000} carts"
 go test -run '^$' -bench BenchmarkFingerprintDiff -benchtime 3x ./functions/pollcarts/ 2>&1 | grep -E '^poll state' | tail -n 2
+
+echo "== PollCarts: one poll of ${SHOPLAKE_BENCH_ORDERS:-100000} Shopify orders updated since its cursor, against the stand-in"
+go test -run '^$' -bench BenchmarkStoreOrderPoll -benchtime 1x -timeout 30m ./functions/pollcarts/ 2>&1 | grep -E '^store order poll'
 
 echo "== StreamCartEvents: batch messages of 1,000 events, null warehouse and DuckDB"
 go test -run '^$' -bench BenchmarkHandleBatch -benchtime 50x ./functions/streamcartevents/ 2>&1 | grep -E '^StreamCartEvents'

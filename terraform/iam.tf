@@ -8,7 +8,7 @@ locals {
   functions = {
     ingest_batch       = "IngestBatch: reads the storefront, writes the lake."
     load_raw_object    = "LoadRawObject: loads lake objects into bq_raw, starts dbt."
-    poll_carts         = "PollCarts: diffs carts, publishes cart events."
+    poll_carts         = "PollCarts: polls carts or a store's orders, publishes events."
     stream_cart_events = "StreamCartEvents: stores cart events in bq_raw."
   }
 }

@@ -15,6 +15,11 @@ import (
 // recording the run.
 const DefaultRunTimeout = 8 * time.Minute
 
+// DefaultFullExportEvery is how often a catalogue read from its cursor and a
+// feed of deletions is exported whole all the same (SOURCE_FULL_EXPORT_EVERY):
+// a weekly check that no deletion was missed.
+const DefaultFullExportEvery = 7 * 24 * time.Hour
+
 // Config is IngestBatch's configuration.
 type Config struct {
 	config.Platform
@@ -28,6 +33,11 @@ type Config struct {
 	// a store's orders starts (SOURCE_CURSOR_LOOKBACK, default
 	// state.DefaultCursorLookback).
 	CursorLookback time.Duration
+	// FullExportEvery is how often a store that exports its catalogue in
+	// bulk (Shopify) has it exported whole: between, its products are read
+	// from their cursor and its feed of deletions (SOURCE_FULL_EXPORT_EVERY,
+	// default DefaultFullExportEvery; 0 exports it whole every run).
+	FullExportEvery time.Duration
 	// Pseudonym names the key that replaces users' e-mail addresses
 	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).
 	Pseudonym pseudonym.Config
@@ -37,7 +47,9 @@ type Config struct {
 func LoadConfig(lookup config.Lookup) (Config, error) {
 	r := config.NewReader(lookup)
 	cfg := Config{Platform: r.Platform(), RunTimeout: r.RunTimeout(DefaultRunTimeout), Source: connect.ReadConfig(r),
-		CursorLookback: r.Duration("SOURCE_CURSOR_LOOKBACK", state.DefaultCursorLookback), Pseudonym: pseudonym.ReadConfig(r)}
+		CursorLookback:  r.Duration("SOURCE_CURSOR_LOOKBACK", state.DefaultCursorLookback),
+		FullExportEvery: r.Duration("SOURCE_FULL_EXPORT_EVERY", DefaultFullExportEvery),
+		Pseudonym:       pseudonym.ReadConfig(r)}
 	return cfg, r.Err()
 }
 

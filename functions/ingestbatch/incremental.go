@@ -39,6 +39,9 @@ func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp
 	if !last.found {
 		cur = state.Cursor{} // nothing to merge into: list every record
 	}
+	if se.exportsWhole(f.deps.Store) && (f.cfg.FullExportEvery <= 0 || !cur.Full.After(stamp.ExtractedAt.Add(-f.cfg.FullExportEvery))) {
+		cur = state.Cursor{} // its periodic export in full
+	}
 	lookback := f.cfg.CursorLookback
 	adv := cur.Advance(lookback)
 	from := cur.From(lookback)
@@ -88,7 +91,12 @@ func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp
 	if err := f.publish(ctx, se.entity, snap, rejects, res, stamp.Day, allowShrink, sent, got, &last); err != nil {
 		return err
 	}
-	if _, err := cursors.Commit(ctx, adv.Cursor(), gen); err != nil {
+	next := adv.Cursor()
+	next.Full = cur.Full
+	if from.IsZero() {
+		next.Full = stamp.ExtractedAt.UTC()
+	}
+	if _, err := cursors.Commit(ctx, next, gen); err != nil {
 		return fmt.Errorf("%s published, but its cursor was not moved (the next run lists from the old one again, to the same snapshot): %w", res.Object, err)
 	}
 	return nil
@@ -166,9 +174,30 @@ func ordersGone(ctx context.Context, s source.Store, _ time.Time) (goneFunc, err
 	return reconcile(ctx, ids.OrderIDs, func(kind model.OrderKind) bool { return kind == model.KindOrder })
 }
 
-// productsGone is the products' reconcile: a product the store no longer
-// lists (trashed ones included) was deleted for good.
-func productsGone(ctx context.Context, s source.Store, _ time.Time) (goneFunc, error) {
+// deletedProducts is a store that keeps a feed of the products it deleted
+// (shopify.Client: deletionEvents).
+type deletedProducts interface {
+	DeletedProducts(ctx context.Context, since time.Time, fn func(*model.CanonicalProduct, error) error) error
+}
+
+// productsGone says which products the store deleted for good: those its
+// feed of deletions names since from, or, for a store without one, those
+// its listing of ids (trashed ones included) no longer has.
+func productsGone(ctx context.Context, s source.Store, from time.Time) (goneFunc, error) {
+	if feed, ok := s.(deletedProducts); ok {
+		gone := map[string]struct{}{}
+		err := feed.DeletedProducts(ctx, from, func(p *model.CanonicalProduct, err error) error {
+			if err != nil {
+				return err // an unreadable deletion: the snapshot would keep a deleted product
+			}
+			gone[p.SourceID] = struct{}{}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("feed of deletions: %w", err)
+		}
+		return func(id string, _ model.OrderKind) bool { _, ok := gone[id]; return ok }, nil
+	}
 	ids, ok := s.(productIDs)
 	if !ok {
 		return reconcile(ctx, nil, nil)

@@ -23,9 +23,10 @@ func modifiedAt(i int) time.Time { return testNow.Add(time.Duration(i-48) * time
 // store's products lists them all; the next lists only those modified since
 // its cursor and merges them into the last snapshot: a changed product
 // replaced, a new one added, a trashed one kept as a deletion, and one
-// deleted for good left out, found by the reconcile of ids. A Shopify
-// catalogue is exported whole in bulk every day instead (no cursor): the
-// changes are in it, and the deleted product is not.
+// deleted for good left out, found by the reconcile of ids (WooCommerce)
+// or the feed of deletions (Shopify's deletionEvents). A Shopify catalogue
+// is exported whole in bulk on the first run, and again once
+// SOURCE_FULL_EXPORT_EVERY has passed.
 func TestProductsAreReadFromTheirCursor(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -35,9 +36,8 @@ func TestProductsAreReadFromTheirCursor(t *testing.T) {
 		// one it deleted for good.
 		api    func(t *testing.T) (http.Handler, func() (changed, added, trashed, deleted string))
 		listed int64 // the products the second run lists
-		whole  bool  // every run lists the whole catalogue
 	}{
-		{kind: connect.Shopify, secret: "shpat_good", listed: 20, whole: true,
+		{kind: connect.Shopify, secret: "shpat_good", listed: 2,
 			api: func(t *testing.T) (http.Handler, func() (string, string, string, string)) {
 				data, err := shopifyapi.FromFakeStore()
 				if err != nil {
@@ -93,18 +93,12 @@ func TestProductsAreReadFromTheirCursor(t *testing.T) {
 			if first := run(); first.From != "" || first.Valid != 20 {
 				t.Fatalf("first run: %+v, want every product listed", first)
 			}
-			var cursorBefore string
-			if !tc.whole {
-				cursorBefore = laketest.Read(t, bucket, cursorObject)
-			}
+			cursorBefore := laketest.Read(t, bucket, cursorObject)
 
 			changed, added, trashed, deleted := change()
 			h.fn.deps.Now = func() time.Time { return testNow.Add(24 * time.Hour) }
 			second := run()
-			switch {
-			case tc.whole && (second.From != "" || second.Fetched != tc.listed):
-				t.Errorf("second run: %+v; want the whole catalogue of %d listed", second, tc.listed)
-			case !tc.whole && (second.From == "" || second.Fetched != tc.listed || second.Deleted != 1 || second.Kept != 20-1-(tc.listed-1)):
+			if second.From == "" || second.Fetched != tc.listed || second.Deleted != 1 || second.Kept != 20-1-(tc.listed-1) {
 				t.Errorf("second run: %+v; want it to list only the %d products changed since the cursor, keep the others, leave out the deleted one", second, tc.listed)
 			}
 			day2 := laketest.Read(t, bucket, lake.RawObject(model.CanonicalProducts, testNow.Add(24*time.Hour)))
@@ -119,11 +113,23 @@ func TestProductsAreReadFromTheirCursor(t *testing.T) {
 			if trashed != "" && !got[trashed].Deleted {
 				t.Errorf("trashed product %s: %+v, want it kept as a deletion", trashed, got[trashed])
 			}
-			if tc.whole {
-				return
-			}
 			if c := laketest.Read(t, bucket, cursorObject); c == cursorBefore || !strings.Contains(c, changedAt.Format("2006-01-02T15:04:05")) {
 				t.Errorf("the cursor did not move to %s: %s", changedAt, c)
+			}
+			if tc.kind != connect.Shopify {
+				return
+			}
+			// Six days after the full export, still from the cursor; seven,
+			// the weekly export in full (in bulk).
+			for _, c := range []struct {
+				days int
+				full bool
+			}{{6, false}, {7, true}} {
+				h.fn.deps.Now = func() time.Time { return testNow.Add(time.Duration(c.days) * 24 * time.Hour) }
+				res := run()
+				if full := res.From == ""; full != c.full || (c.full && res.Fetched != 20) {
+					t.Errorf("day %d: %+v; want listed in full: %v", c.days, res, c.full)
+				}
 			}
 		})
 	}

@@ -54,15 +54,17 @@ var storeEntities = []storeEntity{
 	}, func(source.Store) string { return "orders" }, ordersGone, func() any { return new(model.CanonicalOrder) }},
 }
 
-// productsCursor names the products' cursor, but for a store that exports
-// its whole catalogue in bulk: that store is snapshotted whole each day, the
-// way it asks a large catalogue to be read, and a product it deleted is
-// simply not in the export.
-func productsCursor(s source.Store) string {
-	if _, ok := s.(bulkProducts); ok {
-		return ""
-	}
-	return "products"
+// productsCursor names the products' cursor: every store's catalogue is
+// followed from a cursor (a store that exports it in bulk is exported whole
+// every FullExportEvery, see exportsWhole).
+func productsCursor(source.Store) string { return "products" }
+
+// exportsWhole reports whether the entity of s is exported whole in bulk
+// when listed in full (a Shopify catalogue), which is then done every
+// FullExportEvery whatever its cursor says.
+func (se storeEntity) exportsWhole(s source.Store) bool {
+	_, ok := s.(bulkProducts)
+	return ok && se.entity == model.CanonicalProducts
 }
 
 // bulkProducts is a store that lists its whole catalogue in one bulk export

@@ -17,6 +17,11 @@ import (
 // state.CursorObject(kind, OrdersCursor) in the raw bucket.
 const OrdersCursor = "poll-orders"
 
+// maxHeld is how many events a poll of a store's orders holds back until
+// its listing is whole (about 4 KB each with three lines); past it, they
+// are published as they are read.
+const maxHeld = 5000
+
 // snapshotCursor names IngestBatch's cursor over the same orders, whose
 // daily snapshot covers everything up to it.
 const snapshotCursor = "orders"
@@ -34,11 +39,15 @@ type CursorStore interface {
 // order deleted for good leaves nothing to poll: IngestBatch's daily
 // reconcile of ids finds it.
 //
-// The listing is read whole before anything is published: a listing that
-// fails publishes nothing. The cursor moves only once every event is
-// accepted, with a generation precondition; a poll stopped in between
-// lists from the old cursor again and publishes the same event ids, which
-// the warehouse deduplicates. A poll starts from the newer of its own
+// Up to maxHeld events, the listing is read whole before anything is
+// published: a poll of a minute's changes that fails publishes nothing. A
+// longer one (the first poll after the polls were stopped a while) is
+// published maxHeld events at a time as it is read, so that memory stays
+// bounded; if it fails, what it published is published again under the
+// same ids. The cursor moves only once every event is accepted, with a
+// generation precondition; a poll stopped in between lists from the old
+// cursor again and publishes the same event ids, which the warehouse
+// deduplicates. A poll starts from the newer of its own
 // cursor and the daily snapshot's (which covers everything before it), so
 // however long the polls were stopped, one poll reads at most the updates
 // since the last snapshot; the first poll of a store without either starts
@@ -154,9 +163,20 @@ func (p *poll) listOrders(ctx context.Context, from time.Time, adv *state.Advanc
 		}
 		adv.Published(o.SourceID, o.UpdatedAt)
 		*evs = append(*evs, ev)
+		if len(*evs) >= maxHeld {
+			for _, ev := range *evs {
+				if err := p.publish(ctx, ev); err != nil {
+					writeErr = err
+					return err
+				}
+			}
+			*evs = (*evs)[:0]
+		}
 		return nil
 	})
 	switch {
+	case errors.Is(writeErr, ErrPublish):
+		return writeErr
 	case writeErr != nil:
 		return fmt.Errorf("orders: %w", writeErr)
 	case srcErr != nil:

@@ -261,3 +261,50 @@ func TestTrashedStoreOrdersAreDeletionEvents(t *testing.T) {
 		t.Errorf("poll = %v, events %+v; want order 2 published as order.deleted", got, e.pub.events)
 	}
 }
+
+// TestALongStoreOrderPollIsPublishedAsItIsRead: past maxHeld events a poll
+// publishes as it reads, so memory stays bounded; when its listing then
+// fails, the rerun publishes those events again under the same ids, and
+// every other.
+func TestALongStoreOrderPollIsPublishedAsItIsRead(t *testing.T) {
+	t.Parallel()
+	data, err := shopifyapi.FromFakeStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test", Bucket: shopifyapi.Bucket{Max: 1e9, RestoreRate: 1e9}}, data)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	e := newOrderEnv(t, connect.Shopify, srv.URL)
+	f := e.poller(t, "shpat_test")
+	run(t, f) // requests 0 and 1: the orders and checkouts since 09:45, none
+	at := orderNow.Add(time.Minute)
+	const n = maxHeld + 1000
+	for i := range n {
+		api.Upsert("orders", shopifyOrder(1000+i, 1, at))
+	}
+	// 250 orders a page: the 23rd page (request 24) fails, after 5,500
+	// orders were read.
+	api.OnRequest(func(op string, _ map[string]any, req int) *shopifyapi.Fault {
+		if req == 24 {
+			return &shopifyapi.Fault{Status: 500}
+		}
+		return nil
+	})
+	e.now = orderNow.Add(2 * time.Minute)
+	sum, err := f.Run(context.Background(), Request{})
+	if err == nil || sum.StateCommitted || len(e.pub.events) != maxHeld {
+		t.Fatalf("failed poll = %+v, %v, %d published; want %d published as read, the cursor not moved", sum, err, len(e.pub.events), maxHeld)
+	}
+	early := e.pub.ids()
+	sum = run(t, f)
+	again := e.pub.ids()[len(early):]
+	if len(again) != n || !sum.StateCommitted {
+		t.Fatalf("rerun published %d, committed %v; want all %d and the cursor moved", len(again), sum.StateCommitted, n)
+	}
+	for _, id := range early {
+		if !slices.Contains(again, id) {
+			t.Fatalf("event %s of the failed poll is not among the rerun's", id)
+		}
+	}
+}

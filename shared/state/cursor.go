@@ -36,6 +36,9 @@ type Cursor struct {
 	// Edge holds the published records updated within the lookback before
 	// Since: source id → updated_at.
 	Edge map[string]time.Time `json:"edge,omitempty"`
+	// Full is when the last listing in full (not from a cursor) was read;
+	// zero when unknown.
+	Full time.Time `json:"full,omitzero"`
 }
 
 // From is when the next listing starts: Since less lookback, or the zero

@@ -84,6 +84,9 @@ type Server struct {
 	stats     Stats
 	hooks     []Hook
 	bulk      bulkState
+	// views are the filtered or re-sorted listings read so far, dropped
+	// whenever the data changes.
+	views map[string]*view
 	// served counts the records answered, in pages and bulk results.
 	served atomic.Int64
 }
@@ -148,6 +151,7 @@ func (s *Server) Generate(connection string, n int, id func(i int) string, node 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.data[connection] = generated{n: n, id: id, node: node}
+	s.views = nil
 }
 
 // table is a connection's nodes in the order of their ids.
@@ -211,6 +215,7 @@ func (s *Server) Upsert(connection string, n Node) {
 		nodes = slices.Insert(nodes, i, n)
 	}
 	s.data[connection] = nodes
+	s.views = nil
 }
 
 // Delete removes a node from a connection, as a store deleting a record
@@ -228,6 +233,7 @@ func (s *Server) Delete(connection, id string, at time.Time) {
 		}
 	}
 	s.data[connection] = kept
+	s.views = nil
 	s.mu.Unlock()
 	if connection == "products" {
 		ev := fmt.Sprintf(`{"subjectId":%q,"subjectType":"PRODUCT","occurredAt":%q}`, id, at.UTC().Format(time.RFC3339))
@@ -459,18 +465,14 @@ func (s *Server) page(conn string, vars map[string]any, first int) ([]Node, map[
 			nodes = append(nodes, t.At(i))
 		}
 	} else {
-		since, filtered := time.Time{}, false
-		if m := updatedAfterRE.FindStringSubmatch(strings.TrimSpace(q)); m != nil {
-			if at, err := time.Parse(time.RFC3339, m[1]); err == nil {
-				since, filtered = at, true
-			}
+		v := s.view(conn, t, q, byUpdated, key)
+		start := sort.SearchStrings(v.keys, after)
+		if start < len(v.keys) && v.keys[start] == after {
+			start++
 		}
-		for i := range t.Len() {
-			if n := t.At(i); (!filtered || n.UpdatedAt.After(since)) && key(n) > after {
-				nodes = append(nodes, n)
-			}
+		for j := start; j < len(v.keys) && len(nodes) <= first; j++ {
+			nodes = append(nodes, t.At(v.index[j]))
 		}
-		slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(key(a), key(b)) })
 	}
 	more := len(nodes) > first
 	nodes = nodes[:min(first, len(nodes))]
@@ -479,6 +481,49 @@ func (s *Server) page(conn string, vars map[string]any, first int) ([]Node, map[
 		info["endCursor"] = base64.StdEncoding.EncodeToString([]byte(key(nodes[len(nodes)-1])))
 	}
 	return nodes, info
+}
+
+// view is a filtered or re-sorted listing of a connection: the position in
+// the table of each node it holds, in its order, and each one's cursor key.
+type view struct {
+	keys  []string
+	index []int
+}
+
+// view returns the listing of t that query and the sort ask for, built on
+// first use and kept until the data changes (s.mu is held): a listing read
+// page by page filters and sorts the table once, not once a page.
+func (s *Server) view(conn string, t table, query string, byUpdated bool, key func(Node) string) *view {
+	name := fmt.Sprintf("%s\x00%s\x00%v", conn, query, byUpdated)
+	if v, ok := s.views[name]; ok {
+		return v
+	}
+	since, filtered := time.Time{}, false
+	if m := updatedAfterRE.FindStringSubmatch(strings.TrimSpace(query)); m != nil {
+		if at, err := time.Parse(time.RFC3339, m[1]); err == nil {
+			since, filtered = at, true
+		}
+	}
+	v := &view{}
+	for i := range t.Len() {
+		if n := t.At(i); !filtered || n.UpdatedAt.After(since) {
+			v.keys, v.index = append(v.keys, key(n)), append(v.index, i)
+		}
+	}
+	order := make([]int, len(v.keys))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(v.keys[a], v.keys[b]) })
+	sorted := &view{keys: make([]string, len(order)), index: make([]int, len(order))}
+	for j, o := range order {
+		sorted.keys[j], sorted.index[j] = v.keys[o], v.index[o]
+	}
+	if s.views == nil {
+		s.views = map[string]*view{}
+	}
+	s.views[name] = sorted
+	return sorted
 }
 
 // numericID is the number at the end of a GID such as
