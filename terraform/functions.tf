@@ -43,7 +43,7 @@ locals {
     }
     poll_carts = {
       name        = "poll-carts"
-      description = "Every minute: diffs the storefront's carts against the last poll and publishes new, changed and deleted carts to cart-events."
+      description = "Every minute: publishes to cart-events the storefront's new, changed and deleted carts, or a store's orders updated since its cursor."
       entry_point = "PollCarts"
       memory      = "512Mi"
       cpu         = null

@@ -23,7 +23,8 @@ import (
 var crashScale = cmp.Or(os.Getenv("SHOPLAKE_CRASH_SCALE"), "20000")
 
 // martFigures are what a run must reproduce: the facts' row counts and the
-// revenue of live orders.
+// revenue of live orders, and the figures of the marts built on them (daily
+// sales, cart sessions, each customer's orders).
 func martFigures(t *testing.T, dir string) string {
 	t.Helper()
 	db, err := sql.Open("duckdb", filepath.Join(dir, "warehouse.duckdb")+"?access_mode=read_only")
@@ -31,14 +32,18 @@ func martFigures(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var orders, items int64
-	var revenue sql.NullString
-	err = db.QueryRow(`select (select count(*) from bq_analytics.fact_orders), (select count(*) from bq_analytics.fact_order_items),
-		(select cast(sum(revenue) as decimal(18, 2))::varchar from bq_analytics.fact_orders where not is_deleted)`).Scan(&orders, &items, &revenue)
+	var figures string
+	err = db.QueryRow(`select concat_ws(', ',
+		'fact_orders ' || (select count(*) from bq_analytics.fact_orders),
+		'fact_order_items ' || (select count(*) from bq_analytics.fact_order_items),
+		'revenue ' || coalesce((select cast(sum(revenue) as decimal(18, 2))::varchar from bq_analytics.fact_orders where not is_deleted), 'none'),
+		'daily sales ' || coalesce((select cast(sum(revenue) as decimal(18, 2))::varchar || ' over ' || sum(units) || ' units' from bq_analytics.fact_daily_product_sales), 'none'),
+		'cart sessions ' || (select string_agg(outcome || ' ' || n, ' ' order by outcome) from (select outcome, count(*) as n from bq_analytics.fact_cart_sessions group by outcome)),
+		'customers ' || coalesce((select sum(order_count) || ' orders, ' || cast(sum(lifetime_revenue) as decimal(18, 2))::varchar from bq_analytics.dim_users), 'none'))`).Scan(&figures)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("fact_orders %d, fact_order_items %d, revenue %s", orders, items, revenue.String)
+	return figures
 }
 
 // archivedEvents counts the distinct event ids in the lake's event archive

@@ -282,8 +282,10 @@ func wooChange(t *testing.T) storeChange {
 		// the lookback reads them again, to be dropped as repeats), and 3
 		// orders (the trashed one, the guest's, and the newest of the
 		// fixture's, within the lookback); then the ids of both for the
-		// reconcile (19 products, 7 orders).
-		read: 10 + 19 + 3 + 19 + 7,
+		// reconcile (19 products, 7 orders); then the poll's orders modified
+		// since the new cursor less the lookback (the trashed one and the
+		// guest's, dropped as repeats of what the snapshot holds).
+		read: 10 + 19 + 3 + 19 + 7 + 2,
 		checks: [][2]string{
 			{`select string_agg(order_id || ' ' || is_deleted, ', ' order by order_id) from bq_analytics.fact_orders where order_id in ('2', '7', '999')`,
 				"2 true, 7 true, 999 false"},
