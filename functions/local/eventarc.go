@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/shared/lake"
 )
@@ -35,8 +36,8 @@ type eventarc struct {
 	target    string // URL of the function
 	statePath string
 	client    *http.Client
-	attempts  int
-	backoff   time.Duration
+	// policy is the trigger's retry policy.
+	policy emulation.Policy
 	// out is told when the state file is unreadable.
 	out io.Writer
 
@@ -138,7 +139,9 @@ func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, e
 	return out, nil
 }
 
-// deliver posts one event, retrying non-2xx answers with exponential backoff.
+// deliver posts one event, redelivering on a failure or a non-2xx answer as
+// Eventarc's retry policy does (e.policy, through the one redelivery
+// routine the Pub/Sub pushers follow too).
 func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Delivery, error) {
 	start := time.Now()
 	d := Delivery{Object: a.Name, Generation: a.Generation}
@@ -159,35 +162,31 @@ func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Deliver
 	if err != nil {
 		return d, err
 	}
-	wait := e.backoff
-	for d.Attempts = 1; ; d.Attempts++ {
-		ev := cloudEvent{
-			ID:      fmt.Sprintf("%s#%d", a.Name, a.Generation), // the same on every redelivery, as in Eventarc
-			Source:  "//storage.googleapis.com/projects/_/buckets/" + a.Bucket,
-			Type:    loadrawobject.EventType,
-			Subject: "objects/" + a.Name,
-			Time:    a.Updated,
-		}
+	ev := cloudEvent{
+		ID:      fmt.Sprintf("%s#%d", a.Name, a.Generation), // the same on every redelivery, as in Eventarc
+		Source:  "//storage.googleapis.com/projects/_/buckets/" + a.Bucket,
+		Type:    loadrawobject.EventType,
+		Subject: "objects/" + a.Name,
+		Time:    a.Updated,
+	}
+	d.Attempts, err = e.policy.Deliver(ctx, func(ctx context.Context, _ int) error {
+		var err error
 		d.Status, err = postCloudEvent(ctx, e.client, e.target, ev, body)
-		if err == nil {
-			if d.Status >= 200 && d.Status < 300 {
-				d.Seconds = time.Since(start).Seconds()
-				return d, nil
-			}
+		if err == nil && (d.Status < 200 || d.Status >= 300) {
 			err = fmt.Errorf("HTTP %d", d.Status)
 		}
-		if d.Attempts >= e.attempts {
-			d.Seconds = time.Since(start).Seconds()
-			return d, fmt.Errorf("deliver gs://%s/%s#%d: gave up after %d attempts, last: %w (see the function log)", a.Bucket, a.Name, a.Generation, d.Attempts, err)
-		}
-		select {
-		case <-ctx.Done():
-			return d, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
+		return err
+	})
+	d.Seconds = time.Since(start).Seconds()
+	if errors.Is(err, emulation.ErrExhausted) {
+		return d, fmt.Errorf("deliver gs://%s/%s#%d: %w (see the function log)", a.Bucket, a.Name, a.Generation, err)
 	}
+	return d, err
 }
+
+// eventarcRedelivery is the local trigger's retry policy: five deliveries,
+// 200 ms doubling between them.
+var eventarcRedelivery = emulation.Policy{Attempts: 5, Backoff: 200 * time.Millisecond}
 
 func crc32cBytes(v uint32) []byte {
 	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}

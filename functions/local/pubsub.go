@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/events"
 )
@@ -187,12 +189,6 @@ func deadLetterAttributes(m *pubsubpb.PubsubMessage, attempts int) map[string]st
 	return attrs
 }
 
-// redeliveryDelay is how long Pub/Sub's retry policy waits before the
-// attempt after attempt: base doubled per attempt, at most 2 s.
-func redeliveryDelay(base time.Duration, attempt int) time.Duration {
-	return min(base<<min(attempt-1, 5), 2*time.Second)
-}
-
 // inParallel calls fn(0) … fn(n-1), at most limit at once, and returns the
 // first error.
 func inParallel(limit, n int, fn func(i int) error) error {
@@ -232,7 +228,7 @@ type pusher struct {
 	deadLetter *pubsub.Publisher
 	target     string
 	client     *http.Client
-	policy     redelivery
+	policy     emulation.Policy
 	parallel   int
 
 	// archive, when set, writes each pulled batch to the event archive
@@ -353,53 +349,45 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 	return err == nil, err
 }
 
-// redelivery is the push subscription's retry policy, which both pushers
-// follow: at most maxDeliveries deliveries of a message, redeliveryDelay
-// apart (from backoff), then the dead-letter topic.
-type redelivery struct {
-	maxDeliveries int
-	backoff       time.Duration
-}
-
-// defaultRedelivery is the cart-events-stream subscription's policy: five
-// deliveries (its dead-letter policy), 100 ms doubling between them.
-var defaultRedelivery = redelivery{maxDeliveries: 5, backoff: 100 * time.Millisecond}
+// defaultRedelivery is the cart-events-stream subscription's policy, which
+// both pushers follow: five deliveries (its dead-letter policy), 100 ms
+// doubling between them, at most 2 s, then the dead-letter topic.
+var defaultRedelivery = emulation.Policy{Attempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}
 
 // redeliver posts m's push body to target until a delivery is acknowledged
-// (2xx) or, after policy.maxDeliveries failed ones, hands the message to
-// deadLetter with its delivery count; between deliveries it waits as
-// Pub/Sub's retry policy does, and stops at once, with ctx's error, when
-// ctx ends. counts are kept in c. It returns nil once the message is
-// delivered or dead-lettered.
-func redeliver(ctx context.Context, policy redelivery, client *http.Client, target string, m *pubsubpb.PubsubMessage,
+// (2xx) or, once the policy's deliveries all failed, hands the message to
+// deadLetter with its delivery count (emulation.Policy.Deliver: the one
+// routine Eventarc's delivery follows too). It stops at once, with ctx's
+// error, when ctx ends. Counts are kept in c. It returns nil once the
+// message is delivered or dead-lettered.
+func redeliver(ctx context.Context, policy emulation.Policy, client *http.Client, target string, m *pubsubpb.PubsubMessage,
 	c *pushCounter, deadLetter func(*pubsubpb.PubsubMessage) error) error {
 	body, err := pushBody(m)
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
+	attempts, err := policy.Deliver(ctx, func(ctx context.Context, attempt int) error {
+		if attempt > 1 {
+			c.count(func(s *PushStats) { s.Nacked++ }) // the last one was nacked, and this redelivers it
+		}
 		code, err := postJSON(ctx, client, target, nil, body)
 		c.count(func(s *PushStats) { s.Delivered++ })
-		if err == nil && code >= 200 && code < 300 {
-			c.acked(m)
-			return nil
+		if err == nil && (code < 200 || code >= 300) {
+			err = fmt.Errorf("HTTP %d", code)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		return err
+	})
+	switch {
+	case err == nil:
+		c.acked(m)
+		return nil
+	case errors.Is(err, emulation.ErrExhausted):
+		dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempts)}
+		if err := deadLetter(dl); err != nil {
+			return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
 		}
-		if attempt >= policy.maxDeliveries {
-			dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempt)}
-			if err := deadLetter(dl); err != nil {
-				return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
-			}
-			c.deadLettered(m)
-			return nil
-		}
-		c.count(func(s *PushStats) { s.Nacked++ })
-		select { // Pub/Sub's retry policy waits before redelivering
-		case <-time.After(redeliveryDelay(policy.backoff, attempt)):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		c.deadLettered(m)
+		return nil
 	}
+	return err
 }

@@ -81,7 +81,7 @@ func TestPusherRedeliversThenDeadLetters(t *testing.T) {
 	publish(t, ps, "ok", "flaky", "poison")
 
 	p := newPusher(ps, srv.URL)
-	p.policy.backoff = time.Millisecond
+	p.policy.Backoff = time.Millisecond
 	stats, err := p.drainIdle(context.Background(), 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

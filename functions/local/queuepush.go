@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/lake"
 )
@@ -52,7 +53,7 @@ type queuePusher struct {
 	bucket            *storage.BucketHandle
 	target            string
 	client            *http.Client
-	policy            redelivery
+	policy            emulation.Policy
 	parallel          int
 	// window bounds the messages read, archived and delivered at a time:
 	// at most windowMessages, and no more than windowBytes of data.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -10,9 +9,13 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 )
 
-// TestRedeliver: the one retry policy both pushers follow.
+// TestRedeliver: what the Pub/Sub pushers add to the one redelivery
+// routine (emulation.Policy.Deliver, tested there, cancellation included):
+// counts, and the dead letter with its delivery attempts.
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -42,7 +45,7 @@ func TestRedeliver(t *testing.T) {
 			var c pushCounter
 			var dead []*pubsubpb.PubsubMessage
 			m := &pubsubpb.PubsubMessage{MessageId: "m1", Data: []byte(`{}`)}
-			err := redeliver(context.Background(), redelivery{maxDeliveries: 5, backoff: time.Millisecond}, srv.Client(), srv.URL, m, &c,
+			err := redeliver(context.Background(), emulation.Policy{Attempts: 5, Backoff: time.Millisecond}, srv.Client(), srv.URL, m, &c,
 				func(dl *pubsubpb.PubsubMessage) error { dead = append(dead, dl); return nil })
 			s := c.snapshot()
 			if err != nil || s.Delivered != tc.wantDelivered || s.Nacked != tc.wantNacked || len(dead) != tc.wantDeadLetters {
@@ -52,25 +55,5 @@ func TestRedeliver(t *testing.T) {
 				t.Errorf("dead letter attributes %v", dead[0].GetAttributes())
 			}
 		})
-	}
-}
-
-// TestRedeliverStopsWhenCancelledDuringBackoff: a cancelled run does not
-// wait out a backoff, nor report the message delivered.
-func TestRedeliverStopsWhenCancelledDuringBackoff(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	var c pushCounter
-	began := time.Now()
-	err := redeliver(ctx, redelivery{maxDeliveries: 5, backoff: time.Minute}, srv.Client(), srv.URL,
-		&pubsubpb.PubsubMessage{MessageId: "m1", Data: []byte(`{}`)}, &c, func(*pubsubpb.PubsubMessage) error { return nil })
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 2*time.Second {
-		t.Errorf("error %v after %s, want the context's error within the timeout", err, time.Since(began))
-	}
-	if s := c.snapshot(); s.Acked != 0 || s.DeadLettered != 0 {
-		t.Errorf("stats %+v after a cancelled delivery", s)
 	}
 }

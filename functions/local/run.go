@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// Eventarc: finalize events for every new raw generation.
 	ea := &eventarc{
 		bucket: st.gcs.Bucket(Bucket), name: Bucket, target: st.base + "/" + loadrawobject.FunctionName,
-		statePath: statePath(opts.Dir), client: &http.Client{}, attempts: 5, backoff: 200 * time.Millisecond, out: out,
+		statePath: statePath(opts.Dir), client: &http.Client{}, policy: eventarcRedelivery, out: out,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
 	if err := st.repairSnapshots(ctx, ea, out); err != nil {
