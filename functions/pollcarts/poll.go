@@ -83,12 +83,14 @@ type Function struct {
 	deps Deps
 }
 
-// New returns a Function. Every dependency is required except Now.
+// New returns a Function. Every dependency is required except Now and,
+// unless it polls a store's orders (pollsOrders), Store and Cursors.
 func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Source == nil || deps.State == nil || deps.Publisher == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
 		return nil, errors.New("pollcarts: Source, State, Publisher, Lake, Runs and Logger are required")
 	}
-	if cfg.Source.Kind != "" && cfg.Source.Kind != connect.FakeStore && (deps.Store == nil || deps.Cursors == nil) {
+	f := &Function{cfg: cfg, deps: deps}
+	if f.pollsOrders() && (deps.Store == nil || deps.Cursors == nil) {
 		return nil, fmt.Errorf("pollcarts: Store and Cursors are required to poll a %s store", cfg.Source.Kind)
 	}
 	if cfg.CursorLookback <= 0 {
@@ -100,11 +102,18 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = DefaultRunTimeout
 	}
-	return &Function{cfg: cfg, deps: deps}, nil
+	f.cfg, f.deps = cfg, deps
+	return f, nil
+}
+
+// pollsOrders reports whether the store is polled for its orders (a store
+// read as canonical records) rather than its carts (a FakeStore).
+func (f *Function) pollsOrders() bool {
+	return f.cfg.Source.Kind != "" && f.cfg.Source.Kind != connect.FakeStore
 }
 
 // Summary is the response of a poll. For a store's orders (SOURCE_KIND
-// other than fakestore) New counts orders created since the poll's start,
+// other than fakestore) New counts orders created since the listing's start,
 // Changed the other versions published, Deleted the orders the store marks
 // deleted, Unchanged the versions the lookback read again, and the state is
 // the order cursor.
@@ -214,7 +223,7 @@ func (f *Function) Run(ctx context.Context, req Request) (Summary, error) {
 	defer cancel()
 	p.sum.Source = f.cfg.Source.Kind
 	run := p.run
-	if f.cfg.Source.Kind != connect.FakeStore {
+	if f.pollsOrders() {
 		run = p.pollOrders
 	}
 	err := config.NameRunTimeout(ctx, run(ctx))
