@@ -244,21 +244,48 @@ func (p *poll) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load cart state: %w", err)
 	}
-	path, windowStart := "/carts", int32(-1<<31)
-	if f.cfg.WindowDays > 0 {
-		today := p.started.UTC().Truncate(24 * time.Hour)
-		from := today.AddDate(0, 0, -f.cfg.WindowDays)
-		path = fmt.Sprintf("/carts?startdate=%s&enddate=%s", from.Format(lake.DateLayout), today.AddDate(0, 0, 1).Format(lake.DateLayout))
-		windowStart = int32(from.Unix() / 86400)
+	path, windowStart := p.window()
+	d, rejects, err := p.listCarts(ctx, prev, path)
+	defer func() { rejects.Abort() }()
+	if err != nil {
+		_ = p.drain(ctx)
+		return err
 	}
-	day := p.started.UTC().Truncate(24 * time.Hour)
-	stamp := lake.Stamp{Day: day, RunID: p.sum.RunID, ExtractedAt: p.started.UTC()}
+	if err := p.holdBackCollapse(ctx, d, rejects, windowStart); err != nil {
+		return err
+	}
+	if err := p.tombstones(ctx, d, windowStart); err != nil {
+		return err // nothing committed: the next poll publishes again
+	}
+	p.sum.RejectReasons = rejects.Reasons()
+	if _, err := rejects.Commit(ctx); err != nil {
+		return err
+	}
+	return p.commit(ctx, d, gen)
+}
+
+// window is the cart listing's path, and the first day (since the epoch)
+// it lists: every cart, or those of the last WindowDays days.
+func (p *poll) window() (string, int32) {
+	if p.f.cfg.WindowDays <= 0 {
+		return "/carts", int32(-1 << 31)
+	}
+	today := p.started.UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -p.f.cfg.WindowDays)
+	path := fmt.Sprintf("/carts?startdate=%s&enddate=%s", from.Format(lake.DateLayout), today.AddDate(0, 0, 1).Format(lake.DateLayout))
+	return path, int32(from.Unix() / 86400)
+}
+
+// listCarts lists the carts, publishing the new and changed ones, and
+// returns the differ that holds the next state and the poll's rejects. A
+// transient failure of the source starts the listing over; what was
+// published stays published, and the repeat publishes the same ids.
+func (p *poll) listCarts(ctx context.Context, prev []state.Entry, path string) (*differ, *lake.Quarantine, error) {
+	f := p.f
+	stamp := lake.Stamp{Day: p.started.UTC().Truncate(24 * time.Hour), RunID: p.sum.RunID, ExtractedAt: p.started.UTC()}
 	var d *differ
 	var rejects *lake.Quarantine
-	defer func() { rejects.Abort() }()
-	// A transient failure of the source starts the listing over; what was
-	// published stays published, and the repeat publishes the same ids.
-	err = f.deps.Source.Retry(ctx, model.Carts.Name, func(ctx context.Context) error {
+	err := f.deps.Source.Retry(ctx, model.Carts.Name, func(ctx context.Context) error {
 		if rejects != nil {
 			rejects.Abort()
 		}
@@ -272,58 +299,66 @@ func (p *poll) run(ctx context.Context) error {
 		p.sum.Drift = &r
 		drift.Log(ctx, logging.FromContext(ctx), model.Carts.Name, r)
 	}
+	return d, rejects, err
+}
+
+// holdBackCollapse fails the poll, deleting no cart and committing nothing,
+// when the listing came back empty or far smaller than the carts known
+// (source.CheckShrink) and the call did not allow it: the reason is written
+// beside the rejects.
+func (p *poll) holdBackCollapse(ctx context.Context, d *differ, rejects *lake.Quarantine, windowStart int32) error {
+	known := d.known(windowStart)
+	if known == 0 || p.allowShrink {
+		return nil
+	}
+	// Invalid carts are kept, not deleted, but they count as missing here:
+	// a listing mostly rejected leaves the marts stale.
+	collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Valid, p.f.cfg.Source.HTTP.MaxShrink)
+	if collapsed == nil {
+		return nil
+	}
+	_ = p.drain(ctx)
+	why := lake.TopReasons(rejects.Reasons(), 3, model.ReasonPrefixes(model.Carts.Name)...)
+	if err := rejects.Add(ctx, nil, collapsed); err != nil {
+		return fmt.Errorf("write rejected carts: %w", err)
+	}
+	p.sum.RejectReasons = rejects.Reasons()
+	object, err := rejects.Commit(ctx)
 	if err != nil {
-		_ = p.drain(ctx)
 		return err
 	}
-
-	if known := d.known(windowStart); known > 0 && !p.allowShrink {
-		// Invalid carts are kept, not deleted, but they count as missing
-		// here: a listing mostly rejected leaves the marts stale.
-		if collapsed := source.CheckShrink("the cart listing", int64(known), p.sum.Fetched, p.sum.Valid, f.cfg.Source.HTTP.MaxShrink); collapsed != nil {
-			// Keep every cart: write the reason beside the rejects, commit
-			// nothing, and let the run fail.
-			_ = p.drain(ctx)
-			why := lake.TopReasons(rejects.Reasons(), 3, model.ReasonPrefixes(model.Carts.Name)...)
-			if err := rejects.Add(ctx, nil, collapsed); err != nil {
-				return fmt.Errorf("write rejected carts: %w", err)
-			}
-			p.sum.RejectReasons = rejects.Reasons()
-			object, err := rejects.Commit(ctx)
-			if err != nil {
-				return err
-			}
-			logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "reason", collapsed.Error(), "carts_in_state", known)
-			if p.sum.Rejected > 0 {
-				return fmt.Errorf("%w: %w; no cart deleted, state not committed; rejected: %s (see %s); allow_shrink would accept the %d valid carts and keep the others as they were",
-					ErrSource, collapsed, why, object, p.sum.Valid)
-			}
-			return fmt.Errorf("%w: %w; no cart deleted, state not committed; call with allow_shrink to accept it", ErrSource, collapsed)
-		}
+	logging.FromContext(ctx).ErrorContext(ctx, "listing held back", "reason", collapsed.Error(), "carts_in_state", known)
+	if p.sum.Rejected > 0 {
+		return fmt.Errorf("%w: %w; no cart deleted, state not committed; rejected: %s (see %s); allow_shrink would accept the %d valid carts and keep the others as they were",
+			ErrSource, collapsed, why, object, p.sum.Valid)
 	}
+	return fmt.Errorf("%w: %w; no cart deleted, state not committed; call with allow_shrink to accept it", ErrSource, collapsed)
+}
 
+// tombstones publishes a cart.deleted event for each cart of the state the
+// listing no longer shows (those outside the window, or of a poll that
+// could not read every cart, are kept), then waits for every publish.
+func (p *poll) tombstones(ctx context.Context, d *differ, windowStart int32) error {
 	for _, e := range d.unseen() {
 		if e.Day < windowStart || p.unreadable {
 			d.next = append(d.next, e) // outside the window: not re-read, not deleted
 			continue
 		}
 		p.sum.Deleted++
-		if err := p.publish(ctx, model.NewDeleteEvent(e.CartID, e.Fingerprint, p.started, f.deps.Now())); err != nil {
+		if err := p.publish(ctx, model.NewDeleteEvent(e.CartID, e.Fingerprint, p.started, p.f.deps.Now())); err != nil {
 			_ = p.drain(ctx)
 			return err
 		}
 	}
-	if err := p.drain(ctx); err != nil {
-		return err // nothing committed: the next poll publishes again
-	}
-	p.sum.RejectReasons = rejects.Reasons()
-	if _, err := rejects.Commit(ctx); err != nil {
-		return err
-	}
+	return p.drain(ctx)
+}
 
+// commit commits the next state with the generation loaded; another poll
+// having committed first makes this one superseded.
+func (p *poll) commit(ctx context.Context, d *differ, gen int64) error {
 	d.next = state.SortUnique(d.next)
 	p.sum.CartsInState = len(d.next)
-	newGen, err := f.deps.State.Commit(ctx, d.next, gen)
+	newGen, err := p.f.deps.State.Commit(ctx, d.next, gen)
 	if errors.Is(err, state.ErrConflict) {
 		p.sum.Status = StatusSuperseded
 		logging.FromContext(ctx).WarnContext(ctx, "another poll committed the cart state first; this poll's events repeat its ids", "generation", gen)
