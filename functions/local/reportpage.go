@@ -97,7 +97,7 @@ func reportRun(s Summary) report.Run {
 	}
 	delivered := s.Backlog.Events
 	for _, p := range s.Polls {
-		r.Rows["carts"] = p.Poll.Fetched
+		r.Rows[s.polled()] = p.Poll.Fetched
 		delivered += p.Push.Events
 	}
 	if len(s.Polls) > 0 || delivered > 0 {
@@ -123,7 +123,7 @@ func rejectsOf(s *Summary) []report.Reject {
 			carts[reason] += n
 		}
 	}
-	add("carts", carts)
+	add(s.polled(), carts)
 	return out
 }
 
@@ -152,46 +152,81 @@ func openReadOnly(path string) (*sql.DB, error) {
 // fromWarehouse fills the health, dead-letter rejects, function invocations
 // and the marts at a glance.
 func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked *Summary, now time.Time, p *report.Page) error {
-	// count is a table's rows, and whether it exists: a table that is not
-	// there is not built yet, but any other failure (a locked or damaged
-	// warehouse) is the report's error, not an empty mart.
-	var countErr error
-	count := func(table string) (int64, bool) {
-		schema, name, _ := strings.Cut(table, ".")
-		var n int64
-		err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", schema, name).Scan(&n)
-		if err == nil && n > 0 {
-			err = db.QueryRowContext(ctx, "select count(*) from "+table).Scan(&n)
-			if err == nil {
-				return n, true
-			}
-		}
-		if err != nil && countErr == nil {
-			countErr = fmt.Errorf("count the rows of %s: %w", table, err)
-		}
-		return 0, false
-	}
-
-	// Raw tables: dbt's freshness verdict against the sources' thresholds.
-	stale := false
-	var strictest time.Duration
-	if checked != nil {
-		checkedAt := checked.StartedAt.Add(seconds(checked.Seconds)) // the check ends its run
-		for _, f := range checked.DBT.Freshness {
-			rows, _ := count(f.Source)
-			h := rawHealth(f, checkedAt, now, rows)
-			stale = stale || h.Status == report.Stale
-			if h.Threshold > 0 && (strictest == 0 || h.Threshold < strictest) {
-				strictest = h.Threshold
-			}
-			p.Health = append(p.Health, h)
-		}
-	}
-
-	// Marts: the last build's outcome, their rows and their sources.
-	build, err := readBuildState(dir)
+	c := &counter{ctx: ctx, db: db}
+	stale, strictest := rawHealths(c, checked, now, p)
+	built, err := martHealths(c, dir, stale, strictest, now, p)
 	if err != nil {
 		return err
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if latest != nil {
+		if err := deadLetters(ctx, db, latest.StartedAt, p); err != nil {
+			return err
+		}
+	}
+	if err := invocations(ctx, db, p); err != nil {
+		return err
+	}
+	if !built["fact_order_items"] {
+		return nil // no marts yet
+	}
+	return martsAtAGlance(ctx, db, p)
+}
+
+// counter counts tables' rows, keeping the first failure other than a
+// table that is not there: that one is not built yet, but any other (a
+// locked or damaged warehouse) is the report's error, not an empty mart.
+type counter struct {
+	ctx context.Context
+	db  *sql.DB
+	err error
+}
+
+// count is a table's rows, and whether it exists.
+func (c *counter) count(table string) (int64, bool) {
+	schema, name, _ := strings.Cut(table, ".")
+	var n int64
+	err := c.db.QueryRowContext(c.ctx, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", schema, name).Scan(&n)
+	if err == nil && n > 0 {
+		err = c.db.QueryRowContext(c.ctx, "select count(*) from "+table).Scan(&n)
+		if err == nil {
+			return n, true
+		}
+	}
+	if err != nil && c.err == nil {
+		c.err = fmt.Errorf("count the rows of %s: %w", table, err)
+	}
+	return 0, false
+}
+
+// rawHealths adds the raw tables' health, dbt's freshness verdict against
+// the sources' thresholds as of the run that checked it, and says whether
+// one is stale and the strictest threshold.
+func rawHealths(c *counter, checked *Summary, now time.Time, p *report.Page) (stale bool, strictest time.Duration) {
+	if checked == nil {
+		return false, 0
+	}
+	checkedAt := checked.StartedAt.Add(seconds(checked.Seconds)) // the check ends its run
+	for _, f := range checked.DBT.Freshness {
+		rows, _ := c.count(f.Source)
+		h := rawHealth(f, checkedAt, now, rows)
+		stale = stale || h.Status == report.Stale
+		if h.Threshold > 0 && (strictest == 0 || h.Threshold < strictest) {
+			strictest = h.Threshold
+		}
+		p.Health = append(p.Health, h)
+	}
+	return stale, strictest
+}
+
+// martHealths adds the marts' health: the last build's outcome, their rows
+// and their sources; it says which marts exist.
+func martHealths(c *counter, dir string, stale bool, strictest time.Duration, now time.Time, p *report.Page) (map[string]bool, error) {
+	build, err := readBuildState(dir)
+	if err != nil {
+		return nil, err
 	}
 	var builtAt time.Time
 	if st, err := os.Stat(buildStatePath(dir)); err == nil && build.Status == warehouse.StatusSucceeded {
@@ -199,7 +234,7 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 	}
 	built := map[string]bool{}
 	for _, m := range Marts {
-		rows, exists := count("bq_analytics." + m)
+		rows, exists := c.count("bq_analytics." + m)
 		built[m] = exists
 		h := martHealth("bq_analytics."+m, build.Status, rows, exists, stale)
 		h.Threshold = strictest
@@ -208,31 +243,34 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 		}
 		p.Health = append(p.Health, h)
 	}
-	if countErr != nil {
-		return countErr
-	}
+	return built, nil
+}
 
-	// The dead-letter table's events since the latest run began, by reason
-	// (without the line of a batch), each rejected event counted once
-	// however often its message was redelivered.
-	if latest != nil {
-		if err := query(ctx, db, `select regexp_replace(reason, '^line [0-9]+: ', '') as kind,
-				count(distinct message_id || '#' || coalesce(event_index, 0))
-			from bq_raw.cart_events_rejected
-			where received_at >= ? group by kind`,
-			func(rows *sql.Rows) error {
-				r := report.Reject{Entity: "cart events"}
-				if err := rows.Scan(&r.Reason, &r.Count); err != nil {
-					return err
-				}
-				p.Rejects = append(p.Rejects, r)
-				return nil
-			}, latest.StartedAt); err != nil {
-			return fmt.Errorf("read rejected events: %w", err)
-		}
+// deadLetters adds the dead-letter table's events since the latest run
+// began, by reason (without the line of a batch), each rejected event
+// counted once however often its message was redelivered.
+func deadLetters(ctx context.Context, db *sql.DB, since time.Time, p *report.Page) error {
+	err := query(ctx, db, `select regexp_replace(reason, '^line [0-9]+: ', '') as kind,
+			count(distinct message_id || '#' || coalesce(event_index, 0))
+		from bq_raw.cart_events_rejected
+		where received_at >= ? group by kind`,
+		func(rows *sql.Rows) error {
+			r := report.Reject{Entity: "cart events"}
+			if err := rows.Scan(&r.Reason, &r.Count); err != nil {
+				return err
+			}
+			p.Rejects = append(p.Rejects, r)
+			return nil
+		}, since)
+	if err != nil {
+		return fmt.Errorf("read rejected events: %w", err)
 	}
+	return nil
+}
 
-	if err := query(ctx, db, `select function_name, count(*), count(*) filter (where status = 'failed'),
+// invocations adds each function's runs from pipeline_runs.
+func invocations(ctx context.Context, db *sql.DB, p *report.Page) error {
+	err := query(ctx, db, `select function_name, count(*), count(*) filter (where status = 'failed'),
 			arg_max(status, started_at), max(started_at), sum(records_in), sum(records_rejected)
 		from bq_raw.pipeline_runs group by function_name order by function_name`,
 		func(rows *sql.Rows) error {
@@ -242,12 +280,16 @@ func fromWarehouse(ctx context.Context, db *sql.DB, dir string, latest, checked 
 			}
 			p.Functions = append(p.Functions, f)
 			return nil
-		}); err != nil {
+		})
+	if err != nil {
 		return fmt.Errorf("read pipeline runs: %w", err)
 	}
-	if !built["fact_order_items"] {
-		return nil // no marts yet
-	}
+	return nil
+}
+
+// martsAtAGlance adds the orders and revenue of the last 60 order days and
+// the ten products that earned most.
+func martsAtAGlance(ctx context.Context, db *sql.DB, p *report.Page) error {
 	if err := query(ctx, db, `select * from (
 			select order_date, count(*), coalesce(sum(revenue), 0)::double
 			from bq_analytics.fact_orders where not is_deleted

@@ -284,7 +284,7 @@ func (s *Summary) printEntities(out io.Writer) {
 func (s *Summary) printStreaming(out io.Writer) {
 	fmt.Fprintf(out, "cart_events: %d rows, %d distinct events; cart_events_rejected: %d rows\n",
 		s.Streaming.CartEventRows, s.Streaming.DistinctEvents, s.Streaming.RejectedEvents)
-	if s.Source != "" && s.Source != connect.FakeStore {
+	if s.storeKind() {
 		return // a store's orders are followed from a cursor, not a state of carts
 	}
 	fmt.Fprintf(out, "carts: %d live in the warehouse, as PollCarts' state holds them", s.Carts.Live)
@@ -333,6 +333,18 @@ func (s *Summary) printDrift(out io.Writer) {
 	}
 }
 
+// storeKind reports whether the run read a store as canonical records
+// (Shopify, WooCommerce) rather than a FakeStore.
+func (s *Summary) storeKind() bool { return s.Source != "" && s.Source != connect.FakeStore }
+
+// polled names what the run's polls read: carts, or a store's orders.
+func (s *Summary) polled() string {
+	if s.storeKind() {
+		return "polled orders"
+	}
+	return "carts"
+}
+
 // printRejects says what each snapshot and the polls quarantined.
 func (s *Summary) printRejects(out io.Writer) {
 	for _, e := range s.Entities {
@@ -349,7 +361,7 @@ func (s *Summary) printRejects(out io.Writer) {
 		}
 	}
 	entity := model.Carts.Name
-	if s.Source != "" && s.Source != connect.FakeStore {
+	if s.storeKind() {
 		entity = model.CanonicalOrders // a store's poll quarantines its orders
 	}
 	if polled > 0 {
