@@ -57,6 +57,7 @@ func TestEveryCheckCatchesBreakage(t *testing.T) {
 		{"policies", breakage{"no dead letters", "pubsub.tf", `dead_letter_topic     = google_pubsub_topic.cart_events_dead_letter.id`, `# none`, "without a dead-letter topic"}},
 		{"policies", breakage{"secret in code", "secrets.tf", `# Credentials of the store`, "resource \"google_secret_manager_secret_version\" \"k\" {\n  secret      = google_secret_manager_secret.source_api_key.id\n  secret_data = \"hunter2\"\n}\n# Credentials of the store", "never in Terraform"}},
 		{"references", breakage{"misspelt resource", "pubsub.tf", "topic = google_pubsub_topic.cart_events.id", "topic = google_pubsub_topic.cart_event.id", "google_pubsub_topic.cart_event is not declared"}},
+		{"references", breakage{"each without for_each", "scheduler.tf", "  attempt_deadline = \"60s\"", "  paused           = each.key == \"x\"\n  attempt_deadline = \"60s\"", "each.… without for_each"}},
 		{"references", breakage{"undeclared variable", "storage.tf", "age            = var.rejects_retention_days", "age            = var.reject_days", "var.reject_days is not declared"}},
 		{"references", breakage{"undefined local", "functions.tf", "environment_variables            = each.value.env", "environment_variables            = local.function_env", "local.function_env is not declared"}},
 		{"archive", breakage{"prefix", "pubsub.tf", `filename_prefix          = "raw/cart_events/dt="`, `filename_prefix          = "raw/cart-events/dt="`, `filename_prefix is "raw/cart-events/dt="`}},

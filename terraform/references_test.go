@@ -30,10 +30,18 @@ func danglingReferences(c *tfConfig) []string {
 	var out []string
 	for _, b := range c.blocks {
 		iterators := dynamicIterators(b.Body)
+		_, forEach := b.Body.Attributes["for_each"]
+		_, counted := b.Body.Attributes["count"]
 		for _, tr := range traversals(b.Body) {
 			ref, ok := referenceName(tr)
 			if ok && !declared[ref] && !iterators[tr.RootName()] {
 				out = append(out, fmt.Sprintf("%s (%s): %s is not declared", b.name(), tr.SourceRange(), ref))
+			}
+			// each and count exist only in a block that sets for_each or
+			// count (terraform validate: "each.key" in a resource without
+			// for_each is an error).
+			if root := tr.RootName(); (root == "each" && !forEach) || (root == "count" && !counted) {
+				out = append(out, fmt.Sprintf("%s (%s): %s.… without %s", b.name(), tr.SourceRange(), root, map[string]string{"each": "for_each", "count": "count"}[root]))
 			}
 		}
 	}
