@@ -111,3 +111,34 @@
     {%- endif -%}
     {{ return(default__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}
 {%- endmacro %}
+
+{#- The configuration of the staging models of the cart_events table's rows
+    (stg_cart_events, stg_order_events): incremental by whole days of
+    publication, which a run replaces (BigQuery: insert_overwrite of the
+    published_date partitions), clustered by cluster_column. -#}
+{% macro event_staging_config(cluster_column) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite' if target.type == 'bigquery' else 'delete+insert',
+        unique_key=none if target.type == 'bigquery' else 'published_date',
+        on_schema_change='fail',
+        partition_by={'field': 'published_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
+        cluster_by=[cluster_column] if target.type == 'bigquery' else none
+    ) }}
+{%- endmacro %}
+
+{#- The rows of cart_events of the event types given that a staging model
+    reads: on an incremental run those published since its lookback start
+    (a constant, so that BigQuery prunes the table's partitions), on a full
+    build all of them. -#}
+{% macro cart_events_of(event_types) -%}
+    {%- set types = "('" ~ event_types | join("', '") ~ "')" -%}
+    select * from {{ source('bq_raw', 'cart_events') }}
+    {% if is_incremental() %}
+        where
+            published_at >= timestamp '{{ lookback_start_date(this, 'published_date', partitioned=true) }}'
+            and event_type in {{ types }}
+    {% else %}
+        where event_type in {{ types }}
+    {% endif %}
+{%- endmacro %}

@@ -296,6 +296,10 @@ func wooChange(t *testing.T) storeChange {
 		}}
 }
 
+// tenAndTwenty are the lines of the orders the store tests add: product 1
+// at 0.10 × 2 and product 2 at 0.20.
+var tenAndTwenty = []shopifyapi.OrderLine{{ProductID: 1, Quantity: 2, Price: "0.10"}, {ProductID: 2, Quantity: 1, Price: "0.20"}}
+
 // shopifyChange deletes order 7 and product 20, and adds a guest's order
 // 999 of 0.10 × 2 + 0.20.
 func shopifyChange(t *testing.T) storeChange {
@@ -308,15 +312,7 @@ func shopifyChange(t *testing.T) storeChange {
 		change: func(t *testing.T, at time.Time) {
 			api.Delete("orders", shopifyapi.SyntheticID("Order", 6), at)
 			api.Delete("products", shopifyapi.SyntheticID("Product", 19), at)
-			line := func(n, product, quantity int, price string) string {
-				return fmt.Sprintf(`{"id":"gid://shopify/LineItem/999%d","sku":"","quantity":%d,"product":{"id":%q},"variant":{"id":%q},`+
-					`"originalUnitPriceSet":{"shopMoney":{"amount":%q,"currencyCode":"USD"}}}`,
-					n, quantity, shopifyapi.SyntheticID("Product", product), shopifyapi.SyntheticID("ProductVariant", product), price)
-			}
-			node := fmt.Sprintf(`{"id":"gid://shopify/Order/999","name":"#999","createdAt":%q,"updatedAt":%q,"cancelledAt":null,`+
-				`"currencyCode":"USD","displayFinancialStatus":"PAID","customer":null,"totalPriceSet":{"shopMoney":{"amount":"0.40","currencyCode":"USD"}},`+
-				`"lineItems":{"nodes":[%s,%s]}}`, at.Format(time.RFC3339), at.Format(time.RFC3339), line(1, 0, 2, "0.10"), line(2, 1, 1, "0.20"))
-			api.Upsert("orders", shopifyapi.Node{ID: "gid://shopify/Order/999", UpdatedAt: at, JSON: []byte(node)})
+			api.Upsert("orders", shopifyapi.Order(999, 0, at, at, tenAndTwenty...))
 		},
 		checks: [][2]string{
 			{`select string_agg(order_id || ' ' || is_deleted, ', ' order by order_id) from bq_analytics.fact_orders where order_id in ('gid://shopify/Order/7', 'gid://shopify/Order/999')`,
@@ -399,8 +395,8 @@ func TestStoreOrdersArePolledBetweenSnapshots(t *testing.T) {
 		// change lands during the first poll, after its orders were read.
 		if op == "AbandonedCheckouts" && checkouts.Add(1) == 2 {
 			at := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
-			api.Upsert("orders", shopifyOrderNode(999, "null", at, at))
-			api.Upsert("orders", shopifyOrderNode(7, `{"id":"gid://shopify/Customer/4"}`, time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC), at))
+			api.Upsert("orders", shopifyapi.Order(999, 0, at, at, tenAndTwenty...))
+			api.Upsert("orders", shopifyapi.Order(7, 4, time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC), at, tenAndTwenty...))
 		}
 		return nil
 	})
@@ -456,19 +452,4 @@ func TestStoreOrdersArePolledBetweenSnapshots(t *testing.T) {
 		}
 		db.Close()
 	}
-}
-
-// shopifyOrderNode is an order of the Shopify stand-in of 0.10 × 2 + 0.20
-// (products 1 and 2), for customer (a JSON object, or null for a guest).
-func shopifyOrderNode(n int, customer string, created, updated time.Time) shopifyapi.Node {
-	line := func(i, product, quantity int, price string) string {
-		return fmt.Sprintf(`{"id":"gid://shopify/LineItem/%d%d","sku":"","quantity":%d,"product":{"id":%q},"variant":{"id":%q},`+
-			`"originalUnitPriceSet":{"shopMoney":{"amount":%q,"currencyCode":"USD"}}}`,
-			n, i, quantity, shopifyapi.SyntheticID("Product", product), shopifyapi.SyntheticID("ProductVariant", product), price)
-	}
-	id := fmt.Sprintf("gid://shopify/Order/%d", n)
-	node := fmt.Sprintf(`{"id":%q,"name":"#%d","createdAt":%q,"updatedAt":%q,"cancelledAt":null,`+
-		`"currencyCode":"USD","displayFinancialStatus":"PAID","customer":%s,"totalPriceSet":{"shopMoney":{"amount":"0.40","currencyCode":"USD"}},`+
-		`"lineItems":{"nodes":[%s,%s]}}`, id, n, created.Format(time.RFC3339), updated.Format(time.RFC3339), customer, line(1, 0, 2, "0.10"), line(2, 1, 1, "0.20"))
-	return shopifyapi.Node{ID: id, UpdatedAt: updated, JSON: []byte(node)}
 }

@@ -3,7 +3,6 @@ package pollcarts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http/httptest"
 	"slices"
@@ -26,24 +25,30 @@ import (
 // orderNow is when the store polls of these tests start.
 var orderNow = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
-// shopifyOrder is an order node of the Shopify stand-in: lines of
-// quantity × 0.10 and 1 × 0.20, created on the fixtures' first day (but
+// shopifyOrder is an order node of the Shopify stand-in, a guest's: lines
+// of quantity × 0.10 and 1 × 0.20, created on the fixtures' first day (but
 // order 999, created when it was updated), updated at.
 func shopifyOrder(n int, quantity int, at time.Time) shopifyapi.Node {
 	created := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)
 	if n == 999 {
 		created = at
 	}
-	line := func(i, product, quantity int, price string) string {
-		return fmt.Sprintf(`{"id":"gid://shopify/LineItem/%d%d","sku":"","quantity":%d,"product":{"id":%q},"variant":{"id":%q},`+
-			`"originalUnitPriceSet":{"shopMoney":{"amount":%q,"currencyCode":"USD"}}}`,
-			n, i, quantity, shopifyapi.SyntheticID("Product", product), shopifyapi.SyntheticID("ProductVariant", product), price)
+	return shopifyapi.Order(int64(n), 0, created, at,
+		shopifyapi.OrderLine{ProductID: 1, Quantity: int64(quantity), Price: "0.10"}, shopifyapi.OrderLine{ProductID: 2, Quantity: 1, Price: "0.20"})
+}
+
+// shopifyStandIn serves the FakeStore fixtures as a Shopify store whose
+// token is shpat_test, with bucket (zero: Shopify's own).
+func shopifyStandIn(t *testing.T, bucket shopifyapi.Bucket) (*shopifyapi.Server, string) {
+	t.Helper()
+	data, err := shopifyapi.FromFakeStore()
+	if err != nil {
+		t.Fatal(err)
 	}
-	id := fmt.Sprintf("gid://shopify/Order/%d", n)
-	node := fmt.Sprintf(`{"id":%q,"name":"#%d","createdAt":%q,"updatedAt":%q,"cancelledAt":null,`+
-		`"currencyCode":"USD","displayFinancialStatus":"PAID","customer":null,"totalPriceSet":{"shopMoney":{"amount":"1","currencyCode":"USD"}},`+
-		`"lineItems":{"nodes":[%s,%s]}}`, id, n, created.Format(time.RFC3339), at.Format(time.RFC3339), line(1, 0, quantity, "0.10"), line(2, 1, 1, "0.20"))
-	return shopifyapi.Node{ID: id, UpdatedAt: at, JSON: []byte(node)}
+	api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test", Bucket: bucket}, data)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return api, srv.URL
 }
 
 // orderEnv is a poller of a store's orders against its stand-in, with the
@@ -114,14 +119,8 @@ func (e *orderEnv) poller(t *testing.T, key string) *Function {
 // and moving its cursor publishes the same event ids again on its rerun.
 func TestStoreOrdersArePolledFromTheirCursor(t *testing.T) {
 	t.Parallel()
-	data, err := shopifyapi.FromFakeStore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test"}, data)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	e := newOrderEnv(t, connect.Shopify, srv.URL)
+	api, url := shopifyStandIn(t, shopifyapi.Bucket{})
+	e := newOrderEnv(t, connect.Shopify, url)
 	f := e.poller(t, "shpat_test")
 	cursorObject := state.CursorObject(connect.Shopify, OrdersCursor)
 
@@ -195,14 +194,8 @@ func TestStoreOrderPollsPublishNothingOnAFailure(t *testing.T) {
 	for _, mode := range []shopifyapi.Mode{shopifyapi.TokenRevoked, shopifyapi.CutOff} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			data, err := shopifyapi.FromFakeStore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test"}, data)
-			srv := httptest.NewServer(api)
-			t.Cleanup(srv.Close)
-			e := newOrderEnv(t, connect.Shopify, srv.URL)
+			api, url := shopifyStandIn(t, shopifyapi.Bucket{})
+			e := newOrderEnv(t, connect.Shopify, url)
 			f := e.poller(t, "shpat_test")
 			run(t, f)
 			at := orderNow.Add(time.Minute)
@@ -268,14 +261,8 @@ func TestTrashedStoreOrdersAreDeletionEvents(t *testing.T) {
 // every other.
 func TestALongStoreOrderPollIsPublishedAsItIsRead(t *testing.T) {
 	t.Parallel()
-	data, err := shopifyapi.FromFakeStore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := shopifyapi.NewServer(shopifyapi.Config{Token: "shpat_test", Bucket: shopifyapi.Bucket{Max: 1e9, RestoreRate: 1e9}}, data)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	e := newOrderEnv(t, connect.Shopify, srv.URL)
+	api, url := shopifyStandIn(t, shopifyapi.Bucket{Max: 1e9, RestoreRate: 1e9})
+	e := newOrderEnv(t, connect.Shopify, url)
 	f := e.poller(t, "shpat_test")
 	run(t, f) // requests 0 and 1: the orders and checkouts since 09:45, none
 	at := orderNow.Add(time.Minute)

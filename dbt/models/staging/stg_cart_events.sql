@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='insert_overwrite' if target.type == 'bigquery' else 'delete+insert',
-        unique_key=none if target.type == 'bigquery' else 'published_date',
-        on_schema_change='fail',
-        partition_by={'field': 'published_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
-        cluster_by=['cart_id'] if target.type == 'bigquery' else none
-    )
-}}
+{{ event_staging_config('cart_id') }}
 
 -- One row per FakeStore cart event and day of publication: raw may hold several
 -- deliveries of an event_id (retries, redeliveries, overlapping polls); the
@@ -19,14 +10,7 @@ with
 source as (
 
     -- A store's order events (order.*) share the table: stg_order_events.
-    select * from {{ source('bq_raw', 'cart_events') }}
-    {% if is_incremental() %}
-        where
-            published_at >= timestamp '{{ lookback_start_date(this, 'published_date', partitioned=true) }}'
-            and event_type in ('cart.upserted', 'cart.deleted')
-    {% else %}
-        where event_type in ('cart.upserted', 'cart.deleted')
-    {% endif %}
+    {{ cart_events_of(['cart.upserted', 'cart.deleted']) }}
 
 ),
 

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='insert_overwrite' if target.type == 'bigquery' else 'delete+insert',
-        unique_key=none if target.type == 'bigquery' else 'published_date',
-        on_schema_change='fail',
-        partition_by={'field': 'published_date', 'data_type': 'date', 'granularity': 'day'} if target.type == 'bigquery' else none,
-        cluster_by=['order_id'] if target.type == 'bigquery' else none
-    )
-}}
+{{ event_staging_config('order_id') }}
 
 -- One row per order event and day of publication: the versions of a
 -- store's orders and abandoned checkouts (Shopify, WooCommerce) that
@@ -20,14 +11,7 @@ with
 source as (
 
     -- FakeStore's cart events (cart.*) share the table: stg_cart_events.
-    select * from {{ source('bq_raw', 'cart_events') }}
-    {% if is_incremental() %}
-        where
-            published_at >= timestamp '{{ lookback_start_date(this, 'published_date', partitioned=true) }}'
-            and event_type in ('order.upserted', 'order.deleted')
-    {% else %}
-        where event_type in ('order.upserted', 'order.deleted')
-    {% endif %}
+    {{ cart_events_of(['order.upserted', 'order.deleted']) }}
 
 ),
 

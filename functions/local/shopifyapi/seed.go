@@ -47,25 +47,48 @@ func FromFakeStore() (Connections, error) {
 		}))
 	}
 	for _, c := range carts {
-		var total money.Amount
-		lines := make([]any, 0, len(c.Lines))
+		lines := make([]OrderLine, len(c.Lines))
 		for i, l := range c.Lines {
-			price := prices[l.ProductID]
-			total = total.Add(price.Mul(l.Quantity))
-			lines = append(lines, map[string]any{
-				"id": gid("LineItem", c.ID*1000+int64(i)+1), "sku": fmt.Sprintf("FS-%d", l.ProductID), "quantity": l.Quantity,
-				"product": map[string]any{"id": gid("Product", l.ProductID)}, "variant": map[string]any{"id": gid("ProductVariant", l.ProductID)},
-				"originalUnitPriceSet": moneyBag(price),
-			})
+			lines[i] = OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, Price: prices[l.ProductID].String()}
 		}
 		at := c.Date.UTC()
-		out["orders"] = append(out["orders"], node(gid("Order", c.ID), at, map[string]any{
-			"name": fmt.Sprintf("#%d", 1000+c.ID), "cancelledAt": nil, "currencyCode": Currency, "displayFinancialStatus": "PAID",
-			"customer": map[string]any{"id": gid("Customer", c.UserID)}, "totalPriceSet": moneyBag(total),
-			"lineItems": map[string]any{"nodes": lines},
-		}))
+		out["orders"] = append(out["orders"], Order(c.ID, c.UserID, at, at, lines...))
 	}
 	return out, nil
+}
+
+// OrderLine is a line of Order: a product (and its one variant) of the
+// store, how many, at what unit price (decimal text).
+type OrderLine struct {
+	ProductID, Quantity int64
+	Price               string
+}
+
+// Order is an order node, paid, in the store's currency: its number, its
+// customer (0 for a guest), when it was created and last updated, and its
+// lines, each product's variant sharing its number as FromFakeStore's do.
+func Order(id, customer int64, created, updated time.Time, lines ...OrderLine) Node {
+	var total money.Amount
+	items := make([]any, 0, len(lines))
+	for i, l := range lines {
+		price := money.MustParse(l.Price)
+		total = total.Add(price.Mul(l.Quantity))
+		items = append(items, map[string]any{
+			"id": gid("LineItem", id*1000+int64(i)+1), "sku": fmt.Sprintf("FS-%d", l.ProductID), "quantity": l.Quantity,
+			"product": map[string]any{"id": gid("Product", l.ProductID)}, "variant": map[string]any{"id": gid("ProductVariant", l.ProductID)},
+			"originalUnitPriceSet": moneyBag(price),
+		})
+	}
+	var owner any // a guest
+	if customer != 0 {
+		owner = map[string]any{"id": gid("Customer", customer)}
+	}
+	n := node(gid("Order", id), updated, map[string]any{
+		"name": fmt.Sprintf("#%d", 1000+id), "cancelledAt": nil, "currencyCode": Currency, "displayFinancialStatus": "PAID",
+		"customer": owner, "totalPriceSet": moneyBag(total), "lineItems": map[string]any{"nodes": items},
+		"createdAt": created.UTC().Format(time.RFC3339),
+	})
+	return n
 }
 
 // gid is a Shopify global id.
@@ -75,10 +98,13 @@ func moneyBag(a money.Amount) map[string]any {
 	return map[string]any{"shopMoney": map[string]any{"amount": a, "currencyCode": Currency}}
 }
 
-// node is a Node of fields, created and last updated at.
+// node is a Node of fields, created (unless fields say when) and last
+// updated at.
 func node(id string, at time.Time, fields map[string]any) Node {
 	fields["id"] = id
-	fields["createdAt"] = at.Format(time.RFC3339)
+	if _, ok := fields["createdAt"]; !ok {
+		fields["createdAt"] = at.Format(time.RFC3339)
+	}
 	fields["updatedAt"] = at.Format(time.RFC3339)
 	b, err := json.Marshal(fields)
 	if err != nil {
