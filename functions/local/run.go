@@ -89,39 +89,81 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := opts.Out
+	ph := &phases{st: st, sum: sum, opts: opts, started: started}
+	for _, phase := range []func(context.Context) error{ph.ingest, ph.load, ph.stream, ph.transform} {
+		if err := phase(ctx); err != nil {
+			return sum.failed(started, err)
+		}
+		ctx = ph.ctx(ctx)
+	}
+	sum.finish(started)
+	if err := sum.write(); err != nil {
+		return sum, err
+	}
+	sum.Print(opts.Out)
+	return sum, nil
+}
 
-	// Cloud Scheduler: the daily batch.
+// phases are the steps of one run, in order: the daily batch, its loads,
+// the polls and their delivery, then dbt.
+type phases struct {
+	st      *stack
+	sum     *Summary
+	opts    Options
+	started time.Time
+	// settled is set once the polls are done: what follows runs to its
+	// end even if the run is interrupted.
+	settled bool
+}
+
+// ctx is the context of the next phase: once the polls are done, the
+// audits and dbt run to their end even if the run is interrupted.
+func (ph *phases) ctx(ctx context.Context) context.Context {
+	if ph.settled {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// ingest plays Cloud Scheduler calling IngestBatch: the daily batch.
+func (ph *phases) ingest(ctx context.Context) error {
+	st, opts, out := ph.st, ph.opts, ph.opts.Out
 	fmt.Fprintf(out, "Cloud Scheduler → %s\n", ingestbatch.FunctionName)
 	what, total := "ingesting products and users", 2*opts.Scale
 	if opts.storeKind() {
 		what, total = "ingesting the store's products, customers and orders", 3*opts.Scale
 	}
 	stop := progress(out, what, st.served, total)
-	end := sum.phase("ingest")
-	err = end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &sum.Ingest))
-	stop()
-	if err != nil {
-		return sum.failed(started, err)
-	}
+	defer stop()
+	end := ph.sum.phase("ingest")
+	return end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &ph.sum.Ingest))
+}
 
-	// Eventarc: finalize events for every new raw generation.
+// load plays Eventarc: a finalize event for every new raw generation,
+// after repairing what the warehouse lost of the snapshots.
+func (ph *phases) load(ctx context.Context) error {
+	st, opts, out := ph.st, ph.opts, ph.opts.Out
 	ea := &eventarc{
 		bucket: st.gcs.Bucket(Bucket), name: Bucket, target: st.base + "/" + loadrawobject.FunctionName,
 		statePath: statePath(opts.Dir), client: &http.Client{}, policy: eventarcRedelivery, out: out,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
 	if err := st.repairSnapshots(ctx, ea, out); err != nil {
-		return sum.failed(started, err)
+		return err
 	}
-	stop = reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
-	end = sum.phase("load")
-	sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
-	err = end(err)
-	stop()
-	if err != nil {
-		return sum.failed(started, err)
-	}
+	stop := reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
+	defer stop()
+	end := ph.sum.phase("load")
+	var err error
+	ph.sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
+	return end(err)
+}
+
+// stream plays Cloud Scheduler calling PollCarts and the push subscription
+// delivering to StreamCartEvents: the backlog first, then each poll (again
+// every PollEvery if asked), and the cart ledger after.
+func (ph *phases) stream(ctx context.Context) error {
+	st, opts, out, sum := ph.st, ph.opts, ph.opts.Out, ph.sum
 	// fake-gcs-server holds whole objects in memory while they are written
 	// and read: give that memory back before the stream starts, which then
 	// runs within a memory budget (a soft limit: the collector works harder
@@ -130,12 +172,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(streamMemoryLimit))
 	}
-
-	// Cloud Scheduler: the cart poller, then the push subscription until the
-	// subscription is drained; again every PollEvery if asked.
 	push := st.deliverer()
 	if err := st.deliverBacklog(ctx, push, sum); err != nil {
-		return sum.failed(started, err)
+		return err
 	}
 	// With every earlier event delivered, what PollCarts remembers
 	// publishing must be what the warehouse holds; where it is not, the
@@ -143,13 +182,13 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	ledger := newCartLedger(st.gcs.Bucket(Bucket), st.wh.DB())
 	realigned, err := ledger.realign(ctx, out)
 	if err != nil {
-		return sum.failed(started, err)
+		return err
 	}
 	for n := 1; ; n++ {
 		report, err := st.pollAndStream(ctx, push, sum)
 		sum.Polls = append(sum.Polls, report)
 		if err != nil {
-			return sum.failed(started, err)
+			return err
 		}
 		if opts.PollEvery <= 0 || (opts.Polls > 0 && n >= opts.Polls) {
 			break
@@ -163,26 +202,20 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			break
 		}
 	}
-
-	ctx = context.WithoutCancel(ctx)
-	sum.Carts, err = ledger.check(ctx, sum.deadLettered())
+	ph.settled = true
+	sum.Carts, err = ledger.check(context.WithoutCancel(ctx), sum.deadLettered())
 	sum.Carts.Realigned = realigned.Realigned
-	if err != nil {
-		return sum.failed(started, err)
+	return err
+}
+
+// transform collects what the raw tables hold, then runs dbt when the
+// marts are behind them.
+func (ph *phases) transform(ctx context.Context) error {
+	if err := ph.sum.collect(ctx, ph.st.wh); err != nil {
+		return err
 	}
-	if err := sum.collect(ctx, st.wh); err != nil {
-		return sum, err
-	}
-	end = sum.phase("dbt")
-	if err := end(st.transforms(ctx, sum)); err != nil {
-		return sum.failed(started, err)
-	}
-	sum.finish(started)
-	if err := sum.write(); err != nil {
-		return sum, err
-	}
-	sum.Print(out)
-	return sum, nil
+	end := ph.sum.phase("dbt")
+	return end(ph.st.transforms(ctx, ph.sum))
 }
 
 // streamMemoryLimit is the Go heap's soft limit while carts are polled and

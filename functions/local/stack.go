@@ -113,53 +113,11 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	}
 	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
 
-	dbPath := warehousePath(opts.Dir)
-	if opts.Rebuild {
-		if err := removeWarehouse(opts.Dir); err != nil {
-			return st, err
-		}
-	}
-	_, statErr := os.Stat(dbPath)
-	newWarehouse := errors.Is(statErr, os.ErrNotExist)
-	// DuckDB's memory is bounded (SHOPLAKE_DUCKDB_MEMORY, default 192MB;
-	// it spills to disk past it), so that the runner's memory stays flat
-	// at any scale.
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
-		duckdb.BucketObjects{Client: st.gcs})
-	if err != nil {
-		if errors.Is(err, duckdb.ErrLocked) {
-			return st, fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
-		}
-		if statErr == nil {
-			// A damaged or foreign file: the warehouse holds nothing the
-			// lake does not, so rebuilding it loses nothing.
-			return st, fmt.Errorf(`%w; the warehouse is built from the lake, so "make run ARGS=--rebuild" replaces it with one rebuilt from the lake`, err)
-		}
+	if err := st.openWarehouse(ctx, sum); err != nil {
 		return st, err
 	}
-	st.closers = append(st.closers, st.releaseWarehouse)
-	sum.Warehouse = dbPath
-	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
-	if newWarehouse && lakeHasData(opts.Dir) {
-		fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
-		n, err := st.rebuildFromLake(ctx)
-		if err != nil {
-			return st, fmt.Errorf("rebuild the warehouse from the lake: %w", err)
-		}
-		sum.Rebuilt, sum.Replayed = true, n
-		fmt.Fprintf(out, "warehouse: %d archived cart events replayed\n", n)
-	}
-
-	emulator := envOr(opts.Env, "PUBSUB_EMULATOR_HOST", "")
-	st.ps, err = startPubSub(ctx, emulator, filepath.Join(opts.Dir, "pubsub"))
-	if err != nil {
+	if err := st.openPubSub(ctx); err != nil {
 		return st, err
-	}
-	st.closers = append(st.closers, st.ps.close)
-	if emulator != "" {
-		fmt.Fprintf(out, "pubsub:    gcloud emulator at %s\n", emulator)
-	} else {
-		fmt.Fprintf(out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(opts.Dir, "pubsub"))
 	}
 
 	st.transform = deferredTransform{logger: logger}
@@ -173,6 +131,70 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	fmt.Fprintf(out, "functions: %s/{%s} (functions-framework-go; logs in %s)\n\n", st.base,
 		strings.Join(entrypoints.Names(), ","), sum.LogFile)
 	return st, nil
+}
+
+// openWarehouse opens the DuckDB warehouse (after deleting it, with
+// Rebuild), and rebuilds from the lake a warehouse that is new while the
+// lake holds data.
+func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
+	opts, out := st.opts, st.opts.Out
+	dbPath := warehousePath(opts.Dir)
+	if opts.Rebuild {
+		if err := removeWarehouse(opts.Dir); err != nil {
+			return err
+		}
+	}
+	_, statErr := os.Stat(dbPath)
+	newWarehouse := errors.Is(statErr, os.ErrNotExist)
+	// DuckDB's memory is bounded (SHOPLAKE_DUCKDB_MEMORY, default 192MB;
+	// it spills to disk past it), so that the runner's memory stays flat
+	// at any scale.
+	var err error
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
+		duckdb.BucketObjects{Client: st.gcs})
+	if err != nil {
+		if errors.Is(err, duckdb.ErrLocked) {
+			return fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
+		}
+		if statErr == nil {
+			// A damaged or foreign file: the warehouse holds nothing the
+			// lake does not, so rebuilding it loses nothing.
+			return fmt.Errorf(`%w; the warehouse is built from the lake, so "make run ARGS=--rebuild" replaces it with one rebuilt from the lake`, err)
+		}
+		return err
+	}
+	st.closers = append(st.closers, st.releaseWarehouse)
+	sum.Warehouse = dbPath
+	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
+	if !newWarehouse || !lakeHasData(opts.Dir) {
+		return nil
+	}
+	fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
+	n, err := st.rebuildFromLake(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild the warehouse from the lake: %w", err)
+	}
+	sum.Rebuilt, sum.Replayed = true, n
+	fmt.Fprintf(out, "warehouse: %d archived cart events replayed\n", n)
+	return nil
+}
+
+// openPubSub starts Pub/Sub: the gcloud emulator PUBSUB_EMULATOR_HOST
+// names, or pstest in-process with its backlog on disk.
+func (st *stack) openPubSub(ctx context.Context) error {
+	emulator := envOr(st.opts.Env, "PUBSUB_EMULATOR_HOST", "")
+	var err error
+	st.ps, err = startPubSub(ctx, emulator, filepath.Join(st.opts.Dir, "pubsub"))
+	if err != nil {
+		return err
+	}
+	st.closers = append(st.closers, st.ps.close)
+	if emulator != "" {
+		fmt.Fprintf(st.opts.Out, "pubsub:    gcloud emulator at %s\n", emulator)
+	} else {
+		fmt.Fprintf(st.opts.Out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(st.opts.Dir, "pubsub"))
+	}
+	return nil
 }
 
 // startSource serves the built-in API, or checks the external one.
