@@ -21,6 +21,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 )
@@ -255,7 +256,7 @@ func martDigests(t *testing.T, dir string) map[string]string {
 	db := openWarehouse(t, dir)
 	defer db.Close()
 	out := map[string]string{}
-	for _, m := range Marts {
+	for _, m := range dbtrun.Marts {
 		var d sql.NullString
 		q := "select md5(string_agg(r, '|' order by r)) from (select cast(t as varchar) as r from bq_analytics." + m + " t)"
 		if err := db.QueryRow(q).Scan(&d); err != nil {
@@ -880,12 +881,12 @@ func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	st, err := readBuildState(dir)
+	st, err := dbtrun.ReadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Project = "an-earlier-release"
-	if err := writeBuildState(dir, st); err != nil {
+	if err := dbtrun.WriteState(dir, st); err != nil {
 		t.Fatal(err)
 	}
 
@@ -898,7 +899,7 @@ func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 	if r := runLocal(t, dir, nil, "--port", "0", "--dbt", broken, "--dbt-project", "../../dbt"); r.code == 0 || !strings.Contains(r.stdout, "--full-refresh") {
 		t.Fatalf("the rebuild with a failing dbt: exit %d\n%s", r.code, r.stdout)
 	}
-	if st, err := readBuildState(dir); err != nil || st.Project != "an-earlier-release" || st.Status != "failed" {
+	if st, err := dbtrun.ReadState(dir); err != nil || st.Project != "an-earlier-release" || st.Status != "failed" {
 		t.Fatalf("build state after the failed rebuild: %+v (%v)", st, err)
 	}
 
@@ -915,11 +916,11 @@ func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 	if n := second.DBT.Tests["pass"]; n == 0 || n != first.DBT.Tests["pass"] || len(second.DBT.Failed) > 0 {
 		t.Errorf("tests after the rebuild: %v (failed %v), want the first run's %v", second.DBT.Tests, second.DBT.Failed, first.DBT.Tests)
 	}
-	st, err = readBuildState(dir)
+	st, err = dbtrun.ReadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want, _ := projectMark("../../dbt"); st.Project != want || st.Status != "succeeded" {
+	if want, _ := dbtrun.ProjectMark("../../dbt"); st.Project != want || st.Status != "succeeded" {
 		t.Errorf("build state %+v, want succeeded with project %s", st, want)
 	}
 	if _, third := run("run with nothing changed"); third.DBT.Status != "skipped" {

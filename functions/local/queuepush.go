@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
+	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/lake"
 )
@@ -145,7 +146,7 @@ func (p *queuePusher) progress(show bool, total func() int64) func() {
 	if !show {
 		return func() {}
 	}
-	return reportEvery(p.out, p.progressEvery, "delivered", "events",
+	return progress.Every(p.out, p.progressEvery, "delivered", "events",
 		func() int64 { return p.snapshot().Events }, total)
 }
 

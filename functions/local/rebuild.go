@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/shared/replay"
 )
 
 // removeWarehouse deletes the warehouse file and what describes it (the dbt
 // build state), for --rebuild.
 func removeWarehouse(dir string) error {
-	for _, p := range []string{WarehouseFile, WarehouseFile + ".wal", BuildStateFile} {
+	for _, p := range []string{WarehouseFile, WarehouseFile + ".wal", dbtrun.StateFile} {
 		if err := os.Remove(filepath.Join(dir, p)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}

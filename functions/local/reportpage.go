@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/functions/local/report"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
@@ -224,16 +225,16 @@ func rawHealths(c *counter, checked *Summary, now time.Time, p *report.Page) (st
 // martHealths adds the marts' health: the last build's outcome, their rows
 // and their sources; it says which marts exist.
 func martHealths(c *counter, dir string, stale bool, strictest time.Duration, now time.Time, p *report.Page) (map[string]bool, error) {
-	build, err := readBuildState(dir)
+	build, err := dbtrun.ReadState(dir)
 	if err != nil {
 		return nil, err
 	}
 	var builtAt time.Time
-	if st, err := os.Stat(buildStatePath(dir)); err == nil && build.Status == warehouse.StatusSucceeded {
+	if st, err := os.Stat(dbtrun.StatePath(dir)); err == nil && build.Status == warehouse.StatusSucceeded {
 		builtAt = st.ModTime()
 	}
 	built := map[string]bool{}
-	for _, m := range Marts {
+	for _, m := range dbtrun.Marts {
 		rows, exists := c.count("bq_analytics." + m)
 		built[m] = exists
 		h := martHealth("bq_analytics."+m, build.Status, rows, exists, stale)
@@ -329,7 +330,7 @@ func martsAtAGlance(ctx context.Context, db *sql.DB, p *report.Page) error {
 // rawHealth is one raw table's health: dbt's freshness verdict, given when
 // the check ended at checkedAt, and its age now against the source's
 // threshold (a table dbt found fresh may have aged past it since).
-func rawHealth(f SourceFreshness, checkedAt, now time.Time, rows int64) report.Health {
+func rawHealth(f dbtrun.SourceFreshness, checkedAt, now time.Time, rows int64) report.Health {
 	h := report.Health{Name: f.Source, Kind: "raw", Rows: rows,
 		Age: seconds(f.AgeSeconds) + now.Sub(checkedAt), Threshold: seconds(f.WarnAfter)}
 	switch f.Status {
@@ -340,7 +341,7 @@ func rawHealth(f SourceFreshness, checkedAt, now time.Time, rows int64) report.H
 		}
 	case "warn", "error":
 		h.Status, h.Note = report.Stale, "dbt source freshness: "+f.Status
-	case FreshnessEmpty:
+	case dbtrun.FreshnessEmpty:
 		h.Status, h.Age = report.Empty, 0
 	default:
 		h.Status, h.Note = report.Failed, "dbt source freshness: "+f.Status

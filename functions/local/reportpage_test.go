@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/functions/local/report"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
@@ -17,18 +18,18 @@ func TestRawHealth(t *testing.T) {
 	twoHours := float64(2 * 3600)
 	cases := []struct {
 		name       string
-		f          SourceFreshness
+		f          dbtrun.SourceFreshness
 		now        time.Time
 		wantStatus string
 		wantAge    time.Duration
 	}{
-		{"fresh", SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(time.Minute), report.Fresh, 2 * time.Minute},
-		{"aged past its threshold since the check", SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(3 * time.Hour), report.Stale, 3*time.Hour + time.Minute},
-		{"no threshold never ages", SourceFreshness{Status: "pass", AgeSeconds: 60}, checked.Add(30 * 24 * time.Hour), report.Fresh, 30*24*time.Hour + time.Minute},
-		{"dbt warned", SourceFreshness{Status: "warn", AgeSeconds: 3 * 3600, WarnAfter: twoHours}, checked, report.Stale, 3 * time.Hour},
-		{"dbt errored", SourceFreshness{Status: "error", AgeSeconds: 30 * 3600, WarnAfter: twoHours}, checked, report.Stale, 30 * time.Hour},
-		{"no rows", SourceFreshness{Status: FreshnessEmpty, WarnAfter: twoHours}, checked.Add(time.Hour), report.Empty, 0},
-		{"the check failed", SourceFreshness{Status: "runtime error", WarnAfter: twoHours}, checked, report.Failed, 0},
+		{"fresh", dbtrun.SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(time.Minute), report.Fresh, 2 * time.Minute},
+		{"aged past its threshold since the check", dbtrun.SourceFreshness{Status: "pass", AgeSeconds: 60, WarnAfter: twoHours}, checked.Add(3 * time.Hour), report.Stale, 3*time.Hour + time.Minute},
+		{"no threshold never ages", dbtrun.SourceFreshness{Status: "pass", AgeSeconds: 60}, checked.Add(30 * 24 * time.Hour), report.Fresh, 30*24*time.Hour + time.Minute},
+		{"dbt warned", dbtrun.SourceFreshness{Status: "warn", AgeSeconds: 3 * 3600, WarnAfter: twoHours}, checked, report.Stale, 3 * time.Hour},
+		{"dbt errored", dbtrun.SourceFreshness{Status: "error", AgeSeconds: 30 * 3600, WarnAfter: twoHours}, checked, report.Stale, 30 * time.Hour},
+		{"no rows", dbtrun.SourceFreshness{Status: dbtrun.FreshnessEmpty, WarnAfter: twoHours}, checked.Add(time.Hour), report.Empty, 0},
+		{"the check failed", dbtrun.SourceFreshness{Status: "runtime error", WarnAfter: twoHours}, checked, report.Failed, 0},
 	}
 	for _, tc := range cases {
 		h := rawHealth(tc.f, checked, tc.now, 5)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/functions/streamcartevents"
@@ -133,7 +135,7 @@ func (ph *phases) ingest(ctx context.Context) error {
 	if opts.storeKind() {
 		what, total = "ingesting the store's products, customers and orders", 3*opts.Scale
 	}
-	stop := progress(out, what, st.served, total)
+	stop := progress.Records(out, what, st.served, total)
 	defer stop()
 	end := ph.sum.phase("ingest")
 	return end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &ph.sum.Ingest))
@@ -151,7 +153,7 @@ func (ph *phases) load(ctx context.Context) error {
 	if err := st.repairSnapshots(ctx, ea, out); err != nil {
 		return err
 	}
-	stop := reportEvery(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
+	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
 	defer stop()
 	end := ph.sum.phase("load")
 	var err error
@@ -302,7 +304,7 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 	if s.opts.storeKind() {
 		what = "the store's orders"
 	}
-	stop := progress(out, "polling "+what, s.served, s.opts.Scale)
+	stop := progress.Records(out, "polling "+what, s.served, s.opts.Scale)
 	end := sum.phase("poll")
 	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
@@ -346,76 +348,59 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 // project changed since the build that succeeded (see buildState). The
 // warehouse is released first.
 func (s *stack) transforms(ctx context.Context, sum *Summary) error {
-	dbt, err := findDBT(s.opts.DBT)
+	dbt, err := dbtrun.Find(s.opts.DBT)
 	if err != nil {
-		sum.DBT = DBTReport{Status: "not configured", Reason: err.Error()}
+		sum.DBT = dbtrun.Report{Status: "not configured", Reason: err.Error()}
 		return nil
 	}
-	marks, err := rawMarks(ctx, s.wh.DB())
+	marks, err := dbtrun.RawMarks(ctx, s.wh.DB())
 	if err != nil {
 		return err
 	}
-	last, err := readBuildState(s.opts.Dir)
+	last, err := dbtrun.ReadState(s.opts.Dir)
 	if err != nil {
 		return err
 	}
-	project, err := projectMark(s.opts.DBTProject)
+	project, err := dbtrun.ProjectMark(s.opts.DBTProject)
 	if err != nil {
 		return err
 	}
-	reason, args := "", []string(nil)
-	switch {
-	case last.Status != "" && last.Project != project:
-		// Incremental tables hold rows the earlier project computed, maybe
-		// with other columns: rebuilt from scratch, they match the project.
-		reason, args = "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", []string{"--full-refresh"}
-	case last.Status != "" && last.Status != warehouse.StatusSucceeded:
-		reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
-	case !martsExist(ctx, s.wh.DB()):
-		reason = "a mart is missing"
-	case last.Status == "":
-		reason = "no dbt build is recorded"
-	case last.Raw != marks:
-		reason = "the raw tables changed since the last build"
+	d := dbtrun.Decide(last, project, marks, dbtrun.MartsExist(ctx, s.wh.DB()))
+	var args []string
+	if d.FullRefresh {
+		args = []string{"--full-refresh"}
 	}
-	// The project whose tables the warehouse holds until this build
-	// succeeds: an interrupted or failed build of a changed project is
-	// rebuilt from scratch again by the next run. A warehouse without any
-	// build holds no project's tables.
-	builtBy := last.Project
-	if last.Status == "" {
-		builtBy = project
-	}
+	reason, builtBy := d.Reason, d.BuiltBy
 	s.releaseWarehouse()
 	if reason == "" {
-		sum.DBT = DBTReport{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ") and the dbt project"}
+		sum.DBT = dbtrun.Report{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ") and the dbt project"}
 	} else {
 		fmt.Fprintf(s.opts.Out, "dbt build (local target): %s …\n", reason)
-		if err := writeBuildState(s.opts.Dir, buildState{Status: buildStarted, Raw: marks, Project: builtBy}); err != nil {
+		if err := dbtrun.WriteState(s.opts.Dir, dbtrun.State{Status: dbtrun.StatusStarted, Raw: marks, Project: builtBy}); err != nil {
 			return err
 		}
-		sum.DBT, err = runDBT(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out, args...)
+		sum.DBT, err = dbtrun.Build(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out, args...)
 		sum.DBT.Reason = reason
-		st := buildState{Status: warehouse.StatusSucceeded, Raw: marks, Project: project}
+		st := dbtrun.State{Status: warehouse.StatusSucceeded, Raw: marks, Project: project}
 		if err != nil {
 			st.Status, st.Project = warehouse.StatusFailed, builtBy
 		}
-		if serr := writeBuildState(s.opts.Dir, st); serr != nil && err == nil {
+		if serr := dbtrun.WriteState(s.opts.Dir, st); serr != nil && err == nil {
 			err = serr
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := countMarts(ctx, sum.Warehouse, &sum.DBT); err != nil {
+	if err := dbtrun.CountMarts(ctx, sum.Warehouse, &sum.DBT); err != nil {
 		return err
 	}
 	if sum.DBT.Status == "built" {
-		if sum.DBT.Metrics, err = queryHeadline(ctx, dbt, s.opts.DBTProject, s.opts.Dir, sum.Warehouse); err != nil {
+		if sum.DBT.Metrics, err = dbtrun.QueryHeadline(ctx, dbt, s.opts.DBTProject, s.opts.Dir, sum.Warehouse); err != nil {
 			return err
 		}
 	}
-	sum.DBT.Freshness, err = checkFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
+	sum.DBT.Freshness, err = dbtrun.CheckFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
 	return err
 }
 
@@ -476,70 +461,4 @@ func errorDetail(body []byte) string {
 		}
 	}
 	return strings.TrimSpace(string(body))
-}
-
-// progress prints a line every two seconds until stopped: with a built-in
-// stand-in (served counts the records it answered), how many it served for
-// this phase of total (0: unknown), their rate and the time left; with an
-// external source, which the runner cannot count (served nil), only what is
-// being done and for how long.
-func progress(out io.Writer, what string, served func() int64, total int64) func() {
-	if served == nil {
-		start := time.Now()
-		return every(2*time.Second, func() {
-			fmt.Fprintf(out, "  … %s, %.0fs\n", what, time.Since(start).Seconds())
-		})
-	}
-	served0 := served()
-	return reportEvery(out, 2*time.Second, what+":", "records",
-		func() int64 { return served() - served0 }, func() int64 { return total })
-}
-
-// reportEvery prints "  … <what> <progressLine>" every interval until
-// stopped, counting done() of total() (0: not known yet) since it was
-// called. While nothing is counted and no total is known, the line reads
-// "  … <what> starting, <seconds>s".
-func reportEvery(out io.Writer, interval time.Duration, what, unit string, done, total func() int64) (stop func()) {
-	start := time.Now()
-	return every(interval, func() {
-		d, n := done(), total()
-		if d == 0 && n <= 0 {
-			fmt.Fprintf(out, "  … %s starting, %.0fs\n", what, time.Since(start).Seconds())
-			return
-		}
-		fmt.Fprintf(out, "  … %s %s\n", what, progressLine(d, n, unit, time.Since(start)))
-	})
-}
-
-// progressLine reads "412000 of 2000000 records (21%), 103000 records/s,
-// about 16s left", or without a total "412000 records, 103000 records/s".
-func progressLine(done, total int64, unit string, elapsed time.Duration) string {
-	rate := float64(done) / max(elapsed.Seconds(), 1e-3)
-	if total <= 0 {
-		return fmt.Sprintf("%d %s, %.0f %s/s", done, unit, rate, unit)
-	}
-	left := "time left unknown"
-	if rate > 0 {
-		left = "about " + (time.Duration(float64(max(total-done, 0))/rate) * time.Second).Round(time.Second).String() + " left"
-	}
-	return fmt.Sprintf("%d of %d %s (%.0f%%), %.0f %s/s, %s", done, total, unit, 100*float64(done)/float64(total), rate, unit, left)
-}
-
-// every calls fn every interval, in its own goroutine, until the returned
-// stop is called.
-func every(interval time.Duration, fn func()) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
-	return func() { close(done) }
 }

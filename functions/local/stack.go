@@ -40,8 +40,6 @@ const (
 	// WarehouseFile is the DuckDB warehouse (DuckDB writes its WAL beside
 	// it, with ".wal" appended).
 	WarehouseFile = "warehouse.duckdb"
-	// BuildStateFile is the state of the last dbt build.
-	BuildStateFile = "dbt-state.json"
 )
 
 // warehousePath is the warehouse file in dir.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/drift"
@@ -44,10 +46,10 @@ type Summary struct {
 	Polls    []PollReport `json:"polls"`
 	// Carts compares PollCarts' state with the warehouse after the last
 	// poll (see CartAudit).
-	Carts          CartAudit    `json:"carts"`
-	Streaming      StreamReport `json:"streaming"`
-	NothingChanged bool         `json:"nothing_changed"`
-	DBT            DBTReport    `json:"dbt"`
+	Carts          CartAudit     `json:"carts"`
+	Streaming      StreamReport  `json:"streaming"`
+	NothingChanged bool          `json:"nothing_changed"`
+	DBT            dbtrun.Report `json:"dbt"`
 	// Phases are the run's steps in order, with their times.
 	Phases []Phase `json:"phases"`
 	// Status is "succeeded" or "failed" and Error what failed.
@@ -71,10 +73,10 @@ type Phase struct {
 // failed when err is not nil, and returns err.
 func (s *Summary) phase(name string) func(err error) error {
 	begin := time.Now()
-	resetPeakRSS()
+	progress.ResetPeakRSS()
 	return func(err error) error {
 		s.Phases = append(s.Phases, Phase{Name: name, Start: begin.Sub(s.StartedAt).Seconds(),
-			Seconds: time.Since(begin).Seconds(), Failed: err != nil, PeakRSS: peakRSS()})
+			Seconds: time.Since(begin).Seconds(), Failed: err != nil, PeakRSS: progress.PeakRSS()})
 		return err
 	}
 }
@@ -381,7 +383,7 @@ func (s *Summary) printDBT(out io.Writer) {
 		return
 	}
 	fmt.Fprintf(out, "marts (bq_analytics):")
-	for _, m := range Marts {
+	for _, m := range dbtrun.Marts {
 		fmt.Fprintf(out, " %s %d,", m, s.DBT.MartRows[m])
 	}
 	fmt.Fprintf(out, " revenue of live orders %s\n", s.DBT.Revenue)
@@ -405,7 +407,7 @@ func (s *Summary) printFreshness(out io.Writer) {
 	parts := make([]string, len(s.DBT.Freshness))
 	for i, f := range s.DBT.Freshness {
 		parts[i] = fmt.Sprintf("%s %s (%s old)", f.Source, f.Status, seconds(f.AgeSeconds).Round(time.Second))
-		if f.Status == FreshnessEmpty {
+		if f.Status == dbtrun.FreshnessEmpty {
 			parts[i] = f.Source + " empty"
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package dbtrun
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func semanticManifestPath(dir string) string {
 // from the same definitions. mf reads the definitions from target/ under
 // the directory it runs in, which must hold the dbt project file: the run's
 // dbt/metrics directory gets both.
-func queryHeadline(ctx context.Context, dbt, project, dir, dbPath string) ([]Metric, error) {
+func QueryHeadline(ctx context.Context, dbt, project, dir, dbPath string) ([]Metric, error) {
 	// mf runs in another directory: a path relative to this one (make run
 	// passes .venv/bin/dbt) must be made absolute first.
 	mf, err := filepath.Abs(filepath.Join(filepath.Dir(dbt), "mf"))

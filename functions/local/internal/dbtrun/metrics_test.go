@@ -1,4 +1,4 @@
-package main
+package dbtrun
 
 import (
 	"context"
@@ -38,7 +38,7 @@ printf '%s\n%s\n' '`+strings.Join(HeadlineMetrics, ",")+`' '`+strings.Join(value
 	write("run/dbt/target/semantic_manifest.json", `{"metrics":[`+strings.Join(defs, ",")+`]}`, 0o644)
 	t.Chdir(root)
 
-	got, err := queryHeadline(context.Background(), "bin/dbt", "project", "run", "run/warehouse.duckdb")
+	got, err := QueryHeadline(context.Background(), "bin/dbt", "project", "run", "run/warehouse.duckdb")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package main
+// Package dbtrun runs the dbt project on the local warehouse: dbt build with
+// its progress, source freshness, the marts' row counts and the semantic
+// layer's headline metrics, the state of the last build, and the decision
+// whether a run must build (Decide), which needs no dbt to test.
+package dbtrun
 
 import (
 	"bufio"
@@ -22,14 +26,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
+	"github.com/shoplake/shoplake/shared/warehouse"
 )
+
+// StateFile is the file of the run directory that holds the state of the
+// last dbt build (State).
+const StateFile = "dbt-state.json"
 
 // Marts are the tables the dbt project builds in bq_analytics.
 var Marts = []string{"dim_products", "dim_users", "dim_date", "fact_orders", "fact_order_items", "fact_daily_product_sales", "fact_cart_sessions"}
 
-// DBTReport is what the local transforms did.
-type DBTReport struct {
+// Report is what the local transforms did.
+type Report struct {
 	// Status is "built", "skipped" or "not configured".
 	Status  string  `json:"status"`
 	Reason  string  `json:"reason,omitempty"`
@@ -77,16 +87,16 @@ var (
 	dbtNodeDone = regexp.MustCompile(`\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b`)
 )
 
-// runDBT runs `dbt build --target local` on the warehouse file, which the
+// Build runs `dbt build --target local` on the warehouse file, which the
 // caller must have released, with dbt's logs and artefacts under dir, and
 // with args (such as --full-refresh); every two seconds it prints on out the
 // nodes done of the total, the rate and the time left.
-func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer, args ...string) (DBTReport, error) {
-	r := DBTReport{Status: "built", LogFile: dbtLogPath(dir)}
+func Build(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer, args ...string) (Report, error) {
+	r := Report{Status: "built", LogFile: LogPath(dir)}
 	start := time.Now()
 	_ = os.Remove(runResultsPath(dir))
 	var done, total atomic.Int64
-	stop := reportEvery(out, 2*time.Second, "dbt build:", "nodes", done.Load, total.Load)
+	stop := progress.Every(out, 2*time.Second, "dbt build:", "nodes", done.Load, total.Load)
 	err := dbtCommand(ctx, dbt, project, dbPath, dir, func(line string) {
 		if m := dbtDone.FindString(line); m != "" {
 			r.Result = m
@@ -107,16 +117,16 @@ func runDBT(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer
 	return r, nil
 }
 
-// checkFreshness runs `dbt source freshness` and reads its verdict per
+// CheckFreshness runs `dbt source freshness` and reads its verdict per
 // source. A stale source is reported, not an error: dbt exits non-zero then,
 // so only a missing result file fails.
-func checkFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]SourceFreshness, error) {
+func CheckFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]SourceFreshness, error) {
 	out := filepath.Join(dir, "dbt", "target", "sources.json")
 	_ = os.Remove(out)
 	runErr := dbtCommand(ctx, dbt, project, dbPath, dir, nil, "source", "freshness", "--output", out)
 	b, err := os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, dbtLogPath(dir))
+		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, LogPath(dir))
 	}
 	fs, err := parseFreshness(b)
 	if err != nil {
@@ -210,18 +220,18 @@ func readTests(dir string) (map[string]int, []string, error) {
 	return counts, failed, nil
 }
 
-// dbtLogPath is where the runner appends dbt's output, under the run's dir.
-func dbtLogPath(dir string) string { return filepath.Join(dir, "logs", "dbt.log") }
+// LogPath is where the runner appends dbt's output, under the run's dir.
+func LogPath(dir string) string { return filepath.Join(dir, "logs", "dbt.log") }
 
 // dbtCommand runs one dbt command on the local target with the warehouse at
-// dbPath, appending its output to dbtLogPath(dir) and passing each stdout
+// dbPath, appending its output to LogPath(dir) and passing each stdout
 // line to line (when not nil).
 func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func(string), args ...string) error {
 	absDB, err := filepath.Abs(dbPath)
 	if err != nil {
 		return err
 	}
-	logFile, err := os.OpenFile(dbtLogPath(dir), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(LogPath(dir), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("open dbt log: %w", err)
 	}
@@ -255,9 +265,9 @@ func dbtCommand(ctx context.Context, dbt, project, dbPath, dir string, line func
 	return cmd.Wait()
 }
 
-// countMarts reads the marts' row counts, the revenue of live orders and how
+// CountMarts reads the marts' row counts, the revenue of live orders and how
 // many of their lines are unpriced into r.
-func countMarts(ctx context.Context, dbPath string, r *DBTReport) error {
+func CountMarts(ctx context.Context, dbPath string, r *Report) error {
 	db, err := sql.Open("duckdb", dbPath)
 	if err != nil {
 		return err
@@ -281,16 +291,16 @@ func countMarts(ctx context.Context, dbPath string, r *DBTReport) error {
 	return nil
 }
 
-// martsExist reports whether every mart table is in the warehouse.
-func martsExist(ctx context.Context, db *sql.DB) bool {
+// MartsExist reports whether every mart table is in the warehouse.
+func MartsExist(ctx context.Context, db *sql.DB) bool {
 	var n int
 	err := db.QueryRowContext(ctx, "select count(*) from information_schema.tables where table_schema = 'bq_analytics' and list_contains(?::varchar[], table_name)",
 		Marts).Scan(&n)
 	return err == nil && n == len(Marts)
 }
 
-// findDBT resolves the dbt executable, or explains why there is none.
-func findDBT(path string) (string, error) {
+// Find resolves the dbt executable, or explains why there is none.
+func Find(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("no dbt given (make run passes the project's .venv/bin/dbt)")
 	}
@@ -300,26 +310,26 @@ func findDBT(path string) (string, error) {
 	return path, nil
 }
 
-// buildStarted is the status of a dbt build that has not ended; it ends as
+// StatusStarted is the status of a dbt build that has not ended; it ends as
 // warehouse.StatusSucceeded or warehouse.StatusFailed, like a pipeline run.
-const buildStarted = "started"
+const StatusStarted = "started"
 
-// buildState is the outcome of the last dbt build, the raw tables' high
+// State is the outcome of the last dbt build, the raw tables' high
 // water marks it covered and the project it built, kept in
 // <dir>/dbt-state.json. A build that was killed leaves "started", so the next
 // run builds again.
-type buildState struct {
+type State struct {
 	Status string `json:"status"`
 	Raw    string `json:"raw"`
 	// Project is the dbt project's fingerprint (projectMark) at the build.
 	Project string `json:"project,omitempty"`
 }
 
-// projectMark fingerprints what a build of the dbt project depends on
+// ProjectMark fingerprints what a build of the dbt project depends on
 // besides the raw tables: dbt_project.yml and every file under its models,
 // macros, snapshots and tests (names and contents), so that a changed
 // project is built again although no raw table changed.
-func projectMark(project string) (string, error) {
+func ProjectMark(project string) (string, error) {
 	h := sha256.New()
 	add := func(path string) error {
 		b, err := os.ReadFile(path)
@@ -348,11 +358,14 @@ func projectMark(project string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-func buildStatePath(dir string) string { return filepath.Join(dir, BuildStateFile) }
+// StatePath is the build state's file in the run directory dir.
+func StatePath(dir string) string { return filepath.Join(dir, StateFile) }
 
-func readBuildState(dir string) (buildState, error) {
-	var st buildState
-	b, err := os.ReadFile(buildStatePath(dir))
+// ReadState reads the last build's state; none recorded (or unreadable)
+// is the zero State, which builds again.
+func ReadState(dir string) (State, error) {
+	var st State
+	b, err := os.ReadFile(StatePath(dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
@@ -360,26 +373,27 @@ func readBuildState(dir string) (buildState, error) {
 		return st, fmt.Errorf("read dbt state: %w", err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return buildState{}, nil // unreadable: build again
+		return State{}, nil // unreadable: build again
 	}
 	return st, nil
 }
 
-func writeBuildState(dir string, st buildState) error {
+// WriteState records st, replacing the file whole.
+func WriteState(dir string, st State) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	if err := rundir.ReplaceFile(buildStatePath(dir), b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(StatePath(dir), b, 0o644); err != nil {
 		return fmt.Errorf("write dbt state: %w", err)
 	}
 	return nil
 }
 
-// rawMarks summarises what the raw tables hold (rows and newest arrival of
+// RawMarks summarises what the raw tables hold (rows and newest arrival of
 // the streamed events, the loads, the rejected events): when it differs from
 // the last successful build's, the marts are behind.
-func rawMarks(ctx context.Context, db *sql.DB) (string, error) {
+func RawMarks(ctx context.Context, db *sql.DB) (string, error) {
 	var events, loads, rejected int64
 	var lastEvent, lastLoad sql.NullString
 	err := db.QueryRowContext(ctx, `select
@@ -393,4 +407,41 @@ func rawMarks(ctx context.Context, db *sql.DB) (string, error) {
 	}
 	return fmt.Sprintf("cart_events %d to %s, loads %d to %s, rejected events %d",
 		events, cmp.Or(lastEvent.String, "-"), loads, cmp.Or(lastLoad.String, "-"), rejected), nil
+}
+
+// Decision is whether a run builds the marts, and how.
+type Decision struct {
+	// Reason says why the marts are built; empty when they are up to date.
+	Reason string
+	// FullRefresh rebuilds every incremental model from scratch.
+	FullRefresh bool
+	// BuiltBy is the project whose tables the warehouse holds until this
+	// build succeeds: a failed or interrupted build of a changed project
+	// leaves it, so that the next run rebuilds from scratch again.
+	BuiltBy string
+}
+
+// Decide says whether a run must build: when the project changed since the
+// last build (from scratch: incremental tables hold rows the earlier
+// project computed, maybe with other columns), the last build did not
+// succeed, a mart is missing, no build is recorded, or the raw tables
+// changed (marks, RawMarks) since the last one. project is ProjectMark's.
+func Decide(last State, project, marks string, martsExist bool) Decision {
+	d := Decision{BuiltBy: last.Project}
+	if last.Status == "" {
+		d.BuiltBy = project // a warehouse without any build holds no project's tables
+	}
+	switch {
+	case last.Status != "" && last.Project != project:
+		d.Reason, d.FullRefresh = "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", true
+	case last.Status != "" && last.Status != warehouse.StatusSucceeded:
+		d.Reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
+	case !martsExist:
+		d.Reason = "a mart is missing"
+	case last.Status == "":
+		d.Reason = "no dbt build is recorded"
+	case last.Raw != marks:
+		d.Reason = "the raw tables changed since the last build"
+	}
+	return d
 }

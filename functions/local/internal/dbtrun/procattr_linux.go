@@ -1,4 +1,4 @@
-package main
+package dbtrun
 
 import (
 	"os/exec"

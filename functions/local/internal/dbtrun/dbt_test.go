@@ -1,4 +1,4 @@
-package main
+package dbtrun
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -56,7 +57,7 @@ func TestProjectMarkFollowsTheProjectFiles(t *testing.T) {
 	write("models/a.sql", "select 1")
 	mark := func() string {
 		t.Helper()
-		m, err := projectMark(dir)
+		m, err := ProjectMark(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +89,7 @@ func TestProjectMarkFollowsTheProjectFiles(t *testing.T) {
 		}
 		prev = got
 	}
-	if _, err := projectMark(t.TempDir()); err == nil {
+	if _, err := ProjectMark(t.TempDir()); err == nil {
 		t.Error("a directory without dbt_project.yml has a mark")
 	}
 }
@@ -131,14 +132,43 @@ func TestMartsExistReadsTheListOfMarts(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i, m := range Marts {
-		if martsExist(ctx, db) {
+		if MartsExist(ctx, db) {
 			t.Fatalf("all marts exist with %d of %d built", i, len(Marts))
 		}
 		if _, err := db.Exec("create table bq_analytics." + m + " (x int)"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !martsExist(ctx, db) {
+	if !MartsExist(ctx, db) {
 		t.Error("every mart built, but martsExist says no")
+	}
+}
+
+// TestDecide: when a run builds the marts, and whether from scratch.
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	ok := State{Status: "succeeded", Raw: "m1", Project: "p1"}
+	cases := []struct {
+		name       string
+		last       State
+		project    string
+		marks      string
+		martsExist bool
+		want       Decision
+	}{
+		{"up to date", ok, "p1", "m1", true, Decision{BuiltBy: "p1"}},
+		{"raw tables changed", ok, "p1", "m2", true, Decision{Reason: "the raw tables changed since the last build", BuiltBy: "p1"}},
+		{"a mart dropped", ok, "p1", "m1", false, Decision{Reason: "a mart is missing", BuiltBy: "p1"}},
+		{"project changed", ok, "p2", "m1", true, Decision{Reason: "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", FullRefresh: true, BuiltBy: "p1"}},
+		{"a changed project's build failed", State{Status: "failed", Raw: "m1", Project: "p1"}, "p2", "m1", true,
+			Decision{Reason: "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", FullRefresh: true, BuiltBy: "p1"}},
+		{"killed mid-build", State{Status: StatusStarted, Raw: "m1", Project: "p1"}, "p1", "m1", true, Decision{Reason: "the last dbt build did not succeed (started)", BuiltBy: "p1"}},
+		{"never built", State{}, "p1", "m1", true, Decision{Reason: "no dbt build is recorded", BuiltBy: "p1"}},
+		{"never built, no marts", State{}, "p1", "m1", false, Decision{Reason: "a mart is missing", BuiltBy: "p1"}},
+	}
+	for _, tc := range cases {
+		if got := Decide(tc.last, tc.project, tc.marks, tc.martsExist); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }
