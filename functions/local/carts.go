@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/state"
 )
@@ -61,7 +62,7 @@ func (a CartAudit) Agrees() bool {
 func (a CartAudit) disagreement() string {
 	var parts []string
 	if a.Unreadable != "" {
-		parts = append(parts, fmt.Sprintf("%s is unreadable (%s)", StateObject, a.Unreadable))
+		parts = append(parts, fmt.Sprintf("%s is unreadable (%s)", names.StateObject, a.Unreadable))
 	}
 	if a.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d cart(s) PollCarts published are not live in the warehouse", a.Missing))
@@ -207,7 +208,7 @@ type cartLedger struct {
 }
 
 func newCartLedger(bucket *storage.BucketHandle, db *sql.DB) *cartLedger {
-	return &cartLedger{store: state.NewStore(bucket, StateObject), db: db, dataset: RawDataset}
+	return &cartLedger{store: state.NewStore(bucket, names.StateObject), db: db, dataset: names.RawDataset}
 }
 
 // audit compares the state with the warehouse. It returns the state that
@@ -265,7 +266,7 @@ func (l *cartLedger) check(ctx context.Context, deadLettered int64) (CartAudit, 
 	}
 	why := ""
 	if deadLettered > 0 {
-		why = fmt.Sprintf("; %d message(s) were dead-lettered to %s", deadLettered, DeadLetterSubscription)
+		why = fmt.Sprintf("; %d message(s) were dead-lettered to %s", deadLettered, names.DeadLetterSubscription)
 	}
 	return a, fmt.Errorf("after the poll, %s%s; the marts would not show what the source holds, and the next run publishes them again", a.disagreement(), why)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
 	"github.com/shoplake/shoplake/shared/model"
 	"github.com/shoplake/shoplake/shared/state"
@@ -79,7 +80,7 @@ func TestAuditCarts(t *testing.T) {
 func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	bucket := laketest.New(t, Bucket, map[string]string{StateObject: "not a cart state"}).Bucket(Bucket)
+	bucket := laketest.New(t, names.Bucket, map[string]string{names.StateObject: "not a cart state"}).Bucket(names.Bucket)
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +111,10 @@ func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
 	if !a.Realigned || a.Stray != 2 || !strings.Contains(a.Unreadable, "corrupt cart state") {
 		t.Errorf("audit %+v, want the unreadable state realigned with the 2 live carts", a)
 	}
-	if want := StateObject + " is unreadable"; !strings.Contains(out.String(), want) {
+	if want := names.StateObject + " is unreadable"; !strings.Contains(out.String(), want) {
 		t.Errorf("realign said %q, want %q", out.String(), want)
 	}
-	got, gen, err := state.NewStore(bucket, StateObject).Load(ctx)
+	got, gen, err := state.NewStore(bucket, names.StateObject).Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
 	if a, err := ledger.realign(ctx, &out); err != nil || a.Realigned || !a.Agrees() || out.Len() > 0 {
 		t.Errorf("second realign: %+v, %v, said %q; want agreement and nothing done", a, err, out.String())
 	}
-	if _, again, _ := state.NewStore(bucket, StateObject).Load(ctx); again != gen {
+	if _, again, _ := state.NewStore(bucket, names.StateObject).Load(ctx); again != gen {
 		t.Errorf("state generation %d, then %d: an agreeing audit committed", gen, again)
 	}
 	if _, err := ledger.check(ctx, 0); err != nil {

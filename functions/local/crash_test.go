@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 )
 
@@ -55,7 +56,7 @@ func archivedEvents(t *testing.T, dir string) (archive, raw int64) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	glob := filepath.Join(dir, "gcs", Bucket, "raw", "cart_events", "*", "*.jsonl")
+	glob := filepath.Join(dir, "gcs", names.Bucket, "raw", "cart_events", "*", "*.jsonl")
 	q := fmt.Sprintf(`select (select count(distinct event_id) from read_json(%s, format = 'newline_delimited', columns = {event_id: 'varchar'})),
 		(select count(distinct event_id) from bq_raw.cart_events)`, "'"+glob+"'")
 	if err := db.QueryRow(q).Scan(&archive, &raw); err != nil {
@@ -130,7 +131,7 @@ func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
 			// the cart audit and published again.
 			name: "after the poll, then its undelivered events deleted", marker: "  fetched ",
 			damage: func(t *testing.T, dir string) {
-				q, err := queue.Open(filepath.Join(dir, "pubsub", Subscription))
+				q, err := queue.Open(filepath.Join(dir, "pubsub", names.Subscription))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/state"
 )
@@ -22,7 +23,7 @@ func warehouseLiveCarts(t *testing.T, dir string) []state.Entry {
 	t.Helper()
 	db := openWarehouse(t, dir)
 	defer db.Close()
-	live, err := liveCarts(t.Context(), db, RawDataset)
+	live, err := liveCarts(t.Context(), db, names.RawDataset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestRunsRepairLostCartEvents(t *testing.T) {
 	wantShrunk := warehouseLiveCarts(t, shrunk)
 
 	removeState := func(t *testing.T, dir string) {
-		if err := os.Remove(filepath.Join(dir, "gcs", Bucket, StateObject)); err != nil {
+		if err := os.Remove(filepath.Join(dir, "gcs", names.Bucket, names.StateObject)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +76,7 @@ func TestRunsRepairLostCartEvents(t *testing.T) {
 		{
 			name: "the lake's cart event archive deleted, then the warehouse rebuilt",
 			damage: func(t *testing.T, dir string) {
-				if err := os.RemoveAll(filepath.Join(dir, "gcs", Bucket, "raw", "cart_events")); err != nil {
+				if err := os.RemoveAll(filepath.Join(dir, "gcs", names.Bucket, "raw", "cart_events")); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -149,7 +150,7 @@ func TestADeadLetteredEventFailsTheRunAndTheNextRunRepublishesIt(t *testing.T) {
 	dir := copyDir(t, base)
 	// A warehouse that has none of the events (nor the poller a state), and
 	// then refuses every insert: its cart_events is a view.
-	if err := os.Remove(filepath.Join(dir, "gcs", Bucket, StateObject)); err != nil {
+	if err := os.Remove(filepath.Join(dir, "gcs", names.Bucket, names.StateObject)); err != nil {
 		t.Fatal(err)
 	}
 	execWarehouse(t, dir, "delete from bq_raw.cart_events",

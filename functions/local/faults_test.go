@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
@@ -35,7 +36,7 @@ func readRawState(t *testing.T, dir string) rawState {
 		t.Fatal(err)
 	}
 	st.Rows["cart_events"] = events
-	root := filepath.Join(dir, "gcs", Bucket)
+	root := filepath.Join(dir, "gcs", names.Bucket)
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -202,7 +203,7 @@ func assertHugeRecordQuarantined(t *testing.T, dir, stdout string) {
 	if e := s.Ingest.Entities[0]; e.Entity != "products" || e.Rejected != 1 || e.Valid != 20 {
 		t.Errorf("products: %+v, want 20 valid and 1 rejected", e)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "gcs", Bucket, "rejects", "products", "dt=*", "products.jsonl"))
+	matches, _ := filepath.Glob(filepath.Join(dir, "gcs", names.Bucket, "rejects", "products", "dt=*", "products.jsonl"))
 	if len(matches) != 1 {
 		t.Fatalf("rejects objects %v, want one", matches)
 	}
@@ -230,7 +231,7 @@ func assertRepeatsQuarantined(t *testing.T, dir string) {
 		t.Errorf("first poll: %+v, want 7 carts published and the repeat rejected", p)
 	}
 	for _, entity := range []string{"products", "users", "carts"} {
-		matches, _ := filepath.Glob(filepath.Join(dir, "gcs", Bucket, "rejects", entity, "dt=*", entity+".jsonl"))
+		matches, _ := filepath.Glob(filepath.Join(dir, "gcs", names.Bucket, "rejects", entity, "dt=*", entity+".jsonl"))
 		if len(matches) != 1 {
 			t.Errorf("%s rejects objects %v, want one", entity, matches)
 		}

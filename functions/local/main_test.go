@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 )
@@ -364,7 +365,7 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 		t.Errorf("rejected = %d products, %d users", s.Entities[0].Rejected, s.Entities[1].Rejected)
 	}
 	day := s.Ingest.Date
-	rejects, err := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "products", "dt="+day, "products.jsonl"))
+	rejects, err := os.ReadFile(filepath.Join(dir, "gcs", names.Bucket, "rejects", "products", "dt="+day, "products.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,14 +374,14 @@ func TestRunQuarantinesInvalidRecordsFromAnExternalSource(t *testing.T) {
 			t.Errorf("rejects lack %q", reason)
 		}
 	}
-	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
+	userRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", names.Bucket, "rejects", "users", "dt="+day, "users.jsonl"))
 	if !strings.Contains(string(userRejects), "email fails email") {
 		t.Errorf("user rejects = %s", userRejects)
 	}
 	if p := s.Polls[0].Poll; p.Valid != 1 || p.Rejected != 2 || p.Published != 1 {
 		t.Errorf("poll %+v, want the 2 carts dated outside 1970-2099 rejected", p)
 	}
-	cartRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "rejects", "carts", "dt="+day, "carts.jsonl"))
+	cartRejects, _ := os.ReadFile(filepath.Join(dir, "gcs", names.Bucket, "rejects", "carts", "dt="+day, "carts.jsonl"))
 	if n := strings.Count(string(cartRejects), "date fails from1970to2099"); n != 2 {
 		t.Errorf("cart rejects name the date %d times, want 2:\n%s", n, cartRejects)
 	}

@@ -20,16 +20,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/events"
-)
-
-// Local names of the Pub/Sub resources, as Terraform names them in the cloud.
-const (
-	Topic                  = "cart-events"
-	Subscription           = "cart-events-stream"
-	DeadLetterTopic        = "cart-events-dead-letter"
-	DeadLetterSubscription = "cart-events-dead-letter-hold"
 )
 
 // localPubSub is the Pub/Sub the runner uses: pstest in-process, with the
@@ -49,35 +42,35 @@ func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, e
 	ps := &localPubSub{Emulator: emulatorHost}
 	if emulatorHost == "" {
 		var err error
-		if ps.queue, err = queue.Open(filepath.Join(dir, Subscription)); err != nil {
+		if ps.queue, err = queue.Open(filepath.Join(dir, names.Subscription)); err != nil {
 			return nil, err
 		}
-		if ps.deadLetter, err = queue.Open(filepath.Join(dir, DeadLetterSubscription)); err != nil {
+		if ps.deadLetter, err = queue.Open(filepath.Join(dir, names.DeadLetterSubscription)); err != nil {
 			ps.close()
 			return nil, err
 		}
 		ps.server = pstest.NewServer(pstest.ServerReactorOption{
 			FuncName: "Publish",
-			Reactor:  queueReactor{topics: map[string]*queue.Queue{topicName(Topic): ps.queue, topicName(DeadLetterTopic): ps.deadLetter}},
+			Reactor:  queueReactor{topics: map[string]*queue.Queue{topicName(names.Topic): ps.queue, topicName(names.DeadLetterTopic): ps.deadLetter}},
 		})
 		emulatorHost = ps.server.Addr
 	}
 	// The client finds the stand-in through its usual emulator setting.
 	os.Setenv("PUBSUB_EMULATOR_HOST", emulatorHost)
-	client, err := pubsub.NewClient(ctx, ProjectID)
+	client, err := pubsub.NewClient(ctx, names.ProjectID)
 	if err != nil {
 		ps.close()
 		return nil, fmt.Errorf("pubsub client for %s: %w", emulatorHost, err)
 	}
 	ps.client = client
-	for _, t := range []string{Topic, DeadLetterTopic} {
+	for _, t := range []string{names.Topic, names.DeadLetterTopic} {
 		_, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(t)})
 		if err != nil && status.Code(err) != codes.AlreadyExists {
 			ps.close()
 			return nil, fmt.Errorf("create topic %s on %s (is the emulator running?): %w", t, emulatorHost, err)
 		}
 	}
-	for sub, topic := range map[string]string{Subscription: Topic, DeadLetterSubscription: DeadLetterTopic} {
+	for sub, topic := range map[string]string{names.Subscription: names.Topic, names.DeadLetterSubscription: names.DeadLetterTopic} {
 		_, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 			Name: subscriptionName(sub), Topic: topicName(topic), AckDeadlineSeconds: 60,
 		})
@@ -103,8 +96,10 @@ func (ps *localPubSub) close() {
 	}
 }
 
-func topicName(id string) string        { return "projects/" + ProjectID + "/topics/" + id }
-func subscriptionName(id string) string { return "projects/" + ProjectID + "/subscriptions/" + id }
+func topicName(id string) string { return "projects/" + names.ProjectID + "/topics/" + id }
+func subscriptionName(id string) string {
+	return "projects/" + names.ProjectID + "/subscriptions/" + id
+}
 
 // PushStats counts what the pusher did. Delivered, Acked, Nacked and
 // DeadLettered count messages (push requests); Events counts the cart
@@ -175,14 +170,14 @@ func pushBody(m *pubsubpb.PubsubMessage) ([]byte, error) {
 		Message: events.PushMessage{
 			Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(), PublishTime: m.GetPublishTime().AsTime(),
 		},
-		Subscription: subscriptionName(Subscription),
+		Subscription: subscriptionName(names.Subscription),
 	})
 }
 
 // deadLetterAttributes are m's attributes plus where it came from and after
 // how many delivery attempts, as a dead-lettered message carries them.
 func deadLetterAttributes(m *pubsubpb.PubsubMessage, attempts int) map[string]string {
-	attrs := map[string]string{"dead_letter_source": Subscription, "delivery_attempts": fmt.Sprint(attempts), "message_id": m.GetMessageId()}
+	attrs := map[string]string{"dead_letter_source": names.Subscription, "delivery_attempts": fmt.Sprint(attempts), "message_id": m.GetMessageId()}
 	for k, v := range m.GetAttributes() {
 		attrs[k] = v
 	}
@@ -240,7 +235,7 @@ type pusher struct {
 
 func newPusher(ps *localPubSub, target string) *pusher {
 	return &pusher{
-		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(DeadLetterTopic), target: target,
+		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(names.DeadLetterTopic), target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, policy: defaultRedelivery, parallel: 16,
 	}
 }
@@ -275,10 +270,10 @@ func (p *pusher) drainIdle(ctx context.Context, idle time.Duration) (PushStats, 
 	emptySince := time.Time{}
 	for {
 		resp, err := p.admin.Pull(ctx, &pubsubpb.PullRequest{
-			Subscription: subscriptionName(Subscription), MaxMessages: 50, ReturnImmediately: true, //nolint:staticcheck // wanted here
+			Subscription: subscriptionName(names.Subscription), MaxMessages: 50, ReturnImmediately: true, //nolint:staticcheck // wanted here
 		})
 		if err != nil {
-			return p.snapshot(), fmt.Errorf("pull %s: %w", Subscription, err)
+			return p.snapshot(), fmt.Errorf("pull %s: %w", names.Subscription, err)
 		}
 		msgs := resp.GetReceivedMessages()
 		if len(msgs) == 0 {
@@ -324,7 +319,7 @@ func (p *pusher) deliverAll(ctx context.Context, msgs []*pubsubpb.ReceivedMessag
 		}
 		return err
 	})
-	sub := subscriptionName(Subscription)
+	sub := subscriptionName(names.Subscription)
 	if len(acks) > 0 {
 		if err := p.admin.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: acks}); err != nil {
 			return fmt.Errorf("acknowledge: %w", err)

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/internal/pubsubtest"
 )
 
@@ -19,14 +20,14 @@ import (
 // without touching the process environment.
 func newTestPubSub(t *testing.T) *localPubSub {
 	t.Helper()
-	_, client := pubsubtest.New(t, ProjectID)
+	_, client := pubsubtest.New(t, names.ProjectID)
 	ctx := context.Background()
-	for _, tp := range []string{Topic, DeadLetterTopic} {
+	for _, tp := range []string{names.Topic, names.DeadLetterTopic} {
 		if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(tp)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for sub, tp := range map[string]string{Subscription: Topic, DeadLetterSubscription: DeadLetterTopic} {
+	for sub, tp := range map[string]string{names.Subscription: names.Topic, names.DeadLetterSubscription: names.DeadLetterTopic} {
 		if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: subscriptionName(sub), Topic: topicName(tp), AckDeadlineSeconds: 60}); err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +37,7 @@ func newTestPubSub(t *testing.T) *localPubSub {
 
 func publish(t *testing.T, ps *localPubSub, ids ...string) {
 	t.Helper()
-	pub := ps.client.Publisher(Topic)
+	pub := ps.client.Publisher(names.Topic)
 	defer pub.Stop()
 	for _, id := range ids {
 		if _, err := pub.Publish(context.Background(), &pubsub.Message{Data: []byte(id), Attributes: map[string]string{"event_id": id}}).Get(context.Background()); err != nil {
@@ -94,7 +95,7 @@ func TestPusherRedeliversThenDeadLetters(t *testing.T) {
 	}
 	// The poison message is on the dead-letter topic, with its attributes.
 	resp, err := ps.client.SubscriptionAdminClient.Pull(context.Background(), &pubsubpb.PullRequest{
-		Subscription: subscriptionName(DeadLetterSubscription), MaxMessages: 10, ReturnImmediately: true,
+		Subscription: subscriptionName(names.DeadLetterSubscription), MaxMessages: 10, ReturnImmediately: true,
 	})
 	if err != nil {
 		t.Fatal(err)

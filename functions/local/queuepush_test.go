@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/events"
 	"github.com/shoplake/shoplake/shared/lake/laketest"
@@ -65,8 +66,8 @@ func TestFollowDeliversEveryMessageOnceWhilePublishing(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer fn.Close()
-	gcs := laketest.New(t, Bucket, nil)
-	p := newQueuePusher(q, dl, gcs.Bucket(Bucket), fn.URL, io.Discard)
+	gcs := laketest.New(t, names.Bucket, nil)
+	p := newQueuePusher(q, dl, gcs.Bucket(names.Bucket), fn.URL, io.Discard)
 	p.parallel = 1 // in order, to check that no record is skipped
 
 	const total = 600

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/replay"
 )
 
 // removeWarehouse deletes the warehouse file and what describes it (the dbt
 // build state), for --rebuild.
 func removeWarehouse(dir string) error {
-	for _, p := range []string{WarehouseFile, WarehouseFile + ".wal", dbtrun.StateFile} {
+	for _, p := range []string{names.WarehouseFile, names.WarehouseFile + ".wal", dbtrun.StateFile} {
 		if err := os.Remove(filepath.Join(dir, p)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
@@ -34,8 +35,8 @@ func (st *stack) rebuildFromLake(ctx context.Context) (int64, error) {
 	if err := os.Remove(statePath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("forget delivered snapshots: %w", err)
 	}
-	cfg := replay.Config{Bucket: Bucket, RunID: "rebuild-" + time.Now().UTC().Format("20060102T150405Z"), BatchRows: replayBatch}
-	r, err := replay.New(cfg, st.gcs.Bucket(Bucket), st.wh)
+	cfg := replay.Config{Bucket: names.Bucket, RunID: "rebuild-" + time.Now().UTC().Format("20060102T150405Z"), BatchRows: replayBatch}
+	r, err := replay.New(cfg, st.gcs.Bucket(names.Bucket), st.wh)
 	if err != nil {
 		return 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/report"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
@@ -69,7 +70,7 @@ func TestReportTellsABrokenMartFromAMissingOne(t *testing.T) {
 	t.Parallel()
 	for _, broken := range []bool{false, true} {
 		dir := t.TempDir()
-		wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: warehousePath(dir), Dataset: RawDataset}, nil) // the raw tables
+		wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: warehousePath(dir), Dataset: names.RawDataset}, nil) // the raw tables
 		if err != nil {
 			t.Fatal(err)
 		}

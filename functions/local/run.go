@@ -15,7 +15,9 @@ import (
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
+	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/functions/streamcartevents"
@@ -78,11 +80,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Env == nil {
 		opts.Env = config.Map(nil)
 	}
-	lock, err := lockDir(opts.Dir)
+	lock, err := rundir.Take(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.release()
+	defer lock.Release()
 	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log"), StartedAt: started.UTC()}
 	st, err := start(ctx, opts, sum)
 	if st != nil {
@@ -146,7 +148,7 @@ func (ph *phases) ingest(ctx context.Context) error {
 func (ph *phases) load(ctx context.Context) error {
 	st, opts, out := ph.st, ph.opts, ph.opts.Out
 	ea := &eventarc{
-		bucket: st.gcs.Bucket(Bucket), name: Bucket, target: st.base + "/" + loadrawobject.FunctionName,
+		bucket: st.gcs.Bucket(names.Bucket), name: names.Bucket, target: st.base + "/" + loadrawobject.FunctionName,
 		statePath: statePath(opts.Dir), client: &http.Client{}, policy: eventarcRedelivery, out: out,
 	}
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
@@ -181,7 +183,7 @@ func (ph *phases) stream(ctx context.Context) error {
 	// With every earlier event delivered, what PollCarts remembers
 	// publishing must be what the warehouse holds; where it is not, the
 	// poll publishes the difference again.
-	ledger := newCartLedger(st.gcs.Bucket(Bucket), st.wh.DB())
+	ledger := newCartLedger(st.gcs.Bucket(names.Bucket), st.wh.DB())
 	realigned, err := ledger.realign(ctx, out)
 	if err != nil {
 		return err
@@ -236,7 +238,7 @@ type deliverer interface {
 func (s *stack) deliverer() deliverer {
 	target := s.base + "/" + streamcartevents.FunctionName
 	if s.ps.queue != nil {
-		p := newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(Bucket), target, s.opts.Out)
+		p := newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(names.Bucket), target, s.opts.Out)
 		// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
 		// printed (default 5s).
 		if d, err := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", "")); err == nil && d > 0 {
@@ -244,7 +246,7 @@ func (s *stack) deliverer() deliverer {
 		}
 		return p
 	}
-	return newEmulatorDelivery(s.ps, s.gcs.Bucket(Bucket), target)
+	return newEmulatorDelivery(s.ps, s.gcs.Bucket(names.Bucket), target)
 }
 
 // deliverBacklog delivers the events an interrupted run published but did
@@ -260,7 +262,7 @@ func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary
 		return err
 	}
 	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
-		Subscription, streamcartevents.FunctionName)
+		names.Subscription, streamcartevents.FunctionName)
 	end := sum.phase("backlog")
 	stats, err := push.drain(ctx)
 	err = end(err)
@@ -282,7 +284,7 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 	start := time.Now()
 	var r PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
-		pollcarts.FunctionName, Subscription, streamcartevents.FunctionName, Bucket, lake.CartEventsArchivePrefix)
+		pollcarts.FunctionName, names.Subscription, streamcartevents.FunctionName, names.Bucket, lake.CartEventsArchivePrefix)
 	type delivery struct {
 		stats PushStats
 		err   error

@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/schema"
 )
@@ -31,7 +32,7 @@ type damagedPartition struct {
 
 func (d damagedPartition) String() string {
 	return fmt.Sprintf("%s.%s dt=%s holds %d rows where its load of %s recorded %d",
-		RawDataset, d.Entity, d.Date.Format(time.DateOnly), d.Holds, d.Object, d.Recorded)
+		names.RawDataset, d.Entity, d.Date.Format(time.DateOnly), d.Holds, d.Object, d.Recorded)
 }
 
 // damagedPartitions compares the latest load of every partition recorded in
@@ -105,34 +106,34 @@ func rowsByDate(ctx context.Context, db *sql.DB, dataset, table string) (map[tim
 // stops and says so.
 func (st *stack) repairSnapshots(ctx context.Context, ea *eventarc, out io.Writer) error {
 	db := st.wh.DB()
-	damaged, err := damagedPartitions(ctx, db, RawDataset)
+	damaged, err := damagedPartitions(ctx, db, names.RawDataset)
 	if err != nil || len(damaged) == 0 {
 		return err
 	}
-	bucket := st.gcs.Bucket(Bucket)
-	var names []string
+	bucket := st.gcs.Bucket(names.Bucket)
+	var objects []string
 	for _, d := range damaged {
-		name, ok := strings.CutPrefix(d.Object, "gs://"+Bucket+"/")
+		name, ok := strings.CutPrefix(d.Object, "gs://"+names.Bucket+"/")
 		if !ok || !strings.HasPrefix(name, lake.RawPrefix) {
-			return fmt.Errorf("%s, an object outside gs://%s/%s", d, Bucket, lake.RawPrefix)
+			return fmt.Errorf("%s, an object outside gs://%s/%s", d, names.Bucket, lake.RawPrefix)
 		}
 		if _, err := bucket.Object(name).Attrs(ctx); errors.Is(err, storage.ErrObjectNotExist) {
 			return fmt.Errorf(`%s, and the lake no longer holds that object: "make run ARGS=--rebuild" rebuilds the warehouse from what the lake holds`, d)
 		} else if err != nil {
 			return fmt.Errorf("%s: look up the object: %w", d, err)
 		}
-		names = append(names, name)
+		objects = append(objects, name)
 	}
 	// Eventarc forgets first: a run stopped in between finds the partition
 	// damaged again, with its load record, and repairs it again.
-	if err := ea.forget(names...); err != nil {
+	if err := ea.forget(objects...); err != nil {
 		return err
 	}
 	for i, d := range damaged {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("delete from %s.%s where object_name = ?", RawDataset, schema.LoadMetadata), d.Object); err != nil {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("delete from %s.%s where object_name = ?", names.RawDataset, schema.LoadMetadata), d.Object); err != nil {
 			return fmt.Errorf("forget the load of %s: %w", d.Object, err)
 		}
-		fmt.Fprintf(out, "snapshots: %s: delivering %s again\n", d, names[i])
+		fmt.Fprintf(out, "snapshots: %s: delivering %s again\n", d, objects[i])
 	}
 	return nil
 }

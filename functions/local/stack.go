@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -27,23 +28,8 @@ import (
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
-// Local names of the cloud resources.
-const (
-	ProjectID   = "shoplake-local"
-	Bucket      = "shoplake-raw"
-	RawDataset  = "bq_raw"
-	StateObject = "state/cart-poller.state"
-)
-
-// The run directory's files named in more than one place.
-const (
-	// WarehouseFile is the DuckDB warehouse (DuckDB writes its WAL beside
-	// it, with ".wal" appended).
-	WarehouseFile = "warehouse.duckdb"
-)
-
 // warehousePath is the warehouse file in dir.
-func warehousePath(dir string) string { return filepath.Join(dir, WarehouseFile) }
+func warehousePath(dir string) string { return filepath.Join(dir, names.WarehouseFile) }
 
 // stack is the running set of stand-ins and functions.
 type stack struct {
@@ -109,7 +95,7 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 	if err := st.startStorage(ctx); err != nil {
 		return st, err
 	}
-	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", Bucket, filepath.Join(opts.Dir, "gcs"))
+	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", names.Bucket, filepath.Join(opts.Dir, "gcs"))
 
 	if err := st.openWarehouse(ctx, sum); err != nil {
 		return st, err
@@ -148,7 +134,7 @@ func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
 	// it spills to disk past it), so that the runner's memory stays flat
 	// at any scale.
 	var err error
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: names.RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
 		duckdb.BucketObjects{Client: st.gcs})
 	if err != nil {
 		if errors.Is(err, duckdb.ErrLocked) {
@@ -300,8 +286,8 @@ func (st *stack) startStorage(ctx context.Context) error {
 		return fmt.Errorf("storage client: %w", err)
 	}
 	st.closers = append(st.closers, func() { st.gcs.Close() })
-	if err := st.gcs.Bucket(Bucket).Create(ctx, ProjectID, nil); err != nil && !isConflict(err) {
-		return fmt.Errorf("create bucket %s: %w", Bucket, err)
+	if err := st.gcs.Bucket(names.Bucket).Create(ctx, names.ProjectID, nil); err != nil && !isConflict(err) {
+		return fmt.Errorf("create bucket %s: %w", names.Bucket, err)
 	}
 	return nil
 }
@@ -372,7 +358,7 @@ func envOr(lookup config.Lookup, name, def string) string {
 // lakeHasData reports whether an earlier run left data in the lake: a
 // snapshot delivered, or the poller's state committed.
 func lakeHasData(dir string) bool {
-	for _, p := range []string{statePath(dir), filepath.Join(dir, "gcs", Bucket, StateObject)} {
+	for _, p := range []string{statePath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
 		if _, err := os.Stat(p); err == nil {
 			return true
 		}

@@ -31,11 +31,11 @@ var storeFaults = map[string][]string{
 }
 
 func shopifyFaultNames() []string {
-	names := make([]string, len(shopifyapi.Modes))
+	modes := make([]string, len(shopifyapi.Modes))
 	for i, m := range shopifyapi.Modes {
-		names[i] = string(m)
+		modes[i] = string(m)
 	}
-	return names
+	return modes
 }
 
 // storeHandler is the stand-in of a store of kind, seeded from the

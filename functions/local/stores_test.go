@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/shopifyapi"
 	"github.com/shoplake/shoplake/functions/local/wooapi"
 	"github.com/shoplake/shoplake/shared/model"
@@ -433,7 +434,7 @@ func TestStoreOrdersArePolledBetweenSnapshots(t *testing.T) {
 		if got := strings.Join(published, " "); got != want.pollsPublish {
 			t.Errorf("run %d: the polls published %s events, want %s", run+1, got, want.pollsPublish)
 		}
-		snapshot, err := os.ReadFile(filepath.Join(dir, "gcs", Bucket, "raw", model.CanonicalOrders, "dt="+time.Now().UTC().Format(time.DateOnly), model.CanonicalOrders+".jsonl"))
+		snapshot, err := os.ReadFile(filepath.Join(dir, "gcs", names.Bucket, "raw", model.CanonicalOrders, "dt="+time.Now().UTC().Format(time.DateOnly), model.CanonicalOrders+".jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/pollcarts"
@@ -145,7 +146,7 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 			r.Seconds += d.Seconds
 			err := wh.DB().QueryRowContext(ctx,
 				"select coalesce(sum(row_count), 0) from bq_raw._load_metadata where object_name = ? and generation = ?",
-				"gs://"+Bucket+"/"+d.Object, d.Generation).Scan(&r.LoadedRows)
+				"gs://"+names.Bucket+"/"+d.Object, d.Generation).Scan(&r.LoadedRows)
 			if err != nil {
 				return fmt.Errorf("read load of %s: %w", d.Object, err)
 			}
@@ -310,7 +311,7 @@ func (s *Summary) printWrites(out io.Writer) {
 		if e.Unchanged {
 			state = "unchanged, not rewritten"
 		}
-		fmt.Fprintf(out, "%-9s %s: gs://%s/%s\n", e.Entity, state, Bucket, e.Object)
+		fmt.Fprintf(out, "%-9s %s: gs://%s/%s\n", e.Entity, state, names.Bucket, e.Object)
 	}
 	for _, d := range s.Deliveries {
 		fmt.Fprintf(out, "loaded    %s (generation %d, %d attempt(s))\n", d.Object, d.Generation, d.Attempts)
@@ -436,7 +437,7 @@ func (s *Summary) rejectedLine(entity string, n int64, reasons map[string]int64)
 	if why := lake.TopReasons(reasons, 3, model.ReasonPrefixes(entity)...); why != "" {
 		line += " (" + why + ")"
 	}
-	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, Bucket, entity, filepath.Join(s.Dir, "gcs", Bucket, "rejects", entity))
+	return fmt.Sprintf("%s: see gs://%s/rejects/%s/ (%s)", line, names.Bucket, entity, filepath.Join(s.Dir, "gcs", names.Bucket, "rejects", entity))
 }
 
 // deadLettered counts the messages the run's deliveries dead-lettered.

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 )
 
 func TestRejectedLineSaysWhyAndWhere(t *testing.T) {
 	t.Parallel()
 	s := &Summary{Dir: "/run"}
-	where := ": see gs://" + Bucket + "/rejects/products/ (/run/gcs/" + Bucket + "/rejects/products)"
+	where := ": see gs://" + names.Bucket + "/rejects/products/ (/run/gcs/" + names.Bucket + "/rejects/products)"
 	cases := []struct {
 		name    string
 		n       int64

@@ -15,6 +15,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/pseudonym"
@@ -38,8 +39,8 @@ const LocalRunTimeout = time.Hour
 // override.
 func functionEnv(user config.Lookup, sourceURL, key string, src map[string]string) config.Lookup {
 	env := map[string]string{
-		"PROJECT_ID": ProjectID, "RAW_BUCKET": Bucket, "BQ_RAW_DATASET": RawDataset,
-		"SOURCE_BASE_URL": sourceURL, "CART_EVENTS_TOPIC": Topic, "CART_STATE_OBJECT": StateObject,
+		"PROJECT_ID": names.ProjectID, "RAW_BUCKET": names.Bucket, "BQ_RAW_DATASET": names.RawDataset,
+		"SOURCE_BASE_URL": sourceURL, "CART_EVENTS_TOPIC": names.Topic, "CART_STATE_OBJECT": names.StateObject,
 		"PSEUDONYM_KEY": key,
 		// A call of a local function may take longer than the cloud's
 		// RUN_TIMEOUT allows: at --scale, one poll lists a million carts.

@@ -1,5 +1,6 @@
-// Package rundir writes the local runner's state files so that a crash
-// leaves them whole: the old content or the new, never a torn file.
+// Package rundir is the local runner's run directory: the lock one run
+// holds on it (Take), and its state files written so that a crash leaves
+// them whole, the old content or the new, never a torn file (ReplaceFile).
 package rundir
 
 import "os"

@@ -1,4 +1,4 @@
-package main
+package rundir
 
 import (
 	"bytes"
@@ -10,14 +10,14 @@ import (
 	"syscall"
 )
 
-// dirLock is the lock one run holds on its directory for its whole life, so
+// Lock is the lock one run holds on its directory for its whole life, so
 // that two runs never share a lake, queue and warehouse. It is an flock on
 // <dir>/run.lock naming the holder's PID; the kernel releases it when the
 // holder dies, however it dies.
-type dirLock struct{ f *os.File }
+type Lock struct{ f *os.File }
 
-// lockDir takes the lock on dir, or says which process holds it.
-func lockDir(dir string) (*dirLock, error) {
+// Take takes the lock on dir, or says which process holds it.
+func Take(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -38,10 +38,11 @@ func lockDir(dir string) (*dirLock, error) {
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return &dirLock{f: f}, nil
+	return &Lock{f: f}, nil
 }
 
-func (l *dirLock) release() {
+// Release releases the lock.
+func (l *Lock) Release() {
 	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	l.f.Close()
 }

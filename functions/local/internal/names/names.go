@@ -1,0 +1,28 @@
+// Package names holds the names the local wing gives the stand-ins of the
+// cloud resources (project, bucket, datasets, topics and subscriptions, as
+// Terraform names them in the cloud) and the run directory's files named in
+// more than one place: each once.
+package names
+
+// Local names of the cloud resources.
+const (
+	ProjectID   = "shoplake-local"
+	Bucket      = "shoplake-raw"
+	RawDataset  = "bq_raw"
+	StateObject = "state/cart-poller.state"
+)
+
+// The run directory's files named in more than one place.
+const (
+	// WarehouseFile is the DuckDB warehouse (DuckDB writes its WAL beside
+	// it, with ".wal" appended).
+	WarehouseFile = "warehouse.duckdb"
+)
+
+// Local names of the Pub/Sub resources, as Terraform names them in the cloud.
+const (
+	Topic                  = "cart-events"
+	Subscription           = "cart-events-stream"
+	DeadLetterTopic        = "cart-events-dead-letter"
+	DeadLetterSubscription = "cart-events-dead-letter-hold"
+)
