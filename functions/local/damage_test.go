@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/state"
@@ -210,7 +211,7 @@ func TestRunsReloadDamagedSnapshots(t *testing.T) {
 		{
 			name: "the delivery file garbled",
 			damage: func(t *testing.T, dir string) {
-				if err := os.WriteFile(statePath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
+				if err := os.WriteFile(emulation.StatePath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			},

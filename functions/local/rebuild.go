@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/replay"
 )
@@ -32,7 +33,7 @@ func removeWarehouse(dir string) error {
 // as it did when it was streamed). The marts are then built because they are
 // missing. It returns the number of events replayed.
 func (st *stack) rebuildFromLake(ctx context.Context) (int64, error) {
-	if err := os.Remove(statePath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(emulation.StatePath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("forget delivered snapshots: %w", err)
 	}
 	cfg := replay.Config{Bucket: names.Bucket, RunID: "rebuild-" + time.Now().UTC().Format("20060102T150405Z"), BatchRows: replayBatch}

@@ -15,6 +15,7 @@ import (
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
@@ -147,19 +148,17 @@ func (ph *phases) ingest(ctx context.Context) error {
 // after repairing what the warehouse lost of the snapshots.
 func (ph *phases) load(ctx context.Context) error {
 	st, opts, out := ph.st, ph.opts, ph.opts.Out
-	ea := &eventarc{
-		bucket: st.gcs.Bucket(names.Bucket), name: names.Bucket, target: st.base + "/" + loadrawobject.FunctionName,
-		statePath: statePath(opts.Dir), client: &http.Client{}, policy: eventarcRedelivery, out: out,
-	}
+	ea := emulation.NewEventarc(emulation.EventarcConfig{Bucket: st.gcs.Bucket(names.Bucket), BucketName: names.Bucket,
+		Target: st.base + "/" + loadrawobject.FunctionName, StatePath: emulation.StatePath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
 	if err := st.repairSnapshots(ctx, ea, out); err != nil {
 		return err
 	}
-	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.done.Load, ea.pending.Load)
+	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.Delivered, ea.Pending)
 	defer stop()
 	end := ph.sum.phase("load")
 	var err error
-	ph.sum.Deliveries, err = ea.deliverNew(ctx, lake.RawPrefix)
+	ph.sum.Deliveries, err = ea.DeliverNew(ctx, lake.RawPrefix)
 	return end(err)
 }
 
@@ -227,66 +226,43 @@ func (ph *phases) transform(ctx context.Context) error {
 // however large the backlog.
 const streamMemoryLimit = 192 << 20
 
-// deliverer stands in for the subscriptions on cart-events: drain delivers
-// the whole backlog and reports what it did.
-type deliverer interface {
-	drain(ctx context.Context) (PushStats, error)
-}
-
-// deliverer returns the disk-backed delivery in pstest mode, else the
-// pull-based one for the gcloud emulator.
-func (s *stack) deliverer() deliverer {
-	target := s.base + "/" + streamcartevents.FunctionName
-	if s.ps.queue != nil {
-		p := newQueuePusher(s.ps.queue, s.ps.deadLetter, s.gcs.Bucket(names.Bucket), target, s.opts.Out)
-		// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
-		// printed (default 5s).
-		if d, err := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", "")); err == nil && d > 0 {
-			p.progressEvery = d
-		}
-		return p
-	}
-	return newEmulatorDelivery(s.ps, s.gcs.Bucket(names.Bucket), target)
+// deliverer returns the push subscription's delivery to StreamCartEvents.
+func (s *stack) deliverer() emulation.Deliverer {
+	// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
+	// printed (default 5s).
+	every, _ := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", ""))
+	return s.ps.Deliverer(s.gcs.Bucket(names.Bucket), s.base+"/"+streamcartevents.FunctionName, s.opts.Out, every)
 }
 
 // deliverBacklog delivers the events an interrupted run published but did
 // not deliver, before anything new is polled.
-func (s *stack) deliverBacklog(ctx context.Context, push deliverer, sum *Summary) error {
-	if s.ps.queue == nil {
-		return nil
-	}
+func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, sum *Summary) error {
 	// Only whether there is a backlog: the delivery counts it (and prints
 	// how much) as it starts.
-	backlog, err := s.ps.queue.HasPending()
+	backlog, err := s.ps.HasBacklog()
 	if err != nil || !backlog {
 		return err
 	}
 	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
 		names.Subscription, streamcartevents.FunctionName)
 	end := sum.phase("backlog")
-	stats, err := push.drain(ctx)
+	stats, err := push.Drain(ctx)
 	err = end(err)
 	sum.Backlog = stats
 	fmt.Fprintf(s.opts.Out, "  %s\n", stats)
 	return err
 }
 
-// follower is a deliverer that can deliver while a poll publishes (see
-// queuePusher.follow), as the push subscription does in the cloud.
-type follower interface {
-	follow(ctx context.Context, done <-chan struct{}) (PushStats, error)
-}
-
 // pollAndStream calls PollCarts and delivers what it published: while the
 // poll runs when the deliverer can follow it, else after it.
-func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary) (PollReport, error) {
+func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum *Summary) (PollReport, error) {
 	out := s.opts.Out
 	start := time.Now()
 	var r PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
 		pollcarts.FunctionName, names.Subscription, streamcartevents.FunctionName, names.Bucket, lake.CartEventsArchivePrefix)
 	type delivery struct {
-		stats PushStats
+		stats emulation.PushStats
 		err   error
 	}
 	var (
@@ -294,11 +270,11 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 		delivered chan delivery
 		endPush   func(error) error
 	)
-	if f, ok := push.(follower); ok {
+	if f, ok := push.(emulation.Follower); ok {
 		delivered = make(chan delivery, 1)
 		endPush = sum.phase("delivery")
 		go func() {
-			stats, err := f.follow(ctx, polled)
+			stats, err := f.Follow(ctx, polled)
 			delivered <- delivery{stats, err}
 		}()
 	}
@@ -326,7 +302,7 @@ func (s *stack) pollAndStream(ctx context.Context, push deliverer, sum *Summary)
 		r.Push, err = d.stats, endPush(d.err)
 	} else if pollErr == nil {
 		end = sum.phase("delivery")
-		r.Push, err = push.drain(ctx)
+		r.Push, err = push.Drain(ctx)
 		err = end(err)
 	}
 	if pollErr != nil {

@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/schema"
@@ -104,7 +105,7 @@ func rowsByDate(ctx context.Context, db *sql.DB, dataset, table string) (map[tim
 // record is removed, so the load runs, and replaces the partition). A
 // partition whose object is gone cannot be repaired from the lake: the run
 // stops and says so.
-func (st *stack) repairSnapshots(ctx context.Context, ea *eventarc, out io.Writer) error {
+func (st *stack) repairSnapshots(ctx context.Context, ea *emulation.Eventarc, out io.Writer) error {
 	db := st.wh.DB()
 	damaged, err := damagedPartitions(ctx, db, names.RawDataset)
 	if err != nil || len(damaged) == 0 {
@@ -126,7 +127,7 @@ func (st *stack) repairSnapshots(ctx context.Context, ea *eventarc, out io.Write
 	}
 	// Eventarc forgets first: a run stopped in between finds the partition
 	// damaged again, with its load record, and repairs it again.
-	if err := ea.forget(objects...); err != nil {
+	if err := ea.Forget(objects...); err != nil {
 		return err
 	}
 	for i, d := range damaged {

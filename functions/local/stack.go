@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
@@ -45,7 +46,7 @@ type stack struct {
 	gcs       *storage.Client
 	wh        *duckdb.Warehouse
 	whClosed  bool
-	ps        *localPubSub
+	ps        *emulation.PubSub
 	transform deferredTransform
 	closers   []func()
 }
@@ -168,11 +169,11 @@ func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
 func (st *stack) openPubSub(ctx context.Context) error {
 	emulator := envOr(st.opts.Env, "PUBSUB_EMULATOR_HOST", "")
 	var err error
-	st.ps, err = startPubSub(ctx, emulator, filepath.Join(st.opts.Dir, "pubsub"))
+	st.ps, err = emulation.StartPubSub(ctx, emulator, filepath.Join(st.opts.Dir, "pubsub"))
 	if err != nil {
 		return err
 	}
-	st.closers = append(st.closers, st.ps.close)
+	st.closers = append(st.closers, st.ps.Close)
 	if emulator != "" {
 		fmt.Fprintf(st.opts.Out, "pubsub:    gcloud emulator at %s\n", emulator)
 	} else {
@@ -358,7 +359,7 @@ func envOr(lookup config.Lookup, name, def string) string {
 // lakeHasData reports whether an earlier run left data in the lake: a
 // snapshot delivered, or the poller's state committed.
 func lakeHasData(dir string) bool {
-	for _, p := range []string{statePath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
+	for _, p := range []string{emulation.StatePath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
 		if _, err := os.Stat(p); err == nil {
 			return true
 		}

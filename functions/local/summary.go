@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
@@ -30,16 +31,16 @@ import (
 // Summary is what a local run did, printed for people and written as JSON to
 // Dir/last-run.json for scripts.
 type Summary struct {
-	StartedAt  time.Time           `json:"started_at"`
-	Seconds    float64             `json:"seconds"`
-	Source     string              `json:"source"`
-	Dir        string              `json:"dir"`
-	Warehouse  string              `json:"warehouse"`
-	LogFile    string              `json:"log_file"`
-	Ingest     ingestbatch.Summary `json:"ingest"`
-	Deliveries []Delivery          `json:"deliveries"`
-	Entities   []EntityReport      `json:"entities"`
-	Backlog    PushStats           `json:"backlog"`
+	StartedAt  time.Time            `json:"started_at"`
+	Seconds    float64              `json:"seconds"`
+	Source     string               `json:"source"`
+	Dir        string               `json:"dir"`
+	Warehouse  string               `json:"warehouse"`
+	LogFile    string               `json:"log_file"`
+	Ingest     ingestbatch.Summary  `json:"ingest"`
+	Deliveries []emulation.Delivery `json:"deliveries"`
+	Entities   []EntityReport       `json:"entities"`
+	Backlog    emulation.PushStats  `json:"backlog"`
 	// Rebuilt is set when the run rebuilt the warehouse from the lake, and
 	// Replayed counts the archived events it replayed.
 	Rebuilt  bool         `json:"rebuilt"`
@@ -101,9 +102,9 @@ func (s *Summary) Drift() map[string]drift.Report {
 
 // PollReport is one poll of carts and the delivery of its events.
 type PollReport struct {
-	Poll    pollcarts.Summary `json:"poll"`
-	Push    PushStats         `json:"push"`
-	Seconds float64           `json:"seconds"`
+	Poll    pollcarts.Summary   `json:"poll"`
+	Push    emulation.PushStats `json:"push"`
+	Seconds float64             `json:"seconds"`
 }
 
 // StreamReport is the state of the streaming tables after the run.

@@ -1,4 +1,4 @@
-package main
+package emulation
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 
-	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -54,7 +53,7 @@ type queuePusher struct {
 	bucket            *storage.BucketHandle
 	target            string
 	client            *http.Client
-	policy            emulation.Policy
+	policy            Policy
 	parallel          int
 	// window bounds the messages read, archived and delivered at a time:
 	// at most windowMessages, and no more than windowBytes of data.
@@ -76,14 +75,14 @@ func newQueuePusher(q, deadLetter *queue.Queue, bucket *storage.BucketHandle, ta
 // drain delivers the whole backlog and returns what this call did. It ends
 // when every message is acknowledged or dead-lettered, or with an error (the
 // unsettled window is delivered again by the next drain).
-func (p *queuePusher) drain(ctx context.Context) (PushStats, error) {
-	return p.follow(ctx, nil)
+func (p *queuePusher) Drain(ctx context.Context) (PushStats, error) {
+	return p.Follow(ctx, nil)
 }
 
 // follow delivers the backlog as it grows, while a poll publishes into it,
 // until done is closed; then it delivers what is left and returns what it
 // did. A nil done delivers the backlog there is (drain).
-func (p *queuePusher) follow(ctx context.Context, done <-chan struct{}) (PushStats, error) {
+func (p *queuePusher) Follow(ctx context.Context, done <-chan struct{}) (PushStats, error) {
 	p.count(func(s *PushStats) { *s = PushStats{} })
 	backlog, err := p.queue.Pending()
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package emulation
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // newTestPubSub starts pstest with the runner's topics and subscriptions,
 // without touching the process environment.
-func newTestPubSub(t *testing.T) *localPubSub {
+func newTestPubSub(t *testing.T) *PubSub {
 	t.Helper()
 	_, client := pubsubtest.New(t, names.ProjectID)
 	ctx := context.Background()
@@ -32,10 +32,10 @@ func newTestPubSub(t *testing.T) *localPubSub {
 			t.Fatal(err)
 		}
 	}
-	return &localPubSub{client: client}
+	return &PubSub{client: client}
 }
 
-func publish(t *testing.T, ps *localPubSub, ids ...string) {
+func publish(t *testing.T, ps *PubSub, ids ...string) {
 	t.Helper()
 	pub := ps.client.Publisher(names.Topic)
 	defer pub.Stop()

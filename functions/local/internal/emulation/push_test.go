@@ -1,4 +1,4 @@
-package main
+package emulation
 
 import (
 	"context"
@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-
-	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 )
 
 // TestRedeliver: what the Pub/Sub pushers add to the one redelivery
-// routine (emulation.Policy.Deliver, tested there, cancellation included):
+// routine (Policy.Deliver, tested there, cancellation included):
 // counts, and the dead letter with its delivery attempts.
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
@@ -45,7 +43,7 @@ func TestRedeliver(t *testing.T) {
 			var c pushCounter
 			var dead []*pubsubpb.PubsubMessage
 			m := &pubsubpb.PubsubMessage{MessageId: "m1", Data: []byte(`{}`)}
-			err := redeliver(context.Background(), emulation.Policy{Attempts: 5, Backoff: time.Millisecond}, srv.Client(), srv.URL, m, &c,
+			err := redeliver(context.Background(), Policy{Attempts: 5, Backoff: time.Millisecond}, srv.Client(), srv.URL, m, &c,
 				func(dl *pubsubpb.PubsubMessage) error { dead = append(dead, dl); return nil })
 			s := c.snapshot()
 			if err != nil || s.Delivered != tc.wantDelivered || s.Nacked != tc.wantNacked || len(dead) != tc.wantDeadLetters {

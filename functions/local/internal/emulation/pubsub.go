@@ -1,10 +1,11 @@
-package main
+package emulation
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,17 +20,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
 	"github.com/shoplake/shoplake/shared/events"
 )
 
-// localPubSub is the Pub/Sub the runner uses: pstest in-process, with the
+// PubSub is the Pub/Sub the runner uses: pstest in-process, with the
 // cart-events backlog kept on disk under dir (see queue.Queue), or the emulator
 // named by PUBSUB_EMULATOR_HOST (a process of its own, so its backlog
 // outlives the runner too).
-type localPubSub struct {
+type PubSub struct {
 	client   *pubsub.Client
 	server   *pstest.Server
 	Emulator string // host:port of the external emulator, if any
@@ -38,15 +38,15 @@ type localPubSub struct {
 	queue, deadLetter *queue.Queue
 }
 
-func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, error) {
-	ps := &localPubSub{Emulator: emulatorHost}
+func StartPubSub(ctx context.Context, emulatorHost, dir string) (*PubSub, error) {
+	ps := &PubSub{Emulator: emulatorHost}
 	if emulatorHost == "" {
 		var err error
 		if ps.queue, err = queue.Open(filepath.Join(dir, names.Subscription)); err != nil {
 			return nil, err
 		}
 		if ps.deadLetter, err = queue.Open(filepath.Join(dir, names.DeadLetterSubscription)); err != nil {
-			ps.close()
+			ps.Close()
 			return nil, err
 		}
 		ps.server = pstest.NewServer(pstest.ServerReactorOption{
@@ -59,14 +59,14 @@ func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, e
 	os.Setenv("PUBSUB_EMULATOR_HOST", emulatorHost)
 	client, err := pubsub.NewClient(ctx, names.ProjectID)
 	if err != nil {
-		ps.close()
+		ps.Close()
 		return nil, fmt.Errorf("pubsub client for %s: %w", emulatorHost, err)
 	}
 	ps.client = client
 	for _, t := range []string{names.Topic, names.DeadLetterTopic} {
 		_, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(t)})
 		if err != nil && status.Code(err) != codes.AlreadyExists {
-			ps.close()
+			ps.Close()
 			return nil, fmt.Errorf("create topic %s on %s (is the emulator running?): %w", t, emulatorHost, err)
 		}
 	}
@@ -75,14 +75,14 @@ func startPubSub(ctx context.Context, emulatorHost, dir string) (*localPubSub, e
 			Name: subscriptionName(sub), Topic: topicName(topic), AckDeadlineSeconds: 60,
 		})
 		if err != nil && status.Code(err) != codes.AlreadyExists {
-			ps.close()
+			ps.Close()
 			return nil, fmt.Errorf("create subscription %s: %w", sub, err)
 		}
 	}
 	return ps, nil
 }
 
-func (ps *localPubSub) close() {
+func (ps *PubSub) Close() {
 	if ps.client != nil {
 		ps.client.Close()
 	}
@@ -223,7 +223,7 @@ type pusher struct {
 	deadLetter *pubsub.Publisher
 	target     string
 	client     *http.Client
-	policy     emulation.Policy
+	policy     Policy
 	parallel   int
 
 	// archive, when set, writes each pulled batch to the event archive
@@ -233,7 +233,7 @@ type pusher struct {
 	pushCounter
 }
 
-func newPusher(ps *localPubSub, target string) *pusher {
+func newPusher(ps *PubSub, target string) *pusher {
 	return &pusher{
 		admin: ps.client.SubscriptionAdminClient, deadLetter: ps.client.Publisher(names.DeadLetterTopic), target: target,
 		client: &http.Client{Timeout: 60 * time.Second}, policy: defaultRedelivery, parallel: 16,
@@ -251,7 +251,7 @@ type emulatorDelivery struct {
 
 // newEmulatorDelivery delivers to target, archiving each pulled batch in
 // bucket as the Cloud Storage subscription would.
-func newEmulatorDelivery(ps *localPubSub, bucket *storage.BucketHandle, target string) *emulatorDelivery {
+func newEmulatorDelivery(ps *PubSub, bucket *storage.BucketHandle, target string) *emulatorDelivery {
 	p := newPusher(ps, target)
 	p.archive = func(ctx context.Context, msgs []*pubsubpb.PubsubMessage) error {
 		return archiveEvents(ctx, bucket, msgs)
@@ -259,7 +259,7 @@ func newEmulatorDelivery(ps *localPubSub, bucket *storage.BucketHandle, target s
 	return &emulatorDelivery{p: p, idle: 2 * time.Second}
 }
 
-func (e *emulatorDelivery) drain(ctx context.Context) (PushStats, error) {
+func (e *emulatorDelivery) Drain(ctx context.Context) (PushStats, error) {
 	before := e.p.snapshot()
 	after, err := e.p.drainIdle(ctx, e.idle)
 	return after.since(before), err
@@ -347,15 +347,15 @@ func (p *pusher) handle(ctx context.Context, m *pubsubpb.PubsubMessage) (bool, e
 // defaultRedelivery is the cart-events-stream subscription's policy, which
 // both pushers follow: five deliveries (its dead-letter policy), 100 ms
 // doubling between them, at most 2 s, then the dead-letter topic.
-var defaultRedelivery = emulation.Policy{Attempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}
+var defaultRedelivery = Policy{Attempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}
 
 // redeliver posts m's push body to target until a delivery is acknowledged
 // (2xx) or, once the policy's deliveries all failed, hands the message to
-// deadLetter with its delivery count (emulation.Policy.Deliver: the one
+// deadLetter with its delivery count (Policy.Deliver: the one
 // routine Eventarc's delivery follows too). It stops at once, with ctx's
 // error, when ctx ends. Counts are kept in c. It returns nil once the
 // message is delivered or dead-lettered.
-func redeliver(ctx context.Context, policy emulation.Policy, client *http.Client, target string, m *pubsubpb.PubsubMessage,
+func redeliver(ctx context.Context, policy Policy, client *http.Client, target string, m *pubsubpb.PubsubMessage,
 	c *pushCounter, deadLetter func(*pubsubpb.PubsubMessage) error) error {
 	body, err := pushBody(m)
 	if err != nil {
@@ -376,7 +376,7 @@ func redeliver(ctx context.Context, policy emulation.Policy, client *http.Client
 	case err == nil:
 		c.acked(m)
 		return nil
-	case errors.Is(err, emulation.ErrExhausted):
+	case errors.Is(err, ErrExhausted):
 		dl := &pubsubpb.PubsubMessage{Data: m.GetData(), Attributes: deadLetterAttributes(m, attempts)}
 		if err := deadLetter(dl); err != nil {
 			return fmt.Errorf("dead-letter message %s: %w", m.GetMessageId(), err)
@@ -385,4 +385,41 @@ func redeliver(ctx context.Context, policy emulation.Policy, client *http.Client
 		return nil
 	}
 	return err
+}
+
+// Deliverer stands in for the subscriptions on cart-events: Drain delivers
+// the whole backlog and reports what it did.
+type Deliverer interface {
+	Drain(ctx context.Context) (PushStats, error)
+}
+
+// Follower is a Deliverer that can deliver while a poll publishes, as the
+// push subscription does in the cloud.
+type Follower interface {
+	Follow(ctx context.Context, done <-chan struct{}) (PushStats, error)
+}
+
+// Deliverer returns the push subscription's delivery to target: the
+// disk-backed one, which follows a poll as it publishes, in pstest mode
+// (printing progress on out every progressEvery, default 5 s); else the
+// pull-based one for the gcloud emulator. Delivered events are archived
+// in bucket.
+func (ps *PubSub) Deliverer(bucket *storage.BucketHandle, target string, out io.Writer, progressEvery time.Duration) Deliverer {
+	if ps.queue != nil {
+		p := newQueuePusher(ps.queue, ps.deadLetter, bucket, target, out)
+		if progressEvery > 0 {
+			p.progressEvery = progressEvery
+		}
+		return p
+	}
+	return newEmulatorDelivery(ps, bucket, target)
+}
+
+// HasBacklog reports whether events an interrupted run published wait
+// for delivery (in pstest mode; the gcloud emulator keeps its own).
+func (ps *PubSub) HasBacklog() (bool, error) {
+	if ps.queue == nil {
+		return false, nil
+	}
+	return ps.queue.HasPending()
 }

@@ -1,4 +1,4 @@
-package main
+package emulation
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func TestFollowDeliversEveryMessageOnceWhilePublishing(t *testing.T) {
 			}
 		}
 	}()
-	stats, err := p.follow(context.Background(), done)
+	stats, err := p.Follow(context.Background(), done)
 	if err != nil {
 		t.Fatal(err)
 	}

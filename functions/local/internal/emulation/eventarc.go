@@ -1,4 +1,4 @@
-package main
+package emulation
 
 import (
 	"cmp"
@@ -20,24 +20,24 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/shoplake/shoplake/functions/loadrawobject"
-	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/shared/lake"
 )
 
-// eventarc stands in for Eventarc's Cloud Storage trigger: it finds object
+// Eventarc stands in for Eventarc's Cloud Storage trigger: it finds object
 // generations it has not delivered yet and posts each to a CloudEvent
-// function in binary content mode, redelivering with backoff on non-2xx.
-// fake-gcs-server's own notifications are unreliable, so it lists the bucket
-// itself and remembers what it delivered in a state file.
-type eventarc struct {
+// function in binary content mode, redelivering on a failure as its Policy
+// says. fake-gcs-server's own notifications are unreliable, so it lists the
+// bucket itself and remembers what it delivered in a state file (its
+// record of delivered objects, StatePath: not the poller's state).
+type Eventarc struct {
 	bucket    *storage.BucketHandle
 	name      string
 	target    string // URL of the function
 	statePath string
 	client    *http.Client
 	// policy is the trigger's retry policy.
-	policy emulation.Policy
+	policy Policy
 	// out is told when the state file is unreadable.
 	out io.Writer
 
@@ -45,10 +45,38 @@ type eventarc struct {
 	pending, done atomic.Int64
 }
 
+// EventarcConfig says what an Eventarc delivers, to what, and how.
+type EventarcConfig struct {
+	// Bucket is the bucket whose objects it delivers, named BucketName.
+	Bucket     *storage.BucketHandle
+	BucketName string
+	// Target is the URL of the CloudEvent function.
+	Target string
+	// StatePath is its record of delivered objects (StatePath(dir)).
+	StatePath string
+	// Policy is the trigger's retry policy (EventarcRedelivery).
+	Policy Policy
+	// Out is told when the record is unreadable.
+	Out io.Writer
+}
+
+// NewEventarc returns an Eventarc as cfg says.
+func NewEventarc(cfg EventarcConfig) *Eventarc {
+	return &Eventarc{bucket: cfg.Bucket, name: cfg.BucketName, target: cfg.Target, statePath: cfg.StatePath,
+		client: &http.Client{}, policy: cfg.Policy, out: cfg.Out}
+}
+
+// Delivered counts the objects of the current delivery done so far, and
+// Pending how many it has found to deliver: for progress.
+func (e *Eventarc) Delivered() int64 { return e.done.Load() }
+
+// Pending counts the objects the current delivery found to deliver.
+func (e *Eventarc) Pending() int64 { return e.pending.Load() }
+
 // delivered maps object name to the last generation delivered.
 type delivered map[string]int64
 
-func (e *eventarc) loadState() (delivered, error) {
+func (e *Eventarc) loadState() (delivered, error) {
 	b, err := os.ReadFile(e.statePath)
 	if errors.Is(err, os.ErrNotExist) {
 		return delivered{}, nil
@@ -67,7 +95,7 @@ func (e *eventarc) loadState() (delivered, error) {
 	return d, nil
 }
 
-func (e *eventarc) saveState(d delivered) error {
+func (e *Eventarc) saveState(d delivered) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
@@ -78,8 +106,8 @@ func (e *eventarc) saveState(d delivered) error {
 	return nil
 }
 
-// forget makes the next deliverNew deliver the named objects again.
-func (e *eventarc) forget(names ...string) error {
+// Forget makes the next DeliverNew deliver the named objects again.
+func (e *Eventarc) Forget(names ...string) error {
 	state, err := e.loadState()
 	if err != nil {
 		return err
@@ -99,9 +127,9 @@ type Delivery struct {
 	Seconds    float64 `json:"seconds"`
 }
 
-// deliverNew delivers a finalize event for every generation under prefix that
+// DeliverNew delivers a finalize event for every generation under prefix that
 // was not delivered before, in name order.
-func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, error) {
+func (e *Eventarc) DeliverNew(ctx context.Context, prefix string) ([]Delivery, error) {
 	state, err := e.loadState()
 	if err != nil {
 		return nil, err
@@ -142,7 +170,7 @@ func (e *eventarc) deliverNew(ctx context.Context, prefix string) ([]Delivery, e
 // deliver posts one event, redelivering on a failure or a non-2xx answer as
 // Eventarc's retry policy does (e.policy, through the one redelivery
 // routine the Pub/Sub pushers follow too).
-func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Delivery, error) {
+func (e *Eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Delivery, error) {
 	start := time.Now()
 	d := Delivery{Object: a.Name, Generation: a.Generation}
 	body, err := json.Marshal(map[string]any{
@@ -178,18 +206,20 @@ func (e *eventarc) deliver(ctx context.Context, a *storage.ObjectAttrs) (Deliver
 		return err
 	})
 	d.Seconds = time.Since(start).Seconds()
-	if errors.Is(err, emulation.ErrExhausted) {
+	if errors.Is(err, ErrExhausted) {
 		return d, fmt.Errorf("deliver gs://%s/%s#%d: %w (see the function log)", a.Bucket, a.Name, a.Generation, err)
 	}
 	return d, err
 }
 
-// eventarcRedelivery is the local trigger's retry policy: five deliveries,
+// EventarcRedelivery is the local trigger's retry policy: five deliveries,
 // 200 ms doubling between them.
-var eventarcRedelivery = emulation.Policy{Attempts: 5, Backoff: 200 * time.Millisecond}
+var EventarcRedelivery = Policy{Attempts: 5, Backoff: 200 * time.Millisecond}
 
 func crc32cBytes(v uint32) []byte {
 	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
-func statePath(dir string) string { return filepath.Join(dir, "eventarc-delivered.json") }
+// StatePath is where Eventarc keeps its record of delivered objects in the
+// run directory dir.
+func StatePath(dir string) string { return filepath.Join(dir, "eventarc-delivered.json") }
