@@ -8,14 +8,11 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +24,6 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
-	"github.com/shoplake/shoplake/functions/local/internal/rundir"
-	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
 // StateFile is the file of the run directory that holds the state of the
@@ -62,22 +57,6 @@ type Report struct {
 	// warn, fail, error, skipped), and Failed names those that did not pass.
 	Tests  map[string]int `json:"tests,omitempty"`
 	Failed []string       `json:"failed_tests,omitempty"`
-}
-
-// FreshnessEmpty is the freshness status of a raw table with no rows.
-const FreshnessEmpty = "empty"
-
-// SourceFreshness is one raw table's freshness as `dbt source freshness`
-// judged it against the thresholds in _staging__sources.yml.
-type SourceFreshness struct {
-	Source string `json:"source"`
-	// Status is pass, warn, error or runtime error.
-	Status     string  `json:"status"`
-	AgeSeconds float64 `json:"age_seconds"`
-	// WarnAfter and ErrorAfter are the source's thresholds in seconds (0:
-	// none).
-	WarnAfter  float64 `json:"warn_after_s,omitempty"`
-	ErrorAfter float64 `json:"error_after_s,omitempty"`
 }
 
 var (
@@ -115,72 +94,6 @@ func Build(ctx context.Context, dbt, project, dbPath, dir string, out io.Writer,
 		return r, fmt.Errorf("dbt build failed (%s): see %s", cmp.Or(r.Result, err.Error()), r.LogFile)
 	}
 	return r, nil
-}
-
-// CheckFreshness runs `dbt source freshness` and reads its verdict per
-// source. A stale source is reported, not an error: dbt exits non-zero then,
-// so only a missing result file fails.
-func CheckFreshness(ctx context.Context, dbt, project, dbPath, dir string) ([]SourceFreshness, error) {
-	out := filepath.Join(dir, "dbt", "target", "sources.json")
-	_ = os.Remove(out)
-	runErr := dbtCommand(ctx, dbt, project, dbPath, dir, nil, "source", "freshness", "--output", out)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		return nil, fmt.Errorf("dbt source freshness wrote no results (%v): see %s", runErr, LogPath(dir))
-	}
-	fs, err := parseFreshness(b)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", out, err)
-	}
-	return fs, nil
-}
-
-// parseFreshness reads the verdicts of dbt's sources.json.
-func parseFreshness(b []byte) ([]SourceFreshness, error) {
-	var res struct {
-		Results []struct {
-			UniqueID string  `json:"unique_id"`
-			Status   string  `json:"status"`
-			Age      float64 `json:"max_loaded_at_time_ago_in_s"`
-			Latest   *string `json:"max_loaded_at"`
-			Criteria struct {
-				WarnAfter  period `json:"warn_after"`
-				ErrorAfter period `json:"error_after"`
-			} `json:"criteria"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, err
-	}
-	var fs []SourceFreshness
-	for _, r := range res.Results {
-		// unique_id is source.<project>.<source>.<table>
-		parts := strings.SplitN(r.UniqueID, ".", 3)
-		f := SourceFreshness{Source: parts[len(parts)-1], Status: r.Status, AgeSeconds: r.Age,
-			WarnAfter: r.Criteria.WarnAfter.seconds(), ErrorAfter: r.Criteria.ErrorAfter.seconds()}
-		// No row to date: dbt reports an error and a nonsense age, from
-		// no timestamp or (dbt-duckdb) from 0001-01-01.
-		if r.Latest == nil || *r.Latest == "" || strings.HasPrefix(*r.Latest, "0001-01-01") || r.Age < 0 {
-			f.Status, f.AgeSeconds = FreshnessEmpty, 0
-		}
-		fs = append(fs, f)
-	}
-	sort.Slice(fs, func(i, j int) bool { return fs[i].Source < fs[j].Source })
-	return fs, nil
-}
-
-// period is a dbt freshness threshold such as {"count": 2, "period": "hour"}.
-type period struct {
-	Count  *float64 `json:"count"`
-	Period string   `json:"period"`
-}
-
-func (p period) seconds() float64 {
-	unit := map[string]float64{"minute": 60, "hour": 3600, "day": 86400}[p.Period]
-	if p.Count == nil {
-		return 0
-	}
-	return *p.Count * unit
 }
 
 // runResultsPath is where dbt writes the results of the run's build.
@@ -308,140 +221,4 @@ func Find(path string) (string, error) {
 		return "", fmt.Errorf("dbt not found at %s (make run installs it into .venv)", path)
 	}
 	return path, nil
-}
-
-// StatusStarted is the status of a dbt build that has not ended; it ends as
-// warehouse.StatusSucceeded or warehouse.StatusFailed, like a pipeline run.
-const StatusStarted = "started"
-
-// State is the outcome of the last dbt build, the raw tables' high
-// water marks it covered and the project it built, kept in
-// <dir>/dbt-state.json. A build that was killed leaves "started", so the next
-// run builds again.
-type State struct {
-	Status string `json:"status"`
-	Raw    string `json:"raw"`
-	// Project is the dbt project's fingerprint (projectMark) at the build.
-	Project string `json:"project,omitempty"`
-}
-
-// ProjectMark fingerprints what a build of the dbt project depends on
-// besides the raw tables: dbt_project.yml and every file under its models,
-// macros, snapshots and tests (names and contents), so that a changed
-// project is built again although no raw table changed.
-func ProjectMark(project string) (string, error) {
-	h := sha256.New()
-	add := func(path string) error {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(project, path)
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
-		h.Write(b)
-		return nil
-	}
-	if err := add(filepath.Join(project, "dbt_project.yml")); err != nil {
-		return "", fmt.Errorf("fingerprint the dbt project: %w", err)
-	}
-	for _, sub := range []string{"models", "macros", "snapshots", "tests"} {
-		err := filepath.WalkDir(filepath.Join(project, sub), func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			return add(path)
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("fingerprint the dbt project: %w", err)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8]), nil
-}
-
-// StatePath is the build state's file in the run directory dir.
-func StatePath(dir string) string { return filepath.Join(dir, StateFile) }
-
-// ReadState reads the last build's state; none recorded (or unreadable)
-// is the zero State, which builds again.
-func ReadState(dir string) (State, error) {
-	var st State
-	b, err := os.ReadFile(StatePath(dir))
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, fmt.Errorf("read dbt state: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return State{}, nil // unreadable: build again
-	}
-	return st, nil
-}
-
-// WriteState records st, replacing the file whole.
-func WriteState(dir string, st State) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	if err := rundir.ReplaceFile(StatePath(dir), b, 0o644); err != nil {
-		return fmt.Errorf("write dbt state: %w", err)
-	}
-	return nil
-}
-
-// RawMarks summarises what the raw tables hold (rows and newest arrival of
-// the streamed events, the loads, the rejected events): when it differs from
-// the last successful build's, the marts are behind.
-func RawMarks(ctx context.Context, db *sql.DB) (string, error) {
-	var events, loads, rejected int64
-	var lastEvent, lastLoad sql.NullString
-	err := db.QueryRowContext(ctx, `select
-		(select count(*) from bq_raw.cart_events),
-		(select cast(max(ingested_at) as varchar) from bq_raw.cart_events),
-		(select count(*) from bq_raw._load_metadata),
-		(select cast(max(loaded_at) as varchar) from bq_raw._load_metadata),
-		(select count(*) from bq_raw.cart_events_rejected)`).Scan(&events, &lastEvent, &loads, &lastLoad, &rejected)
-	if err != nil {
-		return "", fmt.Errorf("read the raw tables' high-water marks: %w", err)
-	}
-	return fmt.Sprintf("cart_events %d to %s, loads %d to %s, rejected events %d",
-		events, cmp.Or(lastEvent.String, "-"), loads, cmp.Or(lastLoad.String, "-"), rejected), nil
-}
-
-// Decision is whether a run builds the marts, and how.
-type Decision struct {
-	// Reason says why the marts are built; empty when they are up to date.
-	Reason string
-	// FullRefresh rebuilds every incremental model from scratch.
-	FullRefresh bool
-	// BuiltBy is the project whose tables the warehouse holds until this
-	// build succeeds: a failed or interrupted build of a changed project
-	// leaves it, so that the next run rebuilds from scratch again.
-	BuiltBy string
-}
-
-// Decide says whether a run must build: when the project changed since the
-// last build (from scratch: incremental tables hold rows the earlier
-// project computed, maybe with other columns), the last build did not
-// succeed, a mart is missing, no build is recorded, or the raw tables
-// changed (marks, RawMarks) since the last one. project is ProjectMark's.
-func Decide(last State, project, marks string, martsExist bool) Decision {
-	d := Decision{BuiltBy: last.Project}
-	if last.Status == "" {
-		d.BuiltBy = project // a warehouse without any build holds no project's tables
-	}
-	switch {
-	case last.Status != "" && last.Project != project:
-		d.Reason, d.FullRefresh = "the dbt project changed since the last build: rebuilding from scratch (--full-refresh)", true
-	case last.Status != "" && last.Status != warehouse.StatusSucceeded:
-		d.Reason = fmt.Sprintf("the last dbt build did not succeed (%s)", last.Status)
-	case !martsExist:
-		d.Reason = "a mart is missing"
-	case last.Status == "":
-		d.Reason = "no dbt build is recorded"
-	case last.Raw != marks:
-		d.Reason = "the raw tables changed since the last build"
-	}
-	return d
 }

@@ -1,6 +1,9 @@
-// Package emulation holds what the local wing's stand-ins for Google
-// Cloud's delivery services (the Pub/Sub push subscription and Eventarc)
-// share: the one redelivery routine both follow.
+// Package emulation stands in for Google Cloud's delivery services in the
+// local wing: Pub/Sub, in-process (pstest, its backlog in a disk queue) or
+// the gcloud emulator, with the push subscription's delivery to
+// StreamCartEvents and its dead-lettering (PubSub, Deliverer); Eventarc's
+// Cloud Storage trigger and its CloudEvent POST (Eventarc); and the one
+// redelivery routine both follow (Policy.Deliver).
 package emulation
 
 import (
