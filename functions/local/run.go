@@ -14,18 +14,14 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
-	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/local/storefront"
-	"github.com/shoplake/shoplake/functions/pollcarts"
-	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/source/connect"
-	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
 // Options configure a local run.
@@ -225,162 +221,6 @@ func (ph *phases) transform(ctx context.Context) error {
 // delivered: with DuckDB's own 192MB, it keeps the runner near 512 MiB
 // however large the backlog.
 const streamMemoryLimit = 192 << 20
-
-// deliverer returns the push subscription's delivery to StreamCartEvents.
-func (s *stack) deliverer() emulation.Deliverer {
-	// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
-	// printed (default 5s).
-	every, _ := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", ""))
-	return s.ps.Deliverer(s.gcs.Bucket(names.Bucket), s.base+"/"+streamcartevents.FunctionName, s.opts.Out, every)
-}
-
-// deliverBacklog delivers the events an interrupted run published but did
-// not deliver, before anything new is polled.
-func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, sum *Summary) error {
-	// Only whether there is a backlog: the delivery counts it (and prints
-	// how much) as it starts.
-	backlog, err := s.ps.HasBacklog()
-	if err != nil || !backlog {
-		return err
-	}
-	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
-		names.Subscription, streamcartevents.FunctionName)
-	end := sum.phase("backlog")
-	stats, err := push.Drain(ctx)
-	err = end(err)
-	sum.Backlog = stats
-	fmt.Fprintf(s.opts.Out, "  %s\n", stats)
-	return err
-}
-
-// pollAndStream calls PollCarts and delivers what it published: while the
-// poll runs when the deliverer can follow it, else after it.
-func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum *Summary) (PollReport, error) {
-	out := s.opts.Out
-	start := time.Now()
-	var r PollReport
-	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
-		pollcarts.FunctionName, names.Subscription, streamcartevents.FunctionName, names.Bucket, lake.CartEventsArchivePrefix)
-	type delivery struct {
-		stats emulation.PushStats
-		err   error
-	}
-	var (
-		polled    = make(chan struct{})
-		delivered chan delivery
-		endPush   func(error) error
-	)
-	if f, ok := push.(emulation.Follower); ok {
-		delivered = make(chan delivery, 1)
-		endPush = sum.phase("delivery")
-		go func() {
-			stats, err := f.Follow(ctx, polled)
-			delivered <- delivery{stats, err}
-		}()
-	}
-	what := "carts"
-	if s.opts.storeKind() {
-		what = "the store's orders"
-	}
-	stop := progress.Records(out, "polling "+what, s.served, s.opts.Scale)
-	end := sum.phase("poll")
-	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
-	stop()
-	close(polled)
-	if pollErr == nil {
-		since := ""
-		if r.Poll.From != "" {
-			since = " updated since " + r.Poll.From
-		}
-		fmt.Fprintf(out, "  fetched %d %s%s: %d new, %d changed, %d deleted, %d unchanged, %d rejected; published %d events\n",
-			r.Poll.Fetched, strings.TrimPrefix(what, "the store's "), since, r.Poll.New, r.Poll.Changed, r.Poll.Deleted, r.Poll.Unchanged, r.Poll.Rejected, r.Poll.Published)
-	}
-	var err error
-	if delivered != nil {
-		// What the poll published before it failed is delivered too.
-		d := <-delivered
-		r.Push, err = d.stats, endPush(d.err)
-	} else if pollErr == nil {
-		end = sum.phase("delivery")
-		r.Push, err = push.Drain(ctx)
-		err = end(err)
-	}
-	if pollErr != nil {
-		return r, pollErr
-	}
-	r.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(out, "  %s", r.Push)
-	if settled := r.Push.Events; settled > 0 {
-		fmt.Fprintf(out, "; poll to warehouse %.1fs, %.0f events/s", r.Seconds, float64(settled)/r.Seconds)
-	}
-	fmt.Fprintln(out)
-	if err == nil && r.Push.Events < r.Poll.Published {
-		err = fmt.Errorf("%d events were published but only %d acknowledged or dead-lettered", r.Poll.Published, r.Push.Events)
-	}
-	return r, err
-}
-
-// transforms runs dbt once, after every load and stream has settled, when
-// the marts are behind the raw tables: a mart is missing, the last build did
-// not succeed (failed, or was interrupted), or the raw tables or the dbt
-// project changed since the build that succeeded (see buildState). The
-// warehouse is released first.
-func (s *stack) transforms(ctx context.Context, sum *Summary) error {
-	dbt, err := dbtrun.Find(s.opts.DBT)
-	if err != nil {
-		sum.DBT = dbtrun.Report{Status: "not configured", Reason: err.Error()}
-		return nil
-	}
-	marks, err := dbtrun.RawMarks(ctx, s.wh.DB())
-	if err != nil {
-		return err
-	}
-	last, err := dbtrun.ReadState(s.opts.Dir)
-	if err != nil {
-		return err
-	}
-	project, err := dbtrun.ProjectMark(s.opts.DBTProject)
-	if err != nil {
-		return err
-	}
-	d := dbtrun.Decide(last, project, marks, dbtrun.MartsExist(ctx, s.wh.DB()))
-	var args []string
-	if d.FullRefresh {
-		args = []string{"--full-refresh"}
-	}
-	reason, builtBy := d.Reason, d.BuiltBy
-	s.releaseWarehouse()
-	if reason == "" {
-		sum.DBT = dbtrun.Report{Status: "skipped", Reason: "the marts are up to date with the raw tables (" + marks + ") and the dbt project"}
-	} else {
-		fmt.Fprintf(s.opts.Out, "dbt build (local target): %s …\n", reason)
-		if err := dbtrun.WriteState(s.opts.Dir, dbtrun.State{Status: dbtrun.StatusStarted, Raw: marks, Project: builtBy}); err != nil {
-			return err
-		}
-		sum.DBT, err = dbtrun.Build(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir, s.opts.Out, args...)
-		sum.DBT.Reason = reason
-		st := dbtrun.State{Status: warehouse.StatusSucceeded, Raw: marks, Project: project}
-		if err != nil {
-			st.Status, st.Project = warehouse.StatusFailed, builtBy
-		}
-		if serr := dbtrun.WriteState(s.opts.Dir, st); serr != nil && err == nil {
-			err = serr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := dbtrun.CountMarts(ctx, sum.Warehouse, &sum.DBT); err != nil {
-		return err
-	}
-	if sum.DBT.Status == "built" {
-		if sum.DBT.Metrics, err = dbtrun.QueryHeadline(ctx, dbt, s.opts.DBTProject, s.opts.Dir, sum.Warehouse); err != nil {
-			return err
-		}
-	}
-	sum.DBT.Freshness, err = dbtrun.CheckFreshness(ctx, dbt, s.opts.DBTProject, sum.Warehouse, s.opts.Dir)
-	return err
-}
 
 // storeKind reports whether the run reads a store other than FakeStore,
 // whose orders come from IngestBatch's snapshot rather than the cart poll.
