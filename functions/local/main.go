@@ -8,11 +8,26 @@
 // events to LoadRawObject) and the push subscription (Pub/Sub messages to
 // StreamCartEvents), then runs dbt. It is what `make run` runs.
 //
-// Files by job: run.go (the phases of a run), stack.go (the stand-ins),
-// wiring.go (the functions), ports.go, eventarc.go and pubsub.go (delivery),
-// carts.go and snapshots.go (the warehouse against PollCarts' state and
-// against its load records), dbt.go (transforms),
-// summary.go (what the run did).
+// Layout. This package holds the flags (main.go), the phases of a run
+// (run.go, stream.go, transforms.go), the stack of stand-ins and the
+// functions wired to them (stack.go, source.go, stores.go, wiring.go,
+// ports.go), the audits of the warehouse against PollCarts' state and its
+// load records, and its rebuild from the lake (carts.go, snapshots.go,
+// rebuild.go), and what a run did: its summary (summary.go, print.go) and
+// the report page's data (reportpage.go, health.go). Below it, each
+// package does one job and imports only downward:
+//
+//	functions/local (main)
+//	├── internal/dbtrun     dbt build, freshness, build state, Decide, metrics
+//	│     └── progress, rundir
+//	├── internal/emulation  Pub/Sub push, Eventarc, one redelivery routine
+//	│     └── names, progress, queue, rundir
+//	├── internal/queue      the disk backlog of cart-events  └── rundir
+//	├── internal/progress   progress lines, peak memory
+//	├── internal/rundir     the run directory's lock, write-fsync-rename
+//	├── internal/names      the cloud resources' local names
+//	├── report              the HTML report page
+//	└── storefront, shopifyapi, wooapi   the stores' stand-ins
 //
 //	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]
 //
