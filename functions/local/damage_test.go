@@ -211,7 +211,7 @@ func TestRunsReloadDamagedSnapshots(t *testing.T) {
 		{
 			name: "the delivery file garbled",
 			damage: func(t *testing.T, dir string) {
-				if err := os.WriteFile(emulation.StatePath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
+				if err := os.WriteFile(emulation.RecordPath(dir), []byte(`{"raw/products/`), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			},

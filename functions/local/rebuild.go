@@ -33,7 +33,7 @@ func removeWarehouse(dir string) error {
 // as it did when it was streamed). The marts are then built because they are
 // missing. It returns the number of events replayed.
 func (st *stack) rebuildFromLake(ctx context.Context) (int64, error) {
-	if err := os.Remove(emulation.StatePath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(emulation.RecordPath(st.opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("forget delivered snapshots: %w", err)
 	}
 	cfg := replay.Config{Bucket: names.Bucket, RunID: "rebuild-" + time.Now().UTC().Format("20060102T150405Z"), BatchRows: replayBatch}

@@ -145,7 +145,7 @@ func (ph *phases) ingest(ctx context.Context) error {
 func (ph *phases) load(ctx context.Context) error {
 	st, opts, out := ph.st, ph.opts, ph.opts.Out
 	ea := emulation.NewEventarc(emulation.EventarcConfig{Bucket: st.gcs.Bucket(names.Bucket), BucketName: names.Bucket,
-		Target: st.base + "/" + loadrawobject.FunctionName, StatePath: emulation.StatePath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
+		Target: st.base + "/" + loadrawobject.FunctionName, RecordPath: emulation.RecordPath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
 	if err := st.repairSnapshots(ctx, ea, out); err != nil {
 		return err

@@ -227,7 +227,7 @@ func envOr(lookup config.Lookup, name, def string) string {
 // lakeHasData reports whether an earlier run left data in the lake: a
 // snapshot delivered, or the poller's state committed.
 func lakeHasData(dir string) bool {
-	for _, p := range []string{emulation.StatePath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
+	for _, p := range []string{emulation.RecordPath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
 		if _, err := os.Stat(p); err == nil {
 			return true
 		}

@@ -28,17 +28,17 @@ import (
 // generations it has not delivered yet and posts each to a CloudEvent
 // function in binary content mode, redelivering on a failure as its Policy
 // says. fake-gcs-server's own notifications are unreliable, so it lists the
-// bucket itself and remembers what it delivered in a state file (its
-// record of delivered objects, StatePath: not the poller's state).
+// bucket itself and remembers what it delivered in a file (its
+// record of delivered objects, RecordPath).
 type Eventarc struct {
 	bucket    *storage.BucketHandle
 	name      string
 	target    string // URL of the function
-	statePath string
+	recordPath string
 	client    *http.Client
 	// policy is the trigger's retry policy.
 	policy Policy
-	// out is told when the state file is unreadable.
+	// out is told when the record is unreadable.
 	out io.Writer
 
 	// pending and done count this delivery's objects, for progress.
@@ -52,8 +52,8 @@ type EventarcConfig struct {
 	BucketName string
 	// Target is the URL of the CloudEvent function.
 	Target string
-	// StatePath is its record of delivered objects (StatePath(dir)).
-	StatePath string
+	// RecordPath is its record of delivered objects (RecordPath(dir)).
+	RecordPath string
 	// Policy is the trigger's retry policy (EventarcRedelivery).
 	Policy Policy
 	// Out is told when the record is unreadable.
@@ -62,7 +62,7 @@ type EventarcConfig struct {
 
 // NewEventarc returns an Eventarc as cfg says.
 func NewEventarc(cfg EventarcConfig) *Eventarc {
-	return &Eventarc{bucket: cfg.Bucket, name: cfg.BucketName, target: cfg.Target, statePath: cfg.StatePath,
+	return &Eventarc{bucket: cfg.Bucket, name: cfg.BucketName, target: cfg.Target, recordPath: cfg.RecordPath,
 		client: &http.Client{}, policy: cfg.Policy, out: cfg.Out}
 }
 
@@ -76,46 +76,46 @@ func (e *Eventarc) Pending() int64 { return e.pending.Load() }
 // delivered maps object name to the last generation delivered.
 type delivered map[string]int64
 
-func (e *Eventarc) loadState() (delivered, error) {
-	b, err := os.ReadFile(e.statePath)
+func (e *Eventarc) loadRecord() (delivered, error) {
+	b, err := os.ReadFile(e.recordPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return delivered{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read eventarc state: %w", err)
+		return nil, fmt.Errorf("read eventarc record: %w", err)
 	}
 	d := delivered{}
 	if err := json.Unmarshal(b, &d); err != nil {
 		// Damaged outside a run (it is replaced whole, never written in
 		// place): delivering every object again is safe, since
 		// LoadRawObject skips a generation it loaded.
-		fmt.Fprintf(cmp.Or(e.out, io.Discard), "eventarc: %s is unreadable (%v): every snapshot is delivered again, and LoadRawObject skips what it loaded\n", e.statePath, err)
+		fmt.Fprintf(cmp.Or(e.out, io.Discard), "eventarc: %s is unreadable (%v): every snapshot is delivered again, and LoadRawObject skips what it loaded\n", e.recordPath, err)
 		return delivered{}, nil
 	}
 	return d, nil
 }
 
-func (e *Eventarc) saveState(d delivered) error {
+func (e *Eventarc) saveRecord(d delivered) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := rundir.ReplaceFile(e.statePath, b, 0o644); err != nil {
-		return fmt.Errorf("write eventarc state: %w", err)
+	if err := rundir.ReplaceFile(e.recordPath, b, 0o644); err != nil {
+		return fmt.Errorf("write eventarc record: %w", err)
 	}
 	return nil
 }
 
 // Forget makes the next DeliverNew deliver the named objects again.
-func (e *Eventarc) Forget(names ...string) error {
-	state, err := e.loadState()
+func (e *Eventarc) Forget(objects ...string) error {
+	record, err := e.loadRecord()
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		delete(state, n)
+	for _, n := range objects {
+		delete(record, n)
 	}
-	return e.saveState(state)
+	return e.saveRecord(record)
 }
 
 // Delivery is the outcome of one object's event.
@@ -130,7 +130,7 @@ type Delivery struct {
 // DeliverNew delivers a finalize event for every generation under prefix that
 // was not delivered before, in name order.
 func (e *Eventarc) DeliverNew(ctx context.Context, prefix string) ([]Delivery, error) {
-	state, err := e.loadState()
+	record, err := e.loadRecord()
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (e *Eventarc) DeliverNew(ctx context.Context, prefix string) ([]Delivery, e
 		}
 		// The event archive would be ignored by LoadRawObject (its unit
 		// tests prove it): not delivering it keeps the summary readable.
-		if state[a.Name] != a.Generation && !strings.HasPrefix(a.Name, lake.CartEventsArchivePrefix) {
+		if record[a.Name] != a.Generation && !strings.HasPrefix(a.Name, lake.CartEventsArchivePrefix) {
 			pending = append(pending, a)
 		}
 	}
@@ -159,8 +159,8 @@ func (e *Eventarc) DeliverNew(ctx context.Context, prefix string) ([]Delivery, e
 		if err != nil {
 			return out, err
 		}
-		state[a.Name] = a.Generation
-		if err := e.saveState(state); err != nil {
+		record[a.Name] = a.Generation
+		if err := e.saveRecord(record); err != nil {
 			return out, err
 		}
 	}
@@ -220,6 +220,6 @@ func crc32cBytes(v uint32) []byte {
 	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
-// StatePath is where Eventarc keeps its record of delivered objects in the
+// RecordPath is where Eventarc keeps its record of delivered objects in the
 // run directory dir.
-func StatePath(dir string) string { return filepath.Join(dir, "eventarc-delivered.json") }
+func RecordPath(dir string) string { return filepath.Join(dir, "eventarc-delivered.json") }
