@@ -31,11 +31,11 @@ import (
 // bucket itself and remembers what it delivered in a file (its
 // record of delivered objects, RecordPath).
 type Eventarc struct {
-	bucket    *storage.BucketHandle
-	name      string
-	target    string // URL of the function
+	bucket     *storage.BucketHandle
+	name       string
+	target     string // URL of the function
 	recordPath string
-	client    *http.Client
+	client     *http.Client
 	// policy is the trigger's retry policy.
 	policy Policy
 	// out is told when the record is unreadable.
