@@ -36,7 +36,7 @@ type Config struct {
 	// FullExportEvery is how often a store that exports its catalogue in
 	// bulk (Shopify) has it exported whole: between, its products are read
 	// from their cursor and its feed of deletions (SOURCE_FULL_EXPORT_EVERY,
-	// default DefaultFullExportEvery; 0 exports it whole every run).
+	// default DefaultFullExportEvery).
 	FullExportEvery time.Duration
 	// Pseudonym names the key that replaces users' e-mail addresses
 	// (PSEUDONYM_KEY_SECRET, or PSEUDONYM_KEY locally).

@@ -39,7 +39,7 @@ func (f *Function) incrementalAttempt(ctx context.Context, se storeEntity, stamp
 	if !last.found {
 		cur = state.Cursor{} // nothing to merge into: list every record
 	}
-	if se.exportsWhole(f.deps.Store) && (f.cfg.FullExportEvery <= 0 || !cur.Full.After(stamp.ExtractedAt.Add(-f.cfg.FullExportEvery))) {
+	if se.exportsWhole(f.deps.Store) && !cur.Full.After(stamp.ExtractedAt.Add(-f.cfg.FullExportEvery)) {
 		cur = state.Cursor{} // its periodic export in full
 	}
 	lookback := f.cfg.CursorLookback

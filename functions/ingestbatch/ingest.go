@@ -68,6 +68,9 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if cfg.CursorLookback <= 0 {
 		cfg.CursorLookback = state.DefaultCursorLookback
 	}
+	if cfg.FullExportEvery <= 0 {
+		cfg.FullExportEvery = DefaultFullExportEvery
+	}
 	return &Function{cfg: cfg, deps: deps}, nil
 }
 

@@ -166,7 +166,9 @@ func TestStoresMisbehaving(t *testing.T) {
 		{kind: connect.Shopify, name: "wrong token", env: []string{"SOURCE_API_KEY=shpat_wrong_token"},
 			wantErr: "shopify refused the access token (HTTP 401) read from SOURCE_API_KEY"},
 		{kind: connect.Shopify, fault: "token-revoked", wantErr: "HTTP 401"},
-		{kind: connect.Shopify, fault: "bulk-expired", wantErr: "shopify bulk operation did not complete"},
+		// The catalogue is exported in bulk when it is read in full: on a
+		// first run, and every SOURCE_FULL_EXPORT_EVERY (1ns: every run).
+		{kind: connect.Shopify, fault: "bulk-expired", env: []string{"SOURCE_FULL_EXPORT_EVERY=1ns"}, wantErr: "shopify bulk operation did not complete"},
 		{kind: connect.WooCommerce, fault: "503-run"},
 		{kind: connect.WooCommerce, fault: "cut-off"},
 		{kind: connect.WooCommerce, fault: "credentials-refused",

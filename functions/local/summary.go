@@ -24,9 +24,11 @@ import (
 // Summary is what a local run did, printed for people and written as JSON to
 // Dir/last-run.json for scripts.
 type Summary struct {
-	StartedAt  time.Time            `json:"started_at"`
-	Seconds    float64              `json:"seconds"`
-	Source     string               `json:"source"`
+	StartedAt time.Time `json:"started_at"`
+	Seconds   float64   `json:"seconds"`
+	Source    string    `json:"source"`
+	// SourceKind is the kind of store read (--source).
+	SourceKind string               `json:"source_kind"`
 	Dir        string               `json:"dir"`
 	Warehouse  string               `json:"warehouse"`
 	LogFile    string               `json:"log_file"`
