@@ -94,7 +94,10 @@ func (p *poll) pollOrders(ctx context.Context) error {
 		return p.listOrders(ctx, from, adv, rejects, &evs)
 	})
 	if err != nil {
-		return err // nothing published, the cursor unchanged
+		// Nothing published, or (past maxHeld) what was is repeated by
+		// the next poll; the cursor unchanged. What was sent is counted.
+		_ = p.drain(ctx)
+		return err
 	}
 	for _, ev := range evs {
 		if err := p.publish(ctx, ev); err != nil {

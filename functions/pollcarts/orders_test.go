@@ -280,8 +280,8 @@ func TestALongStoreOrderPollIsPublishedAsItIsRead(t *testing.T) {
 	})
 	e.now = orderNow.Add(2 * time.Minute)
 	sum, err := f.Run(context.Background(), Request{})
-	if err == nil || sum.StateCommitted || len(e.pub.events) != maxHeld {
-		t.Fatalf("failed poll = %+v, %v, %d published; want %d published as read, the cursor not moved", sum, err, len(e.pub.events), maxHeld)
+	if err == nil || sum.StateCommitted || len(e.pub.events) != maxHeld || sum.Published != maxHeld {
+		t.Fatalf("failed poll = %+v, %v, %d published; want %d published as read and counted, the cursor not moved", sum, err, len(e.pub.events), maxHeld)
 	}
 	early := e.pub.ids()
 	sum = run(t, f)
