@@ -17,7 +17,7 @@ func Setup(ctx context.Context, lookup config.Lookup, ov *setup.Overrides) (*Fun
 		deps := Deps{Key: env.Pseudonym(cfg.Pseudonym), Lake: env.Lake(), Runs: env.Warehouse(), Logger: env.Logger()}
 		if src := env.Store(cfg.Source); src != nil {
 			deps.Source = src.Client
-			if src.Kind != connect.FakeStore {
+			if connect.Canonical(src.Kind) {
 				deps.Store = src.Store
 			}
 		}

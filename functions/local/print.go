@@ -98,7 +98,7 @@ func (s *Summary) printDrift(out io.Writer) {
 
 // storeKind reports whether the run read a store as canonical records
 // (Shopify, WooCommerce) rather than a FakeStore.
-func (s *Summary) storeKind() bool { return s.SourceKind != "" && s.SourceKind != connect.FakeStore }
+func (s *Summary) storeKind() bool { return connect.Canonical(s.SourceKind) }
 
 // polled names what the run's polls read: carts, or a store's orders.
 func (s *Summary) polled() string {

@@ -223,10 +223,8 @@ func (ph *phases) transform(ctx context.Context) error {
 const streamMemoryLimit = 192 << 20
 
 // storeKind reports whether the run reads a store other than FakeStore,
-// whose orders come from IngestBatch's snapshot rather than the cart poll.
-func (o Options) storeKind() bool {
-	return o.SourceKind != "" && o.SourceKind != connect.FakeStore
-}
+// as canonical records whose orders PollCarts polls (connect.Canonical).
+func (o Options) storeKind() bool { return connect.Canonical(o.SourceKind) }
 
 // request is the body the scheduler jobs send to IngestBatch and PollCarts.
 func (o Options) request() string {

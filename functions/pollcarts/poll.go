@@ -89,8 +89,7 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if deps.Source == nil || deps.State == nil || deps.Publisher == nil || deps.Lake == nil || deps.Runs == nil || deps.Logger == nil {
 		return nil, errors.New("pollcarts: Source, State, Publisher, Lake, Runs and Logger are required")
 	}
-	f := &Function{cfg: cfg, deps: deps}
-	if f.pollsOrders() && (deps.Store == nil || deps.Cursors == nil) {
+	if connect.Canonical(cfg.Source.Kind) && (deps.Store == nil || deps.Cursors == nil) {
 		return nil, fmt.Errorf("pollcarts: Store and Cursors are required to poll a %s store", cfg.Source.Kind)
 	}
 	if cfg.CursorLookback <= 0 {
@@ -102,14 +101,13 @@ func New(cfg Config, deps Deps) (*Function, error) {
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = DefaultRunTimeout
 	}
-	f.cfg, f.deps = cfg, deps
-	return f, nil
+	return &Function{cfg: cfg, deps: deps}, nil
 }
 
 // pollsOrders reports whether the store is polled for its orders (a store
 // read as canonical records) rather than its carts (a FakeStore).
 func (f *Function) pollsOrders() bool {
-	return f.cfg.Source.Kind != "" && f.cfg.Source.Kind != connect.FakeStore
+	return connect.Canonical(f.cfg.Source.Kind)
 }
 
 // Summary is the response of a poll. For a store's orders (SOURCE_KIND
@@ -151,7 +149,7 @@ type Summary struct {
 
 // what names what the poll read, for its log line.
 func (s *Summary) what() string {
-	if s.Source != "" && s.Source != connect.FakeStore {
+	if connect.Canonical(s.Source) {
 		return "orders"
 	}
 	return "carts"

@@ -35,20 +35,13 @@ versions as (
         order_status,
         currency,
         order_total,
-        deleted_at_store,
+        is_deleted and not is_vanished as deleted_at_store,
         lines,
         created_at,
         updated_at,
-        observed_at,
-        fallback_date
-    from (
-        select
-            *,
-            is_deleted and not is_vanished as deleted_at_store,
-            extracted_at as observed_at,
-            snapshot_date as fallback_date
-        from snapshot
-    ) as snapshot_versions
+        extracted_at as observed_at,
+        snapshot_date as fallback_date
+    from snapshot
     union all
     select
         order_id,

@@ -83,12 +83,11 @@ func Order(id, customer int64, created, updated time.Time, lines ...OrderLine) N
 	if customer != 0 {
 		owner = map[string]any{"id": gid("Customer", customer)}
 	}
-	n := node(gid("Order", id), updated, map[string]any{
+	return node(gid("Order", id), updated, map[string]any{
 		"name": fmt.Sprintf("#%d", 1000+id), "cancelledAt": nil, "currencyCode": Currency, "displayFinancialStatus": "PAID",
 		"customer": owner, "totalPriceSet": moneyBag(total), "lineItems": map[string]any{"nodes": items},
 		"createdAt": created.UTC().Format(time.RFC3339),
 	})
-	return n
 }
 
 // gid is a Shopify global id.

@@ -32,6 +32,12 @@ const (
 // Kinds are the values SOURCE_KIND takes.
 var Kinds = []string{FakeStore, Shopify, WooCommerce}
 
+// Canonical reports whether a store of kind is read as canonical records
+// (Shopify, WooCommerce: its orders snapshotted daily and polled as order
+// events) rather than as FakeStore's raw listings and carts. An empty kind
+// is FakeStore, SOURCE_KIND's default.
+func Canonical(kind string) bool { return kind != "" && kind != FakeStore }
+
 // DefaultShopifyAPIVersion is the Admin API version the Shopify adapter is
 // written and tested against (SHOPIFY_API_VERSION).
 const DefaultShopifyAPIVersion = "2025-07"

@@ -100,3 +100,12 @@ func TestRefused(t *testing.T) {
 		t.Error("a 503 is not refused credentials")
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	t.Parallel()
+	for kind, want := range map[string]bool{"": false, FakeStore: false, Shopify: true, WooCommerce: true} {
+		if got := Canonical(kind); got != want {
+			t.Errorf("Canonical(%q) = %v, want %v", kind, got, want)
+		}
+	}
+}
