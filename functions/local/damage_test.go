@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
@@ -24,7 +25,7 @@ func warehouseLiveCarts(t *testing.T, dir string) []state.Entry {
 	t.Helper()
 	db := openWarehouse(t, dir)
 	defer db.Close()
-	live, err := liveCarts(t.Context(), db, names.RawDataset)
+	live, err := audit.LiveCarts(t.Context(), db, names.RawDataset)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
 	"github.com/shoplake/shoplake/functions/loadrawobject"
+	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
@@ -147,7 +148,7 @@ func (ph *phases) load(ctx context.Context) error {
 	ea := emulation.NewEventarc(emulation.EventarcConfig{Bucket: st.gcs.Bucket(names.Bucket), BucketName: names.Bucket,
 		Target: st.base + "/" + loadrawobject.FunctionName, RecordPath: emulation.RecordPath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
-	if err := st.repairSnapshots(ctx, ea, out); err != nil {
+	if err := audit.RepairSnapshots(ctx, st.wh.DB(), st.gcs.Bucket(names.Bucket), ea, out); err != nil {
 		return err
 	}
 	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.Delivered, ea.Pending)
@@ -178,8 +179,8 @@ func (ph *phases) stream(ctx context.Context) error {
 	// With every earlier event delivered, what PollCarts remembers
 	// publishing must be what the warehouse holds; where it is not, the
 	// poll publishes the difference again.
-	ledger := newCartLedger(st.gcs.Bucket(names.Bucket), st.wh.DB())
-	realigned, err := ledger.realign(ctx, out)
+	ledger := audit.NewLedger(st.gcs.Bucket(names.Bucket), st.wh.DB())
+	realigned, err := ledger.Realign(ctx, out)
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,7 @@ func (ph *phases) stream(ctx context.Context) error {
 		}
 	}
 	ph.settled = true
-	sum.Carts, err = ledger.check(context.WithoutCancel(ctx), sum.deadLettered())
+	sum.Carts, err = ledger.Check(context.WithoutCancel(ctx), sum.deadLettered())
 	sum.Carts.Realigned = realigned.Realigned
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
+	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/storefront"
@@ -121,7 +122,7 @@ func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
 	opts, out := st.opts, st.opts.Out
 	dbPath := warehousePath(opts.Dir)
 	if opts.Rebuild {
-		if err := removeWarehouse(opts.Dir); err != nil {
+		if err := audit.RemoveWarehouse(opts.Dir); err != nil {
 			return err
 		}
 	}
@@ -151,7 +152,7 @@ func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
 		return nil
 	}
 	fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
-	n, err := st.rebuildFromLake(ctx)
+	n, err := audit.RebuildFromLake(ctx, opts.Dir, st.gcs.Bucket(names.Bucket), st.wh)
 	if err != nil {
 		return fmt.Errorf("rebuild the warehouse from the lake: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/ingestbatch"
+	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
@@ -42,11 +43,11 @@ type Summary struct {
 	Replayed int64        `json:"replayed"`
 	Polls    []PollReport `json:"polls"`
 	// Carts compares PollCarts' state with the warehouse after the last
-	// poll (see CartAudit).
-	Carts          CartAudit     `json:"carts"`
-	Streaming      StreamReport  `json:"streaming"`
-	NothingChanged bool          `json:"nothing_changed"`
-	DBT            dbtrun.Report `json:"dbt"`
+	// poll (see audit.CartAudit).
+	Carts          audit.CartAudit `json:"carts"`
+	Streaming      StreamReport    `json:"streaming"`
+	NothingChanged bool            `json:"nothing_changed"`
+	DBT            dbtrun.Report   `json:"dbt"`
 	// Phases are the run's steps in order, with their times.
 	Phases []Phase `json:"phases"`
 	// Status is "succeeded" or "failed" and Error what failed.

@@ -1,4 +1,4 @@
-package main
+package audit
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/lake"
 	"github.com/shoplake/shoplake/shared/schema"
@@ -100,18 +99,22 @@ func rowsByDate(ctx context.Context, db *sql.DB, dataset, table string) (map[tim
 	return counts, rows.Err()
 }
 
-// repairSnapshots runs before the loads: every damaged partition whose
-// object the lake still holds is delivered to LoadRawObject again (its load
-// record is removed, so the load runs, and replaces the partition). A
-// partition whose object is gone cannot be repaired from the lake: the run
-// stops and says so.
-func (st *stack) repairSnapshots(ctx context.Context, ea *emulation.Eventarc, out io.Writer) error {
-	db := st.wh.DB()
+// Forgetter forgets that objects were delivered, so that they are
+// delivered again (emulation.Eventarc).
+type Forgetter interface {
+	Forget(objects ...string) error
+}
+
+// RepairSnapshots runs before the loads: every damaged partition of the
+// warehouse db whose object the lake (bucket) still holds is delivered to
+// LoadRawObject again: ea forgets it and its load record is removed, so the
+// load runs, and replaces the partition. A partition whose object is gone
+// cannot be repaired from the lake: the run stops and says so.
+func RepairSnapshots(ctx context.Context, db *sql.DB, bucket *storage.BucketHandle, ea Forgetter, out io.Writer) error {
 	damaged, err := damagedPartitions(ctx, db, names.RawDataset)
 	if err != nil || len(damaged) == 0 {
 		return err
 	}
-	bucket := st.gcs.Bucket(names.Bucket)
 	var objects []string
 	for _, d := range damaged {
 		name, ok := strings.CutPrefix(d.Object, "gs://"+names.Bucket+"/")

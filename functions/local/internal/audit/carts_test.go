@@ -1,10 +1,11 @@
-package main
+package audit
 
 import (
 	"database/sql"
 	"strings"
 	"testing"
 
+	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/functions/local/internal/names"
@@ -101,10 +102,10 @@ func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	ledger := newCartLedger(bucket, db)
+	ledger := NewLedger(bucket, db)
 
 	var out strings.Builder
-	a, err := ledger.realign(ctx, &out)
+	a, err := ledger.Realign(ctx, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,13 +125,13 @@ func TestCartLedgerRebuildsAnUnreadableState(t *testing.T) {
 	}
 
 	out.Reset()
-	if a, err := ledger.realign(ctx, &out); err != nil || a.Realigned || !a.Agrees() || out.Len() > 0 {
+	if a, err := ledger.Realign(ctx, &out); err != nil || a.Realigned || !a.Agrees() || out.Len() > 0 {
 		t.Errorf("second realign: %+v, %v, said %q; want agreement and nothing done", a, err, out.String())
 	}
 	if _, again, _ := state.NewStore(bucket, names.StateObject).Load(ctx); again != gen {
 		t.Errorf("state generation %d, then %d: an agreeing audit committed", gen, again)
 	}
-	if _, err := ledger.check(ctx, 0); err != nil {
+	if _, err := ledger.Check(ctx, 0); err != nil {
 		t.Errorf("check: %v", err)
 	}
 }

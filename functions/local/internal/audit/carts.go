@@ -1,4 +1,4 @@
-package main
+package audit
 
 import (
 	"context"
@@ -138,11 +138,11 @@ func auditCarts(st, live []state.Entry, quarantined func(eventID string) bool) (
 	return a, next
 }
 
-// liveCarts returns the carts whose latest event in the raw cart_events
+// LiveCarts returns the carts whose latest event in the raw cart_events
 // table is an upsert, as state entries sorted by cart id (by the query). The latest event
 // is the one the marts take (int_carts_latest): the last published, then
 // the highest event id.
-func liveCarts(ctx context.Context, db *sql.DB, dataset string) ([]state.Entry, error) {
+func LiveCarts(ctx context.Context, db *sql.DB, dataset string) ([]state.Entry, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`select cart_id, fingerprint, cart_date from (
 	select cart_id, event_type, fingerprint, cart_date,
 		row_number() over (partition by cart_id order by published_at desc, event_id desc) as event_rank
@@ -199,21 +199,21 @@ func quarantinedEvents(ctx context.Context, db *sql.DB, dataset string) (map[str
 	return ids, rows.Err()
 }
 
-// cartLedger reads both sides of the audit: PollCarts' state object in the
+// Ledger reads both sides of the audit: PollCarts' state object in the
 // lake and the warehouse's cart events.
-type cartLedger struct {
+type Ledger struct {
 	store   *state.Store
 	db      *sql.DB
 	dataset string
 }
 
-func newCartLedger(bucket *storage.BucketHandle, db *sql.DB) *cartLedger {
-	return &cartLedger{store: state.NewStore(bucket, names.StateObject), db: db, dataset: names.RawDataset}
+func NewLedger(bucket *storage.BucketHandle, db *sql.DB) *Ledger {
+	return &Ledger{store: state.NewStore(bucket, names.StateObject), db: db, dataset: names.RawDataset}
 }
 
 // audit compares the state with the warehouse. It returns the state that
 // follows the warehouse and the state's generation, for realign.
-func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64, error) {
+func (l *Ledger) audit(ctx context.Context) (CartAudit, []state.Entry, int64, error) {
 	st, gen, err := l.store.Load(ctx)
 	unreadable := ""
 	if errors.Is(err, state.ErrCorrupt) {
@@ -225,7 +225,7 @@ func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}
-	live, err := liveCarts(ctx, l.db, l.dataset)
+	live, err := LiveCarts(ctx, l.db, l.dataset)
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}
@@ -238,13 +238,13 @@ func (l *cartLedger) audit(ctx context.Context) (CartAudit, []state.Entry, int64
 	return a, next, gen, nil
 }
 
-// realign runs before the poll, once every event an earlier run published
+// Realign runs before the poll, once every event an earlier run published
 // is delivered: where the state and the warehouse disagree, it rewrites the
 // state to follow the warehouse, so that the poll compares the source with
 // what the warehouse holds and publishes exactly what the warehouse lacks
 // (a lost cart again, a tombstone for a stray cart the source no longer
 // lists). Publishing again is safe: event ids are content hashes.
-func (l *cartLedger) realign(ctx context.Context, out io.Writer) (CartAudit, error) {
+func (l *Ledger) Realign(ctx context.Context, out io.Writer) (CartAudit, error) {
 	a, next, gen, err := l.audit(ctx)
 	if err != nil || a.Agrees() {
 		return a, err
@@ -257,9 +257,9 @@ func (l *cartLedger) realign(ctx context.Context, out io.Writer) (CartAudit, err
 	return a, nil
 }
 
-// check runs after the poll's events are delivered: the state and the
+// Check runs after the poll's events are delivered: the state and the
 // warehouse must agree, or the marts would miss what the poll published.
-func (l *cartLedger) check(ctx context.Context, deadLettered int64) (CartAudit, error) {
+func (l *Ledger) Check(ctx context.Context, deadLettered int64) (CartAudit, error) {
 	a, _, _, err := l.audit(ctx)
 	if err != nil || a.Agrees() {
 		return a, err
