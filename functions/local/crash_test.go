@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/queue"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 )
 
 // crashScale is the synthetic catalogue of the crash suite: large enough for
@@ -246,7 +247,7 @@ func TestAFailedDBTBuildFailsTheRunAndTheNextRunBuilds(t *testing.T) {
 // readReport returns the run report of dir.
 func readReport(t *testing.T, dir string) string {
 	t.Helper()
-	b, err := os.ReadFile(reportPath(dir))
+	b, err := os.ReadFile(summary.ReportPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 )
 
 // TestIncrementalMartsFollowSourceChanges changes carts at the source between
@@ -251,7 +252,7 @@ func TestRunRebuildsWhatAnEarlierProjectBuilt(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	args := append([]string{"--port", "0"}, dbtArgs()...)
-	run := func(step string) (result, Summary) {
+	run := func(step string) (result, summary.Summary) {
 		t.Helper()
 		r := runLocal(t, dir, nil, args...)
 		if r.code != 0 {

@@ -51,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/source/connect"
@@ -115,7 +116,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if *reportOnly {
-		path, err := writeReport(ctx, *dir, time.Now())
+		path, err := summary.WriteReport(ctx, *dir, time.Now())
 		if err == nil {
 			fmt.Fprintf(out, "report: %s\n", path)
 		}
@@ -128,7 +129,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		Env: config.Env(), Out: out,
 	})
 	if sum != nil { // a run that started, whatever its end, is in the report
-		path, rerr := writeReport(context.WithoutCancel(ctx), *dir, time.Now())
+		path, rerr := summary.WriteReport(context.WithoutCancel(ctx), *dir, time.Now())
 		if rerr != nil {
 			fmt.Fprintf(out, "report: not drawn: %v\n", rerr)
 		} else {

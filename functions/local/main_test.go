@@ -16,6 +16,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/pseudonym"
 )
@@ -95,13 +96,13 @@ func counts(t *testing.T, dir string) map[string]int64 {
 	return out
 }
 
-func lastRun(t *testing.T, dir string) Summary {
+func lastRun(t *testing.T, dir string) summary.Summary {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "last-run.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s Summary
+	var s summary.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}

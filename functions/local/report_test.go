@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 )
 
@@ -59,7 +60,7 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("run %d: exit %d\n%s\n%s", i+1, r.code, r.stdout, r.stderr)
 		}
-		if !strings.Contains(r.stdout, "report: "+reportPath(dir)) {
+		if !strings.Contains(r.stdout, "report: "+summary.ReportPath(dir)) {
 			t.Errorf("run %d did not print the report's path:\n%s", i+1, r.stdout)
 		}
 		if i != 1 {
@@ -74,7 +75,7 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 				t.Errorf("the drifting products were not all loaded: %+v", e)
 			}
 		}
-		html, err := os.ReadFile(reportPath(dir))
+		html, err := os.ReadFile(summary.ReportPath(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 		}
 	}
 
-	html, err := os.ReadFile(reportPath(dir))
+	html, err := os.ReadFile(summary.ReportPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 		}
 	}
 
-	p := openInChromium(t, reportPath(dir), filepath.Join(artefacts(t), "report.png"))
+	p := openInChromium(t, summary.ReportPath(dir), filepath.Join(artefacts(t), "report.png"))
 	if len(p.Problems) > 0 {
 		t.Errorf("the browser reported:\n%s", strings.Join(p.Problems, "\n"))
 	}

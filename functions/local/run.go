@@ -19,6 +19,7 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -70,7 +71,7 @@ type Options struct {
 
 // Run runs the pipeline and returns its summary, also written as JSON to
 // Dir/last-run.json.
-func Run(ctx context.Context, opts Options) (*Summary, error) {
+func Run(ctx context.Context, opts Options) (*summary.Summary, error) {
 	started := time.Now()
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -83,7 +84,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer lock.Release()
-	sum := &Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log"), StartedAt: started.UTC(), SourceKind: opts.SourceKind}
+	sum := &summary.Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log"), StartedAt: started.UTC(), SourceKind: opts.SourceKind}
 	st, err := start(ctx, opts, sum)
 	if st != nil {
 		defer st.close()
@@ -94,12 +95,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	ph := &phases{st: st, sum: sum, opts: opts, started: started}
 	for _, phase := range []func(context.Context) error{ph.ingest, ph.load, ph.stream, ph.transform} {
 		if err := phase(ctx); err != nil {
-			return sum.failed(started, err)
+			return sum.Failed(started, err)
 		}
 		ctx = ph.ctx(ctx)
 	}
-	sum.finish(started)
-	if err := sum.write(); err != nil {
+	sum.Finish(started)
+	if err := sum.Write(); err != nil {
 		return sum, err
 	}
 	sum.Print(opts.Out)
@@ -110,7 +111,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 // the polls and their delivery, then dbt.
 type phases struct {
 	st      *stack
-	sum     *Summary
+	sum     *summary.Summary
 	opts    Options
 	started time.Time
 	// settled is set once the polls are done: what follows runs to its
@@ -137,7 +138,7 @@ func (ph *phases) ingest(ctx context.Context) error {
 	}
 	stop := progress.Records(out, what, st.served, total)
 	defer stop()
-	end := ph.sum.phase("ingest")
+	end := ph.sum.StartPhase("ingest")
 	return end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &ph.sum.Ingest))
 }
 
@@ -153,7 +154,7 @@ func (ph *phases) load(ctx context.Context) error {
 	}
 	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.Delivered, ea.Pending)
 	defer stop()
-	end := ph.sum.phase("load")
+	end := ph.sum.StartPhase("load")
 	var err error
 	ph.sum.Deliveries, err = ea.DeliverNew(ctx, lake.RawPrefix)
 	return end(err)
@@ -203,7 +204,7 @@ func (ph *phases) stream(ctx context.Context) error {
 		}
 	}
 	ph.settled = true
-	sum.Carts, err = ledger.Check(context.WithoutCancel(ctx), sum.deadLettered())
+	sum.Carts, err = ledger.Check(context.WithoutCancel(ctx), sum.DeadLettered())
 	sum.Carts.Realigned = realigned.Realigned
 	return err
 }
@@ -211,10 +212,10 @@ func (ph *phases) stream(ctx context.Context) error {
 // transform collects what the raw tables hold, then runs dbt when the
 // marts are behind them.
 func (ph *phases) transform(ctx context.Context) error {
-	if err := ph.sum.collect(ctx, ph.st.wh); err != nil {
+	if err := ph.sum.Collect(ctx, ph.st.wh); err != nil {
 		return err
 	}
-	end := ph.sum.phase("dbt")
+	end := ph.sum.StartPhase("dbt")
 	return end(ph.st.transforms(ctx, ph.sum))
 }
 

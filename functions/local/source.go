@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
@@ -17,7 +18,7 @@ import (
 )
 
 // startSource serves the built-in API, or checks the external one.
-func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) {
+func (st *stack) startSource(ctx context.Context, sum *summary.Summary) (string, error) {
 	opts := st.opts
 	if opts.storeKind() {
 		return st.startStore(sum)
@@ -66,7 +67,7 @@ func (st *stack) startSource(ctx context.Context, sum *Summary) (string, error) 
 // startStore points the functions at a store of a kind other than FakeStore:
 // the external one at SourceBaseURL (its credentials in SOURCE_API_KEY), or
 // the kind's built-in stand-in.
-func (st *stack) startStore(sum *Summary) (string, error) {
+func (st *stack) startStore(sum *summary.Summary) (string, error) {
 	opts := st.opts
 	st.sourceEnv = map[string]string{"SOURCE_KIND": opts.SourceKind}
 	if opts.SourceBaseURL != "" {

@@ -20,14 +20,12 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
-
-// warehousePath is the warehouse file in dir.
-func warehousePath(dir string) string { return filepath.Join(dir, names.WarehouseFile) }
 
 // stack is the running set of stand-ins and functions.
 type stack struct {
@@ -64,7 +62,7 @@ func (s *stack) close() {
 }
 
 // start brings up the stand-ins and serves the functions.
-func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
+func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, error) {
 	st := &stack{opts: opts}
 	out := opts.Out
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o755); err != nil {
@@ -118,9 +116,9 @@ func start(ctx context.Context, opts Options, sum *Summary) (*stack, error) {
 // openWarehouse opens the DuckDB warehouse (after deleting it, with
 // Rebuild), and rebuilds from the lake a warehouse that is new while the
 // lake holds data.
-func (st *stack) openWarehouse(ctx context.Context, sum *Summary) error {
+func (st *stack) openWarehouse(ctx context.Context, sum *summary.Summary) error {
 	opts, out := st.opts, st.opts.Out
-	dbPath := warehousePath(opts.Dir)
+	dbPath := names.Warehouse(opts.Dir)
 	if opts.Rebuild {
 		if err := audit.RemoveWarehouse(opts.Dir); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/lake"
@@ -24,7 +25,7 @@ func (s *stack) deliverer() emulation.Deliverer {
 
 // deliverBacklog delivers the events an interrupted run published but did
 // not deliver, before anything new is polled.
-func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, sum *Summary) error {
+func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, sum *summary.Summary) error {
 	// Only whether there is a backlog: the delivery counts it (and prints
 	// how much) as it starts.
 	backlog, err := s.ps.HasBacklog()
@@ -33,7 +34,7 @@ func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, su
 	}
 	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
 		names.Subscription, streamcartevents.FunctionName)
-	end := sum.phase("backlog")
+	end := sum.StartPhase("backlog")
 	stats, err := push.Drain(ctx)
 	err = end(err)
 	sum.Backlog = stats
@@ -43,10 +44,10 @@ func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, su
 
 // pollAndStream calls PollCarts and delivers what it published: while the
 // poll runs when the deliverer can follow it, else after it.
-func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum *Summary) (PollReport, error) {
+func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum *summary.Summary) (summary.PollReport, error) {
 	out := s.opts.Out
 	start := time.Now()
-	var r PollReport
+	var r summary.PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
 		pollcarts.FunctionName, names.Subscription, streamcartevents.FunctionName, names.Bucket, lake.CartEventsArchivePrefix)
 	type delivery struct {
@@ -60,7 +61,7 @@ func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum
 	)
 	if f, ok := push.(emulation.Follower); ok {
 		delivered = make(chan delivery, 1)
-		endPush = sum.phase("delivery")
+		endPush = sum.StartPhase("delivery")
 		go func() {
 			stats, err := f.Follow(ctx, polled)
 			delivered <- delivery{stats, err}
@@ -71,7 +72,7 @@ func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum
 		what = "the store's orders"
 	}
 	stop := progress.Records(out, "polling "+what, s.served, s.opts.Scale)
-	end := sum.phase("poll")
+	end := sum.StartPhase("poll")
 	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
 	stop()
 	close(polled)
@@ -89,7 +90,7 @@ func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum
 		d := <-delivered
 		r.Push, err = d.stats, endPush(d.err)
 	} else if pollErr == nil {
-		end = sum.phase("delivery")
+		end = sum.StartPhase("delivery")
 		r.Push, err = push.Drain(ctx)
 		err = end(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -14,7 +15,7 @@ import (
 // not succeed (failed, or was interrupted), or the raw tables or the dbt
 // project changed since the build that succeeded (see buildState). The
 // warehouse is released first.
-func (s *stack) transforms(ctx context.Context, sum *Summary) error {
+func (s *stack) transforms(ctx context.Context, sum *summary.Summary) error {
 	dbt, err := dbtrun.Find(s.opts.DBT)
 	if err != nil {
 		sum.DBT = dbtrun.Report{Status: "not configured", Reason: err.Error()}

@@ -4,6 +4,8 @@
 // more than one place: each once.
 package names
 
+import "path/filepath"
+
 // Local names of the cloud resources.
 const (
 	ProjectID   = "shoplake-local"
@@ -18,6 +20,9 @@ const (
 	// it, with ".wal" appended).
 	WarehouseFile = "warehouse.duckdb"
 )
+
+// Warehouse is the path of the warehouse file in the run directory dir.
+func Warehouse(dir string) string { return filepath.Join(dir, WarehouseFile) }
 
 // Local names of the Pub/Sub resources, as Terraform names them in the cloud.
 const (

@@ -1,4 +1,4 @@
-package main
+package summary
 
 import (
 	"context"
@@ -11,16 +11,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/report"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
-// reportPath is where a run's report is drawn.
-func reportPath(dir string) string { return filepath.Join(dir, "report.html") }
+// ReportPath is where a run's report is drawn.
+func ReportPath(dir string) string { return filepath.Join(dir, "report.html") }
 
-// writeReport draws Dir/report.html from the kept run summaries and the
+// WriteReport draws Dir/report.html from the kept run summaries and the
 // warehouse (opened read-only, when it exists) and returns its path.
-func writeReport(ctx context.Context, dir string, now time.Time) (string, error) {
+func WriteReport(ctx context.Context, dir string, now time.Time) (string, error) {
 	runs, err := readRuns(dir)
 	if err != nil {
 		return "", err
@@ -56,7 +57,7 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 		}
 	}
 
-	db, err := openReadOnly(warehousePath(dir))
+	db, err := openReadOnly(names.Warehouse(dir))
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +69,7 @@ func writeReport(ctx context.Context, dir string, now time.Time) (string, error)
 	}
 	sortRejects(p.Rejects)
 
-	path := reportPath(dir)
+	path := ReportPath(dir)
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
 		return "", fmt.Errorf("write report: %w", err)

@@ -1,4 +1,4 @@
-package main
+package summary
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func TestReportTellsABrokenMartFromAMissingOne(t *testing.T) {
 	t.Parallel()
 	for _, broken := range []bool{false, true} {
 		dir := t.TempDir()
-		wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: warehousePath(dir), Dataset: names.RawDataset}, nil) // the raw tables
+		wh, err := duckdb.Open(context.Background(), duckdb.Config{Path: names.Warehouse(dir), Dataset: names.RawDataset}, nil) // the raw tables
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestReportTellsABrokenMartFromAMissingOne(t *testing.T) {
 			}
 		}
 		wh.Close()
-		_, err = writeReport(context.Background(), dir, time.Now())
+		_, err = WriteReport(context.Background(), dir, time.Now())
 		switch {
 		case !broken && err != nil:
 			t.Errorf("a warehouse without marts: %v", err)

@@ -1,4 +1,4 @@
-package main
+package summary
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ func (s *Summary) Print(out io.Writer) {
 	s.printFreshness(out)
 	fmt.Fprintf(out, "Query the warehouse (any DuckDB 1.5 client): .venv/bin/python -c \"import duckdb; duckdb.connect('%s', read_only=True).sql('from bq_analytics.fact_orders').show()\"\n", s.Warehouse)
 	s.printPhases(out)
-	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.path())
+	fmt.Fprintf(out, "Done in %.1fs; summary in %s\n", s.Seconds, s.Path())
 }
 
 // printEntities is the table of the day's snapshots.

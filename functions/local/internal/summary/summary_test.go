@@ -1,4 +1,4 @@
-package main
+package summary
 
 import (
 	"errors"
@@ -45,7 +45,7 @@ func TestFailedReportsAFailureToWriteTheSummary(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "missing", "dir")
 	s := &Summary{Dir: dir}
-	_, err := s.failed(time.Now(), errors.New("dbt build failed"))
+	_, err := s.Failed(time.Now(), errors.New("dbt build failed"))
 	if err == nil || !strings.Contains(err.Error(), "dbt build failed") || !strings.Contains(err.Error(), "write run summary") {
 		t.Errorf("error %v, want the run's failure and the summary's", err)
 	}

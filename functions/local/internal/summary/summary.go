@@ -1,4 +1,4 @@
-package main
+package summary
 
 import (
 	"context"
@@ -67,9 +67,9 @@ type Phase struct {
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
 }
 
-// phase starts timing the named phase; the returned function ends it,
+// StartPhase starts timing the named phase; the returned function ends it,
 // failed when err is not nil, and returns err.
-func (s *Summary) phase(name string) func(err error) error {
+func (s *Summary) StartPhase(name string) func(err error) error {
 	begin := time.Now()
 	progress.ResetPeakRSS()
 	return func(err error) error {
@@ -127,9 +127,9 @@ type EntityReport struct {
 	Seconds   float64 `json:"seconds"`
 }
 
-// collect fills the per-entity report from the ingest summary, the
+// Collect fills the per-entity report from the ingest summary, the
 // deliveries and the warehouse.
-func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
+func (s *Summary) Collect(ctx context.Context, wh *duckdb.Warehouse) error {
 	s.Entities = nil
 	for _, e := range s.Ingest.Entities {
 		r := EntityReport{
@@ -180,7 +180,9 @@ func (s *Summary) collect(ctx context.Context, wh *duckdb.Warehouse) error {
 	return nil
 }
 
-func (s *Summary) finish(started time.Time) {
+// Finish records the run's start and length, and its status: succeeded
+// unless Failed set it.
+func (s *Summary) Finish(started time.Time) {
 	s.StartedAt = started.UTC()
 	s.Seconds = time.Since(started).Seconds()
 	if s.Status == "" {
@@ -188,19 +190,20 @@ func (s *Summary) finish(started time.Time) {
 	}
 }
 
-// failed records a run that ended with err: the summary written so far is
+// Failed records a run that ended with err: the summary written so far is
 // kept in last-run.json and the run history for the operator, and err is
 // returned, joined with the failure to write them if there was one.
-func (s *Summary) failed(started time.Time, err error) (*Summary, error) {
+func (s *Summary) Failed(started time.Time, err error) (*Summary, error) {
 	s.Status, s.Error = warehouse.StatusFailed, err.Error()
-	s.finish(started)
-	if werr := s.write(); werr != nil {
+	s.Finish(started)
+	if werr := s.Write(); werr != nil {
 		err = errors.Join(err, werr)
 	}
 	return s, err
 }
 
-func (s *Summary) path() string { return filepath.Join(s.Dir, "last-run.json") }
+// Path is where the summary is written: Dir/last-run.json.
+func (s *Summary) Path() string { return filepath.Join(s.Dir, "last-run.json") }
 
 // KeepRuns is how many run summaries Dir/runs/ keeps for the report.
 const KeepRuns = 50
@@ -208,13 +211,15 @@ const KeepRuns = 50
 // runsDir holds one summary per run, named by its start time, for the report.
 func runsDir(dir string) string { return filepath.Join(dir, "runs") }
 
-func (s *Summary) write() error {
+// Write writes the summary to Path and to the run history kept for the
+// report (Dir/runs/, the last KeepRuns runs), each replaced as one step.
+func (s *Summary) Write() error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
-	if err := rundir.ReplaceFile(s.path(), b, 0o644); err != nil {
+	if err := rundir.ReplaceFile(s.Path(), b, 0o644); err != nil {
 		return fmt.Errorf("write run summary: %w", err)
 	}
 	if err := os.MkdirAll(runsDir(s.Dir), 0o755); err != nil {
@@ -253,8 +258,8 @@ func readRuns(dir string) ([]Summary, error) {
 	return runs, nil
 }
 
-// deadLettered counts the messages the run's deliveries dead-lettered.
-func (s *Summary) deadLettered() int64 {
+// DeadLettered counts the messages the run's deliveries dead-lettered.
+func (s *Summary) DeadLettered() int64 {
 	n := s.Backlog.DeadLettered
 	for _, p := range s.Polls {
 		n += p.Push.DeadLettered
