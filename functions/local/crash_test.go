@@ -70,7 +70,7 @@ func archivedEvents(t *testing.T, dir string) (archive, raw int64) {
 // shows marker, and kills the whole group with SIGKILL.
 func killAt(t *testing.T, dir, marker string, args ...string) {
 	t.Helper()
-	cmd := runner(t, append([]string{"--dir", dir, "--port", "0", "--scale", crashScale}, append(dbtArgs(), args...)...)...)
+	cmd := runnerCmd(t, append([]string{"--dir", dir, "--port", "0", "--scale", crashScale}, append(dbtArgs(), args...)...)...)
 	cmd.Env = append(cmd.Env, "SHOPLAKE_PROGRESS_EVERY=200ms")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
@@ -258,7 +258,7 @@ func readReport(t *testing.T, dir string) string {
 func TestTwoRunsOnOneDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first := runner(t, "--dir", dir, "--port", "0", "--scale", "20000")
+	first := runnerCmd(t, "--dir", dir, "--port", "0", "--scale", "20000")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}

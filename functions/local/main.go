@@ -51,6 +51,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shoplake/shoplake/functions/local/internal/runner"
+	"github.com/shoplake/shoplake/functions/local/internal/stack"
 	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
@@ -82,7 +84,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	dbt := fs.String("dbt", "", "dbt executable that builds the marts after the run (make run passes .venv/bin/dbt)")
 	dbtProject := fs.String("dbt-project", "dbt", "the dbt project directory")
 	kind := fs.String("source", connect.FakeStore, "kind of store to read: "+strings.Join(connect.Kinds, ", ")+"; each has a built-in stand-in holding the FakeStore snapshot (SOURCE_BASE_URL and SOURCE_API_KEY name a real one)")
-	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (FakeStore); "+strings.Join(storeFaults[connect.Shopify], ", ")+" (shopify); "+strings.Join(storeFaults[connect.WooCommerce], ", ")+" (woocommerce)")
+	fault := fs.String("source-fault", "", "make the built-in API misbehave: "+storefront.FaultNames()+" (FakeStore); "+strings.Join(stack.StoreFaults[connect.Shopify], ", ")+" (shopify); "+strings.Join(stack.StoreFaults[connect.WooCommerce], ", ")+" (woocommerce)")
 	allowShrink := fs.Bool("allow-shrink", false, "accept snapshots and cart listings that are empty or far smaller than the last ones (a real shrink, not an outage)")
 	reportOnly := fs.Bool("report", false, "only draw the report of the runs kept in --dir (report.html) and print its path; run nothing")
 	if err := fs.Parse(args); err != nil {
@@ -122,7 +124,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return err
 	}
-	sum, err := Run(ctx, Options{
+	sum, err := runner.Run(ctx, runner.Options{
 		Dir: *dir, Port: *port, SourceBaseURL: baseURL, Scale: *scale, PollEvery: *pollEvery, Polls: *polls, Rebuild: *rebuild,
 		SourceKind: *kind, SourceFault: storefront.Fault(*fault), AllowShrink: *allowShrink,
 		DBT: *dbt, DBTProject: *dbtProject,

@@ -44,7 +44,7 @@ type result struct {
 // runner returns the command that runs the local runner: this test binary,
 // run again as main. Under -short it skips the test instead, so that make
 // test can run the package's other tests under the race detector quickly.
-func runner(t *testing.T, args ...string) *exec.Cmd {
+func runnerCmd(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the pipeline")
@@ -56,7 +56,7 @@ func runner(t *testing.T, args ...string) *exec.Cmd {
 
 func runLocal(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := runner(t, append([]string{"--dir", dir}, args...)...)
+	cmd := runnerCmd(t, append([]string{"--dir", dir}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

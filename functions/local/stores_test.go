@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoplake/shoplake/functions/local/internal/stack"
 	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
@@ -198,7 +199,7 @@ func TestStoresMisbehaving(t *testing.T) {
 			if r.code == 0 || !strings.Contains(r.stderr, tc.wantErr) {
 				t.Fatalf("exit %d, want non-zero with %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantErr, r.stdout, r.stderr)
 			}
-			if strings.Contains(r.stdout+r.stderr, "shpat_wrong_token") || strings.Contains(r.stdout+r.stderr, localWooSecret) {
+			if strings.Contains(r.stdout+r.stderr, "shpat_wrong_token") || strings.Contains(r.stdout+r.stderr, stack.LocalWooSecret) {
 				t.Errorf("the credentials are in the output:\n%s\n%s", r.stdout, r.stderr)
 			}
 			if diff := cmp.Diff(before, readRawState(t, dir)); diff != "" {

@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -62,12 +63,12 @@ func functionEnv(user config.Lookup, sourceURL, key string, src map[string]strin
 // (dbt once the loads settle), and registers them with functions-framework.
 // Cloud Storage and Pub/Sub reach the stand-ins through STORAGE_EMULATOR_HOST
 // and PUBSUB_EMULATOR_HOST, set when they started.
-func (st *stack) register(ctx context.Context, sourceURL string, logs io.Writer) error {
-	key, err := pseudonymKey(st.opts.Dir, st.opts.Env)
+func (st *Stack) register(ctx context.Context, sourceURL string, logs io.Writer) error {
+	key, err := pseudonymKey(st.cfg.Dir, st.cfg.Env)
 	if err != nil {
 		return err
 	}
-	lookup := functionEnv(st.opts.Env, sourceURL, key, st.sourceEnv)
+	lookup := functionEnv(st.cfg.Env, sourceURL, key, st.sourceEnv)
 	ov := &setup.Overrides{Warehouse: st.wh, Transform: st.transform, LogOutput: logs}
 	for _, e := range entrypoints.All() {
 		h, err := e.Setup(ctx, lookup, ov)
@@ -107,4 +108,19 @@ func pseudonymKey(dir string, user config.Lookup) (string, error) {
 		return "", fmt.Errorf("keep the pseudonymisation key: %w", err)
 	}
 	return key, nil
+}
+
+// deferredTransform is the local transform trigger that LoadRawObject is
+// given instead of the Cloud Run job. It only logs the request: the runner
+// decides after the loads of a burst have settled whether dbt must run, from
+// the raw tables and the last build's outcome (see the runner's transforms), and
+// runs it once, with the warehouse file released.
+type deferredTransform struct {
+	logger *slog.Logger
+}
+
+// Start logs the request.
+func (d deferredTransform) Start(ctx context.Context, reason string) error {
+	d.logger.InfoContext(ctx, "transforms requested; the local runner runs dbt once the loads settle", "reason", reason)
+	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"cmp"
@@ -15,49 +15,50 @@ import (
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/source"
+	"github.com/shoplake/shoplake/shared/source/connect"
 )
 
 // startSource serves the built-in API, or checks the external one.
-func (st *stack) startSource(ctx context.Context, sum *summary.Summary) (string, error) {
-	opts := st.opts
-	if opts.storeKind() {
+func (st *Stack) startSource(ctx context.Context, sum *summary.Summary) (string, error) {
+	cfg := st.cfg
+	if connect.Canonical(cfg.SourceKind) {
 		return st.startStore(sum)
 	}
-	if opts.SourceBaseURL != "" {
-		if err := preflight(ctx, opts.SourceBaseURL, opts.Env, opts.Out); err != nil {
+	if cfg.SourceBaseURL != "" {
+		if err := preflight(ctx, cfg.SourceBaseURL, cfg.Env, cfg.Out); err != nil {
 			return "", err
 		}
-		sum.Source = "external API " + opts.SourceBaseURL
-		return opts.SourceBaseURL, nil
+		sum.Source = "external API " + cfg.SourceBaseURL
+		return cfg.SourceBaseURL, nil
 	}
 	catalog, desc := storefront.Fixtures(), "built-in FakeStore snapshot (20 products, 10 users, 7 carts)"
-	if opts.Scale > 0 {
-		catalog, desc = storefront.Synthetic(opts.Scale), fmt.Sprintf("built-in synthetic catalogue (%d records per entity)", opts.Scale)
-		if opts.PollEvery > 0 {
-			catalog, desc = storefront.SyntheticChanging(opts.Scale), desc+", carts changing between polls"
+	if cfg.Scale > 0 {
+		catalog, desc = storefront.Synthetic(cfg.Scale), fmt.Sprintf("built-in synthetic catalogue (%d records per entity)", cfg.Scale)
+		if cfg.Changing {
+			catalog, desc = storefront.SyntheticChanging(cfg.Scale), desc+", carts changing between polls"
 		}
 	}
 	st.api = storefront.NewServer(catalog)
 	st.served = st.api.Served
 	url, err := st.serveLocal(func(url string) (http.Handler, error) {
-		if opts.SourceFault == "" {
+		if cfg.SourceFault == "" {
 			return st.api, nil
 		}
-		cfg, err := sourceConfig(url, opts.Env)
+		src, err := sourceConfig(url, cfg.Env)
 		if err != nil {
 			return nil, err
 		}
-		return storefront.WithFault(st.api, opts.SourceFault, 2*cmp.Or(cfg.Timeout, source.DefaultTimeout))
+		return storefront.WithFault(st.api, cfg.SourceFault, 2*cmp.Or(src.Timeout, source.DefaultTimeout))
 	})
 	if err != nil {
 		return "", err
 	}
-	if opts.SourceFault != "" {
-		desc += ", misbehaving: " + string(opts.SourceFault)
+	if cfg.SourceFault != "" {
+		desc += ", misbehaving: " + string(cfg.SourceFault)
 	}
 	sum.Source = desc
-	if opts.SourceFault != "" { // the built-in API ignores ?limit=1: only a misbehaving one is worth checking
-		if err := preflight(ctx, url, opts.Env, opts.Out); err != nil {
+	if cfg.SourceFault != "" { // the built-in API ignores ?limit=1: only a misbehaving one is worth checking
+		if err := preflight(ctx, url, cfg.Env, cfg.Out); err != nil {
 			return "", err
 		}
 	}
@@ -67,14 +68,14 @@ func (st *stack) startSource(ctx context.Context, sum *summary.Summary) (string,
 // startStore points the functions at a store of a kind other than FakeStore:
 // the external one at SourceBaseURL (its credentials in SOURCE_API_KEY), or
 // the kind's built-in stand-in.
-func (st *stack) startStore(sum *summary.Summary) (string, error) {
-	opts := st.opts
-	st.sourceEnv = map[string]string{"SOURCE_KIND": opts.SourceKind}
-	if opts.SourceBaseURL != "" {
-		sum.Source = opts.SourceKind + " store " + opts.SourceBaseURL
-		return opts.SourceBaseURL, nil
+func (st *Stack) startStore(sum *summary.Summary) (string, error) {
+	cfg := st.cfg
+	st.sourceEnv = map[string]string{"SOURCE_KIND": cfg.SourceKind}
+	if cfg.SourceBaseURL != "" {
+		sum.Source = cfg.SourceKind + " store " + cfg.SourceBaseURL
+		return cfg.SourceBaseURL, nil
 	}
-	h, served, secret, desc, err := storeHandler(opts.SourceKind, opts.Scale, opts.SourceFault)
+	h, served, secret, desc, err := storeHandler(cfg.SourceKind, cfg.Scale, cfg.SourceFault)
 	if err != nil {
 		return "", err
 	}
@@ -82,13 +83,13 @@ func (st *stack) startStore(sum *summary.Summary) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if opts.SourceFault != "" {
-		desc += ", misbehaving: " + string(opts.SourceFault)
+	if cfg.SourceFault != "" {
+		desc += ", misbehaving: " + string(cfg.SourceFault)
 	}
 	// The stand-in listens on another port each run: its records name it
 	// by its kind, so that an unchanged store writes unchanged snapshots.
 	st.served = served
-	st.sourceEnv["SOURCE_API_KEY"], st.sourceEnv["SOURCE_STORE"] = secret, "built-in "+opts.SourceKind+" stand-in"
+	st.sourceEnv["SOURCE_API_KEY"], st.sourceEnv["SOURCE_STORE"] = secret, "built-in "+cfg.SourceKind+" stand-in"
 	// The stand-in finishes a bulk export at once: ask after it often; and
 	// it is no shared host to spare (the user's SOURCE_RATE_LIMIT wins).
 	st.sourceEnv["SHOPIFY_BULK_POLL"], st.sourceEnv["SOURCE_RATE_LIMIT"] = "100ms", "1000"

@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"fmt"
@@ -19,13 +19,13 @@ import (
 // The credentials the local store stand-ins accept: made up, local, and
 // never a real store's.
 const (
-	localShopifyToken = "shpat_shoplake_local"
-	localWooKey       = "ck_shoplake_local"
-	localWooSecret    = "cs_shoplake_local"
+	LocalShopifyToken = "shpat_shoplake_local"
+	LocalWooKey       = "ck_shoplake_local"
+	LocalWooSecret    = "cs_shoplake_local"
 )
 
-// storeFaults are the --source-fault names of each store stand-in.
-var storeFaults = map[string][]string{
+// StoreFaults are the --source-fault names of each store stand-in.
+var StoreFaults = map[string][]string{
 	connect.Shopify:     shopifyFaultNames(),
 	connect.WooCommerce: {"credentials-refused", "503-run", "html-page", "cut-off"},
 }
@@ -43,8 +43,8 @@ func shopifyFaultNames() []string {
 // products, customers and orders, misbehaving as fault says; and the
 // credentials the functions send it (SOURCE_API_KEY) and its description.
 func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Handler, served func() int64, secret, desc string, err error) {
-	if fault != "" && !slices.Contains(storeFaults[kind], string(fault)) {
-		return nil, nil, "", "", fmt.Errorf("unknown %s fault %q (one of: %s)", kind, fault, strings.Join(storeFaults[kind], ", "))
+	if fault != "" && !slices.Contains(StoreFaults[kind], string(fault)) {
+		return nil, nil, "", "", fmt.Errorf("unknown %s fault %q (one of: %s)", kind, fault, strings.Join(StoreFaults[kind], ", "))
 	}
 	holds := "the FakeStore snapshot (20 products, 10 customers, 7 orders)"
 	if scale > 0 {
@@ -52,7 +52,7 @@ func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Hand
 	}
 	switch kind {
 	case connect.Shopify:
-		cfg := shopifyapi.Config{Token: localShopifyToken}
+		cfg := shopifyapi.Config{Token: LocalShopifyToken}
 		var data shopifyapi.Connections
 		if scale > 0 {
 			// Shopify's own bucket (1,000 points restoring 50 a second)
@@ -75,7 +75,7 @@ func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Hand
 				return nil, nil, "", "", err
 			}
 		}
-		return api, api.Served, localShopifyToken, "built-in Shopify stand-in (GraphQL Admin API " + connect.DefaultShopifyAPIVersion + ") holding " + holds, nil
+		return api, api.Served, LocalShopifyToken, "built-in Shopify stand-in (GraphQL Admin API " + connect.DefaultShopifyAPIVersion + ") holding " + holds, nil
 	case connect.WooCommerce:
 		var data map[string][]wooapi.Record
 		if scale <= 0 {
@@ -84,7 +84,7 @@ func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Hand
 				return nil, nil, "", "", err
 			}
 		}
-		woo := wooapi.NewServer(wooapi.Config{ConsumerKey: localWooKey, ConsumerSecret: localWooSecret}, data)
+		woo := wooapi.NewServer(wooapi.Config{ConsumerKey: LocalWooKey, ConsumerSecret: LocalWooSecret}, data)
 		if scale > 0 {
 			woo.GenerateStore(int(scale), int(scale), int(scale))
 		}
@@ -92,7 +92,7 @@ func storeHandler(kind string, scale int64, fault storefront.Fault) (h http.Hand
 		if fault != "" {
 			api = wooFault(api, fault)
 		}
-		return api, woo.Served, localWooKey + ":" + localWooSecret, "built-in WooCommerce stand-in (REST API v3) holding " + holds, nil
+		return api, woo.Served, LocalWooKey + ":" + LocalWooSecret, "built-in WooCommerce stand-in (REST API v3) holding " + holds, nil
 	}
 	return nil, nil, "", "", fmt.Errorf("no built-in stand-in for source %q", kind)
 }
@@ -132,7 +132,7 @@ func wooFault(api http.Handler, fault storefront.Fault) http.Handler {
 // serveLocal serves a built-in source on a free loopback port until the
 // stack closes, and returns its URL: handler builds what answers, knowing
 // the URL it will be reached at.
-func (st *stack) serveLocal(handler func(url string) (http.Handler, error)) (string, error) {
+func (st *Stack) serveLocal(handler func(url string) (http.Handler, error)) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("start the built-in source: %w", err)

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/progress"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
+	"github.com/shoplake/shoplake/functions/local/internal/stack"
 	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
 	"github.com/shoplake/shoplake/shared/config"
@@ -49,7 +50,7 @@ type Options struct {
 	// default), shopify or woocommerce, each with a built-in stand-in.
 	SourceKind string
 	// SourceFault, when set, makes the built-in API misbehave (see
-	// storefront.Fault, and storeFaults for the other kinds' stand-ins).
+	// storefront.Fault, and stack.StoreFaults for the other kinds' stand-ins).
 	SourceFault storefront.Fault
 	// AllowShrink lets IngestBatch and PollCarts accept an empty or collapsed
 	// listing (their allow_shrink request field).
@@ -85,9 +86,9 @@ func Run(ctx context.Context, opts Options) (*summary.Summary, error) {
 	}
 	defer lock.Release()
 	sum := &summary.Summary{Dir: opts.Dir, LogFile: filepath.Join(opts.Dir, "logs", "functions.log"), StartedAt: started.UTC(), SourceKind: opts.SourceKind}
-	st, err := start(ctx, opts, sum)
+	st, err := stack.Start(ctx, opts.stackConfig(), sum)
 	if st != nil {
-		defer st.close()
+		defer st.Close()
 	}
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func Run(ctx context.Context, opts Options) (*summary.Summary, error) {
 // phases are the steps of one run, in order: the daily batch, its loads,
 // the polls and their delivery, then dbt.
 type phases struct {
-	st      *stack
+	st      *stack.Stack
 	sum     *summary.Summary
 	opts    Options
 	started time.Time
@@ -136,20 +137,20 @@ func (ph *phases) ingest(ctx context.Context) error {
 	if opts.storeKind() {
 		what, total = "ingesting the store's products, customers and orders", 3*opts.Scale
 	}
-	stop := progress.Records(out, what, st.served, total)
+	stop := progress.Records(out, what, st.Served(), total)
 	defer stop()
 	end := ph.sum.StartPhase("ingest")
-	return end(callFunction(ctx, st.base+"/"+ingestbatch.FunctionName, opts.request(), &ph.sum.Ingest))
+	return end(callFunction(ctx, st.URL(ingestbatch.FunctionName), opts.request(), &ph.sum.Ingest))
 }
 
 // load plays Eventarc: a finalize event for every new raw generation,
 // after repairing what the warehouse lost of the snapshots.
 func (ph *phases) load(ctx context.Context) error {
 	st, opts, out := ph.st, ph.opts, ph.opts.Out
-	ea := emulation.NewEventarc(emulation.EventarcConfig{Bucket: st.gcs.Bucket(names.Bucket), BucketName: names.Bucket,
-		Target: st.base + "/" + loadrawobject.FunctionName, RecordPath: emulation.RecordPath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
+	ea := emulation.NewEventarc(emulation.EventarcConfig{Bucket: st.Bucket(), BucketName: names.Bucket,
+		Target: st.URL(loadrawobject.FunctionName), RecordPath: emulation.RecordPath(opts.Dir), Policy: emulation.EventarcRedelivery, Out: out})
 	fmt.Fprintf(out, "Eventarc (Cloud Storage) → %s\n", loadrawobject.FunctionName)
-	if err := audit.RepairSnapshots(ctx, st.wh.DB(), st.gcs.Bucket(names.Bucket), ea, out); err != nil {
+	if err := audit.RepairSnapshots(ctx, st.Warehouse().DB(), st.Bucket(), ea, out); err != nil {
 		return err
 	}
 	stop := progress.Every(out, 2*time.Second, "loading:", "objects", ea.Delivered, ea.Pending)
@@ -173,20 +174,20 @@ func (ph *phases) stream(ctx context.Context) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(streamMemoryLimit))
 	}
-	push := st.deliverer()
-	if err := st.deliverBacklog(ctx, push, sum); err != nil {
+	push := st.Push()
+	if err := ph.deliverBacklog(ctx, push); err != nil {
 		return err
 	}
 	// With every earlier event delivered, what PollCarts remembers
 	// publishing must be what the warehouse holds; where it is not, the
 	// poll publishes the difference again.
-	ledger := audit.NewLedger(st.gcs.Bucket(names.Bucket), st.wh.DB())
+	ledger := audit.NewLedger(st.Bucket(), st.Warehouse().DB())
 	realigned, err := ledger.Realign(ctx, out)
 	if err != nil {
 		return err
 	}
 	for n := 1; ; n++ {
-		report, err := st.pollAndStream(ctx, push, sum)
+		report, err := ph.pollAndStream(ctx, push)
 		sum.Polls = append(sum.Polls, report)
 		if err != nil {
 			return err
@@ -212,17 +213,26 @@ func (ph *phases) stream(ctx context.Context) error {
 // transform collects what the raw tables hold, then runs dbt when the
 // marts are behind them.
 func (ph *phases) transform(ctx context.Context) error {
-	if err := ph.sum.Collect(ctx, ph.st.wh); err != nil {
+	if err := ph.sum.Collect(ctx, ph.st.Warehouse()); err != nil {
 		return err
 	}
 	end := ph.sum.StartPhase("dbt")
-	return end(ph.st.transforms(ctx, ph.sum))
+	return end(ph.transforms(ctx))
 }
 
 // streamMemoryLimit is the Go heap's soft limit while carts are polled and
 // delivered: with DuckDB's own 192MB, it keeps the runner near 512 MiB
 // however large the backlog.
 const streamMemoryLimit = 192 << 20
+
+// stackConfig is the configuration of the run's stack of stand-ins.
+func (o Options) stackConfig() stack.Config {
+	return stack.Config{
+		Dir: o.Dir, Port: o.Port, SourceBaseURL: o.SourceBaseURL, SourceKind: o.SourceKind,
+		Scale: o.Scale, Changing: o.PollEvery > 0, SourceFault: o.SourceFault, Rebuild: o.Rebuild,
+		Env: o.Env, Out: o.Out,
+	}
+}
 
 // storeKind reports whether the run reads a store other than FakeStore,
 // as canonical records whose orders PollCarts polls (connect.Canonical).

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -15,37 +15,30 @@ import (
 	"github.com/shoplake/shoplake/shared/lake"
 )
 
-// deliverer returns the push subscription's delivery to StreamCartEvents.
-func (s *stack) deliverer() emulation.Deliverer {
-	// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
-	// printed (default 5s).
-	every, _ := time.ParseDuration(envOr(s.opts.Env, "SHOPLAKE_PROGRESS_EVERY", ""))
-	return s.ps.Deliverer(s.gcs.Bucket(names.Bucket), s.base+"/"+streamcartevents.FunctionName, s.opts.Out, every)
-}
-
 // deliverBacklog delivers the events an interrupted run published but did
 // not deliver, before anything new is polled.
-func (s *stack) deliverBacklog(ctx context.Context, push emulation.Deliverer, sum *summary.Summary) error {
+func (ph *phases) deliverBacklog(ctx context.Context, push emulation.Deliverer) error {
+	st, sum, out := ph.st, ph.sum, ph.opts.Out
 	// Only whether there is a backlog: the delivery counts it (and prints
 	// how much) as it starts.
-	backlog, err := s.ps.HasBacklog()
+	backlog, err := st.PubSub().HasBacklog()
 	if err != nil || !backlog {
 		return err
 	}
-	fmt.Fprintf(s.opts.Out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
+	fmt.Fprintf(out, "Pub/Sub push (%s) → %s: events published by an interrupted run, delivering them first\n",
 		names.Subscription, streamcartevents.FunctionName)
 	end := sum.StartPhase("backlog")
 	stats, err := push.Drain(ctx)
 	err = end(err)
 	sum.Backlog = stats
-	fmt.Fprintf(s.opts.Out, "  %s\n", stats)
+	fmt.Fprintf(out, "  %s\n", stats)
 	return err
 }
 
 // pollAndStream calls PollCarts and delivers what it published: while the
 // poll runs when the deliverer can follow it, else after it.
-func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum *summary.Summary) (summary.PollReport, error) {
-	out := s.opts.Out
+func (ph *phases) pollAndStream(ctx context.Context, push emulation.Deliverer) (summary.PollReport, error) {
+	st, sum, opts, out := ph.st, ph.sum, ph.opts, ph.opts.Out
 	start := time.Now()
 	var r summary.PollReport
 	fmt.Fprintf(out, "Cloud Scheduler → %s; Pub/Sub push (%s) → %s, archived under gs://%s/%s\n",
@@ -68,12 +61,12 @@ func (s *stack) pollAndStream(ctx context.Context, push emulation.Deliverer, sum
 		}()
 	}
 	what := "carts"
-	if s.opts.storeKind() {
+	if opts.storeKind() {
 		what = "the store's orders"
 	}
-	stop := progress.Records(out, "polling "+what, s.served, s.opts.Scale)
+	stop := progress.Records(out, "polling "+what, st.Served(), opts.Scale)
 	end := sum.StartPhase("poll")
-	pollErr := end(callFunction(ctx, s.base+"/"+pollcarts.FunctionName, s.opts.request(), &r.Poll))
+	pollErr := end(callFunction(ctx, st.URL(pollcarts.FunctionName), opts.request(), &r.Poll))
 	stop()
 	close(polled)
 	if pollErr == nil {

@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -22,14 +23,46 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/summary"
 	"github.com/shoplake/shoplake/functions/local/storefront"
+	"github.com/shoplake/shoplake/functions/streamcartevents"
 	"github.com/shoplake/shoplake/shared/config"
 	"github.com/shoplake/shoplake/shared/logging"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
 
-// stack is the running set of stand-ins and functions.
-type stack struct {
-	opts Options
+// Config configures the stack.
+type Config struct {
+	// Dir holds everything a run keeps: gcs/, warehouse.duckdb, logs/,
+	// pubsub/, the record of delivered objects.
+	Dir string
+	// Port is where the functions listen on 127.0.0.1; 0 picks a free port.
+	Port int
+	// SourceBaseURL points at an external store; empty serves the built-in
+	// stand-in of SourceKind.
+	SourceBaseURL string
+	// SourceKind is the kind of store read (SOURCE_KIND): fakestore,
+	// shopify or woocommerce.
+	SourceKind string
+	// Scale, when positive, makes the built-in stand-in serve that many
+	// deterministic synthetic records per entity instead of the snapshot,
+	// and Changing makes FakeStore's synthetic carts change between polls.
+	Scale    int64
+	Changing bool
+	// SourceFault, when set, makes the built-in stand-in misbehave (see
+	// storefront.Fault, and StoreFaults for the other kinds').
+	SourceFault storefront.Fault
+	// Rebuild deletes the warehouse first, so that it is rebuilt from the
+	// lake (which the stack also does when it finds the warehouse missing).
+	Rebuild bool
+	// Env supplies the user's settings (SOURCE_*, LOG_LEVEL,
+	// PUBSUB_EMULATOR_HOST, SHOPLAKE_DUCKDB_MEMORY, …).
+	Env config.Lookup
+	// Out receives the lines saying what was started.
+	Out io.Writer
+}
+
+// Stack is the running set of stand-ins and the functions wired to them.
+type Stack struct {
+	cfg  Config
 	base string // URL of the functions
 	api  *storefront.Server
 	// served counts the records the built-in source answered (nil for an
@@ -46,29 +79,63 @@ type stack struct {
 	closers   []func()
 }
 
-// releaseWarehouse closes the warehouse file so that another process (dbt)
+// URL is the address of the named function.
+func (s *Stack) URL(function string) string { return s.base + "/" + function }
+
+// Bucket is the lake's bucket on fake-gcs-server.
+func (s *Stack) Bucket() *storage.BucketHandle { return s.gcs.Bucket(names.Bucket) }
+
+// Warehouse is the DuckDB warehouse the functions write to; it is closed
+// once ReleaseWarehouse is called.
+func (s *Stack) Warehouse() *duckdb.Warehouse { return s.wh }
+
+// PubSub is the Pub/Sub stand-in.
+func (s *Stack) PubSub() *emulation.PubSub { return s.ps }
+
+// Served returns the count of records the built-in source has answered, or
+// nil for an external source.
+func (s *Stack) Served() func() int64 { return s.served }
+
+// Push is the push subscription's delivery to StreamCartEvents.
+func (s *Stack) Push() emulation.Deliverer {
+	// SHOPLAKE_PROGRESS_EVERY changes how often delivery progress is
+	// printed (default 5s).
+	every, _ := time.ParseDuration(envOr(s.cfg.Env, "SHOPLAKE_PROGRESS_EVERY", ""))
+	return s.ps.Deliverer(s.Bucket(), s.URL(streamcartevents.FunctionName), s.cfg.Out, every)
+}
+
+// ReleaseWarehouse closes the warehouse file so that another process (dbt)
 // can open it; the functions must not run after it.
-func (s *stack) releaseWarehouse() {
+func (s *Stack) ReleaseWarehouse() {
 	if s.wh != nil && !s.whClosed {
 		s.whClosed = true
 		s.wh.Close()
 	}
 }
 
-func (s *stack) close() {
+// Close stops everything the stack started, in reverse order.
+func (s *Stack) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
 }
 
-// start brings up the stand-ins and serves the functions.
-func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, error) {
-	st := &stack{opts: opts}
-	out := opts.Out
-	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o755); err != nil {
-		return st, fmt.Errorf("create %s: %w", opts.Dir, err)
+// Start brings up the stand-ins and serves the functions, and records in
+// sum what it started: the source, the warehouse, and a rebuild from the
+// lake. The caller closes the stack, even when Start fails.
+func Start(ctx context.Context, cfg Config, sum *summary.Summary) (*Stack, error) {
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
 	}
-	addr, err := reservePort(opts.Port)
+	if cfg.Env == nil {
+		cfg.Env = config.Map(nil)
+	}
+	st := &Stack{cfg: cfg}
+	out := cfg.Out
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "logs"), 0o755); err != nil {
+		return st, fmt.Errorf("create %s: %w", cfg.Dir, err)
+	}
+	addr, err := reservePort(cfg.Port)
 	if err != nil {
 		return st, err
 	}
@@ -77,7 +144,7 @@ func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, err
 		return st, fmt.Errorf("open function log: %w", err)
 	}
 	st.closers = append(st.closers, func() { logFile.Close() })
-	level, err := logging.ParseLevel(envOr(opts.Env, "LOG_LEVEL", "info"))
+	level, err := logging.ParseLevel(envOr(cfg.Env, "LOG_LEVEL", "info"))
 	if err != nil {
 		return st, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
@@ -91,7 +158,7 @@ func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, err
 	if err := st.startStorage(ctx); err != nil {
 		return st, err
 	}
-	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", names.Bucket, filepath.Join(opts.Dir, "gcs"))
+	fmt.Fprintf(out, "lake:      gs://%s on fake-gcs-server (%s)\n", names.Bucket, filepath.Join(cfg.Dir, "gcs"))
 
 	if err := st.openWarehouse(ctx, sum); err != nil {
 		return st, err
@@ -104,7 +171,7 @@ func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, err
 	if err := st.register(ctx, baseURL, logFile); err != nil {
 		return st, err
 	}
-	st.base, err = serveOn(ctx, addr, opts.Port == 0)
+	st.base, err = serveOn(ctx, addr, cfg.Port == 0)
 	if err != nil {
 		return st, err
 	}
@@ -116,11 +183,11 @@ func start(ctx context.Context, opts Options, sum *summary.Summary) (*stack, err
 // openWarehouse opens the DuckDB warehouse (after deleting it, with
 // Rebuild), and rebuilds from the lake a warehouse that is new while the
 // lake holds data.
-func (st *stack) openWarehouse(ctx context.Context, sum *summary.Summary) error {
-	opts, out := st.opts, st.opts.Out
-	dbPath := names.Warehouse(opts.Dir)
-	if opts.Rebuild {
-		if err := audit.RemoveWarehouse(opts.Dir); err != nil {
+func (st *Stack) openWarehouse(ctx context.Context, sum *summary.Summary) error {
+	cfg, out := st.cfg, st.cfg.Out
+	dbPath := names.Warehouse(cfg.Dir)
+	if cfg.Rebuild {
+		if err := audit.RemoveWarehouse(cfg.Dir); err != nil {
 			return err
 		}
 	}
@@ -130,7 +197,7 @@ func (st *stack) openWarehouse(ctx context.Context, sum *summary.Summary) error 
 	// it spills to disk past it), so that the runner's memory stays flat
 	// at any scale.
 	var err error
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: names.RawDataset, MemoryLimit: envOr(opts.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
+	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: names.RawDataset, MemoryLimit: envOr(cfg.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
 		duckdb.BucketObjects{Client: st.gcs})
 	if err != nil {
 		if errors.Is(err, duckdb.ErrLocked) {
@@ -143,14 +210,14 @@ func (st *stack) openWarehouse(ctx context.Context, sum *summary.Summary) error 
 		}
 		return err
 	}
-	st.closers = append(st.closers, st.releaseWarehouse)
+	st.closers = append(st.closers, st.ReleaseWarehouse)
 	sum.Warehouse = dbPath
 	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
-	if !newWarehouse || !lakeHasData(opts.Dir) {
+	if !newWarehouse || !lakeHasData(cfg.Dir) {
 		return nil
 	}
 	fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
-	n, err := audit.RebuildFromLake(ctx, opts.Dir, st.gcs.Bucket(names.Bucket), st.wh)
+	n, err := audit.RebuildFromLake(ctx, cfg.Dir, st.gcs.Bucket(names.Bucket), st.wh)
 	if err != nil {
 		return fmt.Errorf("rebuild the warehouse from the lake: %w", err)
 	}
@@ -161,28 +228,28 @@ func (st *stack) openWarehouse(ctx context.Context, sum *summary.Summary) error 
 
 // openPubSub starts Pub/Sub: the gcloud emulator PUBSUB_EMULATOR_HOST
 // names, or pstest in-process with its backlog on disk.
-func (st *stack) openPubSub(ctx context.Context) error {
-	emulator := envOr(st.opts.Env, "PUBSUB_EMULATOR_HOST", "")
+func (st *Stack) openPubSub(ctx context.Context) error {
+	emulator := envOr(st.cfg.Env, "PUBSUB_EMULATOR_HOST", "")
 	var err error
-	st.ps, err = emulation.StartPubSub(ctx, emulator, filepath.Join(st.opts.Dir, "pubsub"))
+	st.ps, err = emulation.StartPubSub(ctx, emulator, filepath.Join(st.cfg.Dir, "pubsub"))
 	if err != nil {
 		return err
 	}
 	st.closers = append(st.closers, st.ps.Close)
 	if emulator != "" {
-		fmt.Fprintf(st.opts.Out, "pubsub:    gcloud emulator at %s\n", emulator)
+		fmt.Fprintf(st.cfg.Out, "pubsub:    gcloud emulator at %s\n", emulator)
 	} else {
-		fmt.Fprintf(st.opts.Out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(st.opts.Dir, "pubsub"))
+		fmt.Fprintf(st.cfg.Out, "pubsub:    pstest in-process, undelivered messages kept in %s\n", filepath.Join(st.cfg.Dir, "pubsub"))
 	}
 	return nil
 }
 
 // startStorage starts fake-gcs-server on disk and a client reaching it
 // through STORAGE_EMULATOR_HOST, as tests of production code do.
-func (st *stack) startStorage(ctx context.Context) error {
+func (st *Stack) startStorage(ctx context.Context) error {
 	// Downloads are routed by Host header, so the fake must know the address
 	// it is reached at: give it a port up front and name it as its public host.
-	root := filepath.Join(st.opts.Dir, "gcs")
+	root := filepath.Join(st.cfg.Dir, "gcs")
 	var srv *fakestorage.Server
 	gcsAddr, err := onFreePort(func(addr string) (err error) {
 		_, gcsPort, _ := net.SplitHostPort(addr)
