@@ -8,26 +8,29 @@
 // events to LoadRawObject) and the push subscription (Pub/Sub messages to
 // StreamCartEvents), then runs dbt. It is what `make run` runs.
 //
-// Layout. This package holds the flags (main.go), the phases of a run
-// (run.go, stream.go, transforms.go), the stack of stand-ins and the
-// functions wired to them (stack.go, source.go, stores.go, wiring.go,
-// ports.go), the audits of the warehouse against PollCarts' state and its
-// load records, and its rebuild from the lake (carts.go, snapshots.go,
-// rebuild.go), and what a run did: its summary (summary.go, print.go) and
-// the report page's data (reportpage.go, health.go). Below it, each
-// package does one job and imports only downward:
+// Layout. This package holds the flags, the signals and one call of the
+// runner. Below it, each package does one job and imports only packages
+// below it (layers_test.go checks this):
 //
-//	functions/local (main)
-//	├── internal/dbtrun     dbt build, freshness, build state, Decide, metrics
-//	│     └── progress, rundir
-//	├── internal/emulation  Pub/Sub push, Eventarc, one redelivery routine
-//	│     └── names, progress, queue, rundir
-//	├── internal/queue      the disk backlog of cart-events  └── rundir
-//	├── internal/progress   progress lines, peak memory
-//	├── internal/rundir     the run directory's lock, write-fsync-rename
-//	├── internal/names      the cloud resources' local names
-//	├── report              the HTML report page
-//	└── storefront, shopifyapi, wooapi   the stores' stand-ins
+//	functions/local (main)      flags, signals, runner.Run, the report
+//	└── internal/runner         the phases of a run: ingest, load, poll and
+//	    │                       stream, dbt; the audits between them
+//	    └── internal/stack      the stand-ins started, the functions wired
+//	        │                   (emulator hosts, functions registry)
+//	        └── internal/summary  what a run did: summary, history, Print,
+//	            │                 the report page's data
+//	            └── internal/audit  cart ledger, damaged snapshots, rebuild
+//	                │               from the lake
+//	                ├── internal/emulation  Pub/Sub push, Eventarc, one
+//	                │                       redelivery routine
+//	                ├── internal/dbtrun     dbt build, freshness, build
+//	                │                       state, Decide, metrics
+//	                └── internal/queue      the disk backlog of cart events
+//	                    └── internal/names, internal/progress, internal/rundir
+//
+// Beside them, report draws the HTML page, and storefront, shopifyapi and
+// wooapi are the stores' stand-ins (shopifyapi and wooapi serve
+// storefront's catalogue).
 //
 //	go run ./functions/local [--dir .local] [--port 8080] [--scale N] [--poll-every 1m [--polls N]]
 //
