@@ -101,6 +101,29 @@ func killAt(t *testing.T, dir, marker string, args ...string) {
 	cmd.Wait()
 }
 
+// loseUndeliveredEvents deletes the Pub/Sub backlog a killed run left. When
+// the kill came after every event was delivered, it loses the newest
+// carts' events from the warehouse instead, so that PollCarts' state still
+// holds events the warehouse lacks and the rerun must realign them.
+func loseUndeliveredEvents(t *testing.T, dir string) {
+	t.Helper()
+	q, err := queue.Open(filepath.Join(dir, "pubsub", names.Subscription))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := q.HasPending()
+	q.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "pubsub")); err != nil {
+		t.Fatal(err)
+	}
+	if !pending {
+		loseNewestCarts(t, dir, 5)
+	}
+}
+
 // TestRunsConvergeAfterACrashAtEachPhase kills the runner's whole process
 // group with SIGKILL at each phase, runs again, and expects the marts of a
 // clean run of the same input; the lake's archive holds every event in raw.
@@ -133,27 +156,7 @@ func TestRunsConvergeAfterACrashAtEachPhase(t *testing.T) {
 			// The poll committed its state: the lost events are found by
 			// the cart audit and published again.
 			name: "after the poll, then its undelivered events deleted", marker: "  fetched ",
-			damage: func(t *testing.T, dir string) {
-				q, err := queue.Open(filepath.Join(dir, "pubsub", names.Subscription))
-				if err != nil {
-					t.Fatal(err)
-				}
-				pending, err := q.HasPending()
-				q.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.RemoveAll(filepath.Join(dir, "pubsub")); err != nil {
-					t.Fatal(err)
-				}
-				if !pending {
-					// The kill came after every event was delivered: lose
-					// the newest carts' events from the warehouse instead,
-					// so that the state still holds events the warehouse
-					// lacks and the rerun must realign them.
-					loseNewestCarts(t, dir, 5)
-				}
-			},
+			damage:    loseUndeliveredEvents,
 			realigned: true,
 		},
 		{name: "during dbt", marker: "dbt build (local target)"},

@@ -66,24 +66,7 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 		if i != 1 {
 			continue
 		}
-		const want = "schema drift products: added colour (string) in 20 of 20; stopped arriving image (missing in all 20)"
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("the drifting run's summary lacks %q:\n%s", want, r.stdout)
-		}
-		for _, e := range lastRun(t, dir).Entities {
-			if e.Entity == "products" && (e.Valid != 20 || e.LoadedRows != 20) {
-				t.Errorf("the drifting products were not all loaded: %+v", e)
-			}
-		}
-		html, err := os.ReadFile(summary.ReportPath(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range []string{"added <code>colour</code> (string) in 20", "stopped arriving: <code>image</code> in 20 of 20"} {
-			if !bytes.Contains(html, []byte(s)) {
-				t.Errorf("the report of the drifting run lacks %q", s)
-			}
-		}
+		checkDriftingRun(t, dir, r.stdout)
 	}
 
 	html, err := os.ReadFile(summary.ReportPath(dir))
@@ -99,6 +82,39 @@ func TestReportShowsEveryRunAndDrift(t *testing.T) {
 		}
 	}
 
+	checkReportInBrowser(t, dir)
+}
+
+// checkDriftingRun checks the run of the source whose products drift:
+// its summary names the drift, every product is loaded, and the report
+// shows the drift.
+func checkDriftingRun(t *testing.T, dir, stdout string) {
+	t.Helper()
+	const want = "schema drift products: added colour (string) in 20 of 20; stopped arriving image (missing in all 20)"
+	if !strings.Contains(stdout, want) {
+		t.Errorf("the drifting run's summary lacks %q:\n%s", want, stdout)
+	}
+	for _, e := range lastRun(t, dir).Entities {
+		if e.Entity == "products" && (e.Valid != 20 || e.LoadedRows != 20) {
+			t.Errorf("the drifting products were not all loaded: %+v", e)
+		}
+	}
+	html, err := os.ReadFile(summary.ReportPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"added <code>colour</code> (string) in 20", "stopped arriving: <code>image</code> in 20 of 20"} {
+		if !bytes.Contains(html, []byte(s)) {
+			t.Errorf("the report of the drifting run lacks %q", s)
+		}
+	}
+}
+
+// checkReportInBrowser draws the report in Chromium: every run and every
+// chart drawn, the headline figures the summary printed, the latest run's
+// drift, and no console error.
+func checkReportInBrowser(t *testing.T, dir string) {
+	t.Helper()
 	p := openInChromium(t, summary.ReportPath(dir), filepath.Join(artefacts(t), "report.png"))
 	if len(p.Problems) > 0 {
 		t.Errorf("the browser reported:\n%s", strings.Join(p.Problems, "\n"))
