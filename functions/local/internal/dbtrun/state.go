@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
+	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -103,12 +105,12 @@ func WriteState(dir string, st State) error {
 func RawMarks(ctx context.Context, db *sql.DB) (string, error) {
 	var events, loads, rejected int64
 	var lastEvent, lastLoad sql.NullString
-	err := db.QueryRowContext(ctx, `select
-		(select count(*) from bq_raw.cart_events),
-		(select cast(max(ingested_at) as varchar) from bq_raw.cart_events),
-		(select count(*) from bq_raw._load_metadata),
-		(select cast(max(loaded_at) as varchar) from bq_raw._load_metadata),
-		(select count(*) from bq_raw.cart_events_rejected)`).Scan(&events, &lastEvent, &loads, &lastLoad, &rejected)
+	err := db.QueryRowContext(ctx, fmt.Sprintf(`select
+		(select count(*) from %[1]s),
+		(select cast(max(ingested_at) as varchar) from %[1]s),
+		(select count(*) from %[2]s),
+		(select cast(max(loaded_at) as varchar) from %[2]s),
+		(select count(*) from %[3]s)`, names.Raw(schema.CartEvents), names.Raw(schema.LoadMetadata), names.Raw(schema.CartEventsRejected))).Scan(&events, &lastEvent, &loads, &lastLoad, &rejected)
 	if err != nil {
 		return "", fmt.Errorf("read the raw tables' high-water marks: %w", err)
 	}

@@ -21,6 +21,10 @@ const (
 	WarehouseFile = "warehouse.duckdb"
 )
 
+// Raw is the qualified name of a raw table (one of shared/schema's), as
+// the local warehouse's SQL names it: bq_raw.<table>.
+func Raw(table string) string { return RawDataset + "." + table }
+
 // Warehouse is the path of the warehouse file in the run directory dir.
 func Warehouse(dir string) string { return filepath.Join(dir, WarehouseFile) }
 

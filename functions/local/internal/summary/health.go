@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/shoplake/shoplake/functions/local/internal/dbtrun"
+	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/report"
+	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/warehouse"
 )
 
@@ -116,7 +118,7 @@ func martHealths(c *counter, dir string, stale bool, strictest time.Duration, no
 func deadLetters(ctx context.Context, db *sql.DB, since time.Time, p *report.Page) error {
 	err := query(ctx, db, `select regexp_replace(reason, '^line [0-9]+: ', '') as kind,
 			count(distinct message_id || '#' || coalesce(event_index, 0))
-		from bq_raw.cart_events_rejected
+		from `+names.Raw(schema.CartEventsRejected)+`
 		where received_at >= ? group by kind`,
 		func(rows *sql.Rows) error {
 			r := report.Reject{Entity: "cart events"}
@@ -136,7 +138,7 @@ func deadLetters(ctx context.Context, db *sql.DB, since time.Time, p *report.Pag
 func invocations(ctx context.Context, db *sql.DB, p *report.Page) error {
 	err := query(ctx, db, `select function_name, count(*), count(*) filter (where status = 'failed'),
 			arg_max(status, started_at), max(started_at), sum(records_in), sum(records_rejected)
-		from bq_raw.pipeline_runs group by function_name order by function_name`,
+		from `+names.Raw(schema.PipelineRuns)+` group by function_name order by function_name`,
 		func(rows *sql.Rows) error {
 			var f report.Function
 			if err := rows.Scan(&f.Name, &f.Runs, &f.Failed, &f.LastStatus, &f.LastRun, &f.RecordsIn, &f.Rejected); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/shoplake/shoplake/functions/local/internal/rundir"
 	"github.com/shoplake/shoplake/functions/pollcarts"
 	"github.com/shoplake/shoplake/shared/drift"
+	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/warehouse"
 	"github.com/shoplake/shoplake/shared/warehouse/duckdb"
 )
@@ -142,7 +143,7 @@ func (s *Summary) Collect(ctx context.Context, wh *duckdb.Warehouse) error {
 			}
 			r.Seconds += d.Seconds
 			err := wh.DB().QueryRowContext(ctx,
-				"select coalesce(sum(row_count), 0) from bq_raw._load_metadata where object_name = ? and generation = ?",
+				"select coalesce(sum(row_count), 0) from "+names.Raw(schema.LoadMetadata)+" where object_name = ? and generation = ?",
 				"gs://"+names.Bucket+"/"+d.Object, d.Generation).Scan(&r.LoadedRows)
 			if err != nil {
 				return fmt.Errorf("read load of %s: %w", d.Object, err)
@@ -155,12 +156,12 @@ func (s *Summary) Collect(ctx context.Context, wh *duckdb.Warehouse) error {
 		r.TableRows = n
 		s.Entities = append(s.Entities, r)
 	}
-	err := wh.DB().QueryRowContext(ctx, "select count(*), count(distinct event_id) from bq_raw.cart_events").
+	err := wh.DB().QueryRowContext(ctx, "select count(*), count(distinct event_id) from "+names.Raw(schema.CartEvents)).
 		Scan(&s.Streaming.CartEventRows, &s.Streaming.DistinctEvents)
 	if err != nil {
 		return fmt.Errorf("count cart events: %w", err)
 	}
-	if s.Streaming.RejectedEvents, err = wh.CountRows(ctx, "cart_events_rejected"); err != nil {
+	if s.Streaming.RejectedEvents, err = wh.CountRows(ctx, schema.CartEventsRejected); err != nil {
 		return err
 	}
 	s.NothingChanged = len(s.Deliveries) == 0 && !s.Rebuilt && !s.Carts.Realigned
