@@ -258,6 +258,8 @@ type request struct {
 
 var pathRE = regexp.MustCompile(`^/admin/api/([^/]+)/graphql\.json$`)
 
+// ServeHTTP answers the Admin GraphQL endpoint and the bulk operations'
+// result files.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/bulk-results/") {
 		s.serveBulkResult(w, r)

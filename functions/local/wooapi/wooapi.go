@@ -145,6 +145,7 @@ func (s *Server) OnRequest(h Hook) {
 
 const prefix = "/wp-json/wc/v3/"
 
+// ServeHTTP answers the REST endpoints of products, customers and orders.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok || !slices.Contains([]string{"products", "customers", "orders"}, endpoint) {

@@ -207,6 +207,8 @@ type Ledger struct {
 	dataset string
 }
 
+// NewLedger returns the ledger of PollCarts' state object in bucket and of
+// the raw cart events in the warehouse db.
 func NewLedger(bucket *storage.BucketHandle, db *sql.DB) *Ledger {
 	return &Ledger{store: state.NewStore(bucket, names.StateObject), db: db, dataset: names.RawDataset}
 }

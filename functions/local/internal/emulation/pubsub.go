@@ -32,6 +32,11 @@ type PubSub struct {
 	queue, deadLetter *queue.Queue
 }
 
+// StartPubSub starts Pub/Sub: the gcloud emulator at emulatorHost when it
+// is set, else pstest in-process with the stream's and the dead-letter
+// hold's backlogs kept on disk under dir. It creates the topics and
+// subscriptions as Terraform names them, and points PUBSUB_EMULATOR_HOST at
+// the stand-in for the functions' clients.
 func StartPubSub(ctx context.Context, emulatorHost, dir string) (*PubSub, error) {
 	ps := &PubSub{Emulator: emulatorHost}
 	if emulatorHost == "" {
@@ -76,6 +81,7 @@ func StartPubSub(ctx context.Context, emulatorHost, dir string) (*PubSub, error)
 	return ps, nil
 }
 
+// Close closes the client, the in-process server and the backlogs.
 func (ps *PubSub) Close() {
 	if ps.client != nil {
 		ps.client.Close()

@@ -38,6 +38,7 @@ func (s PushStats) since(before PushStats) PushStats {
 	}
 }
 
+// String says what a delivery did, in one line of the run's output.
 func (s PushStats) String() string {
 	messages := "messages"
 	if s.Acked+s.DeadLettered == 1 {

@@ -58,6 +58,7 @@ type Position struct {
 	Off int64
 }
 
+// String is the position as segment-offset, for messages and logs.
 func (p Position) String() string { return fmt.Sprintf("%06d-%d", p.Seg, p.Off) }
 
 // Open opens (or creates) the queue in dir, dropping a record cut
