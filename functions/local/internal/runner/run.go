@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -166,14 +164,7 @@ func (ph *phases) load(ctx context.Context) error {
 // every PollEvery if asked), and the cart ledger after.
 func (ph *phases) stream(ctx context.Context) error {
 	st, opts, out, sum := ph.st, ph.opts, ph.opts.Out, ph.sum
-	// fake-gcs-server holds whole objects in memory while they are written
-	// and read: give that memory back before the stream starts, which then
-	// runs within a memory budget (a soft limit: the collector works harder
-	// near it), unless GOMEMLIMIT says otherwise.
-	debug.FreeOSMemory()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(streamMemoryLimit))
-	}
+	defer st.LimitMemory()()
 	push := st.Push()
 	if err := ph.deliverBacklog(ctx, push); err != nil {
 		return err
@@ -219,11 +210,6 @@ func (ph *phases) transform(ctx context.Context) error {
 	end := ph.sum.StartPhase("dbt")
 	return end(ph.transforms(ctx))
 }
-
-// streamMemoryLimit is the Go heap's soft limit while carts are polled and
-// delivered: with DuckDB's own 192MB, it keeps the runner near 512 MiB
-// however large the backlog.
-const streamMemoryLimit = 192 << 20
 
 // stackConfig is the configuration of the run's stack of stand-ins.
 func (o Options) stackConfig() stack.Config {

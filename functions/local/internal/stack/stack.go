@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/shoplake/shoplake/functions/entrypoints"
-	"github.com/shoplake/shoplake/functions/local/internal/audit"
 	"github.com/shoplake/shoplake/functions/local/internal/emulation"
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/functions/local/internal/summary"
@@ -85,10 +85,6 @@ func (s *Stack) URL(function string) string { return s.base + "/" + function }
 // Bucket is the lake's bucket on fake-gcs-server.
 func (s *Stack) Bucket() *storage.BucketHandle { return s.gcs.Bucket(names.Bucket) }
 
-// Warehouse is the DuckDB warehouse the functions write to; it is closed
-// once ReleaseWarehouse is called.
-func (s *Stack) Warehouse() *duckdb.Warehouse { return s.wh }
-
 // PubSub is the Pub/Sub stand-in.
 func (s *Stack) PubSub() *emulation.PubSub { return s.ps }
 
@@ -104,14 +100,25 @@ func (s *Stack) Push() emulation.Deliverer {
 	return s.ps.Deliverer(s.Bucket(), s.URL(streamcartevents.FunctionName), s.cfg.Out, every)
 }
 
-// ReleaseWarehouse closes the warehouse file so that another process (dbt)
-// can open it; the functions must not run after it.
-func (s *Stack) ReleaseWarehouse() {
-	if s.wh != nil && !s.whClosed {
-		s.whClosed = true
-		s.wh.Close()
+// LimitMemory bounds the runner's memory while carts are polled and
+// delivered. fake-gcs-server holds whole objects in memory while they are
+// written and read: that memory is given back first, then the Go heap
+// runs within a budget (a soft limit: the collector works harder near it),
+// unless GOMEMLIMIT says otherwise. The returned function restores the
+// limit before.
+func (s *Stack) LimitMemory() (restore func()) {
+	debug.FreeOSMemory()
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
 	}
+	before := debug.SetMemoryLimit(streamMemoryLimit)
+	return func() { debug.SetMemoryLimit(before) }
 }
+
+// streamMemoryLimit is the Go heap's soft limit while carts are polled and
+// delivered: with DuckDB's own 192MB, it keeps the runner near 512 MiB
+// however large the backlog.
+const streamMemoryLimit = 192 << 20
 
 // Close stops everything the stack started, in reverse order.
 func (s *Stack) Close() {
@@ -180,52 +187,6 @@ func Start(ctx context.Context, cfg Config, sum *summary.Summary) (*Stack, error
 	return st, nil
 }
 
-// openWarehouse opens the DuckDB warehouse (after deleting it, with
-// Rebuild), and rebuilds from the lake a warehouse that is new while the
-// lake holds data.
-func (st *Stack) openWarehouse(ctx context.Context, sum *summary.Summary) error {
-	cfg, out := st.cfg, st.cfg.Out
-	dbPath := names.Warehouse(cfg.Dir)
-	if cfg.Rebuild {
-		if err := audit.RemoveWarehouse(cfg.Dir); err != nil {
-			return err
-		}
-	}
-	_, statErr := os.Stat(dbPath)
-	newWarehouse := errors.Is(statErr, os.ErrNotExist)
-	// DuckDB's memory is bounded (SHOPLAKE_DUCKDB_MEMORY, default 192MB;
-	// it spills to disk past it), so that the runner's memory stays flat
-	// at any scale.
-	var err error
-	st.wh, err = duckdb.Open(ctx, duckdb.Config{Path: dbPath, Dataset: names.RawDataset, MemoryLimit: envOr(cfg.Env, "SHOPLAKE_DUCKDB_MEMORY", "192MB")},
-		duckdb.BucketObjects{Client: st.gcs})
-	if err != nil {
-		if errors.Is(err, duckdb.ErrLocked) {
-			return fmt.Errorf("%s is open in another process (close any duckdb shell or BI tool using it): %w", dbPath, err)
-		}
-		if statErr == nil {
-			// A damaged or foreign file: the warehouse holds nothing the
-			// lake does not, so rebuilding it loses nothing.
-			return fmt.Errorf(`%w; the warehouse is built from the lake, so "make run ARGS=--rebuild" replaces it with one rebuilt from the lake`, err)
-		}
-		return err
-	}
-	st.closers = append(st.closers, st.ReleaseWarehouse)
-	sum.Warehouse = dbPath
-	fmt.Fprintf(out, "warehouse: DuckDB %s\n", dbPath)
-	if !newWarehouse || !lakeHasData(cfg.Dir) {
-		return nil
-	}
-	fmt.Fprintf(out, "warehouse: new, but the lake holds data: rebuilding it from the lake (snapshots reloaded, archived cart events replayed) …\n")
-	n, err := audit.RebuildFromLake(ctx, cfg.Dir, st.gcs.Bucket(names.Bucket), st.wh)
-	if err != nil {
-		return fmt.Errorf("rebuild the warehouse from the lake: %w", err)
-	}
-	sum.Rebuilt, sum.Replayed = true, n
-	fmt.Fprintf(out, "warehouse: %d archived cart events replayed\n", n)
-	return nil
-}
-
 // openPubSub starts Pub/Sub: the gcloud emulator PUBSUB_EMULATOR_HOST
 // names, or pstest in-process with its backlog on disk.
 func (st *Stack) openPubSub(ctx context.Context) error {
@@ -288,15 +249,4 @@ func envOr(lookup config.Lookup, name, def string) string {
 		return v
 	}
 	return def
-}
-
-// lakeHasData reports whether an earlier run left data in the lake: a
-// snapshot delivered, or the poller's state committed.
-func lakeHasData(dir string) bool {
-	for _, p := range []string{emulation.RecordPath(dir), filepath.Join(dir, "gcs", names.Bucket, names.StateObject)} {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
-	}
-	return false
 }
