@@ -11,7 +11,7 @@ import (
 // transforms runs dbt once, after every load and stream has settled, when
 // the marts are behind the raw tables: a mart is missing, the last build did
 // not succeed (failed, or was interrupted), or the raw tables or the dbt
-// project changed since the build that succeeded (see buildState). The
+// project changed since the build that succeeded (see dbtrun.Decide). The
 // warehouse is released first.
 func (ph *phases) transforms(ctx context.Context) error {
 	st, sum, opts := ph.st, ph.sum, ph.opts
