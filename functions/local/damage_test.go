@@ -113,31 +113,40 @@ func TestRunsRepairLostCartEvents(t *testing.T) {
 			t.Parallel()
 			dir := copyDir(t, base)
 			tc.damage(t, dir)
-			r := runLocal(t, dir, nil, append([]string{"--port", "0"}, tc.args...)...)
-			if r.code != 0 {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-			}
-			if !strings.Contains(r.stdout, tc.wantSaid) {
-				t.Errorf("the run did not say %q:\n%s", tc.wantSaid, r.stdout)
-			}
-			s := lastRun(t, dir)
-			if p := s.Polls[0].Poll; p.Published != tc.wantPublished {
-				t.Errorf("poll %+v, want %d events published", p, tc.wantPublished)
-			}
-			if !s.Carts.Realigned || !s.Carts.Agrees() || s.NothingChanged {
-				t.Errorf("cart audit %+v, nothing changed %v: want realigned, then agreeing, and the state rewritten", s.Carts, s.NothingChanged)
-			}
-			if diff := cmp.Diff(tc.wantLive, warehouseLiveCarts(t, dir)); diff != "" {
-				t.Errorf("live carts (-as a run on undamaged files +repaired):\n%s", diff)
-			}
-			// Once repaired, the next run has nothing to repair or publish.
-			if r := runLocal(t, dir, nil, append([]string{"--port", "0"}, tc.args...)...); r.code != 0 || strings.Contains(r.stdout, "cart state:") {
-				t.Errorf("the run after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-			}
-			if p := lastRun(t, dir).Polls[0].Poll; p.Published != 0 {
-				t.Errorf("the run after the repair published %d events", p.Published)
-			}
+			checkCartsRepaired(t, dir, tc.args, tc.wantSaid, tc.wantPublished, tc.wantLive)
 		})
+	}
+}
+
+// checkCartsRepaired runs the pipeline on a damaged run directory and
+// checks that the run said what it repaired (wantSaid), published
+// wantPublished events, realigned PollCarts' state and left wantLive live
+// carts; and that the next run has nothing to repair or publish.
+func checkCartsRepaired(t *testing.T, dir string, args []string, wantSaid string, wantPublished int64, wantLive []state.Entry) {
+	t.Helper()
+	r := runLocal(t, dir, nil, append([]string{"--port", "0"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, wantSaid) {
+		t.Errorf("the run did not say %q:\n%s", wantSaid, r.stdout)
+	}
+	s := lastRun(t, dir)
+	if p := s.Polls[0].Poll; p.Published != wantPublished {
+		t.Errorf("poll %+v, want %d events published", p, wantPublished)
+	}
+	if !s.Carts.Realigned || !s.Carts.Agrees() || s.NothingChanged {
+		t.Errorf("cart audit %+v, nothing changed %v: want realigned, then agreeing, and the state rewritten", s.Carts, s.NothingChanged)
+	}
+	if diff := cmp.Diff(wantLive, warehouseLiveCarts(t, dir)); diff != "" {
+		t.Errorf("live carts (-as a run on undamaged files +repaired):\n%s", diff)
+	}
+	// Once repaired, the next run has nothing to repair or publish.
+	if r := runLocal(t, dir, nil, append([]string{"--port", "0"}, args...)...); r.code != 0 || strings.Contains(r.stdout, "cart state:") {
+		t.Errorf("the run after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if p := lastRun(t, dir).Polls[0].Poll; p.Published != 0 {
+		t.Errorf("the run after the repair published %d events", p.Published)
 	}
 }
 

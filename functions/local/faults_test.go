@@ -154,13 +154,7 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 			t.Parallel()
 			if tc.wantErr == "" {
 				dir := t.TempDir()
-				began := time.Now()
-				r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
-				took := time.Since(began)
-				t.Logf("the run took %s", took.Round(100*time.Millisecond))
-				if tc.within > 0 && took > tc.within {
-					t.Errorf("the run took %s, past the %s its settings allow", took, tc.within)
-				}
+				r := runFaulty(t, dir, tc.fault, tc.env, tc.within)
 				if r.code != 0 {
 					t.Fatalf("exit %d, want 0 after retries\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 				}
@@ -178,13 +172,7 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 			base, _ := cleanBaseline(t)
 			dir := copyDir(t, base)
 			before := readRawState(t, dir)
-			began := time.Now()
-			r := runLocal(t, dir, tc.env, "--port", "0", "--source-fault", string(tc.fault))
-			took := time.Since(began)
-			t.Logf("the run took %s: %s", took.Round(100*time.Millisecond), strings.TrimSpace(r.stderr))
-			if tc.within > 0 && took > tc.within {
-				t.Errorf("the run took %s, past the %s its settings allow", took, tc.within)
-			}
+			r := runFaulty(t, dir, tc.fault, tc.env, tc.within)
 			if r.code == 0 || !strings.Contains(r.stderr, tc.wantErr) {
 				t.Fatalf("exit %d, want non-zero with %q\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantErr, r.stdout, r.stderr)
 			}
@@ -193,6 +181,20 @@ func TestRunAgainstMisbehavingSources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runFaulty runs the pipeline against the built-in API misbehaving with
+// fault, and checks that it took no longer than within (when set).
+func runFaulty(t *testing.T, dir string, fault storefront.Fault, env []string, within time.Duration) result {
+	t.Helper()
+	began := time.Now()
+	r := runLocal(t, dir, env, "--port", "0", "--source-fault", string(fault))
+	took := time.Since(began)
+	t.Logf("the run took %s: %s", took.Round(100*time.Millisecond), strings.TrimSpace(r.stderr))
+	if within > 0 && took > within {
+		t.Errorf("the run took %s, past the %s its settings allow", took, within)
+	}
+	return r
 }
 
 // assertHugeRecordQuarantined checks that the 64 MiB product was
