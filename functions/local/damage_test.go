@@ -25,7 +25,7 @@ func warehouseLiveCarts(t *testing.T, dir string) []state.Entry {
 	t.Helper()
 	db := openWarehouse(t, dir)
 	defer db.Close()
-	live, err := audit.LiveCarts(t.Context(), db, names.RawDataset)
+	live, err := audit.LiveCarts(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}

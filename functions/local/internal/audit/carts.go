@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoplake/shoplake/functions/local/internal/names"
 	"github.com/shoplake/shoplake/shared/model"
+	"github.com/shoplake/shoplake/shared/schema"
 	"github.com/shoplake/shoplake/shared/state"
 )
 
@@ -142,14 +143,14 @@ func auditCarts(st, live []state.Entry, quarantined func(eventID string) bool) (
 // table is an upsert, as state entries sorted by cart id (by the query). The latest event
 // is the one the marts take (int_carts_latest): the last published, then
 // the highest event id.
-func LiveCarts(ctx context.Context, db *sql.DB, dataset string) ([]state.Entry, error) {
+func LiveCarts(ctx context.Context, db *sql.DB) ([]state.Entry, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`select cart_id, fingerprint, cart_date from (
 	select cart_id, event_type, fingerprint, cart_date,
 		row_number() over (partition by cart_id order by published_at desc, event_id desc) as event_rank
-	from %s.cart_events
+	from %s
 	where cart_id is not null
 ) where event_rank = 1 and event_type = 'cart.upserted'
-order by cart_id`, dataset))
+order by cart_id`, names.Raw(schema.CartEvents)))
 	if err != nil {
 		return nil, fmt.Errorf("read the live carts: %w", err)
 	}
@@ -182,8 +183,8 @@ order by cart_id`, dataset))
 
 // quarantinedEvents returns the ids of the events StreamCartEvents
 // quarantined in cart_events_rejected.
-func quarantinedEvents(ctx context.Context, db *sql.DB, dataset string) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`select distinct event_id from %s.cart_events_rejected where event_id is not null`, dataset))
+func quarantinedEvents(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`select distinct event_id from %s where event_id is not null`, names.Raw(schema.CartEventsRejected)))
 	if err != nil {
 		return nil, fmt.Errorf("read the quarantined events: %w", err)
 	}
@@ -202,15 +203,14 @@ func quarantinedEvents(ctx context.Context, db *sql.DB, dataset string) (map[str
 // Ledger reads both sides of the audit: PollCarts' state object in the
 // lake and the warehouse's cart events.
 type Ledger struct {
-	store   *state.Store
-	db      *sql.DB
-	dataset string
+	store *state.Store
+	db    *sql.DB
 }
 
 // NewLedger returns the ledger of PollCarts' state object in bucket and of
 // the raw cart events in the warehouse db.
 func NewLedger(bucket *storage.BucketHandle, db *sql.DB) *Ledger {
-	return &Ledger{store: state.NewStore(bucket, names.StateObject), db: db, dataset: names.RawDataset}
+	return &Ledger{store: state.NewStore(bucket, names.StateObject), db: db}
 }
 
 // audit compares the state with the warehouse. It returns the state that
@@ -227,11 +227,11 @@ func (l *Ledger) audit(ctx context.Context) (CartAudit, []state.Entry, int64, er
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}
-	live, err := LiveCarts(ctx, l.db, l.dataset)
+	live, err := LiveCarts(ctx, l.db)
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}
-	rejected, err := quarantinedEvents(ctx, l.db, l.dataset)
+	rejected, err := quarantinedEvents(ctx, l.db)
 	if err != nil {
 		return CartAudit{}, nil, 0, err
 	}

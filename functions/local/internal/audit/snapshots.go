@@ -31,17 +31,17 @@ type damagedPartition struct {
 }
 
 func (d damagedPartition) String() string {
-	return fmt.Sprintf("%s.%s dt=%s holds %d rows where its load of %s recorded %d",
-		names.RawDataset, d.Entity, d.Date.Format(time.DateOnly), d.Holds, d.Object, d.Recorded)
+	return fmt.Sprintf("%s dt=%s holds %d rows where its load of %s recorded %d",
+		names.Raw(d.Entity), d.Date.Format(time.DateOnly), d.Holds, d.Object, d.Recorded)
 }
 
 // damagedPartitions compares the latest load of every partition recorded in
 // _load_metadata with the rows the partition holds.
-func damagedPartitions(ctx context.Context, db *sql.DB, dataset string) ([]damagedPartition, error) {
+func damagedPartitions(ctx context.Context, db *sql.DB) ([]damagedPartition, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`select entity, partition_date, object_name, row_count from (
 	select *, row_number() over (partition by entity, partition_date order by loaded_at desc, generation desc) as load_rank
-	from %s.%s
-) where load_rank = 1 order by entity, partition_date`, dataset, schema.LoadMetadata))
+	from %s
+) where load_rank = 1 order by entity, partition_date`, names.Raw(schema.LoadMetadata)))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", schema.LoadMetadata, err)
 	}
@@ -66,7 +66,7 @@ func damagedPartitions(ctx context.Context, db *sql.DB, dataset string) ([]damag
 		}
 		counts, ok := held[d.Entity]
 		if !ok {
-			if counts, err = rowsByDate(ctx, db, dataset, d.Entity); err != nil {
+			if counts, err = rowsByDate(ctx, db, d.Entity); err != nil {
 				return nil, err
 			}
 			held[d.Entity] = counts
@@ -79,10 +79,10 @@ func damagedPartitions(ctx context.Context, db *sql.DB, dataset string) ([]damag
 }
 
 // rowsByDate counts a raw snapshot table's rows by partition date.
-func rowsByDate(ctx context.Context, db *sql.DB, dataset, table string) (map[time.Time]int64, error) {
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("select dt, count(*) from %s.%s group by dt", dataset, table))
+func rowsByDate(ctx context.Context, db *sql.DB, table string) (map[time.Time]int64, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("select dt, count(*) from %s group by dt", names.Raw(table)))
 	if err != nil {
-		return nil, fmt.Errorf("count %s.%s by dt: %w", dataset, table, err)
+		return nil, fmt.Errorf("count %s by dt: %w", names.Raw(table), err)
 	}
 	defer rows.Close()
 	counts := map[time.Time]int64{}
@@ -92,7 +92,7 @@ func rowsByDate(ctx context.Context, db *sql.DB, dataset, table string) (map[tim
 			n  int64
 		)
 		if err := rows.Scan(&dt, &n); err != nil {
-			return nil, fmt.Errorf("count %s.%s by dt: %w", dataset, table, err)
+			return nil, fmt.Errorf("count %s by dt: %w", names.Raw(table), err)
 		}
 		counts[dt] = n
 	}
@@ -111,7 +111,7 @@ type Forgetter interface {
 // load runs, and replaces the partition. A partition whose object is gone
 // cannot be repaired from the lake: the run stops and says so.
 func RepairSnapshots(ctx context.Context, db *sql.DB, bucket *storage.BucketHandle, ea Forgetter, out io.Writer) error {
-	damaged, err := damagedPartitions(ctx, db, names.RawDataset)
+	damaged, err := damagedPartitions(ctx, db)
 	if err != nil || len(damaged) == 0 {
 		return err
 	}
@@ -134,7 +134,7 @@ func RepairSnapshots(ctx context.Context, db *sql.DB, bucket *storage.BucketHand
 		return err
 	}
 	for i, d := range damaged {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("delete from %s.%s where object_name = ?", names.RawDataset, schema.LoadMetadata), d.Object); err != nil {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("delete from %s where object_name = ?", names.Raw(schema.LoadMetadata)), d.Object); err != nil {
 			return fmt.Errorf("forget the load of %s: %w", d.Object, err)
 		}
 		fmt.Fprintf(out, "snapshots: %s: delivering %s again\n", d, objects[i])
