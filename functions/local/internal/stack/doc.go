@@ -2,5 +2,6 @@
 // store's API, fake-gcs-server, DuckDB as the warehouse, Pub/Sub) and
 // wires the four functions to them through the constructors the cloud
 // uses, served by functions-framework-go. It owns the once-per-process
-// settings: the emulator hosts and the functions registry.
+// settings: the emulator hosts, the functions registry and the stream's
+// memory budget (LimitMemory).
 package stack
