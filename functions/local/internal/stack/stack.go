@@ -225,6 +225,9 @@ func (st *Stack) startStorage(ctx context.Context) error {
 		return fmt.Errorf("start fake-gcs-server on %s: %w", root, err)
 	}
 	st.closers = append(st.closers, srv.Stop)
+	if err := dropUnfinishedUploads(srv, root, st.cfg.Out); err != nil {
+		return err
+	}
 	os.Setenv("STORAGE_EMULATOR_HOST", gcsAddr)
 	st.gcs, err = storage.NewClient(ctx)
 	if err != nil {
